@@ -1,0 +1,70 @@
+package consensus
+
+import (
+	"context"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+// ChainHeaderReader is the part of the chain an engine may read while it
+// verifies or prepares a header.
+type ChainHeaderReader interface {
+	// ChainID returns the chain id from genesis.
+	ChainID() *big.Int
+	// CurrentHeader returns the head of the canonical chain.
+	CurrentHeader() *types.Header
+	// GetHeader returns the header with the given hash and number, or nil.
+	GetHeader(hash common.Hash, number uint64) *types.Header
+	// GetHeaderByNumber returns the canonical header at number, or nil.
+	GetHeaderByNumber(number uint64) *types.Header
+	// GetHeaderByHash returns the header with the given hash, or nil.
+	GetHeaderByHash(hash common.Hash) *types.Header
+	// IsMember reports whether addr is a consortium member in the state
+	// committed by header (genesis seeds the set, the membership contract
+	// changes it).
+	IsMember(header *types.Header, addr common.Address) bool
+}
+
+// Engine is a consensus engine: it decides who may produce a block, proves it
+// in the header, and checks that proof on import. The chain code calls only
+// these methods, so a proof-of-work engine and a message-driven BFT engine are
+// interchangeable behind it.
+type Engine interface {
+	// Name is the engine name used in genesis.json ("pow" or "pos").
+	Name() string
+
+	// Author returns the address of the member that produced the block.
+	Author(header *types.Header) (common.Address, error)
+
+	// VerifyHeader checks that header obeys the engine's rules given its
+	// parent (already known to the chain): difficulty, seal, signer membership.
+	VerifyHeader(chain ChainHeaderReader, header, parent *types.Header) error
+
+	// Prepare fills the engine fields of a header under construction
+	// (difficulty, coinbase, extra) on top of parent.
+	Prepare(chain ChainHeaderReader, header, parent *types.Header) error
+
+	// Finalize applies end-of-block state changes (rewards, slashing). It must
+	// be deterministic: every node runs it on the same state.
+	Finalize(chain ChainHeaderReader, header *types.Header, state *state.StateDB, txs []*types.Transaction) error
+
+	// Seal produces the engine proof for block (solving the puzzle, or
+	// signing) and returns the sealed block. It returns ctx.Err() when ctx
+	// ends first.
+	Seal(ctx context.Context, chain ChainHeaderReader, block *types.Block) (*types.Block, error)
+
+	// SealHash returns the hash the seal commits to: the header without the
+	// seal itself.
+	SealHash(header *types.Header) common.Hash
+}
+
+// Finalizer is implemented by engines that finalize blocks explicitly (BFT).
+// Engines without it give probabilistic finality and the chain treats its
+// head as the latest block.
+type Finalizer interface {
+	// IsFinal reports whether header is final by the proof it carries.
+	IsFinal(header *types.Header) bool
+}

@@ -1,0 +1,355 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
+	"github.com/ethereum/go-ethereum/core/rawdb"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/event"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/triedb"
+
+	"github.com/arbiter-chain/arbiter/consensus"
+	"github.com/arbiter-chain/arbiter/contracts/membership"
+	"github.com/arbiter-chain/arbiter/node/genesis"
+	"github.com/arbiter-chain/arbiter/node/rules"
+	"github.com/arbiter-chain/arbiter/node/store"
+)
+
+// Limits on blocks.
+const (
+	// MaxBlockSize bounds the encoded size of a block.
+	MaxBlockSize = 8 << 20
+	// MaxExtra bounds Header.Extra (engine seals included).
+	MaxExtra = 4096
+)
+
+// HeadEvent reports a new canonical head. Dropped holds the transactions of
+// blocks a reorg removed that the new chain does not include: the pool takes
+// them back.
+type HeadEvent struct {
+	Block   *types.Block
+	Dropped []*types.Transaction
+}
+
+// Chain is the ledger: it validates and imports blocks, keeps the canonical
+// chain by total difficulty, and serves blocks, receipts and state.
+type Chain struct {
+	db        *store.DB
+	gen       *genesis.Genesis
+	config    *params.ChainConfig
+	engine    consensus.Engine
+	rules     rules.Static
+	contracts Contracts
+	triedb    *triedb.Database
+	statedb   state.Database
+	log       *slog.Logger
+
+	genesisHash common.Hash
+	importMu    sync.Mutex // serialises imports; readers never take it
+	head        atomic.Pointer[types.Block]
+	finalized   atomic.Pointer[types.Header]
+
+	headers *lru.Cache[common.Hash, *types.Header]
+	blocks  *lru.Cache[common.Hash, *types.Block]
+	built   *lru.Cache[common.Hash, *builtResult] // by seal hash
+
+	headFeed event.Feed
+	logsFeed event.Feed
+	hdrFeed  event.Feed
+}
+
+// Option configures a Chain.
+type Option func(*Chain)
+
+// WithContracts enables the native contracts.
+func WithContracts(c Contracts) Option { return func(ch *Chain) { ch.contracts = c } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(ch *Chain) { ch.log = l } }
+
+// New opens the chain stored in db, writing the genesis block first if db is
+// empty. It refuses a database initialised from a different genesis.
+func New(db *store.DB, gen *genesis.Genesis, engine consensus.Engine, opts ...Option) (*Chain, error) {
+	cfg := gen.ChainConfig()
+	kv := db.StateKV()
+	tdb := triedb.NewDatabase(rawdb.NewDatabase(kv), triedb.HashDefaults)
+	c := &Chain{
+		db:      db,
+		gen:     gen,
+		config:  cfg,
+		engine:  engine,
+		rules:   rules.NewStatic(cfg.ChainID, gen.GasLimit),
+		triedb:  tdb,
+		statedb: state.NewDatabase(tdb, state.NewCodeDB(kv)),
+		log:     slog.Default(),
+		headers: lru.NewCache[common.Hash, *types.Header](4096),
+		blocks:  lru.NewCache[common.Hash, *types.Block](256),
+		built:   lru.NewCache[common.Hash, *builtResult](16),
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	genBlock, err := c.genesisBlock(false)
+	if err != nil {
+		return nil, err
+	}
+	c.genesisHash = genBlock.Hash()
+	stored, err := db.ReadCanonicalHash(0)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if _, err := c.genesisBlock(true); err != nil {
+			return nil, err
+		}
+		b := db.NewBatch()
+		defer b.Discard()
+		b.WriteBlock(genBlock, nil, genBlock.Difficulty())
+		b.WriteCanonical(genBlock)
+		b.WriteHead(genBlock.Hash())
+		b.WriteFinalized(genBlock.Hash())
+		if err := b.Commit(); err != nil {
+			return nil, fmt.Errorf("write genesis: %w", err)
+		}
+	case err != nil:
+		return nil, err
+	case stored != c.genesisHash:
+		return nil, fmt.Errorf("%w: stored %x, genesis.json gives %x", ErrGenesisMismatch, stored, c.genesisHash)
+	}
+	if err := c.loadHead(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// genesisBlock builds the genesis state (allocations, membership contract
+// storage) and block. With commit it also writes the state.
+func (c *Chain) genesisBlock(commit bool) (*types.Block, error) {
+	st, err := state.New(types.EmptyRootHash, c.statedb)
+	if err != nil {
+		return nil, err
+	}
+	if err := SeedGenesisState(c.gen, st, c.contracts); err != nil {
+		return nil, err
+	}
+	difficulty := big.NewInt(1)
+	if d, ok := c.engine.(interface{ GenesisDifficulty() *big.Int }); ok {
+		difficulty = d.GenesisDifficulty()
+	}
+	header := c.gen.Header(difficulty)
+	if commit {
+		root, err := st.Commit(c.config.Rules(header.Number, false, header.Time), 0)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.triedb.Commit(root, false); err != nil {
+			return nil, err
+		}
+		header.Root = root
+	} else {
+		header.Root = st.IntermediateRoot(c.config.Rules(header.Number, false, header.Time))
+	}
+	return types.NewBlockWithHeader(header), nil
+}
+
+// loadHead restores the head from the database after a start or crash and
+// checks its state is present.
+func (c *Chain) loadHead() error {
+	hash, err := c.db.ReadHeadHash()
+	if err != nil {
+		return fmt.Errorf("read head: %w", err)
+	}
+	num, err := c.db.ReadNumber(hash)
+	if err != nil {
+		return fmt.Errorf("read head number: %w", err)
+	}
+	block, err := c.db.ReadBlock(hash, num)
+	if err != nil {
+		return fmt.Errorf("read head block: %w", err)
+	}
+	if _, err := state.New(block.Root(), c.statedb); err != nil {
+		return fmt.Errorf("%w: head %d root %x: %v", ErrNoState, num, block.Root(), err)
+	}
+	c.head.Store(block)
+	if fh, err := c.db.ReadFinalizedHash(); err == nil {
+		if fn, err := c.db.ReadNumber(fh); err == nil {
+			if h, err := c.db.ReadHeader(fh, fn); err == nil {
+				c.finalized.Store(h)
+			}
+		}
+	}
+	return nil
+}
+
+// Config returns the go-ethereum chain configuration.
+func (c *Chain) Config() *params.ChainConfig { return c.config }
+
+// Genesis returns the genesis the chain runs.
+func (c *Chain) Genesis() *genesis.Genesis { return c.gen }
+
+// GenesisHash returns the hash of block 0.
+func (c *Chain) GenesisHash() common.Hash { return c.genesisHash }
+
+// ChainID returns the chain id.
+func (c *Chain) ChainID() *big.Int { return c.config.ChainID }
+
+// Engine returns the consensus engine.
+func (c *Chain) Engine() consensus.Engine { return c.engine }
+
+// Rules returns the static transaction rules.
+func (c *Chain) Rules() rules.Static { return c.rules }
+
+// CurrentBlock returns the canonical head.
+func (c *Chain) CurrentBlock() *types.Block { return c.head.Load() }
+
+// CurrentHeader returns the canonical head's header.
+func (c *Chain) CurrentHeader() *types.Header { return c.head.Load().Header() }
+
+// FinalizedHeader returns the newest block final by the engine's proof. For
+// an engine without explicit finality it is the genesis block until the
+// engine marks one.
+func (c *Chain) FinalizedHeader() *types.Header {
+	if h := c.finalized.Load(); h != nil {
+		return h
+	}
+	return c.GetHeaderByNumber(0)
+}
+
+// GetHeader returns a stored header, or nil.
+func (c *Chain) GetHeader(hash common.Hash, number uint64) *types.Header {
+	if h, ok := c.headers.Get(hash); ok && h.Number.Uint64() == number {
+		return h
+	}
+	h, err := c.db.ReadHeader(hash, number)
+	if err != nil {
+		return nil
+	}
+	c.headers.Add(hash, h)
+	return h
+}
+
+// GetHeaderByHash returns a stored header, or nil.
+func (c *Chain) GetHeaderByHash(hash common.Hash) *types.Header {
+	if h, ok := c.headers.Get(hash); ok {
+		return h
+	}
+	num, err := c.db.ReadNumber(hash)
+	if err != nil {
+		return nil
+	}
+	return c.GetHeader(hash, num)
+}
+
+// GetHeaderByNumber returns the canonical header at number, or nil.
+func (c *Chain) GetHeaderByNumber(number uint64) *types.Header {
+	hash, err := c.db.ReadCanonicalHash(number)
+	if err != nil {
+		return nil
+	}
+	return c.GetHeader(hash, number)
+}
+
+// GetBlock returns a stored block, or nil.
+func (c *Chain) GetBlock(hash common.Hash, number uint64) *types.Block {
+	if b, ok := c.blocks.Get(hash); ok && b.NumberU64() == number {
+		return b
+	}
+	b, err := c.db.ReadBlock(hash, number)
+	if err != nil {
+		return nil
+	}
+	c.blocks.Add(hash, b)
+	return b
+}
+
+// GetBlockByHash returns a stored block, or nil.
+func (c *Chain) GetBlockByHash(hash common.Hash) *types.Block {
+	num, err := c.db.ReadNumber(hash)
+	if err != nil {
+		return nil
+	}
+	return c.GetBlock(hash, num)
+}
+
+// GetBlockByNumber returns the canonical block at number, or nil.
+func (c *Chain) GetBlockByNumber(number uint64) *types.Block {
+	hash, err := c.db.ReadCanonicalHash(number)
+	if err != nil {
+		return nil
+	}
+	return c.GetBlock(hash, number)
+}
+
+// GetTD returns the total difficulty of a stored block.
+func (c *Chain) GetTD(hash common.Hash, number uint64) *big.Int {
+	td, err := c.db.ReadTD(hash, number)
+	if err != nil {
+		return nil
+	}
+	return td
+}
+
+// GetReceipts returns a stored block's receipts with derived fields.
+func (c *Chain) GetReceipts(hash common.Hash) (types.Receipts, error) {
+	b := c.GetBlockByHash(hash)
+	if b == nil {
+		return nil, store.ErrNotFound
+	}
+	return c.db.ReadReceipts(b, c.config)
+}
+
+// GetTransaction finds a canonical transaction.
+func (c *Chain) GetTransaction(txHash common.Hash) (*types.Transaction, common.Hash, uint64, uint64, bool) {
+	loc, err := c.db.ReadTxLookup(txHash)
+	if err != nil {
+		return nil, common.Hash{}, 0, 0, false
+	}
+	b := c.GetBlockByNumber(loc.Number)
+	if b == nil || int(loc.Index) >= len(b.Transactions()) || b.Transactions()[loc.Index].Hash() != txHash {
+		return nil, common.Hash{}, 0, 0, false
+	}
+	return b.Transactions()[loc.Index], b.Hash(), b.NumberU64(), uint64(loc.Index), true
+}
+
+// StateAt opens the state committed by root.
+func (c *Chain) StateAt(root common.Hash) (*state.StateDB, error) {
+	st, err := state.New(root, c.statedb)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %x: %v", ErrNoState, root, err)
+	}
+	return st, nil
+}
+
+// State opens the state at the canonical head.
+func (c *Chain) State() (*state.StateDB, error) { return c.StateAt(c.CurrentBlock().Root()) }
+
+// IsMember reports whether addr is a member in the state after header.
+func (c *Chain) IsMember(header *types.Header, addr common.Address) bool {
+	st, err := c.StateAt(header.Root)
+	if err != nil {
+		return false
+	}
+	return membership.IsMember(st, addr)
+}
+
+// SubscribeChainHead delivers every new canonical head.
+func (c *Chain) SubscribeChainHead(ch chan<- HeadEvent) event.Subscription {
+	return c.headFeed.Subscribe(ch)
+}
+
+// SubscribeNewHeads delivers the header of every new canonical head.
+func (c *Chain) SubscribeNewHeads(ch chan<- *types.Header) event.Subscription {
+	return c.hdrFeed.Subscribe(ch)
+}
+
+// SubscribeLogs delivers the logs of every block that becomes canonical.
+func (c *Chain) SubscribeLogs(ch chan<- []*types.Log) event.Subscription {
+	return c.logsFeed.Subscribe(ch)
+}

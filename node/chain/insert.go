@@ -1,0 +1,278 @@
+package chain
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/trie"
+
+	"github.com/arbiter-chain/arbiter/consensus"
+)
+
+// builtResult is the outcome of executing a block this node built, kept so
+// that importing the sealed block does not execute it a second time.
+type builtResult struct {
+	receipts types.Receipts
+	state    *state.StateDB
+}
+
+// InsertBlock validates block fully and stores it. If it makes the heaviest
+// chain it becomes the head (reorganising if its parent is not the head) and
+// subscribers are told. The block, its receipts, the canonical index and the
+// head are written in one atomic batch after the block's state; a crash at
+// any point leaves the previous head intact.
+func (c *Chain) InsertBlock(block *types.Block) error {
+	c.importMu.Lock()
+	defer c.importMu.Unlock()
+	return c.insert(block)
+}
+
+// InsertChain imports blocks in order, stopping at the first invalid one. It
+// returns how many were imported.
+func (c *Chain) InsertChain(blocks []*types.Block) (int, error) {
+	c.importMu.Lock()
+	defer c.importMu.Unlock()
+	for i, b := range blocks {
+		if err := c.insert(b); err != nil && !errors.Is(err, ErrKnownBlock) {
+			return i, fmt.Errorf("block %d (%x): %w", b.NumberU64(), b.Hash(), err)
+		}
+	}
+	return len(blocks), nil
+}
+
+func (c *Chain) insert(block *types.Block) error {
+	hash, num := block.Hash(), block.NumberU64()
+	if c.db.HasBlock(hash, num) {
+		return ErrKnownBlock
+	}
+	if num == 0 {
+		return fmt.Errorf("%w: a second genesis", consensus.ErrInvalidNumber)
+	}
+	parent := c.GetBlockByHash(block.ParentHash())
+	if parent == nil {
+		return fmt.Errorf("%w: parent %x of block %d", consensus.ErrUnknownAncestor, block.ParentHash(), num)
+	}
+	if err := c.verifyHeader(block, parent.Header()); err != nil {
+		return err
+	}
+	receipts, st, err := c.execute(block, parent)
+	if err != nil {
+		return err
+	}
+	rules := c.config.Rules(block.Number(), false, block.Time())
+	root, err := st.Commit(rules, num)
+	if err != nil {
+		return fmt.Errorf("commit state: %w", err)
+	}
+	if root != block.Root() {
+		return fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
+	}
+	// Trie nodes are content-addressed: writing them before the block makes
+	// nothing reachable until the batch below commits.
+	if err := c.triedb.Commit(root, false); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return c.writeBlock(block, parent, receipts)
+}
+
+// verifyHeader runs the chain's own header rules, then the engine's.
+func (c *Chain) verifyHeader(block *types.Block, parent *types.Header) error {
+	h := block.Header()
+	switch {
+	case h.GasLimit != c.gen.GasLimit:
+		return fmt.Errorf("%w: have %d, want %d", ErrGasLimit, h.GasLimit, c.gen.GasLimit)
+	case h.GasUsed > h.GasLimit:
+		return fmt.Errorf("%w: %d > %d", ErrGasUsedExceeds, h.GasUsed, h.GasLimit)
+	case h.BaseFee == nil || h.BaseFee.Sign() != 0:
+		return ErrBaseFee
+	case h.UncleHash != types.EmptyUncleHash || len(block.Uncles()) > 0:
+		return ErrUncles
+	case len(h.Extra) > MaxExtra:
+		return fmt.Errorf("%w: %d bytes", ErrExtraTooLong, len(h.Extra))
+	case h.WithdrawalsHash != nil || h.BlobGasUsed != nil || h.ExcessBlobGas != nil ||
+		h.ParentBeaconRoot != nil || h.RequestsHash != nil || block.Withdrawals() != nil:
+		return ErrUnsupportedFields
+	case block.Size() > MaxBlockSize:
+		return fmt.Errorf("%w: %d bytes", ErrBlockTooLarge, block.Size())
+	}
+	if got := types.DeriveSha(block.Transactions(), trie.NewStackTrie(nil)); got != h.TxHash {
+		return fmt.Errorf("%w: have %x, want %x", ErrTxRoot, got, h.TxHash)
+	}
+	if err := c.engine.VerifyHeader(c, h, parent); err != nil {
+		return err
+	}
+	return nil
+}
+
+// execute runs block on its parent's state and checks every execution-derived
+// header field. A block this node built itself is not executed again.
+func (c *Chain) execute(block *types.Block, parent *types.Block) (types.Receipts, *state.StateDB, error) {
+	if r, ok := c.built.Get(c.engine.SealHash(block.Header())); ok {
+		c.built.Remove(c.engine.SealHash(block.Header()))
+		return r.receipts, r.state, nil
+	}
+	st, err := c.StateAt(parent.Root())
+	if err != nil {
+		return nil, nil, err
+	}
+	receipts, used, err := c.process(block, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := block.Header()
+	if used != h.GasUsed {
+		return nil, nil, fmt.Errorf("%w: have %d, want %d", ErrGasUsed, used, h.GasUsed)
+	}
+	if got := types.DeriveSha(receipts, trie.NewStackTrie(nil)); got != h.ReceiptHash {
+		return nil, nil, fmt.Errorf("%w: have %x, want %x", ErrReceiptRoot, got, h.ReceiptHash)
+	}
+	if got := types.MergeBloom(receipts); got != h.Bloom {
+		return nil, nil, ErrBloom
+	}
+	return receipts, st, nil
+}
+
+// writeBlock stores an executed block and applies fork choice: the chain with
+// the greater total difficulty wins; on a tie the lower block hash wins, so
+// every node picks the same head from the same blocks.
+func (c *Chain) writeBlock(block *types.Block, parent *types.Block, receipts types.Receipts) error {
+	ptd := c.GetTD(parent.Hash(), parent.NumberU64())
+	if ptd == nil {
+		return fmt.Errorf("%w: no total difficulty for parent %x", consensus.ErrUnknownAncestor, parent.Hash())
+	}
+	td := new(big.Int).Add(ptd, block.Difficulty())
+	head := c.CurrentBlock()
+	headTD := c.GetTD(head.Hash(), head.NumberU64())
+
+	batch := c.db.NewBatch()
+	defer batch.Discard()
+	batch.WriteBlock(block, receipts, td)
+
+	cmp := td.Cmp(headTD)
+	canonical := cmp > 0 || (cmp == 0 && bytes.Compare(block.Hash().Bytes(), head.Hash().Bytes()) < 0)
+	if !canonical {
+		if err := batch.Commit(); err != nil {
+			return err
+		}
+		c.log.Debug("stored side block", "number", block.NumberU64(), "hash", block.Hash(), "td", td)
+		return nil
+	}
+	var dropped []*types.Transaction
+	var newBlocks []*types.Block
+	if block.ParentHash() == head.Hash() {
+		batch.WriteCanonical(block)
+		newBlocks = []*types.Block{block}
+	} else {
+		var err error
+		newBlocks, dropped, err = c.reorg(batch, head, block)
+		if err != nil {
+			return err
+		}
+	}
+	batch.WriteHead(block.Hash())
+	if fin, ok := c.engine.(consensus.Finalizer); ok && fin.IsFinal(block.Header()) {
+		batch.WriteFinalized(block.Hash())
+	}
+	if err := batch.Commit(); err != nil {
+		return err
+	}
+	c.head.Store(block)
+	if fin, ok := c.engine.(consensus.Finalizer); ok && fin.IsFinal(block.Header()) {
+		c.finalized.Store(block.Header())
+	}
+	c.blocks.Add(block.Hash(), block)
+	c.announce(newBlocks, receipts, dropped)
+	return nil
+}
+
+// reorg rewrites the canonical index from the common ancestor of oldHead and
+// newHead up to newHead. State needs no rewinding: every block's state is
+// stored under its own root, so the new head's state is already complete.
+// It returns the newly canonical blocks, oldest first, and the transactions
+// of the dropped blocks that the new branch does not include.
+func (c *Chain) reorg(batch interface {
+	WriteCanonical(*types.Block)
+	DeleteCanonical(*types.Block, map[common.Hash]bool)
+}, oldHead, newHead *types.Block) ([]*types.Block, []*types.Transaction, error) {
+	var oldChain, newChain []*types.Block
+	o, n := oldHead, newHead
+	for o.NumberU64() > n.NumberU64() {
+		oldChain = append(oldChain, o)
+		if o = c.GetBlock(o.ParentHash(), o.NumberU64()-1); o == nil {
+			return nil, nil, fmt.Errorf("%w: old chain", consensus.ErrUnknownAncestor)
+		}
+	}
+	for n.NumberU64() > o.NumberU64() {
+		newChain = append(newChain, n)
+		if n = c.GetBlock(n.ParentHash(), n.NumberU64()-1); n == nil {
+			return nil, nil, fmt.Errorf("%w: new chain", consensus.ErrUnknownAncestor)
+		}
+	}
+	for o.Hash() != n.Hash() {
+		oldChain = append(oldChain, o)
+		newChain = append(newChain, n)
+		o = c.GetBlock(o.ParentHash(), o.NumberU64()-1)
+		n = c.GetBlock(n.ParentHash(), n.NumberU64()-1)
+		if o == nil || n == nil {
+			return nil, nil, fmt.Errorf("%w: no common ancestor", consensus.ErrUnknownAncestor)
+		}
+	}
+	included := make(map[common.Hash]bool)
+	for _, b := range newChain {
+		for _, tx := range b.Transactions() {
+			included[tx.Hash()] = true
+		}
+	}
+	var dropped []*types.Transaction
+	for i := len(oldChain) - 1; i >= 0; i-- {
+		b := oldChain[i]
+		batch.DeleteCanonical(b, included)
+		for _, tx := range b.Transactions() {
+			if !included[tx.Hash()] {
+				dropped = append(dropped, tx)
+			}
+		}
+	}
+	// Blocks are written oldest first so the canonical index is contiguous.
+	ordered := make([]*types.Block, len(newChain))
+	for i, b := range newChain {
+		ordered[len(newChain)-1-i] = b
+		batch.WriteCanonical(b)
+	}
+	c.log.Info("chain reorganised", "ancestor", o.NumberU64(), "dropped", len(oldChain), "added", len(newChain), "head", newHead.NumberU64())
+	return ordered, dropped, nil
+}
+
+// announce tells subscribers about a new head and the logs of every block
+// that became canonical.
+func (c *Chain) announce(newBlocks []*types.Block, headReceipts types.Receipts, dropped []*types.Transaction) {
+	head := newBlocks[len(newBlocks)-1]
+	for _, b := range newBlocks {
+		var receipts types.Receipts
+		if b == head {
+			receipts = headReceipts
+		} else {
+			receipts, _ = c.db.ReadReceipts(b, c.config)
+		}
+		var logs []*types.Log
+		for i, r := range receipts {
+			for _, l := range r.Logs {
+				l.BlockHash = b.Hash()
+				l.BlockNumber = b.NumberU64()
+				l.TxHash = b.Transactions()[i].Hash()
+				l.TxIndex = uint(i)
+				logs = append(logs, l)
+			}
+		}
+		if len(logs) > 0 {
+			c.logsFeed.Send(logs)
+		}
+	}
+	c.hdrFeed.Send(head.Header())
+	c.headFeed.Send(HeadEvent{Block: head, Dropped: dropped})
+}

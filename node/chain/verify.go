@@ -1,0 +1,106 @@
+package chain
+
+import (
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
+)
+
+// VerifyHead checks the head after a restart: its state trie (and every
+// contract's storage trie) is complete and every node hashes to its key, and
+// re-executing the head block on its parent's state reproduces its state
+// root and receipts root.
+func (c *Chain) VerifyHead() error {
+	head := c.CurrentBlock()
+	if _, err := c.verifyTrie(head.Root()); err != nil {
+		return err
+	}
+	if head.NumberU64() == 0 {
+		return nil
+	}
+	parent := c.GetBlock(head.ParentHash(), head.NumberU64()-1)
+	if parent == nil {
+		return fmt.Errorf("%w: head's parent", ErrNoState)
+	}
+	st, err := c.StateAt(parent.Root())
+	if err != nil {
+		return err
+	}
+	receipts, used, err := c.process(head, st)
+	if err != nil {
+		return fmt.Errorf("re-execute head %d: %w", head.NumberU64(), err)
+	}
+	if used != head.GasUsed() {
+		return fmt.Errorf("%w: head re-executes to %d", ErrGasUsed, used)
+	}
+	if got := types.DeriveSha(receipts, trie.NewStackTrie(nil)); got != head.ReceiptHash() {
+		return fmt.Errorf("%w: head re-executes to %x", ErrReceiptRoot, got)
+	}
+	if got := st.IntermediateRoot(c.config.Rules(head.Number(), false, head.Time())); got != head.Root() {
+		return fmt.Errorf("%w: head re-executes to %x, header has %x", ErrStateRoot, got, head.Root())
+	}
+	return nil
+}
+
+// verifyTrie walks the account trie at root and every storage trie under it,
+// checking that each stored node hashes to the hash it is stored under.
+func (c *Chain) verifyTrie(root common.Hash) (int, error) {
+	t, err := trie.NewStateTrie(trie.StateTrieID(root), c.triedb)
+	if err != nil {
+		return 0, fmt.Errorf("%w: open state trie %x: %v", ErrNoState, root, err)
+	}
+	n, err := walk(t.NodeIterator(nil))
+	if err != nil {
+		return n, fmt.Errorf("state trie %x: %w", root, err)
+	}
+	acc, err := t.NodeIterator(nil)
+	if err != nil {
+		return n, err
+	}
+	leaves := trie.NewIterator(acc)
+	for leaves.Next() {
+		var a types.StateAccount
+		if err := rlp.DecodeBytes(leaves.Value, &a); err != nil {
+			return n, fmt.Errorf("decode account: %w", err)
+		}
+		if a.Root == types.EmptyRootHash {
+			continue
+		}
+		st, err := trie.NewStateTrie(trie.StorageTrieID(root, common.BytesToHash(leaves.Key), a.Root), c.triedb)
+		if err != nil {
+			return n, fmt.Errorf("%w: storage trie %x: %v", ErrNoState, a.Root, err)
+		}
+		m, err := walk(st.NodeIterator(nil))
+		n += m
+		if err != nil {
+			return n, fmt.Errorf("storage trie %x: %w", a.Root, err)
+		}
+	}
+	if leaves.Err != nil {
+		return n, fmt.Errorf("%w: %v", ErrNoState, leaves.Err)
+	}
+	return n, nil
+}
+
+func walk(it trie.NodeIterator, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for it.Next(true) {
+		if h := it.Hash(); h != (common.Hash{}) {
+			if got := crypto.Keccak256Hash(it.NodeBlob()); got != h {
+				return n, fmt.Errorf("node %x hashes to %x", h, got)
+			}
+			n++
+		}
+	}
+	if it.Error() != nil {
+		return n, fmt.Errorf("%w: %v", ErrNoState, it.Error())
+	}
+	return n, nil
+}

@@ -1,0 +1,53 @@
+// Package rpc serves the node's Ethereum JSON-RPC 2.0 API over HTTP and
+// WebSocket, so standard Ethereum tooling (go-ethereum's ethclient, ethers,
+// viem, wallets) can talk to an arbiter node.
+//
+// The transport is go-ethereum's rpc server (batching, body and message
+// limits, subscriptions) mounted on a gorilla/mux router:
+//
+//	POST /                       JSON-RPC over HTTP
+//	GET  / (Upgrade: websocket)  JSON-RPC over WebSocket
+//	GET  /ws                     JSON-RPC over WebSocket
+//	GET  /healthz                200 {"status":"ok","number":N,"hash":"0x.."}
+//	GET  /metrics                Prometheus metrics (Config.Gatherer)
+//
+// The API structs registered with the rpc server are thin: they read the
+// ledger through the Chain interface and submit transactions through
+// TxPool, both declared here and implemented by the node.
+//
+// Methods:
+//
+//	eth_chainId eth_blockNumber eth_syncing eth_accounts
+//	eth_getBlockByNumber eth_getBlockByHash eth_getBlockReceipts
+//	eth_getBlockTransactionCountByNumber eth_getBlockTransactionCountByHash
+//	eth_getTransactionByHash eth_getTransactionByBlockNumberAndIndex
+//	eth_getTransactionByBlockHashAndIndex eth_getTransactionReceipt
+//	eth_getBalance eth_getTransactionCount eth_getCode eth_getStorageAt
+//	eth_sendRawTransaction eth_call eth_estimateGas eth_getLogs
+//	eth_gasPrice eth_maxPriorityFeePerGas eth_feeHistory
+//	eth_subscribe("newHeads") eth_subscribe("logs", filter) eth_unsubscribe
+//	net_version net_listening net_peerCount web3_clientVersion web3_sha3
+//
+// Block tags: "latest" and "pending" are the head, "safe" and "finalized"
+// the finalized block, "earliest" the genesis. eth_getTransactionCount with
+// "pending" asks the pool.
+//
+// Usage:
+//
+//	srv, err := rpc.New(rpc.Config{ClientVersion: "arbiter/v1.0.0"}, chain, pool)
+//	if err != nil {
+//		return err
+//	}
+//	defer srv.Close()
+//	l, err := rpc.Listen(":8545") // empty host: 127.0.0.1:8545
+//	if err != nil {
+//		return err
+//	}
+//	go srv.Serve(l)
+//
+// Listen never binds all interfaces unless asked to ("0.0.0.0:8545").
+// Subscriptions never block the chain's event feeds: a subscriber that
+// falls more than a few hundred events behind misses events (counted in
+// arbiter_rpc_subscription_events_dropped_total when Config.Registerer is
+// set).
+package rpc

@@ -1,0 +1,328 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultClientVersion         = "arbiter"
+	DefaultMaxBodyBytes          = 5 * 1024 * 1024
+	DefaultMaxBatchItems         = 100
+	DefaultMaxBatchResponseBytes = 25 * 1000 * 1000
+	DefaultMaxLogRange           = 10_000
+	DefaultMaxLogResults         = 10_000
+	DefaultReadTimeout           = 30 * time.Second
+	DefaultWriteTimeout          = 30 * time.Second
+	DefaultIdleTimeout           = 120 * time.Second
+
+	readHeaderTimeout = 10 * time.Second
+	maxHeaderBytes    = 64 * 1024
+	shutdownTimeout   = 5 * time.Second
+)
+
+// Config configures a Server. Zero fields take the defaults above.
+type Config struct {
+	// ClientVersion is what web3_clientVersion returns.
+	ClientVersion string
+	// GasPrice is the suggested priority fee: eth_maxPriorityFeePerGas
+	// returns it and eth_gasPrice returns it plus the head's base fee, if
+	// any. Nil means zero.
+	GasPrice *big.Int
+
+	// MaxBodyBytes bounds an HTTP request body (larger: HTTP 413).
+	MaxBodyBytes int
+	// MaxBatchItems bounds the calls in one batch.
+	MaxBatchItems int
+	// MaxBatchResponseBytes bounds the response to one batch.
+	MaxBatchResponseBytes int
+	// MaxWSMessageBytes bounds one WebSocket message; it defaults to MaxBodyBytes.
+	MaxWSMessageBytes int64
+	// MaxLogRange bounds the blocks one eth_getLogs may scan.
+	MaxLogRange uint64
+	// MaxLogResults bounds the logs one eth_getLogs may return.
+	MaxLogResults int
+
+	// WSOrigins are the browser origins allowed to open a WebSocket; nil
+	// means ["*"] (any), which suits a loopback listener: set it when
+	// binding other interfaces. Clients that send no Origin header (not
+	// browsers) are always allowed.
+	WSOrigins []string
+	// AdminToken is reserved for admin methods; unused for now.
+	AdminToken string
+
+	// Peers feeds net_peerCount; nil reports 0.
+	Peers PeerCounter
+	// Registerer, when set, gets the server's own metrics.
+	Registerer prometheus.Registerer
+	// Gatherer is served on /metrics; nil means prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.ClientVersion == "" {
+		c.ClientVersion = DefaultClientVersion
+	}
+	if c.GasPrice == nil {
+		c.GasPrice = new(big.Int)
+	} else if c.GasPrice.Sign() < 0 {
+		return c, fmt.Errorf("rpc: negative gas price %v", c.GasPrice)
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxBatchItems <= 0 {
+		c.MaxBatchItems = DefaultMaxBatchItems
+	}
+	if c.MaxBatchResponseBytes <= 0 {
+		c.MaxBatchResponseBytes = DefaultMaxBatchResponseBytes
+	}
+	if c.MaxWSMessageBytes <= 0 {
+		c.MaxWSMessageBytes = int64(c.MaxBodyBytes)
+	}
+	if c.MaxLogRange == 0 {
+		c.MaxLogRange = DefaultMaxLogRange
+	}
+	if c.MaxLogResults <= 0 {
+		c.MaxLogResults = DefaultMaxLogResults
+	}
+	if c.WSOrigins == nil {
+		c.WSOrigins = []string{"*"}
+	}
+	if c.Gatherer == nil {
+		c.Gatherer = prometheus.DefaultGatherer
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	return c, nil
+}
+
+// Server serves the JSON-RPC APIs over HTTP and WebSocket.
+type Server struct {
+	cfg     Config
+	chain   Chain
+	rpc     *gethrpc.Server
+	hub     *hub
+	metrics *metrics
+	handler http.Handler
+	http    *http.Server
+
+	closeOnce sync.Once
+}
+
+// New builds a server over chain and pool. It subscribes to the chain's
+// head and log feeds at once; Close releases them.
+func New(cfg Config, chain Chain, pool TxPool) (*Server, error) {
+	if chain == nil || pool == nil {
+		return nil, errors.New("rpc: chain and pool are required")
+	}
+	if chain.Config() == nil || chain.Config().ChainID == nil {
+		return nil, errors.New("rpc: chain config has no chain id")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m := newMetrics()
+	if cfg.Registerer != nil {
+		if err := m.register(cfg.Registerer); err != nil {
+			return nil, fmt.Errorf("rpc: registering metrics: %w", err)
+		}
+	}
+
+	srv := gethrpc.NewServer()
+	srv.SetHTTPBodyLimit(cfg.MaxBodyBytes)
+	srv.SetBatchLimits(cfg.MaxBatchItems, cfg.MaxBatchResponseBytes)
+	srv.SetWebsocketReadLimit(cfg.MaxWSMessageBytes)
+
+	s := &Server{cfg: cfg, chain: chain, rpc: srv, metrics: m}
+	s.hub = newHub(chain, m)
+
+	eth := newEthAPI(&cfg, chain, pool, s.hub)
+	apis := []struct {
+		name string
+		api  any
+	}{
+		{"eth", eth},
+		{"net", &netAPI{chainID: chain.Config().ChainID, peers: cfg.Peers}},
+		{"web3", &web3API{version: cfg.ClientVersion}},
+	}
+	for _, a := range apis {
+		if err := srv.RegisterName(a.name, a.api); err != nil {
+			s.hub.close()
+			srv.Stop()
+			return nil, fmt.Errorf("rpc: registering %s: %w", a.name, err)
+		}
+	}
+
+	s.handler = s.routes()
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+	}
+	return s, nil
+}
+
+func (s *Server) routes() http.Handler {
+	// The WebSocket upgrade clears the HTTP server's deadlines; the codec
+	// then keeps its own write deadlines and ping/pong read deadlines.
+	ws := s.rpc.WebsocketHandler(s.cfg.WSOrigins)
+	r := mux.NewRouter()
+	r.Handle("/", s.metrics.instrument("ws", ws)).
+		Methods(http.MethodGet).HeadersRegexp("Upgrade", "(?i)^websocket$")
+	r.Handle("/", s.metrics.instrument("http", s.rpc)).Methods(http.MethodPost)
+	r.Handle("/ws", s.metrics.instrument("ws", ws)).Methods(http.MethodGet)
+	r.Handle("/healthz", s.metrics.instrument("healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	return r
+}
+
+// Handler returns the HTTP handler with every route: POST / (JSON-RPC),
+// GET / with Upgrade: websocket and GET /ws (WebSocket JSON-RPC), GET
+// /healthz and GET /metrics.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves Handler on l with the configured timeouts until Close. It
+// returns nil after Close.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops serving: in-flight HTTP requests get a few seconds to finish,
+// WebSocket connections and subscriptions end, the chain feeds are released.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		if err := s.http.Shutdown(ctx); err != nil {
+			s.http.Close()
+		}
+		cancel()
+		s.rpc.Stop()
+		s.hub.close()
+	})
+}
+
+// healthz reports the head; 503 until there is one.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	head := s.chain.CurrentHeader()
+	if head == nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"no head"}` + "\n"))
+		return
+	}
+	body, _ := json.Marshal(struct {
+		Status string      `json:"status"`
+		Number uint64      `json:"number"`
+		Hash   common.Hash `json:"hash"`
+	}{"ok", head.Number.Uint64(), head.Hash()})
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// ListenAddr normalizes addr for Listen: an empty host means loopback
+// (":8545" becomes "127.0.0.1:8545"); all interfaces must be asked for
+// explicitly ("0.0.0.0:8545", "[::]:8545").
+func ListenAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("rpc: listen address %q: %w", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", fmt.Errorf("rpc: listen address %q: bad port", addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// Listen opens a TCP listener on ListenAddr(addr).
+func Listen(addr string) (net.Listener, error) {
+	a, err := ListenAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	return net.Listen("tcp", a)
+}
+
+// metrics are the server's own metrics; registered only when
+// Config.Registerer is set.
+type metrics struct {
+	requests *prometheus.CounterVec
+	subs     prometheus.Gauge
+	dropped  prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "rpc", Name: "http_requests_total",
+			Help: "HTTP requests to the RPC server by route and status code.",
+		}, []string{"route", "code"}),
+		subs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "arbiter", Subsystem: "rpc", Name: "subscriptions",
+			Help: "Active eth_subscribe subscriptions.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "rpc", Name: "subscription_events_dropped_total",
+			Help: "Events dropped because a subscriber fell behind.",
+		}),
+	}
+}
+
+func (m *metrics) register(r prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.requests, m.subs, m.dropped} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *metrics) instrument(route string, h http.Handler) http.Handler {
+	return promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(prometheus.Labels{"route": route}), h)
+}
+
+// head returns the current head header, or an error if the chain has none.
+func head(c Chain) (*types.Header, error) {
+	h := c.CurrentHeader()
+	if h == nil {
+		return nil, errors.New("no head block")
+	}
+	return h, nil
+}

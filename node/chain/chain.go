@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/event"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/triedb"
+	"github.com/ethereum/go-ethereum/triedb/hashdb"
 
 	"github.com/arbiter-chain/arbiter/consensus"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
@@ -30,6 +31,10 @@ const (
 	MaxBlockSize = 8 << 20
 	// MaxExtra bounds Header.Extra (engine seals included).
 	MaxExtra = 4096
+
+	// trieCacheSize is the memory for clean trie nodes, so that the hot
+	// top of the state trie is not read from badger on every access.
+	trieCacheSize = 64 << 20
 )
 
 // HeadEvent reports a new canonical head. Dropped holds the transactions of
@@ -81,7 +86,7 @@ func WithLogger(l *slog.Logger) Option { return func(ch *Chain) { ch.log = l } }
 func New(db *store.DB, gen *genesis.Genesis, engine consensus.Engine, opts ...Option) (*Chain, error) {
 	cfg := gen.ChainConfig()
 	kv := db.StateKV()
-	tdb := triedb.NewDatabase(rawdb.NewDatabase(kv), triedb.HashDefaults)
+	tdb := triedb.NewDatabase(rawdb.NewDatabase(kv), &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: trieCacheSize}})
 	c := &Chain{
 		db:      db,
 		gen:     gen,
@@ -187,6 +192,10 @@ func (c *Chain) loadHead() error {
 	}
 	return nil
 }
+
+// Close releases the trie database's caches. The store stays open: its
+// owner closes it.
+func (c *Chain) Close() error { return c.triedb.Close() }
 
 // Config returns the go-ethereum chain configuration.
 func (c *Chain) Config() *params.ChainConfig { return c.config }

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rlp"
+
+	"github.com/arbiter-chain/arbiter"
+	"github.com/arbiter-chain/arbiter/node"
+	"github.com/arbiter-chain/arbiter/node/chain"
+	"github.com/arbiter-chain/arbiter/node/genesis"
+)
+
+func runInit(args []string, stdout io.Writer) error {
+	fs := newFlags("init")
+	dataDir := fs.String("datadir", "", "data directory to write")
+	genFile := fs.String("genesis", "", "genesis file (default: the embedded genesis.json)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required("datadir", *dataDir); err != nil {
+		return err
+	}
+	var (
+		g   *genesis.Genesis
+		err error
+	)
+	if *genFile == "" {
+		g, err = genesis.Parse(arbiter.DefaultGenesis)
+	} else {
+		g, err = genesis.Load(*genFile)
+	}
+	if err != nil {
+		return err
+	}
+	b, err := node.Init(*dataDir, g)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "initialised %s: chain id %d, engine %s, genesis %s\n", *dataDir, g.ChainID, g.Engine, b.Hash())
+	return nil
+}
+
+func runKeys(args []string, stdout io.Writer) error {
+	if len(args) == 0 || (args[0] != "new" && args[0] != "dev") {
+		return errors.New("usage: arbiter keys new --out FILE | arbiter keys dev --index N --out FILE")
+	}
+	fs := newFlags("keys " + args[0])
+	out := fs.String("out", "", "file to write the hex private key to")
+	index := 0
+	if args[0] == "dev" {
+		fs.IntVar(&index, "index", 0, "well-known development key of the embedded genesis (1-4); public, never for value")
+	}
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := required("out", *out); err != nil {
+		return err
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return fmt.Errorf("%s exists: refusing to overwrite a key", *out)
+	}
+	var (
+		key *ecdsa.PrivateKey
+		err error
+	)
+	if args[0] == "dev" {
+		key, err = devKey(index)
+	} else {
+		key, err = crypto.GenerateKey()
+	}
+	if err != nil {
+		return err
+	}
+	if err := crypto.SaveECDSA(*out, key); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, crypto.PubkeyToAddress(key.PublicKey).Hex())
+	return nil
+}
+
+func runNode(args []string, stdout io.Writer) error {
+	fs := newFlags("node")
+	dataDir := fs.String("datadir", "", "data directory written by arbiter init")
+	keyFile := fs.String("key", "", "node key file (hex secp256k1)")
+	rpcAddr := fs.String("rpc", "127.0.0.1:8545", "JSON-RPC listen address (empty to disable)")
+	mine := fs.Bool("mine", true, "produce blocks")
+	importFile := fs.String("import", "", "import blocks from an RLP file (as written by arbiter export) after start")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required("datadir", *dataDir); err != nil {
+		return err
+	}
+	if err := required("key", *keyFile); err != nil {
+		return err
+	}
+	log, err := newLogger(*logLevel)
+	if err != nil {
+		return err
+	}
+	key, err := crypto.LoadECDSA(*keyFile)
+	if err != nil {
+		return fmt.Errorf("load key %s: %w", *keyFile, err)
+	}
+	n, err := node.New(node.Config{DataDir: *dataDir, Key: key, RPCAddr: *rpcAddr, Mine: *mine, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if err := n.Start(); err != nil {
+		return err
+	}
+	head := n.Chain().CurrentBlock()
+	log.Info("node started", "address", crypto.PubkeyToAddress(key.PublicKey), "head", head.NumberU64(), "hash", head.Hash(), "engine", n.Chain().Genesis().Engine)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *importFile != "" {
+		go func() {
+			imported, err := importBlocks(ctx, n.Chain(), *importFile, func(b *types.Block) {
+				log.Info("imported block", "number", b.NumberU64(), "hash", b.Hash(), "txs", len(b.Transactions()))
+			})
+			if err != nil {
+				log.Error("import stopped", "imported", imported, "err", err)
+				return
+			}
+			log.Info("import done", "imported", imported, "head", n.Chain().CurrentBlock().NumberU64())
+		}()
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}
+
+// importBlocks imports an RLP stream of blocks, skipping blocks already
+// stored, and calls done after each block is committed.
+func importBlocks(ctx context.Context, c *chain.Chain, file string, done func(*types.Block)) (int, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	stream := rlp.NewStream(bufio.NewReaderSize(f, 1<<20), 0)
+	n := 0
+	for ctx.Err() == nil {
+		b := new(types.Block)
+		if err := stream.Decode(b); errors.Is(err, io.EOF) {
+			return n, nil
+		} else if err != nil {
+			return n, fmt.Errorf("decode block %d of %s: %w", n, file, err)
+		}
+		if err := c.InsertBlock(b); errors.Is(err, chain.ErrKnownBlock) {
+			continue
+		} else if err != nil {
+			return n, fmt.Errorf("block %d: %w", b.NumberU64(), err)
+		}
+		n++
+		done(b)
+	}
+	return n, ctx.Err()
+}
+
+// openChain opens a data directory's chain with a verify-only engine.
+func openChain(dataDir string) (*chain.Chain, func(), error) {
+	g, err := genesis.Load(filepath.Join(dataDir, node.GenesisFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	engine, err := node.NewEngine(g, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := openDB(dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := chain.New(db, g, engine)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return c, func() { db.Close() }, nil
+}
+
+func runExport(args []string, stdout io.Writer) error {
+	fs := newFlags("export")
+	dataDir := fs.String("datadir", "", "data directory")
+	out := fs.String("out", "", "file to write")
+	from := fs.Uint64("from", 1, "first block")
+	to := fs.Uint64("to", 0, "last block (default: head)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := errors.Join(required("datadir", *dataDir), required("out", *out)); err != nil {
+		return err
+	}
+	c, closeDB, err := openChain(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	last := *to
+	if last == 0 || last > c.CurrentBlock().NumberU64() {
+		last = c.CurrentBlock().NumberU64()
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for i := *from; i <= last; i++ {
+		b := c.GetBlockByNumber(i)
+		if b == nil {
+			f.Close()
+			return fmt.Errorf("block %d missing", i)
+		}
+		if err := rlp.Encode(w, b); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "exported blocks %d..%d to %s\n", *from, last, *out)
+	return nil
+}
+
+func runVerify(args []string, stdout io.Writer) error {
+	fs := newFlags("verify")
+	dataDir := fs.String("datadir", "", "data directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required("datadir", *dataDir); err != nil {
+		return err
+	}
+	c, closeDB, err := openChain(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	head := c.CurrentBlock()
+	if err := c.VerifyHead(); err != nil {
+		return fmt.Errorf("head %d %s: %w", head.NumberU64(), head.Hash(), err)
+	}
+	return json.NewEncoder(stdout).Encode(map[string]any{
+		"number": head.NumberU64(), "hash": head.Hash(), "root": head.Root(), "verified": true,
+	})
+}

@@ -1,0 +1,208 @@
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/arbiter-chain/arbiter/node/chain"
+	"github.com/arbiter-chain/arbiter/node/genesis"
+	"github.com/arbiter-chain/arbiter/node/rpc"
+	"github.com/arbiter-chain/arbiter/node/store"
+	"github.com/arbiter-chain/arbiter/node/txpool"
+)
+
+// Data directory layout.
+const (
+	GenesisFile = "genesis.json"
+	ChainDir    = "chaindata"
+)
+
+// Version is reported by web3_clientVersion.
+const Version = "arbiter/v0.1.0"
+
+// Config configures a node.
+type Config struct {
+	DataDir string
+	Key     *ecdsa.PrivateKey
+	// RPCAddr is where JSON-RPC listens; empty disables it.
+	RPCAddr string
+	// Mine makes the node produce blocks (a member's key is required).
+	Mine   bool
+	Logger *slog.Logger
+	// Registry receives the node's metrics; nil uses a fresh registry.
+	Registry *prometheus.Registry
+}
+
+// Node is a member node: chain, pool, block producer and JSON-RPC.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	db      *store.DB
+	chain   *chain.Chain
+	pool    *txpool.Pool
+	rpc     *rpc.Server
+	rpcAddr net.Addr
+	reg     *prometheus.Registry
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Init writes a data directory from a genesis: the genesis file and a
+// database holding the genesis block. It refuses a directory that already
+// holds a different genesis.
+func Init(dataDir string, g *genesis.Genesis) (*types.Block, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	engine, err := NewEngine(g, nil)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(filepath.Join(dataDir, ChainDir))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	c, err := chain.New(db, g, engine)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Write(filepath.Join(dataDir, GenesisFile)); err != nil {
+		return nil, err
+	}
+	return c.GetBlockByNumber(0), nil
+}
+
+// New opens the node in cfg.DataDir (written by Init) without starting it.
+func New(cfg Config) (*Node, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	g, err := genesis.Load(filepath.Join(cfg.DataDir, GenesisFile))
+	if err != nil {
+		return nil, fmt.Errorf("data directory %s not initialised (run arbiter init): %w", cfg.DataDir, err)
+	}
+	engine, err := NewEngine(g, cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(filepath.Join(cfg.DataDir, ChainDir))
+	if err != nil {
+		return nil, err
+	}
+	c, err := chain.New(db, g, engine, chain.WithLogger(log))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	var minPrice = g.MinGasPriceBig()
+	pool := txpool.New(txpool.Config{MinGasPrice: minPrice}, c.Rules(), c)
+	n := &Node{cfg: cfg, log: log, db: db, chain: c, pool: pool, reg: reg}
+	if cfg.Mine {
+		if cfg.Key == nil {
+			db.Close()
+			return nil, errors.New("mining needs a node key")
+		}
+		addr := crypto.PubkeyToAddress(cfg.Key.PublicKey)
+		if !c.IsMember(c.CurrentHeader(), addr) {
+			log.Warn("node key is not a member: blocks it seals will be refused", "address", addr)
+		}
+	}
+	return n, nil
+}
+
+// Chain returns the node's chain.
+func (n *Node) Chain() *chain.Chain { return n.chain }
+
+// Pool returns the node's transaction pool.
+func (n *Node) Pool() *txpool.Pool { return n.pool }
+
+// RPCAddr returns the address JSON-RPC listens on, once started.
+func (n *Node) RPCAddr() net.Addr { return n.rpcAddr }
+
+// Start runs the node's services until Close.
+func (n *Node) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	if n.cfg.RPCAddr != "" {
+		srv, err := rpc.New(rpc.Config{
+			ClientVersion: Version,
+			GasPrice:      n.chain.Genesis().MinGasPriceBig(),
+			Registerer:    n.reg,
+			Gatherer:      n.reg,
+		}, rpcChain{n.chain}, n.pool)
+		if err != nil {
+			cancel()
+			return err
+		}
+		l, err := rpc.Listen(n.cfg.RPCAddr)
+		if err != nil {
+			cancel()
+			srv.Close()
+			return err
+		}
+		n.rpc, n.rpcAddr = srv, l.Addr()
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := srv.Serve(l); err != nil && !errors.Is(err, net.ErrClosed) {
+				n.log.Error("rpc server stopped", "err", err)
+			}
+		}()
+		n.log.Info("JSON-RPC listening", "addr", "http://"+l.Addr().String())
+	}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.poolLoop(ctx) }()
+	if n.cfg.Mine {
+		m := &miner{chain: n.chain, pool: n.pool, log: n.log, now: time.Now}
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); m.run(ctx) }()
+	}
+	return nil
+}
+
+// poolLoop keeps the pool in step with the head: included transactions
+// leave it, transactions of blocks a reorg dropped come back.
+func (n *Node) poolLoop(ctx context.Context) {
+	heads := make(chan chain.HeadEvent, 64)
+	sub := n.chain.SubscribeChainHead(heads)
+	defer sub.Unsubscribe()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-heads:
+			n.pool.Reset(ev.Block.Header(), ev.Dropped)
+		}
+	}
+}
+
+// Close stops every service and closes the database.
+func (n *Node) Close() error {
+	if n.cancel != nil {
+		n.cancel()
+	}
+	if n.rpc != nil {
+		n.rpc.Close()
+	}
+	n.wg.Wait()
+	return n.db.Close()
+}

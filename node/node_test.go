@@ -1,0 +1,210 @@
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/math"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/arbiter-chain/arbiter/consensus/pow"
+	"github.com/arbiter-chain/arbiter/node/genesis"
+	"github.com/arbiter-chain/arbiter/node/rules"
+)
+
+const testChainID = 9191
+
+func memberKey(i int) *ecdsa.PrivateKey {
+	k, _ := crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("node test member %d", i))))
+	return k
+}
+
+// startNode initialises a data directory for a network of members funded
+// members plus one funded outsider, and starts member 0 mining with RPC on
+// a free loopback port.
+func startNode(t *testing.T, members int) (*Node, *ethclient.Client, *ecdsa.PrivateKey) {
+	t.Helper()
+	g := &genesis.Genesis{
+		ChainID: testChainID, Engine: genesis.EnginePoW,
+		PoW:       &pow.Config{MinDifficulty: 1, InitialDifficulty: 1},
+		BlockTime: genesis.Duration(time.Second), GasLimit: 30_000_000,
+		Alloc: map[common.Address]genesis.Account{},
+	}
+	fund := (*math.HexOrDecimal256)(new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18)))
+	for i := 0; i < members; i++ {
+		a := crypto.PubkeyToAddress(memberKey(i).PublicKey)
+		g.Members = append(g.Members, genesis.Member{Address: a, Name: fmt.Sprint(i)})
+		g.Alloc[a] = genesis.Account{Balance: fund}
+	}
+	outsider := memberKey(1000)
+	g.Alloc[crypto.PubkeyToAddress(outsider.PublicKey)] = genesis.Account{Balance: fund}
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := Init(dir, g); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	n, err := New(Config{DataDir: dir, Key: memberKey(0), RPCAddr: "127.0.0.1:0", Mine: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("new node: %v", err)
+	}
+	if err := n.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { n.Close() })
+	client, err := ethclient.Dial("http://" + n.RPCAddr().String())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(client.Close)
+	return n, client, outsider
+}
+
+// TestTransfersThroughEthclient sends 1,000 signed transfers from several
+// members through go-ethereum's ethclient, unchanged, waits for every
+// receipt and checks the balances to the wei. Then it checks that replayed,
+// wrong-chain, badly signed, non-member and underfunded transactions are
+// each refused with their own error.
+func TestTransfersThroughEthclient(t *testing.T) {
+	const members, perMember = 4, 250
+	_, client, outsider := startNode(t, members)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	chainID, err := client.ChainID(ctx)
+	if err != nil || chainID.Int64() != testChainID {
+		t.Fatalf("chain id: have %v (%v), want %d", chainID, err, testChainID)
+	}
+	signer := types.LatestSignerForChainID(chainID)
+	recipient := func(i int) common.Address { return common.BigToAddress(big.NewInt(int64(5000 + i%37))) }
+	gasPrice := big.NewInt(2)
+
+	var hashes []common.Hash
+	want := map[common.Address]*big.Int{}
+	for m := 0; m < members; m++ {
+		key := memberKey(m)
+		from := crypto.PubkeyToAddress(key.PublicKey)
+		nonce, err := client.PendingNonceAt(ctx, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < perMember; i++ {
+			to := recipient(m*perMember + i)
+			value := big.NewInt(int64(1 + i))
+			var tx *types.Transaction
+			if i%2 == 0 { // wallets send both kinds
+				tx = types.MustSignNewTx(key, signer, &types.LegacyTx{Nonce: nonce + uint64(i), To: &to, Value: value, Gas: 21000, GasPrice: gasPrice})
+			} else {
+				tx = types.MustSignNewTx(key, signer, &types.DynamicFeeTx{ChainID: chainID, Nonce: nonce + uint64(i), To: &to, Value: value, Gas: 21000, GasFeeCap: gasPrice, GasTipCap: gasPrice})
+			}
+			if err := client.SendTransaction(ctx, tx); err != nil {
+				t.Fatalf("send %d/%d: %v", m, i, err)
+			}
+			hashes = append(hashes, tx.Hash())
+			if want[to] == nil {
+				want[to] = new(big.Int)
+			}
+			want[to].Add(want[to], value)
+		}
+	}
+	for _, h := range hashes {
+		r := waitReceipt(ctx, t, client, h)
+		if r.Status != types.ReceiptStatusSuccessful {
+			t.Fatalf("tx %x: status %d", h, r.Status)
+		}
+	}
+	for addr, w := range want {
+		have, err := client.BalanceAt(ctx, addr, nil)
+		if err != nil || have.Cmp(w) != 0 {
+			t.Fatalf("balance %s: have %v (%v), want %v", addr, have, err, w)
+		}
+	}
+	// Members 1..3 paid 250 transfers of value plus 21000*2 gas each;
+	// member 0 mined every block and received every fee.
+	for m := 1; m < members; m++ {
+		from := crypto.PubkeyToAddress(memberKey(m).PublicKey)
+		w := new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18))
+		w.Sub(w, big.NewInt(perMember*(perMember+1)/2))
+		w.Sub(w, big.NewInt(perMember*21000*2))
+		if have, _ := client.BalanceAt(ctx, from, nil); have.Cmp(w) != 0 {
+			t.Fatalf("member %d balance: have %v, want %v", m, have, w)
+		}
+	}
+
+	// Refusals, each with its own error.
+	key := memberKey(1)
+	from := crypto.PubkeyToAddress(key.PublicKey)
+	nonce, _ := client.PendingNonceAt(ctx, from)
+	to := common.Address{0x42}
+	included, _, err := client.TransactionByHash(ctx, hashes[len(hashes)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	highS := func() *types.Transaction {
+		tx := types.MustSignNewTx(key, signer, &types.LegacyTx{Nonce: nonce, To: &to, Value: big.NewInt(1), Gas: 21000, GasPrice: gasPrice})
+		v, r, _ := tx.RawSignatureValues()
+		n := crypto.S256().Params().N
+		s := new(big.Int).Sub(n, big.NewInt(1)) // above N/2: invalid
+		sig := append(append(common.LeftPadBytes(r.Bytes(), 32), common.LeftPadBytes(s.Bytes(), 32)...), byte(new(big.Int).Sub(v, big.NewInt(testChainID*2+35)).Uint64()))
+		bad, err := tx.WithSignature(signer, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bad
+	}
+	tests := []struct {
+		name string
+		tx   *types.Transaction
+		want error
+	}{
+		{"replayed", included, rules.ErrNonceTooLow},
+		{"wrong chain", types.MustSignNewTx(key, types.LatestSignerForChainID(big.NewInt(1)), &types.LegacyTx{Nonce: nonce, To: &to, Value: big.NewInt(1), Gas: 21000, GasPrice: gasPrice}), rules.ErrWrongChain},
+		{"badly signed", highS(), rules.ErrBadSignature},
+		{"non-member", types.MustSignNewTx(outsider, signer, &types.LegacyTx{Nonce: 0, To: &to, Value: big.NewInt(1), Gas: 21000, GasPrice: gasPrice}), rules.ErrNotAllowed},
+		{"underfunded", types.MustSignNewTx(key, signer, &types.LegacyTx{Nonce: nonce, To: &to, Value: new(big.Int).Mul(big.NewInt(2000), big.NewInt(1e18)), Gas: 21000, GasPrice: gasPrice}), rules.ErrInsufficientFunds},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := client.SendTransaction(ctx, tt.tx)
+			if err == nil {
+				t.Fatalf("have nil, want %v", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want.Error()) {
+				t.Fatalf("have %q, want it to contain %q", err, tt.want)
+			}
+			if other, dup := seen[tt.want.Error()]; dup {
+				t.Fatalf("same error as %s", other)
+			}
+			seen[tt.want.Error()] = tt.name
+		})
+	}
+	if n, _ := client.PendingNonceAt(ctx, from); n != nonce {
+		t.Fatalf("a refused transaction changed the pending nonce: have %d, want %d", n, nonce)
+	}
+}
+
+func waitReceipt(ctx context.Context, t *testing.T, c *ethclient.Client, h common.Hash) *types.Receipt {
+	t.Helper()
+	for {
+		r, err := c.TransactionReceipt(ctx, h)
+		if err == nil && r != nil {
+			return r
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no receipt for %x: %v", h, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

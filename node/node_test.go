@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -206,5 +207,46 @@ func waitReceipt(ctx context.Context, t *testing.T, c *ethclient.Client, h commo
 			t.Fatalf("no receipt for %x: %v", h, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// TestSubscriptionsAndCalls checks WebSocket subscriptions, eth_call and
+// eth_estimateGas against a live node.
+func TestSubscriptionsAndCalls(t *testing.T) {
+	n, client, _ := startNode(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, err := ethclient.Dial("ws://" + n.RPCAddr().String() + "/ws")
+	if err != nil {
+		t.Fatalf("dial ws: %v", err)
+	}
+	defer ws.Close()
+	heads := make(chan *types.Header, 16)
+	sub, err := ws.SubscribeNewHead(ctx, heads)
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	defer sub.Unsubscribe()
+	var first *types.Header
+	select {
+	case first = <-heads:
+	case err := <-sub.Err():
+		t.Fatalf("subscription: %v", err)
+	case <-ctx.Done():
+		t.Fatal("no new head within 30s")
+	}
+	got, err := client.HeaderByHash(ctx, first.Hash())
+	if err != nil || got.Hash() != first.Hash() {
+		t.Fatalf("pushed head %x not served by eth_getBlockByHash: %v", first.Hash(), err)
+	}
+	from := crypto.PubkeyToAddress(memberKey(1).PublicKey)
+	to := common.Address{7}
+	gas, err := client.EstimateGas(ctx, ethereum.CallMsg{From: from, To: &to, Value: big.NewInt(1)})
+	if err != nil || gas != 21000 {
+		t.Fatalf("estimate transfer: have %d (%v), want 21000", gas, err)
+	}
+	out, err := client.CallContract(ctx, ethereum.CallMsg{From: from, To: &to, Value: big.NewInt(1)}, nil)
+	if err != nil || len(out) != 0 {
+		t.Fatalf("call transfer: have %x (%v), want empty", out, err)
 	}
 }

@@ -27,7 +27,9 @@ func SeedGenesisState(g *genesis.Genesis, st *state.StateDB, contracts Contracts
 	for _, a := range g.Allowed {
 		membership.Allow(st, a.Account, a.By)
 	}
-	if s, ok := contracts.(interface{ SeedGenesis(*genesis.Genesis, *state.StateDB) error }); ok {
+	if s, ok := contracts.(interface {
+		SeedGenesis(*genesis.Genesis, *state.StateDB) error
+	}); ok {
 		return s.SeedGenesis(g, st)
 	}
 	return nil

@@ -116,6 +116,10 @@ func New(cfg Config) (*Node, error) {
 	var minPrice = g.MinGasPriceBig()
 	pool := txpool.New(txpool.Config{MinGasPrice: minPrice}, c.Rules(), c)
 	n := &Node{cfg: cfg, log: log, db: db, chain: c, pool: pool, reg: reg}
+	if err := n.registerMetrics(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	if cfg.Mine {
 		if cfg.Key == nil {
 			db.Close()

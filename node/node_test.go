@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -234,6 +235,17 @@ func TestSubscriptionsAndCalls(t *testing.T) {
 		t.Fatalf("subscription: %v", err)
 	case <-ctx.Done():
 		t.Fatal("no new head within 30s")
+	}
+	resp, err := http.Get("http://" + n.RPCAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"arbiter_chain_head_number", "arbiter_txpool_executable", "arbiter_chain_finality_lag_blocks"} {
+		if !strings.Contains(string(body), m) {
+			t.Fatalf("/metrics lacks %s", m)
+		}
 	}
 	got, err := client.HeaderByHash(ctx, first.Hash())
 	if err != nil || got.Hash() != first.Hash() {

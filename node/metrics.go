@@ -1,0 +1,26 @@
+package node
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// registerMetrics exposes the chain and pool state as Prometheus gauges read
+// at scrape time, so no goroutine has to keep them current.
+func (n *Node) registerMetrics() error {
+	head := func() float64 { return float64(n.chain.CurrentBlock().NumberU64()) }
+	final := func() float64 { return float64(n.chain.FinalizedHeader().Number.Uint64()) }
+	collectors := []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_chain_head_number", Help: "Number of the canonical head block."}, head),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_chain_finalized_number", Help: "Number of the newest final block."}, final),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_chain_finality_lag_blocks", Help: "Blocks between the head and the newest final block."}, func() float64 { return head() - final() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_txpool_executable", Help: "Pool transactions ready for the next block."}, func() float64 { e, _ := n.pool.Stats(); return float64(e) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_txpool_future", Help: "Pool transactions waiting for a nonce gap to fill."}, func() float64 { _, f := n.pool.Stats(); return float64(f) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_txpool_bytes", Help: "Encoded size of the pooled transactions."}, func() float64 { return float64(n.pool.Bytes()) }),
+	}
+	for _, c := range collectors {
+		if err := n.reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

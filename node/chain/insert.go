@@ -3,6 +3,9 @@ package chain
 import (
 	"bytes"
 	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"fmt"
 	"math/big"
 
@@ -54,16 +57,33 @@ func (c *Chain) InsertChain(blocks []*types.Block) (int, error) {
 }
 
 func (c *Chain) prefetchSenders(blocks []*types.Block, stop <-chan struct{}) {
+	var txs []*types.Transaction
 	for _, b := range blocks {
-		for _, tx := range b.Transactions() {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_, _ = types.Sender(c.rules.Signer, tx) // import itself reports bad signatures
-		}
+		txs = append(txs, b.Transactions()...)
 	}
+	// Workers take transactions in block order, so the block that executes
+	// next is the first to have its senders ready.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(txs) {
+					return
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _ = types.Sender(c.rules.Signer, txs[i]) // import itself reports bad signatures
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func (c *Chain) insert(block *types.Block) error {

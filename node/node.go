@@ -67,19 +67,16 @@ func Init(dataDir string, g *genesis.Genesis) (*types.Block, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
-	engine, err := NewEngine(g, nil)
-	if err != nil {
-		return nil, err
-	}
 	db, err := store.Open(filepath.Join(dataDir, ChainDir))
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	c, err := chain.New(db, g, engine)
+	c, err := OpenChain(db, g, nil, nil)
 	if err != nil {
 		return nil, err
 	}
+	defer c.Close()
 	if err := g.Write(filepath.Join(dataDir, GenesisFile)); err != nil {
 		return nil, err
 	}
@@ -96,15 +93,11 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data directory %s not initialised (run arbiter init): %w", cfg.DataDir, err)
 	}
-	engine, err := NewEngine(g, cfg.Key)
-	if err != nil {
-		return nil, err
-	}
 	db, err := store.Open(filepath.Join(cfg.DataDir, ChainDir))
 	if err != nil {
 		return nil, err
 	}
-	c, err := chain.New(db, g, engine, chain.WithLogger(log))
+	c, err := OpenChain(db, g, cfg.Key, log)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -208,5 +201,5 @@ func (n *Node) Close() error {
 		n.rpc.Close()
 	}
 	n.wg.Wait()
-	return n.db.Close()
+	return errors.Join(n.chain.Close(), n.db.Close())
 }

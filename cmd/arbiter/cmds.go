@@ -180,20 +180,16 @@ func openChain(dataDir string) (*chain.Chain, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	engine, err := node.NewEngine(g, nil)
-	if err != nil {
-		return nil, nil, err
-	}
 	db, err := openDB(dataDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := chain.New(db, g, engine)
+	c, err := node.OpenChain(db, g, nil, nil)
 	if err != nil {
 		db.Close()
 		return nil, nil, err
 	}
-	return c, func() { db.Close() }, nil
+	return c, func() { c.Close(); db.Close() }, nil
 }
 
 func runExport(args []string, stdout io.Writer) error {

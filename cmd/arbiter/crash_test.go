@@ -25,7 +25,7 @@ import (
 	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/arbiter-chain/arbiter/consensus/pow"
-	"github.com/arbiter-chain/arbiter/node/chain"
+	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/store"
 )
@@ -71,11 +71,11 @@ func generateChain(t *testing.T, n, txs int) generated {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	eng := pow.New(*g.PoW, time.Second, keys[0])
-	c, err := chain.New(db, g, eng)
+	c, err := node.OpenChain(db, g, keys[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	eng := c.Engine()
 	defer c.Close()
 	signer := types.NewLondonSigner(big.NewInt(int64(g.ChainID)))
 	nonces := make([]uint64, len(keys))
@@ -258,7 +258,7 @@ func TestCrashDuringImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	c, err := chain.New(db, gen.gen, pow.New(*gen.gen.PoW, time.Second, nil))
+	c, err := node.OpenChain(db, gen.gen, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

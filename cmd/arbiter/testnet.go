@@ -86,6 +86,7 @@ func testnetGenesis(n int, engine string, basePort int, blockTime time.Duration)
 		BlockTime: genesis.Duration(blockTime),
 		GasLimit:  60_000_000,
 		Timestamp: uint64(time.Now().Unix()),
+		Contracts: []string{"membership", "chess"},
 		Alloc:     map[common.Address]genesis.Account{},
 	}
 	if engine == genesis.EnginePoW {

@@ -1,8 +1,20 @@
 // Package membership holds the consortium's member set and the accounts the
 // members vouch for, as storage of the contract at
-// 0x0000000000000000000000000000000000001001. Genesis seeds it; the
-// transaction pool, block validation and the p2p gater read it:
+// 0x0000000000000000000000000000000000001001, and implements that contract.
+// Genesis seeds the storage; the transaction pool, block validation and the
+// p2p gater read it:
 //
 //	if !membership.IsAllowed(statedb, sender) { return errNotAllowed }
 //	members := membership.Members(statedb)
+//
+// The contract (New, ABI in abi.json and docs/abi/membership.json) changes
+// it by transaction: members() isMember(address) isAllowed(address)
+// propose(address candidate, bool add) allowAccount(address)
+// revokeAccount(address). A proposal executes when more than two thirds of
+// the current members have voted for it; removing the last member is
+// refused. A member vouches for an account with allowAccount; revokeAccount
+// by the voucher withdraws it at once, by any other member it is a vote
+// that executes above two thirds. Votes lapse whenever the member set
+// changes. Accounts vouched for by a member who is later removed stay
+// allowed until revoked by vote.
 package membership

@@ -29,6 +29,16 @@ type Writer interface {
 //	keccak("index", addr)        -> i+1 for a member, 0 otherwise
 //	keccak("allowed", addr)      -> address of the member who vouched for addr, 0 if none
 //
+// The contract's votes (see votes.go) use three more tags:
+//
+//	keccak("epoch")                                 -> member-set epoch e, +1 on every admission or removal
+//	keccak("round", kind, subject)                  -> round r of proposals of kind on subject
+//	keccak("votes", e, kind, subject, r)            -> number of votes cast
+//	keccak("vote", e, kind, subject, r, voter)      -> 1 if voter voted
+//
+// with kind one byte (1 add member, 2 remove member, 3 revoke account),
+// subject and voter 20-byte addresses and e, r 8-byte big-endian numbers.
+//
 // The list keeps members in a deterministic order without iterating a map,
 // and index makes membership an O(1) read.
 func slot(tag string, args ...[]byte) common.Hash {

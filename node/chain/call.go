@@ -91,6 +91,8 @@ func (c *Chain) Call(ctx context.Context, msg CallMsg, header *types.Header) ([]
 	if st.GetBalance(msg.From).Cmp(value) < 0 {
 		return nil, 0, rules.ErrInsufficientFunds
 	}
+	// As in a transaction, the sender's nonce is used before the call runs.
+	st.SetNonce(msg.From, st.GetNonce(msg.From)+1, tracing.NonceChangeEoACall)
 	st.SubBalance(msg.From, value, tracing.BalanceChangeTransfer)
 	st.AddBalance(*msg.To, value, tracing.BalanceChangeTransfer)
 	if c.contracts == nil || !c.contracts.Has(*msg.To) {

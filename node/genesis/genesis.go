@@ -53,11 +53,14 @@ type Genesis struct {
 	GasLimit  uint64      `json:"blockGasLimit"`
 	// MinGasPrice is the lowest gas price the pool admits, in wei. A private
 	// network may price gas at zero: gas then bounds work, not fees.
-	MinGasPrice *math.HexOrDecimal256      `json:"minGasPrice,omitempty"`
-	Timestamp   uint64                     `json:"timestamp"`
-	Members     []Member                   `json:"members"`
-	Allowed     []Allowance                `json:"allowed,omitempty"`
-	Alloc       map[common.Address]Account `json:"alloc"`
+	MinGasPrice *math.HexOrDecimal256 `json:"minGasPrice,omitempty"`
+	Timestamp   uint64                `json:"timestamp"`
+	// Contracts names the native contracts enabled at their fixed
+	// addresses ("membership", "chess").
+	Contracts []string                   `json:"contracts,omitempty"`
+	Members   []Member                   `json:"members"`
+	Allowed   []Allowance                `json:"allowed,omitempty"`
+	Alloc     map[common.Address]Account `json:"alloc"`
 }
 
 // Member is a consortium member: its node key's address, a name, its stake

@@ -3,11 +3,11 @@ package chain
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math/big"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"fmt"
-	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/state"

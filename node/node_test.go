@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -21,6 +23,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/arbiter-chain/arbiter/consensus/pow"
+	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/rules"
 )
@@ -41,7 +44,8 @@ func startNode(t *testing.T, members int) (*Node, *ethclient.Client, *ecdsa.Priv
 		ChainID: testChainID, Engine: genesis.EnginePoW,
 		PoW:       &pow.Config{MinDifficulty: 1, InitialDifficulty: 1},
 		BlockTime: genesis.Duration(time.Second), GasLimit: 30_000_000,
-		Alloc: map[common.Address]genesis.Account{},
+		Alloc:     map[common.Address]genesis.Account{},
+		Contracts: []string{"membership", "chess"},
 	}
 	fund := (*math.HexOrDecimal256)(new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18)))
 	for i := 0; i < members; i++ {
@@ -261,4 +265,89 @@ func TestSubscriptionsAndCalls(t *testing.T) {
 	if err != nil || len(out) != 0 {
 		t.Fatalf("call transfer: have %x (%v), want empty", out, err)
 	}
+}
+
+// TestMembershipThroughTransactions vouches for an outsider through the
+// membership contract, lets it send, revokes it and checks the pool then
+// refuses it; a non-member's propose reverts with a reason ethclient shows.
+func TestMembershipThroughTransactions(t *testing.T) {
+	_, client, outsider := startNode(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	parsed, err := abi.JSON(bytes.NewReader(membership.ABIJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chainID := big.NewInt(testChainID)
+	signer := types.LatestSignerForChainID(chainID)
+	member := memberKey(0)
+	memberAddr := crypto.PubkeyToAddress(member.PublicKey)
+	out := crypto.PubkeyToAddress(outsider.PublicKey)
+	contract := membership.Address
+	send := func(key *ecdsa.PrivateKey, to common.Address, data []byte, gas uint64) *types.Receipt {
+		t.Helper()
+		from := crypto.PubkeyToAddress(key.PublicKey)
+		nonce, err := client.PendingNonceAt(ctx, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx := types.MustSignNewTx(key, signer, &types.DynamicFeeTx{ChainID: chainID, Nonce: nonce, To: &to, Gas: gas, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(1), Data: data})
+		if err := client.SendTransaction(ctx, tx); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		return waitReceipt(ctx, t, client, tx.Hash())
+	}
+	isAllowed := func() bool {
+		t.Helper()
+		data, _ := parsed.Pack("isAllowed", out)
+		res, err := client.CallContract(ctx, ethereum.CallMsg{From: memberAddr, To: &contract, Data: data}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := parsed.Unpack("isAllowed", res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v[0].(bool)
+	}
+	transfer := func() error {
+		to := common.Address{0x77}
+		tx := types.MustSignNewTx(outsider, signer, &types.LegacyTx{Nonce: 0, To: &to, Value: big.NewInt(1), Gas: 21000, GasPrice: big.NewInt(1)})
+		return client.SendTransaction(ctx, tx)
+	}
+
+	if err := transfer(); err == nil || !strings.Contains(err.Error(), rules.ErrNotAllowed.Error()) {
+		t.Fatalf("outsider before vouching: have %v, want %v", err, rules.ErrNotAllowed)
+	}
+	data, _ := parsed.Pack("allowAccount", out)
+	if r := send(member, contract, data, 200_000); r.Status != types.ReceiptStatusSuccessful || len(r.Logs) != 1 {
+		t.Fatalf("allowAccount: status %d, %d logs", r.Status, len(r.Logs))
+	}
+	if !isAllowed() {
+		t.Fatal("isAllowed after allowAccount: have false, want true")
+	}
+	r := send(outsider, common.Address{0x77}, nil, 21000)
+	if r.Status != types.ReceiptStatusSuccessful {
+		t.Fatalf("vouched transfer: status %d", r.Status)
+	}
+	data, _ = parsed.Pack("revokeAccount", out)
+	if r := send(member, contract, data, 200_000); r.Status != types.ReceiptStatusSuccessful {
+		t.Fatalf("revokeAccount: status %d", r.Status)
+	}
+	if isAllowed() {
+		t.Fatal("isAllowed after revokeAccount: have true, want false")
+	}
+	to := common.Address{0x77}
+	tx := types.MustSignNewTx(outsider, signer, &types.LegacyTx{Nonce: 1, To: &to, Value: big.NewInt(1), Gas: 21000, GasPrice: big.NewInt(1)})
+	if err := client.SendTransaction(ctx, tx); err == nil || !strings.Contains(err.Error(), rules.ErrNotAllowed.Error()) {
+		t.Fatalf("revoked account: have %v, want %v", err, rules.ErrNotAllowed)
+	}
+
+	// A non-member's proposal reverts; ethclient surfaces the reason.
+	data, _ = parsed.Pack("propose", common.Address{0x99}, true)
+	_, err = client.CallContract(ctx, ethereum.CallMsg{From: out, To: &contract, Data: data, Gas: 200_000}, nil)
+	if err == nil || !strings.Contains(err.Error(), "execution reverted: ") {
+		t.Fatalf("propose by non-member: have %v, want a revert with a reason", err)
+	}
+	t.Logf("non-member propose: %v", err)
 }

@@ -62,9 +62,12 @@ type Engine interface {
 }
 
 // Finalizer is implemented by engines that finalize blocks explicitly (BFT).
-// Engines without it give probabilistic finality and the chain treats its
-// head as the latest block.
+// A block's finality proof travels in its child's header (the commit seals
+// of the parent), so a block is known final either when a child proving it
+// is imported or when the local consensus decides it (Chain.MarkFinal).
+// Engines without it give probabilistic finality.
 type Finalizer interface {
-	// IsFinal reports whether header is final by the proof it carries.
-	IsFinal(header *types.Header) bool
+	// FinalizedParent reports whether header, already accepted by
+	// VerifyHeader, proves its parent final.
+	FinalizedParent(header *types.Header) bool
 }

@@ -63,9 +63,10 @@ type Chain struct {
 	head        atomic.Pointer[types.Block]
 	finalized   atomic.Pointer[types.Header]
 
-	headers *lru.Cache[common.Hash, *types.Header]
-	blocks  *lru.Cache[common.Hash, *types.Block]
-	built   *lru.Cache[common.Hash, *builtResult] // by seal hash
+	headers   *lru.Cache[common.Hash, *types.Header]
+	blocks    *lru.Cache[common.Hash, *types.Block]
+	built     *lru.Cache[common.Hash, *builtResult] // blocks this node built, by seal hash
+	validated *lru.Cache[common.Hash, *builtResult] // proposals validated, by block hash
 
 	headFeed event.Feed
 	logsFeed event.Feed
@@ -88,17 +89,18 @@ func New(db *store.DB, gen *genesis.Genesis, engine consensus.Engine, opts ...Op
 	kv := db.StateKV()
 	tdb := triedb.NewDatabase(rawdb.NewDatabase(kv), &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: trieCacheSize}})
 	c := &Chain{
-		db:      db,
-		gen:     gen,
-		config:  cfg,
-		engine:  engine,
-		rules:   rules.NewStatic(cfg.ChainID, gen.GasLimit),
-		triedb:  tdb,
-		statedb: state.NewDatabase(tdb, state.NewCodeDB(kv)),
-		log:     slog.Default(),
-		headers: lru.NewCache[common.Hash, *types.Header](4096),
-		blocks:  lru.NewCache[common.Hash, *types.Block](256),
-		built:   lru.NewCache[common.Hash, *builtResult](16),
+		db:        db,
+		gen:       gen,
+		config:    cfg,
+		engine:    engine,
+		rules:     rules.NewStatic(cfg.ChainID, gen.GasLimit),
+		triedb:    tdb,
+		statedb:   state.NewDatabase(tdb, state.NewCodeDB(kv)),
+		log:       slog.Default(),
+		headers:   lru.NewCache[common.Hash, *types.Header](4096),
+		blocks:    lru.NewCache[common.Hash, *types.Block](256),
+		built:     lru.NewCache[common.Hash, *builtResult](16),
+		validated: lru.NewCache[common.Hash, *builtResult](16),
 	}
 	for _, o := range opts {
 		o(c)

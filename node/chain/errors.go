@@ -38,6 +38,8 @@ var (
 	ErrUnsupportedFields = errors.New("header has fields this chain does not use")
 	// ErrGenesisMismatch is returned when a database was initialised from another genesis.
 	ErrGenesisMismatch = errors.New("database belongs to another genesis")
+	// ErrFinalizedConflict is returned for a block that would undo a final block.
+	ErrFinalizedConflict = errors.New("conflicts with a final block")
 	// ErrNoState is returned when the state for a root is not stored.
 	ErrNoState = errors.New("state not available")
 )

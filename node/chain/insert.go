@@ -98,6 +98,9 @@ func (c *Chain) insert(block *types.Block) error {
 	if parent == nil {
 		return fmt.Errorf("%w: parent %x of block %d", consensus.ErrUnknownAncestor, block.ParentHash(), num)
 	}
+	if err := c.checkFinalized(block); err != nil {
+		return err
+	}
 	if err := c.verifyHeader(block, parent.Header()); err != nil {
 		return err
 	}
@@ -119,6 +122,38 @@ func (c *Chain) insert(block *types.Block) error {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return c.writeBlock(block, parent, receipts)
+}
+
+// ValidateBlock checks block completely against its stored parent (header
+// rules, engine proof, execution, state root) without storing it, and
+// keeps the result so that importing the block later does not execute it
+// again. A BFT validator uses it to judge a proposal before voting.
+func (c *Chain) ValidateBlock(block *types.Block) error {
+	if c.db.HasBlock(block.Hash(), block.NumberU64()) {
+		return nil
+	}
+	if block.NumberU64() == 0 {
+		return fmt.Errorf("%w: a second genesis", consensus.ErrInvalidNumber)
+	}
+	parent := c.GetBlockByHash(block.ParentHash())
+	if parent == nil {
+		return fmt.Errorf("%w: parent %x of block %d", consensus.ErrUnknownAncestor, block.ParentHash(), block.NumberU64())
+	}
+	if err := c.checkFinalized(block); err != nil {
+		return err
+	}
+	if err := c.verifyHeader(block, parent.Header()); err != nil {
+		return err
+	}
+	receipts, st, err := c.execute(block, parent)
+	if err != nil {
+		return err
+	}
+	if root := st.IntermediateRoot(c.config.Rules(block.Number(), false, block.Time())); root != block.Root() {
+		return fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
+	}
+	c.validated.Add(block.Hash(), &builtResult{receipts: receipts, state: st})
+	return nil
 }
 
 // verifyHeader runs the chain's own header rules, then the engine's.
@@ -155,6 +190,10 @@ func (c *Chain) verifyHeader(block *types.Block, parent *types.Header) error {
 func (c *Chain) execute(block *types.Block, parent *types.Block) (types.Receipts, *state.StateDB, error) {
 	if r, ok := c.built.Get(c.engine.SealHash(block.Header())); ok {
 		c.built.Remove(c.engine.SealHash(block.Header()))
+		return r.receipts, r.state, nil
+	}
+	if r, ok := c.validated.Get(block.Hash()); ok {
+		c.validated.Remove(block.Hash())
 		return r.receipts, r.state, nil
 	}
 	st, err := c.StateAt(parent.Root())
@@ -216,15 +255,17 @@ func (c *Chain) writeBlock(block *types.Block, parent *types.Block, receipts typ
 		}
 	}
 	batch.WriteHead(block.Hash())
-	if fin, ok := c.engine.(consensus.Finalizer); ok && fin.IsFinal(block.Header()) {
-		batch.WriteFinalized(block.Hash())
+	provesParent := false
+	if fin, ok := c.engine.(consensus.Finalizer); ok && fin.FinalizedParent(block.Header()) && parent.NumberU64() > c.FinalizedHeader().Number.Uint64() {
+		provesParent = true
+		batch.WriteFinalized(parent.Hash())
 	}
 	if err := batch.Commit(); err != nil {
 		return err
 	}
 	c.head.Store(block)
-	if fin, ok := c.engine.(consensus.Finalizer); ok && fin.IsFinal(block.Header()) {
-		c.finalized.Store(block.Header())
+	if provesParent {
+		c.finalized.Store(parent.Header())
 	}
 	c.blocks.Add(block.Hash(), block)
 	c.announce(newBlocks, receipts, dropped)
@@ -236,6 +277,76 @@ func (c *Chain) writeBlock(block *types.Block, parent *types.Block, receipts typ
 // stored under its own root, so the new head's state is already complete.
 // It returns the newly canonical blocks, oldest first, and the transactions
 // of the dropped blocks that the new branch does not include.
+// checkFinalized refuses a block that does not descend from the newest
+// final block: finality means no reorganisation can ever undo it.
+func (c *Chain) checkFinalized(block *types.Block) error {
+	fin := c.finalized.Load()
+	if fin == nil || fin.Number.Sign() == 0 {
+		return nil
+	}
+	finNum := fin.Number.Uint64()
+	if block.NumberU64() <= finNum {
+		return fmt.Errorf("%w: block %d is at or below final block %d", ErrFinalizedConflict, block.NumberU64(), finNum)
+	}
+	h := block.Header()
+	for h.Number.Uint64() > finNum+1 {
+		if h = c.GetHeader(h.ParentHash, h.Number.Uint64()-1); h == nil {
+			return fmt.Errorf("%w: ancestor of block %d", consensus.ErrUnknownAncestor, block.NumberU64())
+		}
+	}
+	if h.ParentHash != fin.Hash() {
+		return fmt.Errorf("%w: block %d does not descend from final block %d", ErrFinalizedConflict, block.NumberU64(), finNum)
+	}
+	return nil
+}
+
+// MarkFinal records that the stored block with this hash is final, as the
+// local BFT consensus decided it. If it is not on the canonical chain, the
+// chain reorganises onto it: a decided block always wins.
+func (c *Chain) MarkFinal(hash common.Hash) error {
+	c.importMu.Lock()
+	defer c.importMu.Unlock()
+	block := c.GetBlockByHash(hash)
+	if block == nil {
+		return fmt.Errorf("%w: %x", consensus.ErrUnknownAncestor, hash)
+	}
+	if fin := c.finalized.Load(); fin != nil && block.NumberU64() <= fin.Number.Uint64() {
+		if canon := c.GetHeaderByNumber(block.NumberU64()); canon == nil || canon.Hash() != hash {
+			return fmt.Errorf("%w: block %d", ErrFinalizedConflict, block.NumberU64())
+		}
+		return nil
+	}
+	batch := c.db.NewBatch()
+	defer batch.Discard()
+	var (
+		newBlocks []*types.Block
+		dropped   []*types.Transaction
+	)
+	if canon := c.GetHeaderByNumber(block.NumberU64()); canon == nil || canon.Hash() != hash {
+		head := c.CurrentBlock()
+		var err error
+		if newBlocks, dropped, err = c.reorg(batch, head, block); err != nil {
+			return err
+		}
+		// Canonical blocks above the decided one belong to the losing branch.
+		for n := block.NumberU64() + 1; n <= head.NumberU64(); n++ {
+			batch.DeleteCanonicalNumber(n)
+		}
+		batch.WriteHead(hash)
+	}
+	batch.WriteFinalized(hash)
+	if err := batch.Commit(); err != nil {
+		return err
+	}
+	c.finalized.Store(block.Header())
+	if newBlocks != nil {
+		c.head.Store(block)
+		receipts, _ := c.db.ReadReceipts(block, c.config)
+		c.announce(newBlocks, receipts, dropped)
+	}
+	return nil
+}
+
 func (c *Chain) reorg(batch interface {
 	WriteCanonical(*types.Block)
 	DeleteCanonical(*types.Block, map[common.Hash]bool)

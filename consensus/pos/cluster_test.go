@@ -1,0 +1,515 @@
+package pos
+
+import (
+	"crypto/ecdsa"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+// This file is the in-memory test network (STYLE 7): N cores stepped
+// deterministically in one goroutine. Broadcasts are queued per link and
+// delivered in FIFO order by deliver; links can be cut (Partition, Isolate,
+// Disconnect) and messages dropped by a filter. Time is Tick. Nothing
+// sleeps and nothing runs concurrently.
+
+// testTimeouts are small tick counts for the cluster tests.
+func testConfig(key *ecdsa.PrivateKey) Config {
+	return Config{
+		ChainID:          testChainID,
+		Key:              key,
+		TimeoutPropose:   Timeout{Base: 8, Delta: 2},
+		TimeoutPrevote:   Timeout{Base: 4, Delta: 2},
+		TimeoutPrecommit: Timeout{Base: 4, Delta: 2},
+		RebroadcastTicks: 6,
+		// Without a pause between heights the in-memory network would
+		// decide heights forever inside one deliver.
+		CommitTicks: 1,
+	}
+}
+
+// signKey identifies a signed message slot.
+type signKey struct {
+	height uint64
+	round  uint32
+	step   uint8
+}
+
+// testNode is one validator of the cluster with its own copy of the chain.
+type testNode struct {
+	name   string
+	key    *ecdsa.PrivateKey
+	addr   common.Address
+	engine *Engine
+	core   *Core
+	rep    *replica // nil without WAL
+	wal    string
+
+	blocks  map[uint64]*types.Block
+	commits map[uint64]Commit
+	head    *types.Block
+	down    bool
+
+	signed      map[signKey]common.Hash // every message this node ever sent
+	doubleSigns []string
+	evidence    []*Evidence
+
+	// Byzantine behaviour, off for correct nodes.
+	equivocate bool                        // proposes two blocks to two halves
+	doubleVote bool                        // sends a conflicting copy of each vote
+	split      map[common.Hash]common.Hash // equivocation: hash -> twin
+}
+
+type envelope struct {
+	from, to int
+	raw      []byte
+}
+
+// cluster is the test network.
+type cluster struct {
+	t       *testing.T
+	nodes   []*testNode
+	sets    *Schedule
+	genesis *types.Block
+	queue   []envelope
+	cut     map[[2]int]bool
+	drop    func(env envelope) bool
+	decided map[uint64]common.Hash // every decision of every node
+	cfg     func(*Config)
+	useWAL  bool
+}
+
+// clusterOpt configures a cluster.
+type clusterOpt func(*cluster)
+
+// withWAL gives every node a WAL in a temporary directory.
+func withWAL() clusterOpt { return func(c *cluster) { c.useWAL = true } }
+
+// withConfig adjusts every node's core config.
+func withConfig(f func(*Config)) clusterOpt { return func(c *cluster) { c.cfg = f } }
+
+// newCluster starts validators named A, B, ... with the given powers.
+func newCluster(t *testing.T, powers []uint64, opts ...clusterOpt) *cluster {
+	t.Helper()
+	c := &cluster{
+		t:       t,
+		genesis: testGenesis(),
+		cut:     make(map[[2]int]bool),
+		decided: make(map[uint64]common.Hash),
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	keys := make([]*ecdsa.PrivateKey, len(powers))
+	for i := range powers {
+		keys[i] = testKey(t, string(rune('A'+i)))
+	}
+	c.sets = mustSchedule(t, mustSet(t, 1, keys, powers))
+	dir := t.TempDir()
+	for i, k := range keys {
+		n := &testNode{
+			name:    string(rune('A' + i)),
+			key:     k,
+			addr:    addrOf(k),
+			engine:  New(testChainID, c.sets, k, WithClock(func() time.Time { return testNow })),
+			blocks:  map[uint64]*types.Block{0: c.genesis},
+			commits: make(map[uint64]Commit),
+			head:    c.genesis,
+			signed:  make(map[signKey]common.Hash),
+			split:   make(map[common.Hash]common.Hash),
+		}
+		if c.useWAL {
+			n.wal = filepath.Join(dir, n.name+".wal")
+		}
+		c.nodes = append(c.nodes, n)
+	}
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.deliver()
+	return c
+}
+
+// config returns node n's core config.
+func (c *cluster) config(n *testNode) Config {
+	cfg := testConfig(n.key)
+	cfg.Validate = func(b *types.Block) error {
+		parent := n.blocks[b.NumberU64()-1]
+		if parent == nil {
+			return fmt.Errorf("unknown parent")
+		}
+		return n.engine.VerifyHeader(nil, b.Header(), parent.Header())
+	}
+	if c.cfg != nil {
+		c.cfg(&cfg)
+	}
+	return cfg
+}
+
+// start (re)starts node i's core on its head, replaying its WAL if it has one.
+func (c *cluster) start(i int) {
+	c.t.Helper()
+	n := c.nodes[i]
+	vals, err := c.sets.ValidatorSet(n.head.NumberU64() + 1)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if n.wal != "" {
+		rep, rd, err := openReplica(c.config(n), n.wal, n.head, vals, true)
+		if err != nil {
+			c.t.Fatalf("node %s: open replica: %v", n.name, err)
+		}
+		n.rep, n.core = rep, rep.core
+		c.handle(i, rd)
+		return
+	}
+	core, err := NewCore(c.config(n))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	n.core = core
+	var lc *Commit
+	if n.head.NumberU64() == 0 {
+		lc = &Commit{}
+	} else if cm, ok := n.commits[n.head.NumberU64()]; ok {
+		lc = &cm
+	}
+	if err := core.StartHeight(n.head, vals, lc); err != nil {
+		c.t.Fatal(err)
+	}
+	c.handle(i, core.Ready())
+}
+
+// crash stops node i: its core is dropped, messages to it are lost. Its
+// chain (and WAL file) survive.
+func (c *cluster) crash(i int) {
+	n := c.nodes[i]
+	n.down = true
+	if n.rep != nil {
+		if err := n.rep.wal.close(); err != nil {
+			c.t.Fatal(err)
+		}
+		n.rep = nil
+	}
+	n.core = nil
+}
+
+// restart brings node i back from its chain and WAL.
+func (c *cluster) restart(i int) {
+	c.nodes[i].down = false
+	c.start(i)
+}
+
+// link reports whether messages flow from i to j.
+func (c *cluster) link(i, j int) bool { return !c.cut[[2]int{i, j}] }
+
+// partition splits the nodes into groups that cannot reach each other.
+func (c *cluster) partition(groups ...[]int) {
+	group := make(map[int]int)
+	for g, members := range groups {
+		for _, i := range members {
+			group[i] = g
+		}
+	}
+	for i := range c.nodes {
+		for j := range c.nodes {
+			if i != j && group[i] != group[j] {
+				c.cut[[2]int{i, j}] = true
+			}
+		}
+	}
+}
+
+// heal restores every link.
+func (c *cluster) heal() { c.cut = make(map[[2]int]bool) }
+
+// send queues raw from i to every peer reachable from it.
+func (c *cluster) send(from int, raw []byte) {
+	for to := range c.nodes {
+		if to != from {
+			c.sendTo(from, to, raw)
+		}
+	}
+}
+
+func (c *cluster) sendTo(from, to int, raw []byte) {
+	env := envelope{from: from, to: to, raw: raw}
+	if !c.link(from, to) || (c.drop != nil && c.drop(env)) {
+		return
+	}
+	c.queue = append(c.queue, env)
+}
+
+// deliver delivers queued messages, and the messages they cause, until the
+// network is quiet.
+func (c *cluster) deliver() {
+	c.t.Helper()
+	for steps := 0; len(c.queue) > 0; steps++ {
+		if steps > 1_000_000 {
+			c.t.Fatalf("network does not quiesce")
+		}
+		env := c.queue[0]
+		c.queue = c.queue[1:]
+		n := c.nodes[env.to]
+		if n.down || !c.link(env.from, env.to) {
+			continue
+		}
+		if n.rep != nil {
+			if _, err := n.rep.message(env.raw); err != nil {
+				c.t.Fatalf("node %s: wal: %v", n.name, err)
+			}
+		} else {
+			_ = n.core.Step(env.raw)
+		}
+		c.handle(env.to, n.core.Ready())
+	}
+}
+
+// tick advances every running node by one tick and delivers what follows.
+func (c *cluster) tick() {
+	c.t.Helper()
+	for i, n := range c.nodes {
+		if n.down {
+			continue
+		}
+		if n.rep != nil {
+			if err := n.rep.tick(); err != nil {
+				c.t.Fatal(err)
+			}
+		} else {
+			n.core.Tick()
+		}
+		c.handle(i, n.core.Ready())
+	}
+	c.deliver()
+}
+
+// run ticks until cond holds or maxTicks pass, and reports whether it held.
+func (c *cluster) run(maxTicks int, cond func() bool) bool {
+	c.t.Helper()
+	for range maxTicks {
+		if cond() {
+			return true
+		}
+		c.tick()
+	}
+	return cond()
+}
+
+// heights returns each node's committed height.
+func (c *cluster) heights() []uint64 {
+	hs := make([]uint64, len(c.nodes))
+	for i, n := range c.nodes {
+		hs[i] = n.head.NumberU64()
+	}
+	return hs
+}
+
+// allAt reports whether every node in idx (all if none) reached height h.
+func (c *cluster) allAt(h uint64, idx ...int) func() bool {
+	if len(idx) == 0 {
+		for i := range c.nodes {
+			idx = append(idx, i)
+		}
+	}
+	return func() bool {
+		for _, i := range idx {
+			if c.nodes[i].head.NumberU64() < h {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// maxHeight returns the highest committed height.
+func (c *cluster) maxHeight() uint64 {
+	var m uint64
+	for _, n := range c.nodes {
+		m = max(m, n.head.NumberU64())
+	}
+	return m
+}
+
+// handle performs a Ready of node i as a driver would, synchronously.
+func (c *cluster) handle(i int, rd Ready) {
+	c.t.Helper()
+	n := c.nodes[i]
+	for loops := 0; ; loops++ {
+		if loops > 10_000 {
+			c.t.Fatalf("node %s: Ready never drains", n.name)
+		}
+		if n.rep != nil {
+			if err := n.rep.persist(&rd); err != nil {
+				c.t.Fatalf("node %s: persist: %v", n.name, err)
+			}
+		}
+		c.recordSigned(n, rd.Signed)
+		for _, raw := range rd.Messages {
+			c.broadcast(i, raw)
+		}
+		n.evidence = append(n.evidence, rd.Evidence...)
+		if rd.Build != nil {
+			c.build(i, rd.Build)
+		}
+		if rd.Behind != 0 {
+			for h := rd.Behind; h < n.head.NumberU64() && h < rd.Behind+maxServedCommits; h++ {
+				c.send(i, (&CommitMessage{Block: n.blocks[h], Commit: n.commits[h]}).Encode())
+			}
+		}
+		if rd.Decided != nil {
+			c.commit(i, rd.Decided)
+		}
+		if n.core == nil || !n.core.HasReady() {
+			return
+		}
+		rd = n.core.Ready()
+	}
+}
+
+// recordSigned remembers every message n signed and flags double signs.
+func (c *cluster) recordSigned(n *testNode, signed [][]byte) {
+	for _, raw := range signed {
+		info, ok := signedInfo(testChainID, raw)
+		if !ok {
+			c.t.Fatalf("node %s signed an undecodable message", n.name)
+		}
+		k := signKey{info.Height, info.Round, info.Step}
+		if d, ok := n.signed[k]; ok && d != info.Digest {
+			n.doubleSigns = append(n.doubleSigns, fmt.Sprintf("%+v", k))
+		}
+		n.signed[k] = info.Digest
+	}
+}
+
+// build answers a build request with an empty block (or, for an
+// equivocating node, two blocks sent to two halves of the network).
+func (c *cluster) build(i int, req *BuildRequest) {
+	n := c.nodes[i]
+	b := buildBlock(c.t, n.engine, req.Parent, req.Round, req.LastCommit, 0)
+	if !n.equivocate {
+		_ = n.core.Propose(b)
+		return
+	}
+	twin := buildBlock(c.t, n.engine, req.Parent, req.Round, req.LastCommit, 1)
+	n.split[b.Hash()], n.split[twin.Hash()] = twin.Hash(), b.Hash()
+	p1 := signProposal(c.t, n.key, req.Round, -1, b)
+	p2 := signProposal(c.t, n.key, req.Round, -1, twin)
+	_ = n.core.Step(p1.Encode())
+	first, second := c.halves(i)
+	for _, j := range first {
+		c.sendTo(i, j, p1.Encode())
+	}
+	for _, j := range second {
+		c.sendTo(i, j, p2.Encode())
+	}
+}
+
+// halves splits the peers of i in two.
+func (c *cluster) halves(i int) (first, second []int) {
+	for j := range c.nodes {
+		if j == i {
+			continue
+		}
+		if len(first) <= len(second) {
+			first = append(first, j)
+		} else {
+			second = append(second, j)
+		}
+	}
+	return first, second
+}
+
+// broadcast sends raw from node i, applying its Byzantine behaviour.
+func (c *cluster) broadcast(i int, raw []byte) {
+	n := c.nodes[i]
+	if !n.equivocate && !n.doubleVote {
+		c.send(i, raw)
+		return
+	}
+	first, second := c.halves(i)
+	switch m := decodeOwn(c.t, raw).(type) {
+	case *Proposal:
+		if _, ok := n.split[m.Block.Hash()]; ok && n.equivocate {
+			for _, j := range first { // the other half has the twin
+				c.sendTo(i, j, raw)
+			}
+			return
+		}
+		c.send(i, raw)
+	case *Vote:
+		if twin, ok := n.split[m.BlockHash]; ok && n.equivocate {
+			// The half that saw this block gets the vote, the other
+			// half a vote for the twin block.
+			other := signVote(c.t, n.key, m.Type, m.Height, m.Round, twin)
+			for _, j := range first {
+				c.sendTo(i, j, raw)
+			}
+			for _, j := range second {
+				c.sendTo(i, j, other.Encode())
+			}
+			return
+		}
+		c.send(i, raw)
+		if n.doubleVote {
+			other := m.BlockHash
+			other[0] ^= 0xff
+			c.send(i, signVote(c.t, n.key, m.Type, m.Height, m.Round, other).Encode())
+		}
+	default:
+		c.send(i, raw)
+	}
+}
+
+// commit stores a decision on node i, checks it against every other
+// decision at that height, and starts the next height.
+func (c *cluster) commit(i int, d *Decision) {
+	c.t.Helper()
+	n := c.nodes[i]
+	h := d.Block.NumberU64()
+	if prev, ok := c.decided[h]; ok && prev != d.Block.Hash() {
+		c.t.Fatalf("fork at height %d: node %s decided %x, another node %x", h, n.name, d.Block.Hash(), prev)
+	}
+	c.decided[h] = d.Block.Hash()
+	if h != n.head.NumberU64()+1 {
+		c.t.Fatalf("node %s decided height %d on head %d", n.name, h, n.head.NumberU64())
+	}
+	if d.Block.ParentHash() != n.head.Hash() {
+		c.t.Fatalf("node %s decided a block not on its head", n.name)
+	}
+	vals, _ := c.sets.ValidatorSet(h)
+	if _, err := VerifyCommit(testChainID, vals, h, d.Block.Hash(), &d.Commit); err != nil {
+		c.t.Fatalf("node %s decided with a bad commit: %v", n.name, err)
+	}
+	n.blocks[h], n.commits[h], n.head = d.Block, d.Commit, d.Block
+	next, err := c.sets.ValidatorSet(h + 1)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if n.rep != nil {
+		err = n.rep.startHeight(d.Block, next, &d.Commit)
+	} else {
+		err = n.core.StartHeight(d.Block, next, &d.Commit)
+	}
+	if err != nil {
+		c.t.Fatalf("node %s: start height %d: %v", n.name, h+1, err)
+	}
+}
+
+// checkNoDoubleSigns fails if any correct node signed two different
+// messages for one height, round and step.
+func (c *cluster) checkNoDoubleSigns() {
+	c.t.Helper()
+	for _, n := range c.nodes {
+		if n.equivocate || n.doubleVote {
+			continue
+		}
+		if len(n.doubleSigns) > 0 {
+			c.t.Errorf("node %s double-signed at %v", n.name, n.doubleSigns)
+		}
+	}
+}

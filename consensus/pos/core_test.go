@@ -1,0 +1,505 @@
+package pos
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"errors"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+)
+
+// coreHarness drives one core ("the validator") by hand, playing the other
+// validators with their keys. There are five equal validators, so 2f+1 is 4
+// votes and f+1 is 2; the validator under test is the proposer of round 4
+// at height 1 and so proposes in none of rounds 0-3.
+type coreHarness struct {
+	t       *testing.T
+	core    *Core
+	self    *ecdsa.PrivateKey
+	others  []*ecdsa.PrivateKey
+	byAddr  map[common.Address]*ecdsa.PrivateKey
+	vals    *ValidatorSet
+	genesis *types.Block
+	sent    []any // decoded own messages, in order
+	ready   []Ready
+}
+
+func newCoreHarness(t *testing.T, adjust ...func(*Config)) *coreHarness {
+	t.Helper()
+	keys := make([]*ecdsa.PrivateKey, 5)
+	byAddr := make(map[common.Address]*ecdsa.PrivateKey)
+	for i := range keys {
+		keys[i] = testKey(t, "core-"+string(rune('A'+i)))
+		byAddr[addrOf(keys[i])] = keys[i]
+	}
+	vals := mustSet(t, 1, keys, nil)
+	h := &coreHarness{t: t, byAddr: byAddr, vals: vals, genesis: testGenesis()}
+	h.self = byAddr[vals.Proposer(1, 4)]
+	for _, k := range keys {
+		if k != h.self {
+			h.others = append(h.others, k)
+		}
+	}
+	verifier := New(testChainID, mustSchedule(t, vals), nil, WithClock(func() time.Time { return testNow }))
+	cfg := Config{
+		ChainID:          testChainID,
+		Key:              h.self,
+		TimeoutPropose:   Timeout{Base: 10, Delta: 5},
+		TimeoutPrevote:   Timeout{Base: 4, Delta: 3},
+		TimeoutPrecommit: Timeout{Base: 6, Delta: 1},
+		Validate: func(b *types.Block) error {
+			return verifier.VerifyHeader(nil, b.Header(), h.genesis.Header())
+		},
+	}
+	for _, f := range adjust {
+		f(&cfg)
+	}
+	core, err := NewCore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.core = core
+	if err := core.StartHeight(h.genesis, vals, &Commit{}); err != nil {
+		t.Fatal(err)
+	}
+	h.collect()
+	return h
+}
+
+// collect drains the core's Ready into sent.
+func (h *coreHarness) collect() {
+	rd := h.core.Ready()
+	h.ready = append(h.ready, rd)
+	for _, raw := range rd.Signed {
+		h.sent = append(h.sent, decodeOwn(h.t, raw))
+	}
+}
+
+// proposerKey returns the key of round r's proposer.
+func (h *coreHarness) proposerKey(r uint32) *ecdsa.PrivateKey {
+	return h.byAddr[h.vals.Proposer(1, r)]
+}
+
+// block returns a block first proposed in round r; distinct offsets give
+// distinct blocks.
+func (h *coreHarness) block(r uint32, offset uint64) *types.Block {
+	e := New(testChainID, mustSchedule(h.t, h.vals), h.proposerKey(r))
+	return buildBlock(h.t, e, h.genesis, r, Commit{}, offset)
+}
+
+// step feeds raw to the core.
+func (h *coreHarness) step(raw []byte) error {
+	err := h.core.Step(raw)
+	h.collect()
+	return err
+}
+
+// propose delivers round r's proposal of b with valid round vr.
+func (h *coreHarness) propose(r uint32, vr int32, b *types.Block) {
+	h.t.Helper()
+	if err := h.step(signProposal(h.t, h.proposerKey(r), r, vr, b).Encode()); err != nil {
+		h.t.Fatalf("proposal round %d: %v", r, err)
+	}
+}
+
+// votes delivers votes of type vt for hash in round r from the other
+// validators with indices idx.
+func (h *coreHarness) votes(vt VoteType, r uint32, hash common.Hash, idx ...int) {
+	h.t.Helper()
+	for _, i := range idx {
+		if err := h.step(signVote(h.t, h.others[i], vt, 1, r, hash).Encode()); err != nil {
+			h.t.Fatalf("%v from %d in round %d: %v", vt, i, r, err)
+		}
+	}
+}
+
+// tick advances n ticks.
+func (h *coreHarness) tick(n int) {
+	for range n {
+		h.core.Tick()
+		h.collect()
+	}
+}
+
+// ticksUntil ticks until cond holds, up to limit, and returns the count.
+func (h *coreHarness) ticksUntil(limit int, cond func() bool) int {
+	h.t.Helper()
+	for n := 0; n <= limit; n++ {
+		if cond() {
+			return n
+		}
+		h.tick(1)
+	}
+	h.t.Fatalf("condition not met within %d ticks", limit)
+	return 0
+}
+
+// vote returns the validator's own vote of type vt in round r.
+func (h *coreHarness) vote(vt VoteType, r uint32) (*Vote, bool) {
+	for _, m := range h.sent {
+		if v, ok := m.(*Vote); ok && v.Type == vt && v.Round == r {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// toRound moves the validator from its current round to round+1 by 2f+1
+// precommits for nil from the others and the precommit timeout.
+func (h *coreHarness) nextRoundByPrecommits() {
+	h.t.Helper()
+	r := h.core.Round()
+	h.votes(Precommit, r, common.Hash{}, 0, 1, 2)
+	h.ticksUntil(100, func() bool { return h.core.Round() == r+1 })
+}
+
+// lockOnRound0 makes the validator lock v in round 0: it gets round 0's
+// proposal of v and 2f+1 prevotes for it.
+func (h *coreHarness) lockOnRound0(v *types.Block) {
+	h.t.Helper()
+	h.propose(0, -1, v)
+	h.votes(Prevote, 0, v.Hash(), 0, 1, 2)
+	if pc, ok := h.vote(Precommit, 0); !ok || pc.BlockHash != v.Hash() {
+		h.t.Fatalf("setup: validator did not precommit v in round 0")
+	}
+}
+
+func TestCoreLocking(t *testing.T) {
+	nilHash := common.Hash{}
+	tests := []struct {
+		name string
+		// run plays the scenario and returns the vote to check and the
+		// hash it must be for (zero: nil).
+		run func(h *coreHarness, v, w *types.Block) (VoteType, uint32, common.Hash)
+		// lock is the expected (lockedRound, locked block) afterwards;
+		// w means the other value.
+		lockRound int32
+		lockOnW   bool
+	}{
+		{
+			name: "locked on v, fresh proposal of w: prevote nil (line 26)",
+			run: func(h *coreHarness, v, w *types.Block) (VoteType, uint32, common.Hash) {
+				h.lockOnRound0(v)
+				h.nextRoundByPrecommits()
+				h.propose(1, -1, w)
+				return Prevote, 1, nilHash
+			},
+			lockRound: 0,
+		},
+		{
+			name: "locked on v, polka for nil: precommit nil (line 45)",
+			run: func(h *coreHarness, v, w *types.Block) (VoteType, uint32, common.Hash) {
+				h.lockOnRound0(v)
+				h.nextRoundByPrecommits()
+				h.propose(1, -1, w)
+				h.votes(Prevote, 1, nilHash, 0, 1, 2)
+				return Precommit, 1, nilHash
+			},
+			lockRound: 0,
+		},
+		{
+			name: "locked on v, v re-proposed with valid round 0: prevote v (line 30)",
+			run: func(h *coreHarness, v, w *types.Block) (VoteType, uint32, common.Hash) {
+				h.lockOnRound0(v)
+				h.nextRoundByPrecommits()
+				h.propose(1, 0, v)
+				return Prevote, 1, v.Hash()
+			},
+			lockRound: 0,
+		},
+		{
+			name: "locked on v, polka for w in the current round: precommit w and relock (lines 36-43)",
+			run: func(h *coreHarness, v, w *types.Block) (VoteType, uint32, common.Hash) {
+				h.lockOnRound0(v)
+				h.nextRoundByPrecommits()
+				h.propose(1, -1, w)
+				h.votes(Prevote, 1, w.Hash(), 0, 1, 2, 3)
+				return Precommit, 1, w.Hash()
+			},
+			lockRound: 1, lockOnW: true,
+		},
+		{
+			name: "locked on v in round 0, w proposed with later valid round 1: prevote w (line 29)",
+			run: func(h *coreHarness, v, w *types.Block) (VoteType, uint32, common.Hash) {
+				h.lockOnRound0(v)
+				h.nextRoundByPrecommits()
+				// Round 1: a polka for w the validator sees without w's
+				// proposal; it prevotes nil on timeout.
+				h.votes(Prevote, 1, w.Hash(), 0, 1, 2, 3)
+				h.ticksUntil(100, func() bool { _, ok := h.vote(Prevote, 1); return ok })
+				if pc, ok := h.vote(Precommit, 1); ok && pc.BlockHash != nilHash {
+					h.t.Fatalf("precommitted %x in round 1 without w's proposal", pc.BlockHash)
+				}
+				h.nextRoundByPrecommits()
+				h.propose(2, 1, w)
+				return Prevote, 2, w.Hash()
+			},
+			lockRound: 0,
+		},
+		{
+			name: "locked on v in round 1, w proposed with older valid round 0: prevote nil (line 32)",
+			run: func(h *coreHarness, v, w *types.Block) (VoteType, uint32, common.Hash) {
+				// Round 0: a polka for w, whose proposal the validator
+				// never gets.
+				h.votes(Prevote, 0, w.Hash(), 0, 1, 2, 3)
+				h.ticksUntil(100, func() bool { _, ok := h.vote(Prevote, 0); return ok })
+				h.nextRoundByPrecommits()
+				// Round 1: lock on v.
+				h.propose(1, -1, v)
+				h.votes(Prevote, 1, v.Hash(), 0, 1, 2)
+				if pc, ok := h.vote(Precommit, 1); !ok || pc.BlockHash != v.Hash() {
+					h.t.Fatal("setup: no lock on v in round 1")
+				}
+				h.nextRoundByPrecommits()
+				h.propose(2, 0, w)
+				return Prevote, 2, nilHash
+			},
+			lockRound: 1,
+		},
+		{
+			name: "locked on v, w proposed with a valid round that had no polka for it: prevote nil on timeout",
+			run: func(h *coreHarness, v, w *types.Block) (VoteType, uint32, common.Hash) {
+				h.lockOnRound0(v)
+				h.nextRoundByPrecommits()
+				h.propose(1, 0, w)
+				if _, ok := h.vote(Prevote, 1); ok {
+					h.t.Fatal("prevoted before the propose timeout without a polka for w")
+				}
+				h.ticksUntil(100, func() bool { _, ok := h.vote(Prevote, 1); return ok })
+				return Prevote, 1, nilHash
+			},
+			lockRound: 0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCoreHarness(t)
+			// v is round 0's proposer's block; w is first proposed in
+			// round 1 (by round 1's proposer).
+			v, w := h.block(0, 0), h.block(1, 7)
+			vt, r, want := tt.run(h, v, w)
+			got, ok := h.vote(vt, r)
+			if !ok {
+				t.Fatalf("no %v in round %d", vt, r)
+			}
+			if got.BlockHash != want {
+				t.Fatalf("%v in round %d: have %x, want %x", vt, r, got.BlockHash, want)
+			}
+			wantLock := v.Hash()
+			if tt.lockOnW {
+				wantLock = w.Hash()
+			}
+			if h.core.lockedRound != tt.lockRound || h.core.lockedValue == nil || h.core.lockedValue.Hash() != wantLock {
+				t.Fatalf("lock: have round %d, want round %d on %x", h.core.lockedRound, tt.lockRound, wantLock)
+			}
+			// A locked validator precommits only its locked value or nil,
+			// except in the round where it saw a polka for another value.
+			for _, m := range h.sent {
+				pc, ok := m.(*Vote)
+				if !ok || pc.Type != Precommit || pc.BlockHash == nilHash || pc.BlockHash == v.Hash() {
+					continue
+				}
+				if !tt.lockOnW || int32(pc.Round) != tt.lockRound {
+					t.Fatalf("precommitted %x in round %d", pc.BlockHash, pc.Round)
+				}
+			}
+		})
+	}
+}
+
+func TestCoreDecides(t *testing.T) {
+	h := newCoreHarness(t)
+	v := h.block(0, 0)
+	h.lockOnRound0(v)
+	h.votes(Precommit, 0, v.Hash(), 0, 1, 2)
+	var d *Decision
+	for _, rd := range h.ready {
+		if rd.Decided != nil {
+			d = rd.Decided
+		}
+	}
+	if d == nil || d.Block.Hash() != v.Hash() {
+		t.Fatalf("decision: have %v, want block %x", d, v.Hash())
+	}
+	if signers, err := VerifyCommit(testChainID, h.vals, 1, v.Hash(), &d.Commit); err != nil || len(signers) != 4 {
+		t.Fatalf("decision commit: %d signers, %v", len(signers), err)
+	}
+}
+
+func TestCoreTimeoutsGrowWithRound(t *testing.T) {
+	tm := Timeout{Base: 3, Delta: 2}
+	for r := uint32(0); r < 5; r++ {
+		if have, want := tm.Ticks(r), 3+2*uint64(r); have != want {
+			t.Fatalf("Ticks(%d): have %d, want %d", r, have, want)
+		}
+	}
+	other := common.Hash{0xaa}
+	var prev [3]int
+	for r := uint32(0); r < 4; r++ {
+		h := newCoreHarness(t)
+		// f+1 prevotes of round r move the validator there (line 55).
+		if r > 0 {
+			h.votes(Prevote, r, common.Hash{}, 0, 1)
+			if h.core.Round() != r {
+				t.Fatalf("round skip: at round %d, want %d", h.core.Round(), r)
+			}
+		}
+		propose := h.ticksUntil(100, func() bool { _, ok := h.vote(Prevote, r); return ok })
+		// 2f+1 prevotes, no polka: the prevote timeout runs (line 34).
+		if r == 0 {
+			h.votes(Prevote, r, common.Hash{}, 0, 1)
+		}
+		h.votes(Prevote, r, other, 2, 3)
+		prevote := h.ticksUntil(100, func() bool { _, ok := h.vote(Precommit, r); return ok })
+		// 2f+1 precommits, no decision: the precommit timeout runs (line 47).
+		h.votes(Precommit, r, common.Hash{}, 0)
+		h.votes(Precommit, r, other, 2, 3)
+		precommit := h.ticksUntil(100, func() bool { return h.core.Round() == r+1 })
+
+		cfg := h.core.cfg
+		got := [3]int{propose, prevote, precommit}
+		want := [3]int{int(cfg.TimeoutPropose.Ticks(r)), int(cfg.TimeoutPrevote.Ticks(r)), int(cfg.TimeoutPrecommit.Ticks(r))}
+		if got != want {
+			t.Fatalf("round %d: ticks (propose, prevote, precommit) have %v, want %v", r, got, want)
+		}
+		if r > 0 {
+			for i := range got {
+				if got[i] <= prev[i] {
+					t.Fatalf("round %d: timeout %d did not grow: %d after %d", r, i, got[i], prev[i])
+				}
+			}
+		}
+		prev = got
+	}
+}
+
+func TestCoreRejectsMessages(t *testing.T) {
+	h := newCoreHarness(t)
+	v := h.block(0, 0)
+	good := signVote(t, h.others[0], Prevote, 1, 0, v.Hash())
+	outsider := testKey(t, "outsider")
+
+	highS := *good
+	{
+		n := crypto.S256().Params().N
+		s := new(big.Int).SetBytes(highS.Signature[32:64])
+		s.Sub(n, s)
+		s.FillBytes(highS.Signature[32:64])
+		highS.Signature[64] ^= 1
+	}
+	badType := *good
+	badType.Type = 7
+	otherChain := func() *Vote {
+		v := &Vote{Type: Prevote, Height: 1, BlockHash: v.Hash()}
+		sig, _ := sign(voteDigest(big.NewInt(1), Prevote, 1, 0, v.BlockHash), h.others[0])
+		v.Signature = sig
+		return v
+	}()
+	notProposer := signProposal(t, h.others[0], 0, -1, v)
+	if addrOf(h.others[0]) == h.vals.Proposer(1, 0) {
+		notProposer = signProposal(t, h.others[1], 0, -1, v)
+	}
+	badValidRound := signProposal(t, h.proposerKey(1), 1, 1, v)
+	wrongHeight := signProposal(t, h.proposerKey(0), 0, -1, v)
+	wrongHeight.Height = 2
+	sig, _ := sign(wrongHeight.Digest(testChainID), h.proposerKey(0))
+	wrongHeight.Signature = sig
+
+	tests := []struct {
+		name string
+		raw  []byte
+		want error
+	}{
+		{"empty", nil, errMalformed},
+		{"unknown type", append([]byte{9}, good.Encode()[1:]...), errUnknownType},
+		{"oversized", append(good.Encode(), make([]byte, DefaultMaxMessageSize)...), errOversized},
+		{"trailing bytes", append(good.Encode(), 0x80), errMalformed},
+		{"truncated", good.Encode()[:20], errMalformed},
+		{"not rlp", []byte{msgVote, 0xff, 0x01}, errMalformed},
+		{"bad vote type", badType.Encode(), errMalformed},
+		{"high-S signature", highS.Encode(), errBadSignature},
+		{"zero signature", (&Vote{Type: Prevote, Height: 1, BlockHash: v.Hash()}).Encode(), errBadSignature},
+		{"signed for another chain", otherChain.Encode(), errNotValidator},
+		{"non-validator", signVote(t, outsider, Prevote, 1, 0, v.Hash()).Encode(), errNotValidator},
+		{"proposal not from the proposer", notProposer.Encode(), errNotProposer},
+		{"valid round not below round", badValidRound.Encode(), errMalformed},
+		{"proposal height differs from block", wrongHeight.Encode(), errBlockMismatch},
+		{"past height", signVote(t, h.others[0], Prevote, 0, 0, v.Hash()).Encode(), errStaleHeight},
+		{"far future height", signVote(t, h.others[0], Prevote, 3, 0, v.Hash()).Encode(), errFutureHeight},
+		{"far future round", signVote(t, h.others[0], Prevote, 1, maxRoundsAhead+1, v.Hash()).Encode(), errFutureRound},
+		{"round above MaxRound", signVote(t, h.others[0], Prevote, 1, MaxRound+1, v.Hash()).Encode(), errMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := h.core.Step(tt.raw); !errors.Is(err, tt.want) {
+				t.Fatalf("have %v, want %v", err, tt.want)
+			}
+		})
+	}
+	// None of the refused messages counted.
+	if rs := h.core.rounds[0]; rs != nil && rs.prevotes.total != 0 {
+		t.Fatalf("refused prevotes were counted: power %d", rs.prevotes.total)
+	}
+	if err := h.core.Step(good.Encode()); err != nil {
+		t.Fatalf("good vote refused: %v", err)
+	}
+}
+
+func TestCoreSmallMessageLimit(t *testing.T) {
+	h := newCoreHarness(t, func(c *Config) { c.MaxMessageSize = 64 })
+	p := signProposal(t, h.proposerKey(0), 0, -1, h.block(0, 0))
+	if err := h.core.Step(p.Encode()); !errors.Is(err, errOversized) {
+		t.Fatalf("have %v, want %v", err, errOversized)
+	}
+}
+
+func TestCoreEquivocationEvidence(t *testing.T) {
+	h := newCoreHarness(t)
+	a := signVote(t, h.others[0], Prevote, 1, 0, common.Hash{1})
+	b := signVote(t, h.others[0], Prevote, 1, 0, common.Hash{2})
+	h.step(a.Encode())
+	h.step(b.Encode())
+	h.step(b.Encode()) // reported once
+	var evs []*Evidence
+	for _, rd := range h.ready {
+		evs = append(evs, rd.Evidence...)
+	}
+	if len(evs) != 1 {
+		t.Fatalf("evidence: have %d, want 1", len(evs))
+	}
+	if !bytes.Equal(evs[0].Encode(), NewEvidence(b, a).Encode()) {
+		t.Fatal("evidence is not the canonical pair")
+	}
+	if off, err := VerifyEvidence(testChainID, evs[0], h.vals); err != nil || off != addrOf(h.others[0]) {
+		t.Fatalf("VerifyEvidence: %v, %v", off, err)
+	}
+	// The second vote did not count.
+	if p := h.core.rounds[0].prevotes.total; p != 1 {
+		t.Fatalf("prevote power: have %d, want 1", p)
+	}
+}
+
+func TestCoreGuardRefusesConflictingSignature(t *testing.T) {
+	h := newCoreHarness(t)
+	v, w := h.block(0, 0), h.block(0, 1)
+	// The guard says we already prevoted w in round 0 (e.g. before a
+	// crash that lost the WAL's inputs but not the guard).
+	h2 := newCoreHarness(t, func(c *Config) {
+		c.LastSigned = LastSigned{Height: 1, Round: 0, Step: uint8(Prevote), Digest: voteDigest(testChainID, Prevote, 1, 0, w.Hash())}
+	})
+	h2.propose(0, -1, v)
+	if pv, ok := h2.vote(Prevote, 0); ok {
+		t.Fatalf("signed a conflicting prevote for %x", pv.BlockHash)
+	}
+	// Without the guard the same input yields a prevote for v: the test
+	// above can fail.
+	h.propose(0, -1, v)
+	if pv, ok := h.vote(Prevote, 0); !ok || pv.BlockHash != v.Hash() {
+		t.Fatal("control: no prevote for v")
+	}
+}

@@ -1,0 +1,336 @@
+package pos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+// DefaultTickInterval is the real time of one core tick; Config's
+// DefaultTimeouts assume it.
+const DefaultTickInterval = 100 * time.Millisecond
+
+// maxServedCommits bounds the catch-up commits sent for one Ready.Behind.
+const maxServedCommits = 8
+
+// Transport sends a consensus message to every connected validator (a p2p
+// topic). Messages from peers arrive on DriverConfig.Inbound.
+type Transport interface {
+	Broadcast(msg []byte)
+}
+
+// Builder builds an unsealed block on parent with the given timestamp; the
+// node wraps its chain's BuildBlock and its pool's pending transactions.
+// The engine's Prepare fills the pos header fields.
+type Builder interface {
+	BuildBlock(parent *types.Block, time uint64) (*types.Block, error)
+}
+
+// BlockValidator checks a proposed block fully: header (the engine's
+// VerifyHeader against the parent) and execution. It must not make the block
+// canonical.
+type BlockValidator interface {
+	ValidateBlock(block *types.Block) error
+}
+
+// Committer stores a decided block with its commit and marks it final. A
+// block already imported (by sync) is not an error.
+type Committer interface {
+	Commit(block *types.Block, commit Commit) error
+}
+
+// History is optionally implemented by a Committer: it returns a committed
+// block and its commit, which the driver sends to peers that are behind.
+type History interface {
+	CommittedBlock(number uint64) (*types.Block, Commit, bool)
+}
+
+// DriverConfig wires a Driver to the node.
+type DriverConfig struct {
+	// Core holds timeouts and limits; ChainID, Key and Validate are set by
+	// NewDriver from the engine and Validator.
+	Core Config
+	// WALPath is the write-ahead log file.
+	WALPath string
+	// TickInterval is the real duration of one tick (default
+	// DefaultTickInterval).
+	TickInterval time.Duration
+	// BlockTime, if Core.CommitTicks is zero, sets it to BlockTime /
+	// TickInterval: the pause between a decision and the next height's
+	// round 0 (genesis blockTime). CommitTicks is at least 1 so that a
+	// lone validator cannot decide heights without ever reading input.
+	BlockTime time.Duration
+	// Head is the chain's last committed block at start.
+	Head *types.Block
+
+	// Inbound delivers messages from peers.
+	Inbound <-chan []byte
+	// Heads optionally delivers blocks the chain imported by sync; a head
+	// at or above the height being decided moves the core past it.
+	Heads <-chan *types.Block
+
+	Transport Transport
+	Builder   Builder
+	Validator BlockValidator
+	Committer Committer
+
+	// Clock gives block timestamps (default time.Now).
+	Clock func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// builtBlock is a Builder result for the round it was requested for.
+type builtBlock struct {
+	height uint64
+	round  uint32
+	block  *types.Block
+	err    error
+}
+
+// Driver runs a Core for the node: one goroutine (Run) owns the core and
+// its WAL. Peer messages, ticks, built blocks and synced heads arrive on
+// channels; each is written to the WAL before the core handles it, and the
+// core's own votes are synced to the WAL before they are broadcast. On
+// start the WAL is replayed so a restarted validator neither forgets its
+// lock nor signs two different messages for one height, round and step.
+type Driver struct {
+	cfg      DriverConfig
+	engine   *Engine
+	rep      *replica
+	initial  Ready
+	log      *slog.Logger
+	builds   chan BuildRequest
+	built    chan builtBlock
+	evidence chan *Evidence
+	pending  *Decision // decided, not yet committed
+}
+
+// NewDriver opens the WAL, replays it and returns a driver ready to Run.
+func NewDriver(engine *Engine, cfg DriverConfig) (*Driver, error) {
+	switch {
+	case cfg.Head == nil:
+		return nil, errors.New("pos: driver: no head block")
+	case cfg.Transport == nil || cfg.Builder == nil || cfg.Committer == nil:
+		return nil, errors.New("pos: driver: transport, builder and committer are required")
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = DefaultTickInterval
+	}
+	if cfg.Core.CommitTicks == 0 {
+		cfg.Core.CommitTicks = uint64(max(cfg.BlockTime/cfg.TickInterval, 1))
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Core.ChainID, cfg.Core.Key = engine.chainID, engine.key
+	if cfg.Validator != nil {
+		cfg.Core.Validate = cfg.Validator.ValidateBlock
+	}
+	vals, err := engine.validators.ValidatorSet(cfg.Head.NumberU64() + 1)
+	if err != nil {
+		return nil, fmt.Errorf("pos: driver: %w", err)
+	}
+	rep, rd, err := openReplica(cfg.Core, cfg.WALPath, cfg.Head, vals, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Driver{
+		cfg:      cfg,
+		engine:   engine,
+		rep:      rep,
+		initial:  rd,
+		log:      cfg.Logger.With("module", "pos"),
+		builds:   make(chan BuildRequest, 1),
+		built:    make(chan builtBlock, 1),
+		evidence: make(chan *Evidence, 64),
+	}, nil
+}
+
+// Evidence returns the channel on which equivocation evidence is reported.
+// Evidence is dropped, with a warning, if nobody reads it.
+func (d *Driver) Evidence() <-chan *Evidence { return d.evidence }
+
+// Run drives the core until ctx ends or the WAL fails. It closes the WAL
+// before returning.
+func (d *Driver) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer d.rep.wal.close()
+	go d.buildLoop(ctx)
+
+	ticker := time.NewTicker(d.cfg.TickInterval)
+	defer ticker.Stop()
+	if err := d.handle(d.initial); err != nil {
+		return err
+	}
+	inbound, heads := d.cfg.Inbound, d.cfg.Heads
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case raw, ok := <-inbound:
+			if !ok {
+				inbound = nil
+				continue
+			}
+			stepErr, err := d.rep.message(raw)
+			if err != nil {
+				return fmt.Errorf("pos: wal: %w", err)
+			}
+			if stepErr != nil {
+				d.log.Debug("message refused", "err", stepErr)
+			}
+		case <-ticker.C:
+			if err := d.rep.tick(); err != nil {
+				return fmt.Errorf("pos: wal: %w", err)
+			}
+			if d.pending != nil {
+				if err := d.commit(); err != nil {
+					return err
+				}
+			}
+		case b := <-d.built:
+			if b.err != nil {
+				d.log.Warn("building proposal failed", "height", b.height, "round", b.round, "err", b.err)
+				break
+			}
+			if b.height == d.rep.core.Height() && b.round == d.rep.core.Round() {
+				if err := d.rep.core.Propose(b.block); err != nil {
+					d.log.Debug("built block not proposed", "err", err)
+				}
+			}
+		case head, ok := <-heads:
+			if !ok {
+				heads = nil
+				continue
+			}
+			if head.NumberU64() >= d.rep.core.Height() {
+				var lastCommit *Commit
+				if d.pending != nil && d.pending.Block.Hash() == head.Hash() {
+					lastCommit = &d.pending.Commit
+				}
+				d.pending = nil
+				if err := d.startHeight(head, lastCommit); err != nil {
+					return err
+				}
+			}
+		}
+		if err := d.handle(d.rep.core.Ready()); err != nil {
+			return err
+		}
+	}
+}
+
+// handle performs a Ready, then any Ready that performing it produced.
+func (d *Driver) handle(rd Ready) error {
+	for {
+		if err := d.rep.persist(&rd); err != nil {
+			return fmt.Errorf("pos: wal: %w", err)
+		}
+		for _, m := range rd.Messages {
+			d.cfg.Transport.Broadcast(m)
+		}
+		for _, ev := range rd.Evidence {
+			select {
+			case d.evidence <- ev:
+			default:
+				d.log.Warn("evidence dropped: nobody reads Evidence()", "height", ev.VoteA.Height)
+			}
+		}
+		if rd.Build != nil {
+			select { // keep only the latest request
+			case <-d.builds:
+			default:
+			}
+			d.builds <- *rd.Build
+		}
+		if rd.Behind != 0 {
+			d.serve(rd.Behind)
+		}
+		if rd.Decided != nil {
+			d.pending = rd.Decided
+			if err := d.commit(); err != nil {
+				return err
+			}
+		}
+		if !d.rep.core.HasReady() {
+			return nil
+		}
+		rd = d.rep.core.Ready()
+	}
+}
+
+// commit hands the pending decision to the Committer and, once it is
+// stored, starts the next height. A failed commit is retried every tick.
+func (d *Driver) commit() error {
+	dec := d.pending
+	if err := d.cfg.Committer.Commit(dec.Block, dec.Commit); err != nil {
+		d.log.Error("commit failed; retrying", "number", dec.Block.NumberU64(), "hash", dec.Block.Hash(), "err", err)
+		return nil
+	}
+	d.pending = nil
+	d.log.Info("block decided", "number", dec.Block.NumberU64(), "hash", dec.Block.Hash(), "round", dec.Commit.Round, "signatures", len(dec.Commit.Signatures))
+	return d.startHeight(dec.Block, &dec.Commit)
+}
+
+// startHeight starts the core on the block after parent.
+func (d *Driver) startHeight(parent *types.Block, lastCommit *Commit) error {
+	vals, err := d.engine.validators.ValidatorSet(parent.NumberU64() + 1)
+	if err != nil {
+		return fmt.Errorf("pos: validators of height %d: %w", parent.NumberU64()+1, err)
+	}
+	if err := d.rep.startHeight(parent, vals, lastCommit); err != nil {
+		return err
+	}
+	return nil
+}
+
+// serve sends peers at height from the commits of the blocks they miss,
+// if the Committer keeps history.
+func (d *Driver) serve(from uint64) {
+	h, ok := d.cfg.Committer.(History)
+	if !ok {
+		return
+	}
+	// The core itself answers for its parent's height.
+	for n := from; n+1 < d.rep.core.Height() && n < from+maxServedCommits; n++ {
+		b, c, ok := h.CommittedBlock(n)
+		if !ok {
+			return
+		}
+		d.cfg.Transport.Broadcast((&CommitMessage{Block: b, Commit: c}).Encode())
+	}
+}
+
+// buildLoop builds, seals and returns blocks for build requests, one at a
+// time so that SetProposal and Prepare cannot interleave.
+func (d *Driver) buildLoop(ctx context.Context) {
+	for {
+		var req BuildRequest
+		select {
+		case <-ctx.Done():
+			return
+		case req = <-d.builds:
+		}
+		res := builtBlock{height: req.Height, round: req.Round}
+		d.engine.SetProposal(req.Height, req.Round, req.LastCommit)
+		b, err := d.cfg.Builder.BuildBlock(req.Parent, uint64(max(d.cfg.Clock().Unix(), 0)))
+		if err == nil {
+			b, err = d.engine.Seal(ctx, nil, b)
+		}
+		res.block, res.err = b, err
+		select {
+		case <-ctx.Done():
+			return
+		case d.built <- res:
+		}
+	}
+}

@@ -1,0 +1,297 @@
+package pos
+
+import (
+	"crypto/ecdsa"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rlp"
+)
+
+// Wire format: one type byte followed by the RLP encoding of the message.
+const (
+	msgProposal byte = 1
+	msgVote     byte = 2
+	msgCommit   byte = 3
+)
+
+// DefaultMaxMessageSize bounds an encoded message: a block of up to 8 MiB
+// plus the envelope.
+const DefaultMaxMessageSize = 8<<20 + 64<<10
+
+// MaxRound is the highest round a message may carry; rounds fit an int32 so
+// that lockedRound and validRound can be -1.
+const MaxRound = math.MaxInt32
+
+// domain prefixes every signed digest so that a signature for one purpose
+// can never be replayed as another, on this or any other chain.
+const domain = "arbiter/pos/v1/"
+
+// VoteType distinguishes prevotes from precommits.
+type VoteType uint8
+
+// Vote types. The step of a signed message orders proposal < prevote <
+// precommit within a round (see LastSigned).
+const (
+	Prevote   VoteType = 2
+	Precommit VoteType = 3
+)
+
+// signedProposal is the step number of a proposal in LastSigned.
+const signedProposal uint8 = 1
+
+// String returns "prevote" or "precommit".
+func (t VoteType) String() string {
+	switch t {
+	case Prevote:
+		return "prevote"
+	case Precommit:
+		return "precommit"
+	}
+	return fmt.Sprintf("votetype(%d)", uint8(t))
+}
+
+// Signature is a secp256k1 signature [R || S || V] with V in {0, 1} and low S.
+type Signature [crypto.SignatureLength]byte
+
+// Vote is a signed prevote or precommit for a block hash, or for nil (the
+// zero hash) at a height and round.
+type Vote struct {
+	Type      VoteType
+	Height    uint64
+	Round     uint32
+	BlockHash common.Hash // zero for nil
+	Signature Signature
+}
+
+// Proposal is a signed proposal of a block at a height and round. ValidRound
+// is -1 for a fresh value, or the earlier round in which the proposer saw a
+// polka (2f+1 prevotes) for Block.
+type Proposal struct {
+	Height     uint64
+	Round      uint32
+	ValidRound int32
+	Block      *types.Block
+	Signature  Signature
+}
+
+// Commit proves a block decided: the precommit signatures of validators
+// holding more than 2/3 of the power, all for the block's hash at its height
+// and the given round. Height and hash are implied by the block the commit
+// is checked against.
+type Commit struct {
+	Round      uint32
+	Signatures []Signature
+}
+
+// CommitMessage carries a decided block and its commit to a validator that
+// is behind (the last-mile catch-up; bulk sync is the node's business).
+type CommitMessage struct {
+	Block  *types.Block
+	Commit Commit
+}
+
+// proposalRLP is the wire form of a Proposal: RLP has no negative integers,
+// so ValidRound travels as ValidRound+1.
+type proposalRLP struct {
+	Height     uint64
+	Round      uint32
+	ValidRound uint32
+	Block      *types.Block
+	Signature  Signature
+}
+
+// EncodeRLP implements rlp.Encoder.
+func (p *Proposal) EncodeRLP(w io.Writer) error {
+	return rlp.Encode(w, &proposalRLP{p.Height, p.Round, uint32(p.ValidRound + 1), p.Block, p.Signature})
+}
+
+// DecodeRLP implements rlp.Decoder.
+func (p *Proposal) DecodeRLP(s *rlp.Stream) error {
+	var enc proposalRLP
+	if err := s.Decode(&enc); err != nil {
+		return err
+	}
+	if enc.ValidRound > MaxRound {
+		return fmt.Errorf("valid round %d out of range", enc.ValidRound)
+	}
+	*p = Proposal{enc.Height, enc.Round, int32(enc.ValidRound) - 1, enc.Block, enc.Signature}
+	return nil
+}
+
+// Encode returns the wire form of the proposal.
+func (p *Proposal) Encode() []byte { return encodeMsg(msgProposal, p) }
+
+// Encode returns the wire form of the vote.
+func (v *Vote) Encode() []byte { return encodeMsg(msgVote, v) }
+
+// Encode returns the wire form of the commit message.
+func (m *CommitMessage) Encode() []byte { return encodeMsg(msgCommit, m) }
+
+func encodeMsg(kind byte, v any) []byte {
+	b, err := rlp.EncodeToBytes(v)
+	if err != nil {
+		// Every field is RLP-encodable; only a nil block can fail, and the
+		// core never builds a message without one.
+		panic(fmt.Sprintf("pos: encode message: %v", err))
+	}
+	return append([]byte{kind}, b...)
+}
+
+// DecodeMessage decodes a wire message into a *Proposal, *Vote or
+// *CommitMessage. It rejects messages above maxSize, trailing bytes,
+// non-canonical RLP and values out of range; it does not check signatures.
+func DecodeMessage(raw []byte, maxSize int) (any, error) {
+	if len(raw) > maxSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(raw), maxSize)
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%w: empty", errMalformed)
+	}
+	body := raw[1:]
+	switch raw[0] {
+	case msgProposal:
+		p := new(Proposal)
+		if err := rlp.DecodeBytes(body, p); err != nil {
+			return nil, fmt.Errorf("%w: proposal: %v", errMalformed, err)
+		}
+		if p.Round > MaxRound || p.ValidRound >= int32(p.Round) {
+			return nil, fmt.Errorf("%w: proposal round %d, valid round %d", errMalformed, p.Round, p.ValidRound)
+		}
+		if p.Block.NumberU64() != p.Height {
+			return nil, fmt.Errorf("%w: proposal height %d, block %d", errBlockMismatch, p.Height, p.Block.NumberU64())
+		}
+		return p, nil
+	case msgVote:
+		v := new(Vote)
+		if err := rlp.DecodeBytes(body, v); err != nil {
+			return nil, fmt.Errorf("%w: vote: %v", errMalformed, err)
+		}
+		if (v.Type != Prevote && v.Type != Precommit) || v.Round > MaxRound {
+			return nil, fmt.Errorf("%w: vote type %d round %d", errMalformed, v.Type, v.Round)
+		}
+		return v, nil
+	case msgCommit:
+		m := new(CommitMessage)
+		if err := rlp.DecodeBytes(body, m); err != nil {
+			return nil, fmt.Errorf("%w: commit: %v", errMalformed, err)
+		}
+		if m.Commit.Round > MaxRound || len(m.Commit.Signatures) == 0 {
+			return nil, fmt.Errorf("%w: commit round %d with %d signatures", errMalformed, m.Commit.Round, len(m.Commit.Signatures))
+		}
+		return m, nil
+	default:
+		return nil, fmt.Errorf("%w: %d", errUnknownType, raw[0])
+	}
+}
+
+// digest returns keccak256 of the RLP list [domain+purpose, chainID, fields...].
+func digest(purpose string, chainID *big.Int, fields ...any) common.Hash {
+	b, err := rlp.EncodeToBytes(append([]any{domain + purpose, chainID}, fields...))
+	if err != nil {
+		panic(fmt.Sprintf("pos: digest: %v", err)) // only integers, hashes and strings
+	}
+	return crypto.Keccak256Hash(b)
+}
+
+// voteDigest is what a vote's signature signs.
+func voteDigest(chainID *big.Int, t VoteType, height uint64, round uint32, hash common.Hash) common.Hash {
+	return digest("vote", chainID, uint8(t), height, round, hash)
+}
+
+// proposalDigest is what a proposal's signature signs.
+func proposalDigest(chainID *big.Int, height uint64, round uint32, validRound int32, hash common.Hash) common.Hash {
+	return digest("proposal", chainID, height, round, uint32(validRound+1), hash)
+}
+
+// sealDigest is what a block's proposer seal signs.
+func sealDigest(chainID *big.Int, sealHash common.Hash) common.Hash {
+	return digest("seal", chainID, sealHash)
+}
+
+// Digest returns the hash the vote's signature signs.
+func (v *Vote) Digest(chainID *big.Int) common.Hash {
+	return voteDigest(chainID, v.Type, v.Height, v.Round, v.BlockHash)
+}
+
+// Digest returns the hash the proposal's signature signs.
+func (p *Proposal) Digest(chainID *big.Int) common.Hash {
+	return proposalDigest(chainID, p.Height, p.Round, p.ValidRound, p.Block.Hash())
+}
+
+// Signer recovers the address that signed the vote.
+func (v *Vote) Signer(chainID *big.Int) (common.Address, error) {
+	return recoverSigner(v.Digest(chainID), v.Signature[:])
+}
+
+// Signer recovers the address that signed the proposal.
+func (p *Proposal) Signer(chainID *big.Int) (common.Address, error) {
+	return recoverSigner(p.Digest(chainID), p.Signature[:])
+}
+
+// sign signs d with key.
+func sign(d common.Hash, key *ecdsa.PrivateKey) (Signature, error) {
+	b, err := crypto.Sign(d[:], key)
+	if err != nil {
+		return Signature{}, err
+	}
+	return Signature(b), nil
+}
+
+// recoverSigner returns the signer of d, accepting only the canonical
+// signature form (low S, V in {0, 1}) so that no message has two valid
+// encodings.
+func recoverSigner(d common.Hash, sig []byte) (common.Address, error) {
+	if len(sig) != crypto.SignatureLength {
+		return common.Address{}, fmt.Errorf("%w: %d bytes", errBadSignature, len(sig))
+	}
+	r := new(big.Int).SetBytes(sig[:32])
+	s := new(big.Int).SetBytes(sig[32:64])
+	if !crypto.ValidateSignatureValues(sig[64], r, s, true) {
+		return common.Address{}, fmt.Errorf("%w: non-canonical values", errBadSignature)
+	}
+	pub, err := crypto.SigToPub(d[:], sig)
+	if err != nil {
+		return common.Address{}, fmt.Errorf("%w: %v", errBadSignature, err)
+	}
+	return crypto.PubkeyToAddress(*pub), nil
+}
+
+// VerifyCommit checks that c proves the block hash decided at height: every
+// signature is a canonical precommit signature for (height, c.Round, hash)
+// by a distinct validator of vals, and the signers hold more than 2/3 of the
+// power. It returns the signers in the commit's order.
+func VerifyCommit(chainID *big.Int, vals *ValidatorSet, height uint64, hash common.Hash, c *Commit) ([]common.Address, error) {
+	if len(c.Signatures) > vals.Len() {
+		return nil, fmt.Errorf("%w: %d signatures, %d validators", errCommitTooLarge, len(c.Signatures), vals.Len())
+	}
+	d := voteDigest(chainID, Precommit, height, c.Round, hash)
+	seen := make(map[common.Address]bool, len(c.Signatures))
+	signers := make([]common.Address, 0, len(c.Signatures))
+	var power uint64
+	for i := range c.Signatures {
+		addr, err := recoverSigner(d, c.Signatures[i][:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: signature %d: %v", errCommitSignature, i, err)
+		}
+		p, ok := vals.Power(addr)
+		if !ok {
+			return nil, fmt.Errorf("%w: commit signer %v", errNotValidator, addr)
+		}
+		if seen[addr] {
+			return nil, fmt.Errorf("%w: %v", errDuplicateSigner, addr)
+		}
+		seen[addr] = true
+		signers = append(signers, addr)
+		power += p
+	}
+	if !vals.HasQuorum(power) {
+		return nil, fmt.Errorf("%w: %d of %d", errInsufficientPower, power, vals.TotalPower())
+	}
+	return signers, nil
+}

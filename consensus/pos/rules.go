@@ -1,0 +1,259 @@
+package pos
+
+import (
+	"slices"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// This file is Algorithm 1 of "The latest gossip on BFT consensus"
+// (Buchman, Kwon, Milosevic). Comments give the paper's line numbers. "2f+1"
+// is more than 2/3 of the voting power, "f+1" more than 1/3.
+
+// startRound is StartRound(round), lines 11-21.
+func (c *Core) startRound(round uint32) {
+	c.round = round      // line 12
+	c.step = stepPropose // line 13
+	rs := c.roundState(round)
+	if c.isValidator && rs.proposer == c.self { // line 14
+		if c.validValue != nil { // line 15
+			c.sendProposal(c.validValue, c.validRound) // lines 16, 18
+			return
+		}
+		// Line 17: getValue() is asynchronous here; the block arrives
+		// through Propose. A proposer without its parent's commit cannot
+		// build a valid block and lets the round time out. In both cases
+		// the timeout of line 20 also runs for the proposer, so a build
+		// that never returns cannot stall it.
+		if c.lastCommit != nil {
+			c.building = int64(round)
+			c.out.Build = &BuildRequest{Height: c.height, Round: round, Parent: c.parent, LastCommit: *c.lastCommit}
+		}
+	}
+	c.schedule(timeoutPropose, round) // line 20
+}
+
+// evaluate applies the upon-rules of Algorithm 1 until none fires. Rules are
+// tried in a fixed order so that replaying the same inputs gives the same
+// state.
+func (c *Core) evaluate() {
+	if c.vals == nil || c.waiting || c.decision != nil {
+		return
+	}
+	for c.decision == nil && c.applyRule() {
+	}
+}
+
+// applyRule fires the first upon-rule whose condition holds and reports
+// whether one did.
+func (c *Core) applyRule() bool {
+	return c.line49() || c.line55() || c.line22() || c.line28() ||
+		c.line34() || c.line36() || c.line44() || c.line47()
+}
+
+// line22: upon ⟨PROPOSAL, h_p, round_p, v, −1⟩ from proposer(h_p, round_p)
+// while step_p = propose.
+func (c *Core) line22() bool {
+	if c.step != stepPropose {
+		return false
+	}
+	for _, p := range c.roundState(c.round).proposals {
+		if p.msg.ValidRound != -1 {
+			continue
+		}
+		// Line 23: valid(v) ∧ (lockedRound_p = −1 ∨ lockedValue_p = v).
+		if c.valid(p.block()) && (c.lockedRound == -1 || c.lockedValue.Hash() == p.hash) {
+			c.sendVote(Prevote, p.hash) // line 24
+		} else {
+			c.sendVote(Prevote, common.Hash{}) // line 26
+		}
+		c.step = stepPrevote // line 27
+		return true
+	}
+	return false
+}
+
+// line28: upon ⟨PROPOSAL, h_p, round_p, v, vr⟩ from proposer(h_p, round_p)
+// AND 2f+1 ⟨PREVOTE, h_p, vr, id(v)⟩ while step_p = propose ∧ (vr ≥ 0 ∧
+// vr < round_p).
+func (c *Core) line28() bool {
+	if c.step != stepPropose {
+		return false
+	}
+	for _, p := range c.roundState(c.round).proposals {
+		vr := p.msg.ValidRound
+		if vr < 0 || uint32(vr) >= c.round {
+			continue
+		}
+		polka, ok := c.rounds[uint32(vr)]
+		if !ok || !c.vals.HasQuorum(polka.prevotes.power[p.hash]) {
+			continue
+		}
+		// Line 29: valid(v) ∧ (lockedRound_p ≤ vr ∨ lockedValue_p = v).
+		if c.valid(p.block()) && (c.lockedRound <= vr || c.lockedValue.Hash() == p.hash) {
+			c.sendVote(Prevote, p.hash) // line 30
+		} else {
+			c.sendVote(Prevote, common.Hash{}) // line 32
+		}
+		c.step = stepPrevote // line 33
+		return true
+	}
+	return false
+}
+
+// line34: upon 2f+1 ⟨PREVOTE, h_p, round_p, ∗⟩ while step_p = prevote for
+// the first time: schedule OnTimeoutPrevote (line 35).
+func (c *Core) line34() bool {
+	rs := c.roundState(c.round)
+	if c.step != stepPrevote || rs.line34 || !c.vals.HasQuorum(rs.prevotes.total) {
+		return false
+	}
+	rs.line34 = true
+	c.schedule(timeoutPrevote, c.round) // line 35
+	return true
+}
+
+// line36: upon ⟨PROPOSAL, h_p, round_p, v, ∗⟩ from proposer(h_p, round_p)
+// AND 2f+1 ⟨PREVOTE, h_p, round_p, id(v)⟩ while valid(v) ∧ step_p ≥ prevote
+// for the first time.
+func (c *Core) line36() bool {
+	rs := c.roundState(c.round)
+	if c.step < stepPrevote || rs.line36 {
+		return false
+	}
+	for _, p := range rs.proposals {
+		if !c.vals.HasQuorum(rs.prevotes.power[p.hash]) || !c.valid(p.block()) {
+			continue
+		}
+		rs.line36 = true
+		if c.step == stepPrevote { // line 37
+			c.lockedValue = p.block()      // line 38
+			c.lockedRound = int32(c.round) // line 39
+			c.sendVote(Precommit, p.hash)  // line 40
+			c.step = stepPrecommit         // line 41
+		}
+		c.validValue = p.block()      // line 42
+		c.validRound = int32(c.round) // line 43
+		return true
+	}
+	return false
+}
+
+// line44: upon 2f+1 ⟨PREVOTE, h_p, round_p, nil⟩ while step_p = prevote.
+func (c *Core) line44() bool {
+	rs := c.roundState(c.round)
+	if c.step != stepPrevote || !c.vals.HasQuorum(rs.prevotes.power[common.Hash{}]) {
+		return false
+	}
+	c.sendVote(Precommit, common.Hash{}) // line 45
+	c.step = stepPrecommit               // line 46
+	return true
+}
+
+// line47: upon 2f+1 ⟨PRECOMMIT, h_p, round_p, ∗⟩ for the first time:
+// schedule OnTimeoutPrecommit (line 48).
+func (c *Core) line47() bool {
+	rs := c.roundState(c.round)
+	if rs.line47 || !c.vals.HasQuorum(rs.precommits.total) {
+		return false
+	}
+	rs.line47 = true
+	c.schedule(timeoutPrecommit, c.round) // line 48
+	return true
+}
+
+// line49: upon ⟨PROPOSAL, h_p, r, v, ∗⟩ from proposer(h_p, r) AND 2f+1
+// ⟨PRECOMMIT, h_p, r, id(v)⟩ while decision_p[h_p] = nil. Rounds are tried
+// in ascending order.
+func (c *Core) line49() bool {
+	rounds := make([]uint32, 0, len(c.rounds))
+	for r := range c.rounds {
+		rounds = append(rounds, r)
+	}
+	slices.Sort(rounds)
+	for _, r := range rounds {
+		rs := c.rounds[r]
+		for _, p := range rs.proposals {
+			if !c.vals.HasQuorum(rs.precommits.power[p.hash]) {
+				continue
+			}
+			if c.valid(p.block()) { // line 50
+				c.decide(p.block(), Commit{Round: r, Signatures: rs.precommits.signatures(p.hash)}) // line 51
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// line55: upon f+1 ⟨∗, h_p, round, ∗, ∗⟩ with round > round_p:
+// StartRound(round) (line 56), to the highest such round. Messages more
+// than maxRoundsAhead ahead are not tallied per round; for them the rule is
+// applied to each validator's highest round seen: if validators with f+1
+// power have reached round R or beyond, at least one correct validator is
+// in round R or later and the core moves to the highest such R.
+func (c *Core) line55() bool {
+	target, ok := uint32(0), false
+	for r, rs := range c.rounds {
+		if r > c.round && (!ok || r > target) && c.vals.HasOneThird(rs.senderPower) {
+			target, ok = r, true
+		}
+	}
+	if r, found := c.farTarget(); found && (!ok || r > target) {
+		target, ok = r, true
+	}
+	if !ok {
+		return false
+	}
+	c.startRound(target) // line 56
+	return true
+}
+
+// farTarget returns the highest round R > round_p + maxRoundsAhead such that
+// validators with f+1 power have been seen at round R or beyond.
+func (c *Core) farTarget() (uint32, bool) {
+	type seen struct {
+		round uint32
+		power uint64
+	}
+	var far []seen
+	for addr, r := range c.latestRound {
+		if r > c.round+maxRoundsAhead {
+			p, _ := c.vals.Power(addr)
+			far = append(far, seen{r, p})
+		}
+	}
+	slices.SortFunc(far, func(a, b seen) int { return cmpUint(uint64(b.round), uint64(a.round)) })
+	var power uint64
+	for _, s := range far {
+		power += s.power
+		if c.vals.HasOneThird(power) {
+			return s.round, true
+		}
+	}
+	return 0, false
+}
+
+// onTimeoutPropose is OnTimeoutPropose(height, round), lines 57-60.
+func (c *Core) onTimeoutPropose(height uint64, round uint32) {
+	if height == c.height && round == c.round && c.step == stepPropose { // line 58
+		c.sendVote(Prevote, common.Hash{}) // line 59
+		c.step = stepPrevote               // line 60
+		c.building = -1
+	}
+}
+
+// onTimeoutPrevote is OnTimeoutPrevote(height, round), lines 61-64.
+func (c *Core) onTimeoutPrevote(height uint64, round uint32) {
+	if height == c.height && round == c.round && c.step == stepPrevote { // line 62
+		c.sendVote(Precommit, common.Hash{}) // line 63
+		c.step = stepPrecommit               // line 64
+	}
+}
+
+// onTimeoutPrecommit is OnTimeoutPrecommit(height, round), lines 65-67.
+func (c *Core) onTimeoutPrecommit(height uint64, round uint32) {
+	if height == c.height && round == c.round { // line 66
+		c.startRound(round + 1) // line 67
+	}
+}

@@ -1,0 +1,196 @@
+package pos
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// WAL record kinds. A record is
+//
+//	[length uint32 BE][crc32c uint32 BE][kind byte][data]
+//
+// where length counts kind and data and the CRC (Castagnoli) covers them.
+const (
+	walMessage    byte = 1 // data: a received wire message
+	walTick       byte = 2 // data: empty; one Tick
+	walOwn        byte = 3 // data: a wire message this validator signed
+	walHeight     byte = 4 // data: 8-byte BE height; later records belong to it
+	walLastSigned byte = 5 // data: RLP LastSigned, the guard at rotation
+	walSeenCommit byte = 6 // data: RLP seenCommit, the parent's commit
+)
+
+const (
+	walHeaderSize = 8
+	// maxWALRecord bounds one record: a maximal message plus its kind.
+	maxWALRecord = DefaultMaxMessageSize + 1
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// walRecord is one WAL entry.
+type walRecord struct {
+	kind byte
+	data []byte
+}
+
+// wal is an append-only, length- and CRC-framed log of consensus inputs.
+// Appends are buffered; sync flushes and fsyncs. A record cut short by a
+// crash (or corrupted) ends the log: open drops it and everything after.
+type wal struct {
+	path   string
+	f      *os.File
+	w      *bufio.Writer
+	noSync bool // tests: skip fsync
+}
+
+// openWAL opens or creates the log at path and returns its records. A torn
+// or corrupt tail is truncated away; dropped reports how many bytes went.
+func openWAL(path string) (w *wal, recs []walRecord, dropped int64, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("pos: wal: %w", err)
+	}
+	recs, good, err := readWAL(bufio.NewReader(f))
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("pos: wal %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("pos: wal: %w", err)
+	}
+	if dropped = st.Size() - good; dropped > 0 {
+		if err := f.Truncate(good); err != nil {
+			f.Close()
+			return nil, nil, 0, fmt.Errorf("pos: wal: truncate torn tail: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, nil, 0, fmt.Errorf("pos: wal: %w", err)
+		}
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("pos: wal: %w", err)
+	}
+	return &wal{path: path, f: f, w: bufio.NewWriter(f)}, recs, dropped, nil
+}
+
+// readWAL reads records until the end or the first bad one, returning the
+// records and the offset just after the last good record.
+func readWAL(r io.Reader) ([]walRecord, int64, error) {
+	var (
+		recs []walRecord
+		off  int64
+		hdr  [walHeaderSize]byte
+	)
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return recs, off, nil // clean end or torn header
+			}
+			return nil, 0, err
+		}
+		n := binary.BigEndian.Uint32(hdr[:4])
+		if n == 0 || n > maxWALRecord {
+			return recs, off, nil // corrupt length
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return recs, off, nil // torn body
+			}
+			return nil, 0, err
+		}
+		if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(hdr[4:]) {
+			return recs, off, nil // corrupt body
+		}
+		recs = append(recs, walRecord{kind: body[0], data: body[1:]})
+		off += walHeaderSize + int64(n)
+	}
+}
+
+// frame returns the framed bytes of a record.
+func frame(kind byte, data []byte) []byte {
+	b := make([]byte, walHeaderSize+1+len(data))
+	b[walHeaderSize] = kind
+	copy(b[walHeaderSize+1:], data)
+	binary.BigEndian.PutUint32(b[:4], uint32(1+len(data)))
+	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[walHeaderSize:], crcTable))
+	return b
+}
+
+// append buffers a record.
+func (w *wal) append(kind byte, data []byte) error {
+	if len(data)+1 > maxWALRecord {
+		return fmt.Errorf("pos: wal: record of %d bytes too large", len(data))
+	}
+	_, err := w.w.Write(frame(kind, data))
+	return err
+}
+
+// sync writes buffered records and fsyncs the file.
+func (w *wal) sync() error {
+	if err := w.w.Flush(); err != nil {
+		return err
+	}
+	if w.noSync {
+		return nil
+	}
+	return w.f.Sync()
+}
+
+// reset atomically replaces the log with recs (written to a temporary file,
+// synced, renamed over the log). The driver calls it at each new height so
+// the log holds one height's inputs.
+func (w *wal) reset(recs ...walRecord) error {
+	tmp := w.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("pos: wal: %w", err)
+	}
+	bw := bufio.NewWriter(f)
+	for _, r := range recs {
+		if _, err := bw.Write(frame(r.kind, r.data)); err != nil {
+			f.Close()
+			return fmt.Errorf("pos: wal: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("pos: wal: %w", err)
+	}
+	if !w.noSync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("pos: wal: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, w.path); err != nil {
+		f.Close()
+		return fmt.Errorf("pos: wal: %w", err)
+	}
+	if !w.noSync {
+		if d, err := os.Open(filepath.Dir(w.path)); err == nil {
+			_ = d.Sync() // make the rename durable where the OS allows it
+			d.Close()
+		}
+	}
+	old := w.f
+	w.f, w.w = f, bufio.NewWriter(f)
+	return old.Close()
+}
+
+// close flushes and closes the log.
+func (w *wal) close() error {
+	ferr := w.w.Flush()
+	cerr := w.f.Close()
+	return errors.Join(ferr, cerr)
+}

@@ -1,0 +1,222 @@
+package pos
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+func writeTestWAL(t *testing.T, path string, recs []walRecord) {
+	t.Helper()
+	w, _, _, err := openWAL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := w.append(r.kind, r.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sameRecords(a, b []walRecord) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].kind != b[i].kind || !bytes.Equal(a[i].data, b[i].data) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestWALTornTail(t *testing.T) {
+	recs := []walRecord{
+		{walHeight, []byte{0, 0, 0, 0, 0, 0, 0, 1}},
+		{walMessage, bytes.Repeat([]byte{7}, 300)},
+		{walTick, nil},
+		{walOwn, []byte("own vote")},
+	}
+	full := 0
+	for _, r := range recs {
+		full += walHeaderSize + 1 + len(r.data)
+	}
+	lastLen := walHeaderSize + 1 + len(recs[3].data)
+	tests := []struct {
+		name    string
+		damage  func(b []byte) []byte
+		keep    int // records that survive
+		dropped int64
+	}{
+		{"intact", func(b []byte) []byte { return b }, 4, 0},
+		{"cut inside the last header", func(b []byte) []byte { return b[:full-lastLen+3] }, 3, 3},
+		{"cut inside the last body", func(b []byte) []byte { return b[:full-2] }, 3, int64(lastLen - 2)},
+		{"corrupt last body", func(b []byte) []byte { b[full-1] ^= 1; return b }, 3, int64(lastLen)},
+		{"corrupt second record", func(b []byte) []byte { b[walHeaderSize+9+walHeaderSize+5] ^= 1; return b }, 1, int64(full - (walHeaderSize + 9))},
+		{"garbage length", func(b []byte) []byte { return append(b, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1) }, 4, 9},
+		{"zero length", func(b []byte) []byte { return append(b, make([]byte, 12)...) }, 4, 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "wal")
+			writeTestWAL(t, path, recs)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) != full {
+				t.Fatalf("file size: have %d, want %d", len(b), full)
+			}
+			if err := os.WriteFile(path, tt.damage(b), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w, got, dropped, err := openWAL(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameRecords(got, recs[:tt.keep]) {
+				t.Fatalf("records: have %d, want the first %d", len(got), tt.keep)
+			}
+			if dropped != tt.dropped {
+				t.Fatalf("dropped: have %d bytes, want %d", dropped, tt.dropped)
+			}
+			// Appending after the repair yields a clean log.
+			extra := walRecord{walTick, nil}
+			if err := w.append(extra.kind, extra.data); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.close(); err != nil {
+				t.Fatal(err)
+			}
+			w, got, dropped, err = openWAL(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.close()
+			if want := append(append([]walRecord(nil), recs[:tt.keep]...), extra); !sameRecords(got, want) || dropped != 0 {
+				t.Fatalf("after repair and append: %d records, %d dropped; want %d, 0", len(got), dropped, len(want))
+			}
+		})
+	}
+}
+
+func TestWALReset(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal")
+	writeTestWAL(t, path, []walRecord{{walTick, nil}, {walTick, nil}})
+	w, _, _, err := openWAL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := []walRecord{{walHeight, []byte{0, 0, 0, 0, 0, 0, 0, 9}}}
+	if err := w.reset(fresh...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.append(walTick, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	_, got, _, err := openWAL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(fresh, walRecord{walTick, nil}); !sameRecords(got, want) {
+		t.Fatalf("after reset: have %v, want %v", got, want)
+	}
+}
+
+// TestRestartFromWALDoesNotDoubleSign crashes a validator right after it
+// prevoted one of an equivocating proposer's blocks and restarts it; then
+// the other block arrives. With its WAL the validator knows it already
+// prevoted in that round; without it (the control) it prevotes the other
+// block, which shows the test can fail.
+func TestRestartFromWALDoesNotDoubleSign(t *testing.T) {
+	for _, useWAL := range []bool{true, false} {
+		t.Run(fmt.Sprintf("wal=%v", useWAL), func(t *testing.T) {
+			h := newCoreHarness(t)
+			v, w := h.block(0, 0), h.block(0, 1)
+			path := filepath.Join(t.TempDir(), "wal")
+			cfg := h.core.cfg
+			cfg.LastSigned = LastSigned{}
+
+			rep, rd, err := openReplica(cfg, path, h.genesis, h.vals, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signed := make(map[signKey]common.Hash)
+			var doubles []signKey
+			record := func(rd Ready) {
+				if err := rep.persist(&rd); err != nil {
+					t.Fatal(err)
+				}
+				for _, raw := range rd.Signed {
+					info, _ := signedInfo(testChainID, raw)
+					k := signKey{info.Height, info.Round, info.Step}
+					if d, ok := signed[k]; ok && d != info.Digest {
+						doubles = append(doubles, k)
+					}
+					signed[k] = info.Digest
+				}
+			}
+			record(rd)
+			// Round 0's proposal of v: the validator prevotes v.
+			if _, err := rep.message(signProposal(t, h.proposerKey(0), 0, -1, v).Encode()); err != nil {
+				t.Fatal(err)
+			}
+			record(rep.core.Ready())
+			rep.tick()
+			record(rep.core.Ready())
+			if len(signed) != 1 {
+				t.Fatalf("before the crash: %d signed messages, want 1 prevote", len(signed))
+			}
+			// Crash: the process dies; the WAL file stays.
+			if err := rep.wal.close(); err != nil {
+				t.Fatal(err)
+			}
+			if !useWAL {
+				if err := os.Remove(path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, rd, err = openReplica(cfg, path, h.genesis, h.vals, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rep.wal.close()
+			record(rd)
+			if _, err := rep.message(signProposal(t, h.proposerKey(0), 0, -1, w).Encode()); err != nil {
+				t.Fatal(err)
+			}
+			record(rep.core.Ready())
+			// The round still completes: a polka for v makes it precommit v.
+			for i := range 3 {
+				if _, err := rep.message(signVote(t, h.others[i], Prevote, 1, 0, v.Hash()).Encode()); err != nil {
+					t.Fatal(err)
+				}
+				record(rep.core.Ready())
+			}
+			if useWAL {
+				if len(doubles) > 0 {
+					t.Fatalf("double-signed after restart at %v", doubles)
+				}
+				if d, ok := signed[signKey{1, 0, uint8(Precommit)}]; !ok || d != voteDigest(testChainID, Precommit, 1, 0, v.Hash()) {
+					t.Fatal("restarted validator did not precommit v")
+				}
+			} else if len(doubles) == 0 {
+				t.Fatal("control: without the WAL the validator should have double-signed")
+			}
+		})
+	}
+}

@@ -1,0 +1,41 @@
+// Package p2p replicates the chain between consortium members over libp2p.
+//
+// The host's identity is the node key, so a peer's ID names its member
+// address (AddressOf). A connection gater admits only current members, in
+// both directions, at the handshake; when the head changes, connections to
+// peers that stopped being members are closed. Configured member addresses
+// are dialled at start and redialled with a capped exponential backoff.
+//
+// Three gossipsub topics carry transactions, blocks and consensus messages.
+// Their names include the genesis hash (Topics), messages are identified by
+// the keccak256 of their payload, and every topic has a validator that
+// rejects malformed, oversized, wrongly signed or non-member payloads before
+// they spread; peer scoring pushes peers that relay them down. Gossiped
+// transactions go to the pool, gossiped blocks to the chain; blocks this
+// node produces and transactions its pool takes in locally are announced.
+//
+// The sync protocol (SyncProtocol) serves status, headers and blocks by
+// number, bounded per request and rate-limited per peer. The syncer
+// compares status with peers and imports the chain of a heavier one from
+// the common ancestor.
+//
+// Usage:
+//
+//	n, err := p2p.New(ctx, p2p.Config{
+//		Key:         nodeKey,
+//		ListenAddrs: []string{"/ip4/0.0.0.0/tcp/30303"},
+//		Peers:       []string{"/ip4/10.0.0.2/tcp/30303/p2p/16Uiu2..."},
+//		GenesisHash: c.GenesisHash(),
+//		Rules:       c.Rules(),
+//		Engine:      c.Engine(),
+//		Logger:      log,
+//		Registerer:  registry,
+//	}, c, pool, p2p.HeadMembers(c))
+//	if err != nil {
+//		return err
+//	}
+//	defer n.Close()
+//	if err := n.Start(); err != nil {
+//		return err
+//	}
+package p2p

@@ -1,0 +1,306 @@
+package p2p
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/event"
+	"github.com/ethereum/go-ethereum/rlp"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/arbiter-chain/arbiter/consensus"
+	"github.com/arbiter-chain/arbiter/node/chain"
+)
+
+// Metric labels of the topics.
+const (
+	labelTxs       = "txs"
+	labelBlocks    = "blocks"
+	labelConsensus = "consensus"
+)
+
+// blockSubBuffer is how many validated blocks may wait for import before
+// pubsub drops deliveries to the importer.
+const blockSubBuffer = 256
+
+// Topics returns the gossip topic names of the network whose genesis block
+// hash is g: "/arbiter/<first 8 bytes of g in hex>/{txs,blocks,consensus}/1".
+// Networks with different genesis blocks never share a topic.
+func Topics(g common.Hash) (txs, blocks, cons string) {
+	prefix := "/arbiter/" + hex.EncodeToString(g[:8])
+	return prefix + "/txs/1", prefix + "/blocks/1", prefix + "/consensus/1"
+}
+
+// msgID identifies a gossip message by the keccak256 of its payload, so the
+// same transaction or block published twice, by anyone, is one message.
+func msgID(m *pb.Message) string { return string(crypto.Keccak256(m.Data)) }
+
+// scoreParams enable gossipsub peer scoring. Topic scores reward time in
+// the mesh and first deliveries, and punish invalid messages (the square of
+// their decaying count), so a peer that keeps relaying what validation
+// rejects drops below the gossip, publish and then graylist thresholds.
+// Mesh delivery-rate penalties stay off: a consortium's traffic is sparse
+// and bursty. IP colocation is off: members may share hosts.
+func scoreParams(topics ...string) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
+	ts := make(map[string]*pubsub.TopicScoreParams, len(topics))
+	for _, t := range topics {
+		ts[t] = &pubsub.TopicScoreParams{
+			TopicWeight:                    1,
+			TimeInMeshWeight:               0.01,
+			TimeInMeshQuantum:              time.Second,
+			TimeInMeshCap:                  300,
+			FirstMessageDeliveriesWeight:   0.5,
+			FirstMessageDeliveriesDecay:    pubsub.ScoreParameterDecay(10 * time.Minute),
+			FirstMessageDeliveriesCap:      20,
+			InvalidMessageDeliveriesWeight: -10,
+			InvalidMessageDeliveriesDecay:  pubsub.ScoreParameterDecay(time.Hour),
+		}
+	}
+	params := &pubsub.PeerScoreParams{
+		Topics:                    ts,
+		TopicScoreCap:             30,
+		AppSpecificScore:          func(peer.ID) float64 { return 0 },
+		AppSpecificWeight:         1,
+		BehaviourPenaltyWeight:    -10,
+		BehaviourPenaltyThreshold: 6,
+		BehaviourPenaltyDecay:     pubsub.ScoreParameterDecay(10 * time.Minute),
+		DecayInterval:             pubsub.DefaultDecayInterval,
+		DecayToZero:               pubsub.DefaultDecayToZero,
+		RetainScore:               30 * time.Minute,
+	}
+	// Invalid messages cost 10 x (their count in a topic)^2: a peer is
+	// graylisted after about five, spread over two topics.
+	thresholds := &pubsub.PeerScoreThresholds{
+		GossipThreshold:             -40,
+		PublishThreshold:            -80,
+		GraylistThreshold:           -150,
+		AcceptPXThreshold:           100,
+		OpportunisticGraftThreshold: 5,
+	}
+	return params, thresholds
+}
+
+func newGossipSub(ctx context.Context, h host.Host, log *slog.Logger, topics ...string) (*pubsub.PubSub, error) {
+	params, thresholds := scoreParams(topics...)
+	return pubsub.NewGossipSub(ctx, h,
+		pubsub.WithLogger(log.With("module", "pubsub")),
+		pubsub.WithMessageIdFn(msgID),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithPeerScore(params, thresholds),
+		pubsub.WithMaxMessageSize(maxGossipMessage),
+		pubsub.WithPeerExchange(false),
+		// Flood publishing (off by default in this version) sends what this
+		// node publishes to every topic peer, not only to its mesh, which
+		// may still be empty right after a connection: in a consortium of a
+		// handful of members it costs little.
+		pubsub.WithFloodPublish(true),
+	)
+}
+
+// joinTopics joins the gossip topics with their validators.
+func (n *Node) joinTopics() error {
+	txs, blocks, cons := Topics(n.cfg.GenesisHash)
+	var err error
+	if n.txTopic, n.txSub, err = n.join(txs, n.validator(labelTxs, n.checkTxMsg), 0); err != nil {
+		return err
+	}
+	if n.blockTopic, n.blockSub, err = n.join(blocks, n.validator(labelBlocks, n.checkBlockMsg), blockSubBuffer); err != nil {
+		return err
+	}
+	if n.cfg.Consensus != nil {
+		if n.consTopic, n.consSub, err = n.join(cons, n.validator(labelConsensus, n.checkConsensusMsg), 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Node) join(name string, v pubsub.ValidatorEx, buffer int) (*pubsub.Topic, *pubsub.Subscription, error) {
+	if err := n.ps.RegisterTopicValidator(name, v); err != nil {
+		return nil, nil, err
+	}
+	t, err := n.ps.Join(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	var opts []pubsub.SubOpt
+	if buffer > 0 {
+		opts = append(opts, pubsub.WithBufferSize(buffer))
+	}
+	s, err := t.Subscribe(opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, s, nil
+}
+
+// checkFunc decides on a payload from a member; it returns what the
+// delivery loop needs (the decoded value) as validator data.
+type checkFunc func(data []byte, from common.Address) (pubsub.ValidationResult, any, error)
+
+// validator wraps a topic's check: messages published by this node pass;
+// others must be signed by a member (pubsub verifies the signature), then
+// the topic's check decides.
+func (n *Node) validator(topic string, check checkFunc) pubsub.ValidatorEx {
+	return func(_ context.Context, src peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+		if src == n.host.ID() {
+			return accept
+		}
+		var (
+			res  = reject
+			data any
+			err  error
+		)
+		if from, aerr := AddressOf(msg.GetFrom()); aerr != nil {
+			err = aerr
+		} else if !n.members.IsMember(from) {
+			err = errNotMember
+		} else {
+			res, data, err = check(msg.Data, from)
+		}
+		switch res {
+		case reject:
+			n.metrics.reject(topic)
+			n.log.Debug("gossip rejected", "topic", topic, "from", msg.GetFrom(), "via", src, "err", err)
+		case ignore:
+			n.log.Debug("gossip ignored", "topic", topic, "from", msg.GetFrom(), "via", src, "err", err)
+		default:
+			msg.ValidatorData = data
+		}
+		return res
+	}
+}
+
+func (n *Node) checkTxMsg(data []byte, _ common.Address) (pubsub.ValidationResult, any, error) {
+	res, tx, err := checkTx(data, n.cfg.Rules, n.pool, n.markSeen)
+	return res, tx, err
+}
+
+func (n *Node) checkBlockMsg(data []byte, _ common.Address) (pubsub.ValidationResult, any, error) {
+	res, b, err := n.blocks.check(data)
+	return res, b, err
+}
+
+func (n *Node) checkConsensusMsg(data []byte, from common.Address) (pubsub.ValidationResult, any, error) {
+	res, err := checkConsensus(data, from, n.cfg.Limits.MaxConsensusMsg, n.cfg.Consensus)
+	return res, ConsensusMessage{From: from, Data: data}, err
+}
+
+// deliverBlocks imports gossiped blocks that passed validation. A block
+// whose parent is unknown makes the syncer compare status with its
+// publisher.
+func (n *Node) deliverBlocks() {
+	for {
+		msg, err := n.blockSub.Next(n.ctx)
+		if err != nil {
+			return
+		}
+		b, ok := msg.ValidatorData.(*types.Block)
+		if msg.ReceivedFrom == n.host.ID() || !ok {
+			continue
+		}
+		n.markSeen(b.Hash())
+		switch err := n.chain.InsertBlock(b); {
+		case err == nil:
+			n.metrics.imported(1)
+			n.log.Debug("imported gossiped block", "number", b.NumberU64(), "hash", b.Hash())
+		case errors.Is(err, chain.ErrKnownBlock):
+		case errors.Is(err, consensus.ErrUnknownAncestor):
+			src := msg.GetFrom()
+			if n.host.Network().Connectedness(src) != network.Connected {
+				src = msg.ReceivedFrom
+			}
+			n.log.Debug("gossiped block has an unknown parent; syncing", "number", b.NumberU64(), "peer", src)
+			n.syncer.hint(src)
+		default:
+			n.log.Warn("gossiped block failed import", "number", b.NumberU64(), "hash", b.Hash(), "from", msg.GetFrom(), "err", err)
+		}
+	}
+}
+
+// drainTxs consumes the transaction subscription: validation already put
+// the transactions in the pool.
+func (n *Node) drainTxs() {
+	for {
+		if _, err := n.txSub.Next(n.ctx); err != nil {
+			return
+		}
+	}
+}
+
+// deliverConsensus hands validated consensus messages to subscribers.
+func (n *Node) deliverConsensus() {
+	for {
+		msg, err := n.consSub.Next(n.ctx)
+		if err != nil {
+			return
+		}
+		if cm, ok := msg.ValidatorData.(ConsensusMessage); ok && msg.ReceivedFrom != n.host.ID() {
+			n.consFeed.Send(cm)
+		}
+	}
+}
+
+// publishTxs gossips the transactions the pool takes in that did not come
+// from the network.
+func (n *Node) publishTxs(ch <-chan []*types.Transaction, sub event.Subscription) {
+	defer sub.Unsubscribe()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case txs := <-ch:
+			for _, tx := range txs {
+				if n.seen.Contains(tx.Hash()) {
+					continue
+				}
+				if err := n.PublishTx(tx); err != nil && n.ctx.Err() == nil {
+					n.log.Debug("publishing transaction failed", "hash", tx.Hash(), "err", err)
+				}
+			}
+		}
+	}
+}
+
+// PublishTx gossips a transaction.
+func (n *Node) PublishTx(tx *types.Transaction) error {
+	data, err := tx.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return n.txTopic.Publish(n.ctx, data)
+}
+
+// PublishBlock gossips a block.
+func (n *Node) PublishBlock(b *types.Block) error {
+	data, err := rlp.EncodeToBytes(b)
+	if err != nil {
+		return err
+	}
+	return n.blockTopic.Publish(n.ctx, data)
+}
+
+// PublishConsensus gossips a consensus message. It fails with
+// ErrNoConsensus when no consensus validator was configured.
+func (n *Node) PublishConsensus(ctx context.Context, data []byte) error {
+	if n.consTopic == nil {
+		return ErrNoConsensus
+	}
+	return n.consTopic.Publish(ctx, data)
+}
+
+// SubscribeConsensus delivers validated consensus messages from other
+// members. Delivery is synchronous: keep ch drained.
+func (n *Node) SubscribeConsensus(ch chan<- ConsensusMessage) event.Subscription {
+	return n.consFeed.Subscribe(ch)
+}

@@ -1,0 +1,52 @@
+package p2p
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the node's Prometheus metrics.
+type metrics struct {
+	peers    prometheus.Gauge
+	height   prometheus.Gauge
+	target   prometheus.Gauge
+	blocks   prometheus.Counter
+	rejected *prometheus.CounterVec
+}
+
+// newMetrics creates the metrics and registers them on reg, if not nil.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		peers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "peers",
+			Help: "Connected member peers.",
+		}),
+		height: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "sync_height",
+			Help: "Number of the local head block.",
+		}),
+		target: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "sync_target",
+			Help: "Highest head number reported by a peer (or the local head).",
+		}),
+		blocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "blocks_imported_total",
+			Help: "Blocks imported from the network, by sync and gossip.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "gossip_rejects_total",
+			Help: "Gossip messages rejected by validation, by topic (txs, blocks, consensus).",
+		}, []string{"topic"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) setPeers(n int)      { m.peers.Set(float64(n)) }
+func (m *metrics) setHeight(n uint64)  { m.height.Set(float64(n)) }
+func (m *metrics) setTarget(n uint64)  { m.target.Set(float64(n)) }
+func (m *metrics) imported(n int)      { m.blocks.Add(float64(n)) }
+func (m *metrics) reject(topic string) { m.rejected.WithLabelValues(topic).Inc() }

@@ -1,0 +1,167 @@
+package p2p
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+
+	"github.com/arbiter-chain/arbiter/consensus"
+	"github.com/arbiter-chain/arbiter/node/chain"
+	"github.com/arbiter-chain/arbiter/node/rules"
+	"github.com/arbiter-chain/arbiter/node/txpool"
+)
+
+// Per-topic size limits of gossip payloads.
+const (
+	maxTxGossip    = rules.MaxTxSize
+	maxBlockGossip = chain.MaxBlockSize
+	// maxGossipMessage bounds every pubsub message: the largest payload
+	// plus the envelope (topic, sender, sequence number, signature).
+	maxGossipMessage = maxBlockGossip + 64<<10
+)
+
+// Reasons a gossip message is dropped.
+var (
+	// errOversized: the payload exceeds its topic's limit.
+	errOversized = errors.New("oversized payload")
+	// errNotMember: the publisher or the block author is not a member.
+	errNotMember = errors.New("not a member")
+	// errKnown: the block is already stored.
+	errKnown = errors.New("already known")
+	// errBlockShape: the block breaks a structural rule of the chain.
+	errBlockShape = errors.New("malformed block")
+)
+
+// Verdict results, named for readability.
+const (
+	accept = pubsub.ValidationAccept
+	reject = pubsub.ValidationReject
+	ignore = pubsub.ValidationIgnore
+)
+
+// txAdder is the pool as the transaction validator uses it.
+type txAdder interface {
+	Add(tx *types.Transaction) error
+}
+
+// checkTx decides on a gossiped transaction. A transaction that passes the
+// static rules is offered to the pool; it is relayed only if the pool takes
+// it. mark, if not nil, is told the hash before the pool sees it.
+func checkTx(data []byte, r rules.Static, pool txAdder, mark func(common.Hash)) (pubsub.ValidationResult, *types.Transaction, error) {
+	if len(data) > maxTxGossip {
+		return reject, nil, fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(data), maxTxGossip)
+	}
+	tx := new(types.Transaction)
+	if err := tx.UnmarshalBinary(data); err != nil {
+		return reject, nil, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if _, err := r.CheckStatic(tx); err != nil {
+		return reject, nil, err
+	}
+	if mark != nil {
+		mark(tx.Hash())
+	}
+	switch err := pool.Add(tx); {
+	case err == nil:
+		return accept, tx, nil
+	case errors.Is(err, rules.ErrNotAllowed):
+		return reject, nil, err
+	case errors.Is(err, txpool.ErrAlreadyKnown):
+		return ignore, nil, err
+	default:
+		// A replay of an included nonce, unaffordable or over a
+		// pool limit: depends on state the relaying peer may not share.
+		return ignore, nil, err
+	}
+}
+
+// blockChecker decides on gossiped blocks.
+type blockChecker struct {
+	chain   consensus.ChainHeaderReader
+	engine  HeaderVerifier
+	members Members
+}
+
+// check decodes a gossiped block and checks what can be checked without
+// executing it: shape, the author's membership and, if the parent is
+// known, the engine's header rules. Import happens after relay.
+func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *types.Block, error) {
+	if len(data) > maxBlockGossip {
+		return reject, nil, fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(data), maxBlockGossip)
+	}
+	b := new(types.Block)
+	if err := rlp.DecodeBytes(data, b); err != nil {
+		return reject, nil, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if err := blockShape(b); err != nil {
+		return reject, nil, err
+	}
+	if c.chain.GetHeaderByHash(b.Hash()) != nil {
+		return ignore, nil, errKnown
+	}
+	h := b.Header()
+	author, err := c.engine.Author(h)
+	if err != nil {
+		return reject, nil, fmt.Errorf("block author: %w", err)
+	}
+	// Membership counts in the parent's state, as import judges it; with
+	// the parent unknown, in the head's.
+	parent := c.chain.GetHeader(h.ParentHash, h.Number.Uint64()-1)
+	if parent == nil {
+		if !c.members.IsMember(author) {
+			return reject, nil, fmt.Errorf("%w: block author %s", errNotMember, author)
+		}
+		return accept, b, nil // the importer syncs the missing ancestors
+	}
+	if !c.chain.IsMember(parent, author) {
+		return reject, nil, fmt.Errorf("%w: block author %s", errNotMember, author)
+	}
+	if err := c.engine.VerifyHeader(c.chain, h, parent); err != nil {
+		if errors.Is(err, consensus.ErrFutureBlock) {
+			return ignore, nil, err // our clock may be behind
+		}
+		return reject, nil, err
+	}
+	return accept, b, nil
+}
+
+// blockShape checks the structural rules every block of the chain obeys.
+func blockShape(b *types.Block) error {
+	h := b.Header()
+	switch {
+	case h.Number == nil || !h.Number.IsUint64() || h.Number.Sign() == 0:
+		return fmt.Errorf("%w: number %v", errBlockShape, h.Number)
+	case len(h.Extra) > chain.MaxExtra:
+		return fmt.Errorf("%w: %d bytes of extra", errBlockShape, len(h.Extra))
+	case h.GasUsed > h.GasLimit:
+		return fmt.Errorf("%w: gas used %d above limit %d", errBlockShape, h.GasUsed, h.GasLimit)
+	case h.UncleHash != types.EmptyUncleHash || len(b.Uncles()) > 0:
+		return fmt.Errorf("%w: uncles", errBlockShape)
+	case h.WithdrawalsHash != nil || h.BlobGasUsed != nil || h.ExcessBlobGas != nil ||
+		h.ParentBeaconRoot != nil || h.RequestsHash != nil || b.Withdrawals() != nil:
+		return fmt.Errorf("%w: fields this chain does not use", errBlockShape)
+	}
+	if got := types.DeriveSha(b.Transactions(), trie.NewStackTrie(nil)); got != h.TxHash {
+		return fmt.Errorf("%w: transactions root %x, header has %x", errBlockShape, got, h.TxHash)
+	}
+	return nil
+}
+
+// checkConsensus decides on a consensus message from a member.
+func checkConsensus(data []byte, from common.Address, limit int, v ConsensusValidator) (pubsub.ValidationResult, error) {
+	if len(data) > limit {
+		return reject, fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(data), limit)
+	}
+	if err := v.ValidateConsensus(from, data); err != nil {
+		if errors.Is(err, ErrIgnore) {
+			return ignore, err
+		}
+		return reject, err
+	}
+	return accept, nil
+}

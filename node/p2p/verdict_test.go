@@ -1,0 +1,237 @@
+package p2p
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rlp"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+
+	"github.com/arbiter-chain/arbiter/consensus"
+	"github.com/arbiter-chain/arbiter/node/rules"
+	"github.com/arbiter-chain/arbiter/node/txpool"
+)
+
+// poolFunc is a pool whose Add answers with a function.
+type poolFunc func(*types.Transaction) error
+
+func (f poolFunc) Add(tx *types.Transaction) error { return f(tx) }
+
+func resultName(r pubsub.ValidationResult) string {
+	switch r {
+	case accept:
+		return "accept"
+	case reject:
+		return "reject"
+	case ignore:
+		return "ignore"
+	}
+	return fmt.Sprint(int(r))
+}
+
+func TestCheckTx(t *testing.T) {
+	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
+	to := addrOf(t, "B")
+	valid := transfer(t, "A", 0, to)
+	enc := func(tx *types.Transaction) []byte {
+		b, err := tx.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	otherChain, err := types.SignNewTx(testKey(t, "A"), types.NewLondonSigner(big.NewInt(1)), &types.DynamicFeeTx{
+		ChainID: big.NewInt(1), To: &to, Gas: 21000, GasFeeCap: big.NewInt(1), GasTipCap: big.NewInt(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unprotected, err := types.SignNewTx(testKey(t, "A"), types.HomesteadSigner{}, &types.LegacyTx{To: &to, Gas: 21000, GasPrice: big.NewInt(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A signature with r = 0 decodes but recovers no sender.
+	v, _, s := valid.RawSignatureValues()
+	sig := append(append(make([]byte, 32), common.BigToHash(s).Bytes()...), byte(v.Uint64()))
+	badSig, err := valid.WithSignature(types.NewLondonSigner(big.NewInt(testChainID)), sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bigData := &types.DynamicFeeTx{ChainID: big.NewInt(testChainID), To: &to, Gas: 5_000_000, GasFeeCap: big.NewInt(1), GasTipCap: big.NewInt(1), Data: bytes.Repeat([]byte{1}, rules.MaxTxSize)}
+	oversized, err := types.SignNewTx(testKey(t, "A"), types.NewLondonSigner(big.NewInt(testChainID)), bigData)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		data    []byte
+		poolErr error
+		want    pubsub.ValidationResult
+		pooled  bool
+	}{
+		{"valid", enc(valid), nil, accept, true},
+		{"pool knows it", enc(valid), txpool.ErrAlreadyKnown, ignore, true},
+		{"replay of an included nonce", enc(valid), rules.ErrNonceTooLow, ignore, true},
+		{"pool full", enc(valid), txpool.ErrPoolFull, ignore, true},
+		{"sender not allowed", enc(valid), fmt.Errorf("%w: x", rules.ErrNotAllowed), reject, true},
+		{"oversized", enc(oversized), nil, reject, false},
+		{"malformed", []byte{0x02, 0xc1, 0xff}, nil, reject, false},
+		{"empty", nil, nil, reject, false},
+		{"other chain", enc(otherChain), nil, reject, false},
+		{"not replay-protected", enc(unprotected), nil, reject, false},
+		{"bad signature", enc(badSig), nil, reject, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pooled, marked bool
+			pool := poolFunc(func(*types.Transaction) error { pooled = true; return tt.poolErr })
+			res, tx, err := checkTx(tt.data, r, pool, func(common.Hash) { marked = true })
+			if res != tt.want {
+				t.Fatalf("result: have %s (%v), want %s", resultName(res), err, resultName(tt.want))
+			}
+			if pooled != tt.pooled || marked != tt.pooled {
+				t.Fatalf("offered to the pool: have %v (marked %v), want %v", pooled, marked, tt.pooled)
+			}
+			if (res == accept) != (tx != nil) {
+				t.Fatalf("transaction returned: have %v, want %v", tx != nil, res == accept)
+			}
+		})
+	}
+}
+
+func TestCheckBlock(t *testing.T) {
+	g := testGenesis(t)
+	tc := newTestChain(t, g, "A")
+	tc.extend(3, nil)
+	head := tc.chain.CurrentBlock()
+	checker := &blockChecker{chain: tc.chain, engine: tc.engine, members: HeadMembers(tc.chain)}
+	enc := func(b *types.Block) []byte {
+		data, err := rlp.EncodeToBytes(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	// twin imports the same chain under another sealer.
+	twin := func(sealer string) *testChain {
+		o := newTestChain(t, g, sealer)
+		for n := uint64(1); n <= head.NumberU64(); n++ {
+			if err := o.chain.InsertBlock(tc.chain.GetBlockByNumber(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return o
+	}
+	valid := tc.mine(head, []*types.Transaction{transfer(t, "A", 0, addrOf(t, "B"))}, 1)
+	nonMember := twin("D").mine(head, nil, 1)
+	ahead := twin("B")
+	ahead.extend(1, nil)
+	orphan := ahead.mine(ahead.chain.CurrentBlock(), nil, 1)
+	outsider := twin("D")
+	if err := outsider.chain.InsertBlock(ahead.chain.CurrentBlock()); err != nil {
+		t.Fatal(err)
+	}
+	nonMemberOrphan := outsider.mine(outsider.chain.CurrentBlock(), nil, 1)
+	future := tc.mine(head, nil, uint64(time.Now().Add(time.Hour).Unix())-head.Time())
+
+	badRoot := valid.WithBody(types.Body{Transactions: []*types.Transaction{transfer(t, "A", 1, addrOf(t, "B"))}})
+	hdr := valid.Header()
+	hdr.Extra = make([]byte, 65)
+	unsigned := types.NewBlockWithHeader(hdr).WithBody(*valid.Body())
+	hdr = valid.Header()
+	hdr.Time++ // signature no longer covers the header: recovers someone else
+	resigned := types.NewBlockWithHeader(hdr).WithBody(*valid.Body())
+	hdr = valid.Header()
+	hdr.UncleHash = common.Hash{1}
+	uncles := types.NewBlockWithHeader(hdr).WithBody(*valid.Body())
+	hdr = valid.Header()
+	hdr.Number = new(big.Int)
+	zero := types.NewBlockWithHeader(hdr).WithBody(*valid.Body())
+	hdr = valid.Header()
+	hdr.Extra = make([]byte, 5000)
+	longExtra := types.NewBlockWithHeader(hdr).WithBody(*valid.Body())
+
+	tests := []struct {
+		name string
+		data []byte
+		want pubsub.ValidationResult
+		err  error
+	}{
+		{"valid child of the head", enc(valid), accept, nil},
+		{"known block", enc(head), ignore, errKnown},
+		{"unknown parent, member author", enc(orphan), accept, nil},
+		{"from the future", enc(future), ignore, consensus.ErrFutureBlock},
+		{"author not a member", enc(nonMember), reject, errNotMember},
+		{"unknown parent, author not a member", enc(nonMemberOrphan), reject, errNotMember},
+		{"seal is no signature", enc(unsigned), reject, nil},
+		{"signature over another header", enc(resigned), reject, nil},
+		{"transactions root mismatch", enc(badRoot), reject, errBlockShape},
+		{"uncles", enc(uncles), reject, errBlockShape},
+		{"number zero", enc(zero), reject, errBlockShape},
+		{"extra too long", enc(longExtra), reject, errBlockShape},
+		{"malformed", []byte{0xf9, 0x01}, reject, errMalformed},
+		{"oversized", make([]byte, maxBlockGossip+1), reject, errOversized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, b, err := checker.check(tt.data)
+			if res != tt.want {
+				t.Fatalf("result: have %s (%v), want %s", resultName(res), err, resultName(tt.want))
+			}
+			if tt.err != nil && !errors.Is(err, tt.err) {
+				t.Fatalf("err: have %v, want %v", err, tt.err)
+			}
+			if (res == accept) != (b != nil) {
+				t.Fatalf("block returned: have %v, want %v", b != nil, res == accept)
+			}
+		})
+	}
+}
+
+// consensusFunc is a ConsensusValidator made of a function.
+type consensusFunc func(common.Address, []byte) error
+
+func (f consensusFunc) ValidateConsensus(from common.Address, data []byte) error {
+	return f(from, data)
+}
+
+func TestCheckConsensus(t *testing.T) {
+	errBadVote := errors.New("bad vote")
+	tests := []struct {
+		name string
+		data []byte
+		verr error
+		want pubsub.ValidationResult
+	}{
+		{"valid", []byte("vote"), nil, accept},
+		{"engine rejects", []byte("vote"), errBadVote, reject},
+		{"engine ignores", []byte("old vote"), fmt.Errorf("round passed: %w", ErrIgnore), ignore},
+		{"oversized", make([]byte, 65), nil, reject},
+	}
+	from := addrOf(t, "A")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var called bool
+			v := consensusFunc(func(a common.Address, d []byte) error {
+				called = true
+				if a != from || !bytes.Equal(d, tt.data) {
+					t.Fatalf("validator saw %s %x", a, d)
+				}
+				return tt.verr
+			})
+			res, err := checkConsensus(tt.data, from, 64, v)
+			if res != tt.want {
+				t.Fatalf("result: have %s (%v), want %s", resultName(res), err, resultName(tt.want))
+			}
+			if called == (len(tt.data) > 64) {
+				t.Fatalf("validator called: have %v", called)
+			}
+		})
+	}
+}

@@ -7,7 +7,10 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/arbiter-chain/arbiter/consensus"
+	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/consensus/pow"
 	"github.com/arbiter-chain/arbiter/contracts"
 	"github.com/arbiter-chain/arbiter/node/chain"
@@ -22,9 +25,46 @@ func NewEngine(g *genesis.Genesis, key *ecdsa.PrivateKey) (consensus.Engine, err
 	switch g.Engine {
 	case genesis.EnginePoW:
 		return pow.New(*g.PoW, time.Duration(g.BlockTime), key), nil
+	case genesis.EnginePoS:
+		set, err := GenesisValidators(g)
+		if err != nil {
+			return nil, err
+		}
+		schedule, err := pos.NewSchedule(set)
+		if err != nil {
+			return nil, err
+		}
+		return pos.New(new(big.Int).SetUint64(g.ChainID), schedule, key), nil
 	default:
 		return nil, fmt.Errorf("engine %q is not available in this build", g.Engine)
 	}
+}
+
+// GenesisValidators is the proof-of-stake validator set from block 1: the
+// genesis members with a stake, with voting power proportional to it.
+func GenesisValidators(g *genesis.Genesis) (*pos.ValidatorSet, error) {
+	var (
+		addrs  []common.Address
+		stakes []*big.Int
+	)
+	for _, m := range g.Members {
+		if m.Stake != nil && (*big.Int)(m.Stake).Sign() > 0 {
+			addrs = append(addrs, m.Address)
+			stakes = append(stakes, (*big.Int)(m.Stake))
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("genesis: engine pos needs members with a stake")
+	}
+	powers, err := pos.ScalePowers(stakes)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]pos.Validator, len(addrs))
+	for i := range addrs {
+		vals[i] = pos.Validator{Address: addrs[i], Power: powers[i]}
+	}
+	return pos.NewValidatorSet(1, vals)
 }
 
 // OpenChain opens the chain in db with the engine and the native contracts

@@ -16,8 +16,10 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
+	"github.com/arbiter-chain/arbiter/node/p2p"
 	"github.com/arbiter-chain/arbiter/node/rpc"
 	"github.com/arbiter-chain/arbiter/node/store"
 	"github.com/arbiter-chain/arbiter/node/txpool"
@@ -39,7 +41,15 @@ type Config struct {
 	// RPCAddr is where JSON-RPC listens; empty disables it.
 	RPCAddr string
 	// Mine makes the node produce blocks (a member's key is required).
-	Mine   bool
+	Mine bool
+	// P2PListen are the multiaddrs libp2p listens on. Empty means the
+	// multiaddr genesis lists for this node's member, if any, else a
+	// free loopback port.
+	P2PListen []string
+	// Peers are extra member multiaddrs (ending in /p2p/<peer id>) to dial
+	// besides those genesis lists. NoP2P disables networking entirely.
+	Peers  []string
+	NoP2P  bool
 	Logger *slog.Logger
 	// Registry receives the node's metrics; nil uses a fresh registry.
 	Registry *prometheus.Registry
@@ -54,10 +64,15 @@ type Node struct {
 	pool    *txpool.Pool
 	rpc     *rpc.Server
 	rpcAddr net.Addr
+	p2p     *p2p.Node
 	reg     *prometheus.Registry
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// evidence, when set, receives equivocation evidence the validator's
+	// consensus detects (the staking contract slashes with it).
+	evidence func(*pos.Evidence)
 }
 
 // Init writes a data directory from a genesis: the genesis file and a
@@ -166,14 +181,41 @@ func (n *Node) Start() error {
 		}()
 		n.log.Info("JSON-RPC listening", "addr", "http://"+l.Addr().String())
 	}
+	if !n.cfg.NoP2P && n.cfg.Key != nil {
+		if err := n.startP2P(ctx); err != nil {
+			cancel()
+			if n.rpc != nil {
+				n.rpc.Close()
+			}
+			return fmt.Errorf("p2p: %w", err)
+		}
+	}
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.poolLoop(ctx) }()
+	if eng, ok := n.chain.Engine().(*pos.Engine); ok {
+		if n.cfg.Mine && n.isValidator(eng) {
+			if err := n.startValidator(ctx, eng); err != nil {
+				cancel()
+				return err
+			}
+		}
+		return nil
+	}
 	if n.cfg.Mine {
 		m := &miner{chain: n.chain, pool: n.pool, log: n.log, now: time.Now}
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); m.run(ctx) }()
 	}
 	return nil
+}
+
+// isValidator reports whether this node's key validates the next height.
+func (n *Node) isValidator(eng *pos.Engine) bool {
+	set, err := eng.Validators().ValidatorSet(n.chain.CurrentBlock().NumberU64() + 1)
+	if err != nil {
+		return false
+	}
+	return set.Has(crypto.PubkeyToAddress(n.cfg.Key.PublicKey))
 }
 
 // poolLoop keeps the pool in step with the head: included transactions
@@ -199,6 +241,9 @@ func (n *Node) Close() error {
 	}
 	if n.rpc != nil {
 		n.rpc.Close()
+	}
+	if n.p2p != nil {
+		n.p2p.Close()
 	}
 	n.wg.Wait()
 	return errors.Join(n.chain.Close(), n.db.Close())

@@ -1,0 +1,182 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/arbiter-chain/arbiter/consensus/pos"
+	"github.com/arbiter-chain/arbiter/node/chain"
+	"github.com/arbiter-chain/arbiter/node/p2p"
+	"github.com/arbiter-chain/arbiter/node/txpool"
+)
+
+// WALFile is the validator's consensus write-ahead log in the data directory.
+const WALFile = "consensus.wal"
+
+// startValidator runs the BFT consensus driver for a proof-of-stake
+// validator: consensus messages come from and go to the p2p consensus
+// topic, proposals are built from the pool, judged by full validation,
+// and decided blocks are imported and marked final.
+func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
+	inbound := make(chan []byte, 4096)
+	var transport pos.Transport = dropTransport{}
+	if n.p2p != nil {
+		msgs := make(chan p2p.ConsensusMessage, 4096)
+		sub := n.p2p.SubscribeConsensus(msgs)
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			defer sub.Unsubscribe()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m := <-msgs:
+					select {
+					case inbound <- m.Data:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}()
+		transport = p2pTransport{ctx: ctx, node: n.p2p, log: n}
+	}
+	heads := make(chan *types.Block, 64)
+	headEvents := make(chan chain.HeadEvent, 64)
+	hsub := n.chain.SubscribeChainHead(headEvents)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer hsub.Unsubscribe()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-headEvents:
+				select {
+				case heads <- ev.Block:
+				default: // the driver only needs the newest head
+				}
+			}
+		}
+	}()
+	d, err := pos.NewDriver(eng, pos.DriverConfig{
+		WALPath:   filepath.Join(n.cfg.DataDir, WALFile),
+		BlockTime: time.Duration(n.chain.Genesis().BlockTime),
+		Head:      n.chain.CurrentBlock(),
+		Inbound:   inbound,
+		Heads:     heads,
+		Transport: transport,
+		Builder:   posBuilder{chain: n.chain, pool: n.pool},
+		Validator: n.chain,
+		Committer: posCommitter{chain: n.chain},
+		Logger:    n.log.With("module", "consensus"),
+	})
+	if err != nil {
+		return fmt.Errorf("consensus driver: %w", err)
+	}
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			n.log.Error("consensus stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-d.Evidence():
+				n.onEvidence(ev)
+			}
+		}
+	}()
+	return nil
+}
+
+// onEvidence records equivocation. Submitting it to the staking contract
+// for slashing is done by the evidence submitter when the contract is
+// enabled.
+func (n *Node) onEvidence(ev *pos.Evidence) {
+	if ev == nil {
+		return
+	}
+	who, _ := ev.VoteA.Signer(n.chain.ChainID())
+	n.log.Warn("equivocation detected", "validator", who, "height", ev.VoteA.Height, "round", ev.VoteA.Round)
+	if n.evidence != nil {
+		n.evidence(ev)
+	}
+}
+
+type dropTransport struct{}
+
+func (dropTransport) Broadcast([]byte) {}
+
+type p2pTransport struct {
+	ctx  context.Context
+	node *p2p.Node
+	log  *Node
+}
+
+func (t p2pTransport) Broadcast(msg []byte) {
+	if err := t.node.PublishConsensus(t.ctx, msg); err != nil && t.ctx.Err() == nil {
+		t.log.log.Debug("consensus publish failed", "err", err)
+	}
+}
+
+// posBuilder builds proposals from the pool's pending transactions.
+type posBuilder struct {
+	chain *chain.Chain
+	pool  *txpool.Pool
+}
+
+func (b posBuilder) BuildBlock(parent *types.Block, time uint64) (*types.Block, error) {
+	built, err := b.chain.BuildBlock(parent, b.pool.Pending(), time)
+	if err != nil {
+		return nil, err
+	}
+	return built.Block, nil
+}
+
+// posCommitter imports a decided block and marks it final.
+type posCommitter struct{ chain *chain.Chain }
+
+func (c posCommitter) Commit(block *types.Block, _ pos.Commit) error {
+	if err := c.chain.InsertBlock(block); err != nil && !errors.Is(err, chain.ErrKnownBlock) {
+		return err
+	}
+	return c.chain.MarkFinal(block.Hash())
+}
+
+// CommittedBlock serves a lagging validator: block n with the commit that
+// block n+1 carries for it.
+func (c posCommitter) CommittedBlock(number uint64) (*types.Block, pos.Commit, bool) {
+	b := c.chain.GetBlockByNumber(number)
+	child := c.chain.GetBlockByNumber(number + 1)
+	if b == nil || child == nil {
+		return nil, pos.Commit{}, false
+	}
+	extra, err := pos.DecodeExtra(child.Extra())
+	if err != nil {
+		return nil, pos.Commit{}, false
+	}
+	return b, extra.LastCommit, true
+}
+
+// consensusFilter drops gossip that is not a well-formed consensus message
+// before it spreads; the core checks signatures and validators.
+type consensusFilter struct{}
+
+func (consensusFilter) ValidateConsensus(_ common.Address, data []byte) error {
+	_, err := pos.DecodeMessage(data, pos.DefaultMaxMessageSize)
+	return err
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/ethereum/go-ethereum/core/types"
@@ -99,6 +100,9 @@ func runNode(args []string, stdout io.Writer) error {
 	mine := fs.Bool("mine", true, "produce blocks")
 	importFile := fs.String("import", "", "import blocks from an RLP file (as written by arbiter export) after start")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	p2pAddr := fs.String("p2p", "", "libp2p listen multiaddr (default: this member's multiaddr in genesis, else a free loopback port)")
+	peers := fs.String("peers", "", "comma-separated member multiaddrs ending in /p2p/<peer id>, dialled besides those in genesis")
+	noP2P := fs.Bool("no-p2p", false, "run without networking")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -116,7 +120,16 @@ func runNode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("load key %s: %w", *keyFile, err)
 	}
-	n, err := node.New(node.Config{DataDir: *dataDir, Key: key, RPCAddr: *rpcAddr, Mine: *mine, Logger: log})
+	cfg := node.Config{DataDir: *dataDir, Key: key, RPCAddr: *rpcAddr, Mine: *mine, Logger: log, NoP2P: *noP2P}
+	if *p2pAddr != "" {
+		cfg.P2PListen = []string{*p2pAddr}
+	}
+	for _, p := range strings.Split(*peers, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.Peers = append(cfg.Peers, p)
+		}
+	}
+	n, err := node.New(cfg)
 	if err != nil {
 		return err
 	}

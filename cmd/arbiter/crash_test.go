@@ -156,7 +156,7 @@ func TestCrashDuringImport(t *testing.T) {
 	var committed uint64
 	kills := 0
 	for kills < minKills {
-		cmd := exec.Command(bin, "node", "--datadir", dataDir, "--key", keyFile, "--rpc", "", "--mine=false", "--import", chainFile)
+		cmd := exec.Command(bin, "node", "--datadir", dataDir, "--key", keyFile, "--rpc", "", "--mine=false", "--no-p2p", "--import", chainFile)
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -234,7 +234,7 @@ func TestCrashDuringImport(t *testing.T) {
 	}
 
 	// Finish the import and compare the final state with the generator's.
-	cmd := exec.Command(bin, "node", "--datadir", dataDir, "--key", keyFile, "--rpc", "", "--mine=false", "--import", chainFile)
+	cmd := exec.Command(bin, "node", "--datadir", dataDir, "--key", keyFile, "--rpc", "", "--mine=false", "--no-p2p", "--import", chainFile)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// runDev writes a one-member proof-of-work network into a fresh temporary
+// runDev writes a one-member proof-of-stake network into a fresh temporary
 // directory and runs its node until interrupted: the quickest way to a
 // working JSON-RPC endpoint.
 func runDev(args []string, stdout io.Writer) error {
@@ -21,7 +21,7 @@ func runDev(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := runTestnet([]string{"--members", "1", "--engine", "pow", "--out", dir, "--block-time", time.Second.String()}, stdout); err != nil {
+	if err := runTestnet([]string{"--members", "1", "--engine", "pos", "--out", dir, "--block-time", time.Second.String()}, stdout); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "network written to %s; JSON-RPC on http://%s\n", dir, *rpcAddr)

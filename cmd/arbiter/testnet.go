@@ -1,19 +1,14 @@
 package main
 
 import (
-	"crypto/ecdsa"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/arbiter-chain/arbiter/consensus/pow"
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/store"
@@ -21,7 +16,6 @@ import (
 
 // Testnet defaults: loopback p2p ports start at basePort+1 for member 1.
 const (
-	testnetChainID  = 31337
 	testnetBasePort = 30300
 	maxMembers      = 64
 )
@@ -52,7 +46,7 @@ func runTestnet(args []string, stdout io.Writer) error {
 	if entries, err := os.ReadDir(*out); err == nil && len(entries) > 0 {
 		return fmt.Errorf("%s is not empty", *out)
 	}
-	g, keys, err := testnetGenesis(*members, *engine, *basePort, *blockTime)
+	g, keys, err := node.TestnetGenesis(*members, *engine, *basePort, *blockTime)
 	if err != nil {
 		return err
 	}
@@ -76,42 +70,4 @@ func runTestnet(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "member%d %s %s\n", i+1, crypto.PubkeyToAddress(key.PublicKey).Hex(), g.Members[i].Multiaddr)
 	}
 	return nil
-}
-
-// testnetGenesis makes n fresh member keys and a genesis funding each.
-func testnetGenesis(n int, engine string, basePort int, blockTime time.Duration) (*genesis.Genesis, []*ecdsa.PrivateKey, error) {
-	g := &genesis.Genesis{
-		ChainID:   testnetChainID,
-		Engine:    engine,
-		BlockTime: genesis.Duration(blockTime),
-		GasLimit:  60_000_000,
-		Timestamp: uint64(time.Now().Unix()),
-		Contracts: []string{"membership", "chess"},
-		Alloc:     map[common.Address]genesis.Account{},
-	}
-	if engine == genesis.EnginePoW {
-		g.PoW = &pow.Config{MinDifficulty: 1 << 10, InitialDifficulty: 1 << 16}
-	}
-	fund := new(big.Int).Mul(big.NewInt(1_000_000), big.NewInt(1e18))
-	stake := new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18))
-	keys := make([]*ecdsa.PrivateKey, n)
-	for i := range keys {
-		key, err := crypto.GenerateKey()
-		if err != nil {
-			return nil, nil, err
-		}
-		keys[i] = key
-		addr := crypto.PubkeyToAddress(key.PublicKey)
-		g.Members = append(g.Members, genesis.Member{
-			Address:   addr,
-			Name:      fmt.Sprintf("member%d", i+1),
-			Stake:     (*math.HexOrDecimal256)(new(big.Int).Set(stake)),
-			Multiaddr: fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", basePort+i+1),
-		})
-		g.Alloc[addr] = genesis.Account{Balance: (*math.HexOrDecimal256)(new(big.Int).Set(fund))}
-	}
-	if err := g.Validate(); err != nil {
-		return nil, nil, err
-	}
-	return g, keys, nil
 }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/prometheus/client_golang/prometheus"
+
+	chesscontract "github.com/arbiter-chain/arbiter/contracts/chess"
+	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/watcher"
+)
+
+// watcherDir is where the watcher's database lives under the bridge's
+// data directory.
+const watcherDir = "watcher"
+
+// shutdownGrace bounds how long in-flight HTTP requests may finish after
+// SIGINT or SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+// runBridge serves the chess bridge over HTTP with its badger store and,
+// with --watch, runs the watcher and watchtower in the same process, until
+// SIGINT or SIGTERM.
+func runBridge(args []string, stdout io.Writer) error {
+	fs := newFlags("bridge")
+	nodeURL := fs.String("node", "http://127.0.0.1:8545", "node JSON-RPC endpoint (http, ws or ipc)")
+	listen := fs.String("listen", "127.0.0.1:8600", "HTTP listen address: POST /rpc, GET /ws, /healthz, /metrics")
+	dataDir := fs.String("datadir", "", "directory of the bridge's store; the watcher's database goes in DIR/"+watcherDir)
+	keyFile := fs.String("key", "", "watchtower key file (hex secp256k1) of a member or allowed account")
+	watch := fs.Bool("watch", false, "run the watcher and watchtower (needs --key)")
+	confirmations := fs.Uint64("confirmations", 0, "blocks the watcher stays behind the head: 0 with BFT finality, a few with PoW")
+	poll := fs.Duration("poll", watcher.DefaultPollInterval, "how often the watcher asks the node for its head")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required("datadir", *dataDir); err != nil {
+		return err
+	}
+	if *watch {
+		if err := required("key", *keyFile); err != nil {
+			return fmt.Errorf("--watch: %w", err)
+		}
+	}
+	log, err := newLogger(*logLevel)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	store, err := bridge.OpenBadger(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	arb, err := bridge.DialArbiter(ctx, *nodeURL, chesscontract.Address)
+	if err != nil {
+		return err
+	}
+	defer arb.Close()
+	reg := prometheus.NewRegistry()
+	b, err := bridge.New(bridge.Config{Arbiter: chesscontract.Address, Registerer: reg, Gatherer: reg, Logger: log}, store, arb)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("bridge server: %w", err)
+		}
+	}()
+	addr := ln.Addr().String()
+	if err := selfCheck(ctx, addr); err != nil {
+		srv.Close()
+		return err
+	}
+	log.Info("bridge listening", "addr", addr, "node", *nodeURL, "datadir", *dataDir, "watch", *watch)
+
+	wctx, cancelWatch := context.WithCancel(ctx)
+	defer cancelWatch()
+	watching := make(chan struct{})
+	if !*watch {
+		close(watching)
+	} else {
+		db, err := startWatcher(wctx, watcherOptions{
+			dir: filepath.Join(*dataDir, watcherDir), nodeURL: *nodeURL, keyFile: *keyFile,
+			confirmations: *confirmations, poll: *poll, reg: reg, log: log, store: store,
+		}, errc, watching)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer db.Close()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("bridge stopping", "err", runErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	cancelWatch()
+	<-watching
+	return errors.Join(runErr, err)
+}
+
+// watcherOptions configure the watcher of runBridge.
+type watcherOptions struct {
+	dir, nodeURL, keyFile string
+	confirmations         uint64
+	poll                  time.Duration
+	reg                   prometheus.Registerer
+	log                   *slog.Logger
+	store                 watcher.StateSource
+}
+
+// startWatcher opens the watcher's database and runs the watcher until ctx
+// is done; a watcher that stops on its own sends its error to errc. done
+// is closed once it has returned. The database is the caller's to close
+// after done.
+func startWatcher(ctx context.Context, o watcherOptions, errc chan<- error, done chan<- struct{}) (*watcher.DB, error) {
+	key, err := crypto.LoadECDSA(o.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load key %s: %w", o.keyFile, err)
+	}
+	client, err := ethclient.DialContext(ctx, o.nodeURL)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", o.nodeURL, err)
+	}
+	db, err := watcher.Open(o.dir)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	w, err := watcher.New(watcher.Config{
+		Arbiter: chesscontract.Address, Confirmations: o.confirmations, PollInterval: o.poll,
+		Key: key, Registerer: o.reg, Logger: o.log,
+	}, db, client, o.store, watcher.LogNotifier{Logger: o.log})
+	if err != nil {
+		client.Close()
+		db.Close()
+		return nil, err
+	}
+	cp, err := w.Checkpoint()
+	if err != nil {
+		client.Close()
+		db.Close()
+		return nil, err
+	}
+	o.log.Info("watcher starting", "block", cp.Block, "index", cp.Index, "tower", crypto.PubkeyToAddress(key.PublicKey), "confirmations", o.confirmations)
+	go func() {
+		defer close(done)
+		defer client.Close()
+		if err := w.Run(ctx); !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("watcher: %w", err)
+		}
+	}()
+	return db, nil
+}
+
+// selfCheck asks the server just started on addr for /healthz, so that
+// "bridge listening" is logged only once requests are answered.
+func selfCheck(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("bridge self-check: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("bridge self-check: GET /healthz: %s", resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+// Package watcher consumes the chess arbiter's events and acts on them as
+// a watchtower.
+//
+// A Watcher reads the arbiter's logs with eth_getLogs in chain order, in
+// ranges of at most Config.MaxRange blocks, up to head -
+// Config.Confirmations, from a checkpoint kept in its own badger database
+// (DB; key schema in schema.go). The record of each processed log and the
+// moved checkpoint are written in one transaction, so a watcher killed at
+// any moment resumes without missing or repeating an event; records are
+// keyed by (block hash, log index), which makes a replay detectable. It
+// remembers the hashes of the blocks it processed: when the chain
+// replaces one, it rolls back to the common ancestor, drops the records of
+// the replaced blocks and processes the new branch. A log that does not
+// decode under the arbiter ABI is quarantined with its raw form instead of
+// stalling the watcher.
+//
+// As a watchtower, on GameClaimed for a game the bridge's store holds, it
+// refutes the claim with a later (or, at the claimed ply, a different)
+// state signed by the claimant, or answers a timeout claim with the
+// opponent's signed move on the claimed state; either way it notifies the
+// opponent through a Notifier. Its transaction is signed with
+// Config.Key, dry-run with eth_estimateGas, and stored before it is sent,
+// so a replay sends the same transaction rather than a second one.
+//
+// Metrics: arbiter_watcher_lag_blocks, arbiter_watcher_events_handled_total,
+// arbiter_watcher_events_quarantined_total, arbiter_watcher_reorgs_total,
+// arbiter_watcher_transactions_sent_total.
+//
+//	db, err := watcher.Open(filepath.Join(dir, "watcher"))
+//	if err != nil { ... }
+//	defer db.Close()
+//	client, err := ethclient.Dial("http://127.0.0.1:8545")
+//	if err != nil { ... }
+//	w, err := watcher.New(watcher.Config{Key: key, Confirmations: 2}, db, client, bridgeStore, watcher.LogNotifier{})
+//	if err != nil { ... }
+//	err = w.Run(ctx) // until ctx is done
+package watcher

@@ -13,6 +13,7 @@ import (
 	"github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/contracts/native"
+	"github.com/arbiter-chain/arbiter/contracts/staking"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 )
@@ -33,7 +34,7 @@ var errNoContract = errors.New("no contract at this address")
 
 // Builtin returns every contract this node can run, in a fixed order.
 func Builtin() []native.Contract {
-	return []native.Contract{membership.New(), chess.New()}
+	return []native.Contract{membership.New(), chess.New(), staking.New()}
 }
 
 // Seeder is implemented by contracts that write their own storage at

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -20,23 +21,35 @@ import (
 
 // NewEngine is the one place that chooses the consensus engine from genesis.
 // key signs what this node produces; it may be nil for a node that only
-// verifies.
+// verifies. A proof-of-stake engine takes its validators from genesis for
+// good, unless the staking contract is enabled: OpenChain then binds the
+// engine to the contract's sets.
 func NewEngine(g *genesis.Genesis, key *ecdsa.PrivateKey) (consensus.Engine, error) {
+	e, _, err := newEngine(g, key)
+	return e, err
+}
+
+func newEngine(g *genesis.Genesis, key *ecdsa.PrivateKey) (consensus.Engine, *stakingSource, error) {
 	switch g.Engine {
 	case genesis.EnginePoW:
-		return pow.New(*g.PoW, time.Duration(g.BlockTime), key), nil
+		return pow.New(*g.PoW, time.Duration(g.BlockTime), key), nil, nil
 	case genesis.EnginePoS:
 		set, err := GenesisValidators(g)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		chainID := new(big.Int).SetUint64(g.ChainID)
+		if slices.Contains(g.Contracts, "staking") {
+			src := newStakingSource(set)
+			return pos.New(chainID, src, key), src, nil
 		}
 		schedule, err := pos.NewSchedule(set)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return pos.New(new(big.Int).SetUint64(g.ChainID), schedule, key), nil
+		return pos.New(chainID, schedule, key), nil, nil
 	default:
-		return nil, fmt.Errorf("engine %q is not available in this build", g.Engine)
+		return nil, nil, fmt.Errorf("engine %q is not available in this build", g.Engine)
 	}
 }
 
@@ -72,7 +85,7 @@ func GenesisValidators(g *genesis.Genesis) (*pos.ValidatorSet, error) {
 // CLI's export and verify) goes through here, so all compute the same
 // genesis state.
 func OpenChain(db *store.DB, g *genesis.Genesis, key *ecdsa.PrivateKey, log *slog.Logger) (*chain.Chain, error) {
-	engine, err := NewEngine(g, key)
+	engine, src, err := newEngine(g, key)
 	if err != nil {
 		return nil, err
 	}
@@ -83,5 +96,12 @@ func OpenChain(db *store.DB, g *genesis.Genesis, key *ecdsa.PrivateKey, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
-	return chain.New(db, g, engine, chain.WithContracts(reg), chain.WithLogger(log))
+	c, err := chain.New(db, g, engine, chain.WithContracts(reg), chain.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	if src != nil {
+		src.bind(c)
+	}
+	return c, nil
 }

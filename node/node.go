@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
@@ -208,6 +209,9 @@ func (n *Node) Start() error {
 	}
 	return nil
 }
+
+// address is the node key's address.
+func (n *Node) address() common.Address { return crypto.PubkeyToAddress(n.cfg.Key.PublicKey) }
 
 // isValidator reports whether this node's key validates the next height.
 func (n *Node) isValidator(eng *pos.Engine) bool {

@@ -20,8 +20,8 @@ const TestnetChainID = 31337
 
 // TestnetGenesis makes n fresh member keys and a genesis for a local
 // network: each member funded, staked and listening on a loopback port
-// (basePort+i, or no multiaddr when basePort is 0), with the membership
-// and chess contracts enabled.
+// (basePort+i, or no multiaddr when basePort is 0), with the membership,
+// staking and chess contracts enabled.
 func TestnetGenesis(n int, engine string, basePort int, blockTime time.Duration) (*genesis.Genesis, []*ecdsa.PrivateKey, error) {
 	g := &genesis.Genesis{
 		ChainID:   TestnetChainID,
@@ -29,7 +29,7 @@ func TestnetGenesis(n int, engine string, basePort int, blockTime time.Duration)
 		BlockTime: genesis.Duration(blockTime),
 		GasLimit:  60_000_000,
 		Timestamp: uint64(time.Now().Unix()),
-		Contracts: []string{"membership", "chess"},
+		Contracts: []string{"membership", "staking", "chess"},
 		Alloc:     map[common.Address]genesis.Account{},
 	}
 	if engine == genesis.EnginePoW {

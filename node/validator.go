@@ -103,9 +103,8 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 	return nil
 }
 
-// onEvidence records equivocation. Submitting it to the staking contract
-// for slashing is done by the evidence submitter when the contract is
-// enabled.
+// onEvidence logs equivocation and, when the staking contract is enabled,
+// submits the evidence for slashing.
 func (n *Node) onEvidence(ev *pos.Evidence) {
 	if ev == nil {
 		return

@@ -17,6 +17,6 @@
 // gas given; any other revert charges the gas used so far.
 //
 // The contracts built in are membership (contracts/membership, at
-// 0x...1001) and chess (contracts/chess, at 0x...1003). Their ABIs are in
-// docs/abi/NAME.json.
+// 0x...1001), staking (contracts/staking, at 0x...1002) and chess
+// (contracts/chess, at 0x...1003). Their ABIs are in docs/abi/NAME.json.
 package contracts

@@ -107,6 +107,16 @@ func (c *Context) Get(key common.Hash) common.Hash {
 	return c.host.GetState(c.self, key)
 }
 
+// ReadState reads a slot of another contract's storage, read-only: the one
+// way a contract learns what another decided (the staking contract asks the
+// membership contract who is a member). Writing stays limited to Set.
+func (c *Context) ReadState(contract common.Address, key common.Hash) common.Hash {
+	if c.UseGas(GasSload) != nil {
+		return common.Hash{}
+	}
+	return c.host.GetState(contract, key)
+}
+
 // Set writes a slot of the contract's own storage.
 func (c *Context) Set(key, value common.Hash) {
 	if c.err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/holiman/uint256"
 
+	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/contracts/native"
 )
 
@@ -39,6 +40,7 @@ var (
 	errZeroAmount         = errors.New("withdrawal of zero")
 	errSlashed            = errors.New("account was slashed")
 	errBelowMinStake      = errors.New("stake below the minimum")
+	errNotMember          = errors.New("only consortium members may become validators")
 	errStakeTooLarge      = errors.New("stake above the maximum")
 	errSetFull            = fmt.Errorf("validator set is full (%d)", MaxValidators)
 	errInsufficientStake  = errors.New("amount exceeds the bonded stake")
@@ -153,6 +155,9 @@ func deposit(ctx *native.Context, _ native.Args) ([]any, error) {
 	}
 	if idx == 0 && hd.count >= MaxValidators {
 		return nil, errSetFull
+	}
+	if idx == 0 && !membership.IsMember(memberView{ctx}, who) {
+		return nil, errNotMember
 	}
 	e := ctx.Number() / p.EpochLength
 	isNew := schedule(s, p, &hd, e)
@@ -295,4 +300,12 @@ func params(ctx *native.Context, _ native.Args) ([]any, error) {
 		return nil, err
 	}
 	return []any{p.EpochLength, p.UnbondingDelay, p.MinStake.ToBig()}, nil
+}
+
+// memberView lets the membership layout read the membership contract's
+// storage through the calling context, read-only and metered.
+type memberView struct{ ctx *native.Context }
+
+func (m memberView) GetState(addr common.Address, key common.Hash) common.Hash {
+	return m.ctx.ReadState(addr, key)
 }

@@ -133,6 +133,7 @@ func TestDepositEpochBoundary(t *testing.T) {
 		t.Fatalf("stakeOf(C): have %v %v, want 2 ether, 0", b, u)
 	}
 	// A second change in the same epoch schedules no new set.
+	call(t, e, "Q", "deposit", ether(1), "only consortium members may become validators")
 	r = call(t, e, "P", "deposit", ether(1), "")
 	if have := events(t, r); len(have) != 1 || have[0].name != "Deposited" {
 		t.Fatalf("second deposit's events: have %v, want Deposited only", have)

@@ -36,13 +36,9 @@
 // Stakes. A deposit must bring the caller's bonded stake to at least
 // minStake; a withdrawal must leave zero or at least minStake and cannot
 // remove the last validator. Withdrawn stake is claimable unbondingDelay
-// blocks after the withdrawal and slashable until claimed. Any account
-// whose deposit reaches minStake becomes a validator: the contract cannot
-// check consortium membership, because a native contract reads only its
-// own storage (native.Context) and membership lives in the membership
-// contract's. Only accounts the membership contract allows can send
-// transactions at all, so a depositor is a member or an account a member
-// vouches for.
+// blocks after the withdrawal and slashable until claimed. Only a
+// consortium member may become a validator: deposit reads the membership
+// contract's storage through native.Context.ReadState (read-only).
 //
 // Slashing. Anyone submits evidence of two conflicting votes; the contract
 // checks it with pos.VerifyEvidence against the set in force at the

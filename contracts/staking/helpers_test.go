@@ -56,8 +56,8 @@ type setup struct {
 func open(t *testing.T, s setup) (*chaintest.Env, error) {
 	t.Helper()
 	e := chaintest.New(t, chaintest.Config{
-		Members:   []string{"A", "B", "C", "D"},
-		Allowed:   []string{"P"},
+		Members:   []string{"A", "B", "C", "D", "P"},
+		Allowed:   []string{"Q"},
 		Funded:    []string{"X"},
 		Contracts: []string{"membership"},
 	})

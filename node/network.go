@@ -41,7 +41,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 		Logger:      n.log,
 		Registerer:  n.reg,
 		Consensus:   n.consensusFilter(),
-		Limits:      p2p.Limits{MaxConsensusMsg: pos.DefaultMaxMessageSize},
+		Limits:      p2p.Limits{MaxConsensusMsg: pos.DefaultMaxMessageSize + envelopeNonce},
 	}, n.chain, n.pool, p2p.HeadMembers(n.chain))
 	if err != nil {
 		return err

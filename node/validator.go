@@ -2,9 +2,11 @@ package node
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -38,15 +40,20 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 				case <-ctx.Done():
 					return
 				case m := <-msgs:
+					if len(m.Data) <= envelopeNonce {
+						continue
+					}
 					select {
-					case inbound <- m.Data:
+					case inbound <- m.Data[envelopeNonce:]:
 					case <-ctx.Done():
 						return
 					}
 				}
 			}
 		}()
-		transport = p2pTransport{ctx: ctx, node: n.p2p, log: n}
+		seq := new(atomic.Uint64)
+		seq.Store(uint64(time.Now().UnixNano())) // distinct across restarts
+		transport = p2pTransport{ctx: ctx, node: n.p2p, log: n, seq: seq}
 	}
 	heads := make(chan *types.Block, 64)
 	headEvents := make(chan chain.HeadEvent, 64)
@@ -120,14 +127,26 @@ type dropTransport struct{}
 
 func (dropTransport) Broadcast([]byte) {}
 
+// envelopeNonce is the size of the nonce before every consensus message on
+// the wire. Gossip identifies a message by the hash of its bytes and drops
+// any it has seen for two minutes, including the publisher's own: without
+// the nonce, the core's rebroadcast of a vote that was first published
+// before the mesh formed would never leave the node, and a network whose
+// members start a second apart could sit stuck for those two minutes.
+const envelopeNonce = 8
+
 type p2pTransport struct {
 	ctx  context.Context
 	node *p2p.Node
 	log  *Node
+	seq  *atomic.Uint64
 }
 
 func (t p2pTransport) Broadcast(msg []byte) {
-	if err := t.node.PublishConsensus(t.ctx, msg); err != nil && t.ctx.Err() == nil {
+	env := make([]byte, envelopeNonce+len(msg))
+	binary.BigEndian.PutUint64(env, t.seq.Add(1))
+	copy(env[envelopeNonce:], msg)
+	if err := t.node.PublishConsensus(t.ctx, env); err != nil && t.ctx.Err() == nil {
 		t.log.log.Debug("consensus publish failed", "err", err)
 	}
 }
@@ -176,6 +195,11 @@ func (c posCommitter) CommittedBlock(number uint64) (*types.Block, pos.Commit, b
 type consensusFilter struct{}
 
 func (consensusFilter) ValidateConsensus(_ common.Address, data []byte) error {
-	_, err := pos.DecodeMessage(data, pos.DefaultMaxMessageSize)
+	if len(data) <= envelopeNonce {
+		return errShortEnvelope
+	}
+	_, err := pos.DecodeMessage(data[envelopeNonce:], pos.DefaultMaxMessageSize)
 	return err
 }
+
+var errShortEnvelope = errors.New("consensus message shorter than its envelope")

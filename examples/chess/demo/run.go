@@ -68,7 +68,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	defer logFile.Close()
-	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	started := time.Now()
 	aliceKey, bobKey := playerKey("alice"), playerKey("bob")

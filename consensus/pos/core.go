@@ -51,7 +51,7 @@ type Config struct {
 	CommitTicks uint64
 	// RebroadcastTicks is the period at which the core re-sends its own
 	// messages of the current round, so that lost messages do not stall
-	// it; 0 disables rebroadcast.
+	// it; 0 disables rebroadcast (a Driver replaces 0 by the default).
 	RebroadcastTicks uint64
 	// MaxMessageSize bounds an encoded message (default
 	// DefaultMaxMessageSize).

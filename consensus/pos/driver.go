@@ -52,7 +52,11 @@ type History interface {
 // DriverConfig wires a Driver to the node.
 type DriverConfig struct {
 	// Core holds timeouts and limits; ChainID, Key and Validate are set by
-	// NewDriver from the engine and Validator.
+	// NewDriver from the engine and Validator. A timeout or RebroadcastTicks
+	// left zero gets its DefaultTimeouts value, scaled to TickInterval so
+	// that it keeps its real duration: a driver on a real network never
+	// runs without rebroadcast, which is what recovers the messages sent
+	// before its peers were connected.
 	Core Config
 	// WALPath is the write-ahead log file.
 	WALPath string
@@ -108,6 +112,9 @@ type Driver struct {
 	built    chan builtBlock
 	evidence chan *Evidence
 	pending  *Decision // decided, not yet committed
+
+	lastHeight uint64 // for logging round changes
+	lastRound  uint32
 }
 
 // NewDriver opens the WAL, replays it and returns a driver ready to Run.
@@ -121,6 +128,7 @@ func NewDriver(engine *Engine, cfg DriverConfig) (*Driver, error) {
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = DefaultTickInterval
 	}
+	defaultTimeouts(&cfg.Core, cfg.TickInterval)
 	if cfg.Core.CommitTicks == 0 {
 		cfg.Core.CommitTicks = uint64(max(cfg.BlockTime/cfg.TickInterval, 1))
 	}
@@ -154,6 +162,31 @@ func NewDriver(engine *Engine, cfg DriverConfig) (*Driver, error) {
 	}, nil
 }
 
+// defaultTimeouts sets the timeouts and the rebroadcast period that cfg
+// leaves zero to those of DefaultTimeouts, which are for
+// DefaultTickInterval, converted to ticks of length tick (rounded up).
+func defaultTimeouts(cfg *Config, tick time.Duration) {
+	var def Config
+	def.DefaultTimeouts()
+	ticks := func(n uint64) uint64 {
+		d := time.Duration(n) * DefaultTickInterval
+		return uint64((d + tick - 1) / tick)
+	}
+	scale := func(t Timeout) Timeout { return Timeout{Base: ticks(t.Base), Delta: ticks(t.Delta)} }
+	if cfg.TimeoutPropose == (Timeout{}) {
+		cfg.TimeoutPropose = scale(def.TimeoutPropose)
+	}
+	if cfg.TimeoutPrevote == (Timeout{}) {
+		cfg.TimeoutPrevote = scale(def.TimeoutPrevote)
+	}
+	if cfg.TimeoutPrecommit == (Timeout{}) {
+		cfg.TimeoutPrecommit = scale(def.TimeoutPrecommit)
+	}
+	if cfg.RebroadcastTicks == 0 {
+		cfg.RebroadcastTicks = ticks(def.RebroadcastTicks)
+	}
+}
+
 // Evidence returns the channel on which equivocation evidence is reported.
 // Evidence is dropped, with a warning, if nobody reads it.
 func (d *Driver) Evidence() <-chan *Evidence { return d.evidence }
@@ -161,6 +194,7 @@ func (d *Driver) Evidence() <-chan *Evidence { return d.evidence }
 // Run drives the core until ctx ends or the WAL fails. It closes the WAL
 // before returning.
 func (d *Driver) Run(ctx context.Context) error {
+	d.log.Debug("consensus driver running", "height", d.rep.core.Height())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer d.rep.wal.close()
@@ -225,6 +259,10 @@ func (d *Driver) Run(ctx context.Context) error {
 		}
 		if err := d.handle(d.rep.core.Ready()); err != nil {
 			return err
+		}
+		if h, r := d.rep.core.Height(), d.rep.core.Round(); h != d.lastHeight || r != d.lastRound {
+			d.lastHeight, d.lastRound = h, r
+			d.log.Debug("consensus round", "height", h, "round", r)
 		}
 	}
 }

@@ -75,6 +75,7 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 		}
 	}()
 	d, err := pos.NewDriver(eng, pos.DriverConfig{
+		Core:      consensusTimeouts(time.Duration(n.chain.Genesis().BlockTime)),
 		WALPath:   filepath.Join(n.cfg.DataDir, WALFile),
 		BlockTime: time.Duration(n.chain.Genesis().BlockTime),
 		Head:      n.chain.CurrentBlock(),
@@ -108,6 +109,23 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 		}
 	}()
 	return nil
+}
+
+// consensusTimeouts scales the round timeouts to the block time: a
+// proposal is awaited four block times (between 1 s and 3 s), votes two
+// (between 0.5 s and 1 s), each growing by 0.5 s a round. A fast network
+// thus recovers quickly from a missed proposal, for instance when a node
+// learnt the previous block by sync and has no commit to propose on.
+func consensusTimeouts(blockTime time.Duration) pos.Config {
+	ticks := func(d time.Duration) uint64 { return uint64(d / pos.DefaultTickInterval) }
+	propose := min(max(4*blockTime, time.Second), 3*time.Second)
+	vote := min(max(2*blockTime, 500*time.Millisecond), time.Second)
+	delta := ticks(500 * time.Millisecond)
+	var c pos.Config
+	c.TimeoutPropose = pos.Timeout{Base: ticks(propose), Delta: delta}
+	c.TimeoutPrevote = pos.Timeout{Base: ticks(vote), Delta: delta}
+	c.TimeoutPrecommit = pos.Timeout{Base: ticks(vote), Delta: delta}
+	return c
 }
 
 // onEvidence logs equivocation and, when the staking contract is enabled,

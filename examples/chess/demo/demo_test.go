@@ -20,7 +20,7 @@ func TestDemo(t *testing.T) {
 	var out bytes.Buffer
 	start := time.Now()
 	dir := t.TempDir()
-	err := Run(context.Background(), Options{Out: &out, Dir: dir, Timeout: 2 * time.Minute})
+	err := Run(context.Background(), Options{Out: &out, Dir: dir, Timeout: 90 * time.Second})
 	t.Log(out.String())
 	if err != nil {
 		if log, rerr := os.ReadFile(filepath.Join(dir, "demo.log")); rerr == nil {

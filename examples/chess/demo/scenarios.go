@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"time"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
@@ -70,8 +71,21 @@ func newMatch(ctx context.Context, e *env, tl *timeline) (*match, error) {
 	}
 	tl.onchain("join", black.name, r)
 	m.txs++
-	if _, err := white.bridge.OpenGame(ctx, m.id); err != nil {
-		return nil, fmt.Errorf("bridge openGame: %w", err)
+	// The bridge reads the game through another member, which may learn
+	// of the join a moment after the player's own node does.
+	for {
+		_, err := white.bridge.OpenGame(ctx, m.id)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, client.ErrGameNotActive) && !errors.Is(err, client.ErrUnknownGame) {
+			return nil, fmt.Errorf("bridge openGame: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bridge openGame: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	for _, p := range []*player{white, black} {
 		ch := make(chan channel.SignedState, 64)

@@ -51,6 +51,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 		return err
 	}
 	n.p2p = node
+	n.peers.Store(node)
 	n.log.Info("p2p listening", "addrs", fmt.Sprint(node.Addrs()), "peer", node.ID(), "dialling", len(peers))
 	return nil
 }

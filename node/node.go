@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -66,6 +67,7 @@ type Node struct {
 	rpc     *rpc.Server
 	rpcAddr net.Addr
 	p2p     *p2p.Node
+	peers   atomic.Pointer[p2p.Node] // for RPC, which starts before p2p
 	reg     *prometheus.Registry
 
 	cancel context.CancelFunc
@@ -159,6 +161,7 @@ func (n *Node) Start() error {
 		srv, err := rpc.New(rpc.Config{
 			ClientVersion: Version,
 			GasPrice:      n.chain.Genesis().MinGasPriceBig(),
+			Peers:         peerCounter{&n.peers},
 			Registerer:    n.reg,
 			Gatherer:      n.reg,
 		}, rpcChain{n.chain}, n.pool)
@@ -212,6 +215,16 @@ func (n *Node) Start() error {
 
 // address is the node key's address.
 func (n *Node) address() common.Address { return crypto.PubkeyToAddress(n.cfg.Key.PublicKey) }
+
+// peerCounter answers net_peerCount from the p2p layer once it runs.
+type peerCounter struct{ p *atomic.Pointer[p2p.Node] }
+
+func (c peerCounter) PeerCount() int {
+	if n := c.p.Load(); n != nil {
+		return n.PeerCount()
+	}
+	return 0
+}
 
 // isValidator reports whether this node's key validates the next height.
 func (n *Node) isValidator(eng *pos.Engine) bool {

@@ -127,6 +127,12 @@ func (s *syncer) round(ctx context.Context, candidates []peer.ID) {
 		}
 		n, err := s.syncFrom(ctx, p, st)
 		if err == nil && n == 0 {
+			// Gossip may have brought the peer's head between its status
+			// and our fetch; that is progress, not a peer to avoid.
+			head := s.chain.CurrentBlock()
+			if td := s.chain.GetTD(head.Hash(), head.NumberU64()); td != nil && td.Cmp(st.TD) >= 0 {
+				continue
+			}
 			err = errNoProgress
 		}
 		if err != nil {

@@ -131,6 +131,14 @@ func New(cfg Config) (*Node, error) {
 		db.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	if cfg.Key != nil && n.stakingEnabled() {
+		sub, err := newEvidenceSubmitter(n)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		n.evidence = sub.submit
+	}
 	if cfg.Mine {
 		if cfg.Key == nil {
 			db.Close()

@@ -205,10 +205,10 @@ type Core struct {
 	catchupAt uint64 // next tick a catch-up commit may be sent
 	behindAt  uint64 // next tick Behind may be reported
 
-	buffer      [][]byte // messages for height+1, arrival order
-	bufferUse   map[common.Address]*quota
-	bufferSeen  map[common.Hash]bool
-	farTick     map[common.Address]uint64 // last tick a far round was recorded, per validator
+	buffer     [][]byte // messages for height+1, arrival order
+	bufferUse  map[common.Address]*quota
+	bufferSeen map[common.Hash]bool
+	farTick    map[common.Address]uint64 // last tick a far round was recorded, per validator
 
 	guard LastSigned
 	out   Ready
@@ -537,7 +537,10 @@ func (c *Core) onVote(v *Vote) error {
 
 // farRound handles a message more than maxRoundsAhead rounds ahead: it is
 // not tallied, but a validly signed one records that its signer reached
-// that round, which line 55 uses to catch up.
+// that round, which line 55 uses to catch up. A validator's far round is
+// recorded only when it rises, and at most once a tick, so a flood of far
+// rounds from one validator costs a bounded amount of state and log; a
+// message that records nothing is refused with errFutureRound.
 func (c *Core) farRound(round uint32, signer func(*big.Int) (common.Address, error)) error {
 	addr, err := signer(c.cfg.ChainID)
 	if err != nil {
@@ -546,9 +549,16 @@ func (c *Core) farRound(round uint32, signer func(*big.Int) (common.Address, err
 	if !c.vals.Has(addr) {
 		return fmt.Errorf("%w: %v", errNotValidator, addr)
 	}
+	if last, ok := c.latestRound[addr]; ok && round <= last {
+		return fmt.Errorf("%w: round %d, at %d", errFutureRound, round, c.round)
+	}
+	if at, ok := c.farTick[addr]; ok && at == c.now {
+		return fmt.Errorf("%w: round %d, at %d (one far round a tick)", errFutureRound, round, c.round)
+	}
+	c.farTick[addr] = c.now
 	c.seen(addr, round)
 	c.evaluate()
-	return fmt.Errorf("%w: round %d, at %d", errFutureRound, round, c.round)
+	return nil
 }
 
 // seen records that addr sent a message of round.

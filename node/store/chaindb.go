@@ -212,6 +212,11 @@ func (b *Batch) WriteCertificate(hash common.Hash, number uint64, cert []byte) {
 	b.set(certKey(number, hash), cert)
 }
 
+// DeleteCertificate removes a block's certificate.
+func (b *Batch) DeleteCertificate(hash common.Hash, number uint64) {
+	b.del(certKey(number, hash))
+}
+
 // WriteCanonical makes block the canonical block at its height and indexes
 // its transactions.
 func (b *Batch) WriteCanonical(block *types.Block) {

@@ -61,13 +61,22 @@ type Engine interface {
 	SealHash(header *types.Header) common.Hash
 }
 
-// Finalizer is implemented by engines that finalize blocks explicitly (BFT).
-// A block's finality proof travels in its child's header (the commit seals
-// of the parent), so a block is known final either when a child proving it
-// is imported or when the local consensus decides it (Chain.MarkFinal).
-// Engines without it give probabilistic finality.
-type Finalizer interface {
-	// FinalizedParent reports whether header, already accepted by
-	// VerifyHeader, proves its parent final.
-	FinalizedParent(header *types.Header) bool
+// Certifier is implemented by engines under which a block is decided only
+// when a certificate proves it: BFT engines, whose certificate is the commit
+// (precommit signatures of more than 2/3 of the height's stake). The chain
+// stores such a block only together with a certificate that verifies, so a
+// well-sealed block nobody voted for is a proposal, never a head to build on
+// or a block to call final. Engines without it (proof-of-work) give
+// probabilistic finality and choose the head by total difficulty.
+type Certifier interface {
+	// VerifyCertificate checks that cert proves header decided; header's
+	// parent is stored. It checks the cheapest things first (size,
+	// decoding) and does at most one signature recovery per validator of
+	// header's height.
+	VerifyCertificate(chain ChainHeaderReader, header *types.Header, cert []byte) error
+
+	// ParentCertificate returns the certificate header carries for its
+	// parent (verified with header by VerifyHeader), or nil if it carries
+	// none (the first block after genesis).
+	ParentCertificate(header *types.Header) []byte
 }

@@ -29,4 +29,9 @@ var (
 
 	// ErrUnauthorized is returned when a producer is a member but may not seal this block.
 	ErrUnauthorized = errors.New("unauthorized producer")
+
+	// ErrNoCertificate is returned when a block of a certifying engine
+	// comes without a certificate, or with one that does not prove it
+	// decided.
+	ErrNoCertificate = errors.New("block not certified")
 )

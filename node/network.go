@@ -58,8 +58,8 @@ func (n *Node) startP2P(ctx context.Context) error {
 
 // consensusFilter returns the consensus-topic validator for BFT engines.
 func (n *Node) consensusFilter() p2p.ConsensusValidator {
-	if _, ok := n.chain.Engine().(*pos.Engine); ok {
-		return consensusFilter{}
+	if eng, ok := n.chain.Engine().(*pos.Engine); ok {
+		return consensusFilter{engine: eng, chain: n.chain}
 	}
 	return nil
 }

@@ -236,7 +236,8 @@ func (c peerCounter) PeerCount() int {
 
 // isValidator reports whether this node's key validates the next height.
 func (n *Node) isValidator(eng *pos.Engine) bool {
-	set, err := eng.Validators().ValidatorSet(n.chain.CurrentBlock().NumberU64() + 1)
+	head := n.chain.CurrentBlock()
+	set, err := eng.Validators().ValidatorSet(head.NumberU64()+1, head.Hash())
 	if err != nil {
 		return false
 	}

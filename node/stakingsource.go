@@ -3,9 +3,13 @@ package node
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/lru"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
@@ -14,21 +18,38 @@ import (
 
 var errNoChain = errors.New("validator source: chain not opened yet")
 
-// stakingSource gives the proof-of-stake engine the validator set for a
-// height from the staking contract's storage. The set for height h is read
-// from the state of block h-1 (its parent), or from the head when h-1 is not
-// stored yet but the head is already in h's epoch; every node therefore
-// derives it from the same committed state. Sets are cached per epoch.
-type stakingSource struct {
-	genesis *pos.ValidatorSet // height 1 and any height before the chain opens
+// Cache sizes of stakingSource.
+const (
+	// setsByParent holds the sets of the children of recent blocks.
+	setsByParent = 1024
+	// sharedSets holds distinct sets by content.
+	sharedSets = 64
+)
 
-	mu    sync.Mutex
-	chain *chain.Chain
-	cache *lru.Cache[uint64, *pos.ValidatorSet] // by epoch number
+// stakingSource gives the proof-of-stake engine the validator set that
+// decides a block, read from the staking contract's storage in the state of
+// the block's parent: the parent named by hash, stored on any branch, never
+// "the canonical block at that height". Every node holding the parent thus
+// derives the same set, and a block on a branch that loses (or a proposal
+// never decided) cannot change the set another branch sees. Results are
+// cached by parent hash; sets with the same content and start share one
+// *pos.ValidatorSet, so the proposer rotation is computed once per run of
+// unchanged epochs.
+type stakingSource struct {
+	genesis *pos.ValidatorSet // decides block 1
+
+	mu       sync.Mutex
+	chain    *chain.Chain
+	byParent *lru.Cache[common.Hash, *pos.ValidatorSet] // parent hash -> set deciding its child
+	shared   *lru.Cache[common.Hash, *pos.ValidatorSet] // content key -> set
 }
 
 func newStakingSource(genesis *pos.ValidatorSet) *stakingSource {
-	return &stakingSource{genesis: genesis, cache: lru.NewCache[uint64, *pos.ValidatorSet](64)}
+	return &stakingSource{
+		genesis:  genesis,
+		byParent: lru.NewCache[common.Hash, *pos.ValidatorSet](setsByParent),
+		shared:   lru.NewCache[common.Hash, *pos.ValidatorSet](sharedSets),
+	}
 }
 
 func (s *stakingSource) bind(c *chain.Chain) {
@@ -37,46 +58,50 @@ func (s *stakingSource) bind(c *chain.Chain) {
 	s.chain = c
 }
 
-// ValidatorSet implements pos.ValidatorSource.
-func (s *stakingSource) ValidatorSet(height uint64) (*pos.ValidatorSet, error) {
+// ValidatorSet implements pos.ValidatorSource: the set deciding block
+// number on top of the stored block parent.
+func (s *stakingSource) ValidatorSet(number uint64, parent common.Hash) (*pos.ValidatorSet, error) {
+	if number <= 1 {
+		return s.genesis, nil
+	}
+	if set, ok := s.byParent.Get(parent); ok {
+		return set, nil
+	}
 	s.mu.Lock()
 	c := s.chain
 	s.mu.Unlock()
-	if height <= 1 {
-		return s.genesis, nil
-	}
 	if c == nil {
 		return nil, errNoChain
 	}
-	head := c.CurrentHeader()
-	at := height - 1
-	if at > head.Number.Uint64() {
-		at = head.Number.Uint64()
-	}
-	header := c.GetHeaderByNumber(at)
+	header := c.GetHeader(parent, number-1)
 	if header == nil {
-		return nil, fmt.Errorf("validator source: no block %d", at)
+		return nil, fmt.Errorf("validator source: parent %x of block %d is not stored", parent, number)
 	}
 	st, err := c.StateAt(header.Root)
 	if err != nil {
 		return nil, err
 	}
-	epoch, start, err := staking.EpochAt(st, height)
+	set, err := staking.ValidatorSetAt(st, number)
 	if err != nil {
 		return nil, err
 	}
-	if at+1 < start {
-		// The state we hold is older than the epoch's first parent: the set
-		// for that epoch is not determined yet.
-		return nil, fmt.Errorf("validator source: height %d is in epoch %d, state only at %d", height, epoch, at)
+	key := setKey(set)
+	if shared, ok := s.shared.Get(key); ok {
+		set = shared
+	} else {
+		s.shared.Add(key, set)
 	}
-	if set, ok := s.cache.Get(epoch); ok {
-		return set, nil
-	}
-	set, err := staking.ValidatorSetAt(st, height)
-	if err != nil {
-		return nil, err
-	}
-	s.cache.Add(epoch, set)
+	s.byParent.Add(parent, set)
 	return set, nil
+}
+
+// setKey identifies a set by its start and its validators with their powers:
+// two sets with equal keys choose the same proposers.
+func setKey(set *pos.ValidatorSet) common.Hash {
+	vals := set.Validators()
+	enc, err := rlp.EncodeToBytes([]any{set.Start(), slices.Clip(vals)})
+	if err != nil {
+		panic(fmt.Sprintf("validator source: encode set: %v", err)) // addresses and integers only
+	}
+	return crypto.Keccak256Hash(enc)
 }

@@ -55,7 +55,7 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 		seq.Store(uint64(time.Now().UnixNano())) // distinct across restarts
 		transport = p2pTransport{ctx: ctx, node: n.p2p, log: n, seq: seq}
 	}
-	heads := make(chan *types.Block, 64)
+	heads := make(chan pos.Decision, 64)
 	headEvents := make(chan chain.HeadEvent, 64)
 	hsub := n.chain.SubscribeChainHead(headEvents)
 	n.wg.Add(1)
@@ -67,25 +67,39 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 			case <-ctx.Done():
 				return
 			case ev := <-headEvents:
+				// Under pos the chain's head is always a certified block;
+				// the driver gets it with its commit, so it can propose
+				// on it.
+				commit, err := pos.DecodeCommit(ev.Certificate)
+				if err != nil {
+					n.log.Error("head without a certificate not passed to consensus", "number", ev.Block.NumberU64(), "err", err)
+					continue
+				}
 				select {
-				case heads <- ev.Block:
+				case heads <- pos.Decision{Block: ev.Block, Commit: *commit}:
 				default: // the driver only needs the newest head
 				}
 			}
 		}
 	}()
+	head := n.chain.CurrentBlock()
+	var headCommit *pos.Commit
+	if c, err := pos.DecodeCommit(n.chain.Certificate(head.Hash(), head.NumberU64())); err == nil {
+		headCommit = c
+	}
 	d, err := pos.NewDriver(eng, pos.DriverConfig{
-		Core:      consensusTimeouts(time.Duration(n.chain.Genesis().BlockTime)),
-		WALPath:   filepath.Join(n.cfg.DataDir, WALFile),
-		BlockTime: time.Duration(n.chain.Genesis().BlockTime),
-		Head:      n.chain.CurrentBlock(),
-		Inbound:   inbound,
-		Heads:     heads,
-		Transport: transport,
-		Builder:   posBuilder{chain: n.chain, pool: n.pool},
-		Validator: n.chain,
-		Committer: posCommitter{chain: n.chain},
-		Logger:    n.log.With("module", "consensus"),
+		Core:       consensusTimeouts(time.Duration(n.chain.Genesis().BlockTime)),
+		WALPath:    filepath.Join(n.cfg.DataDir, WALFile),
+		BlockTime:  time.Duration(n.chain.Genesis().BlockTime),
+		Head:       head,
+		HeadCommit: headCommit,
+		Inbound:    inbound,
+		Heads:      heads,
+		Transport:  transport,
+		Builder:    posBuilder{chain: n.chain, pool: n.pool},
+		Validator:  n.chain,
+		Committer:  posCommitter{chain: n.chain},
+		Logger:     n.log.With("module", "consensus"),
 	})
 	if err != nil {
 		return fmt.Errorf("consensus driver: %w", err)
@@ -183,40 +197,49 @@ func (b posBuilder) BuildBlock(parent *types.Block, time uint64) (*types.Block, 
 	return built.Block, nil
 }
 
-// posCommitter imports a decided block and marks it final.
+// posCommitter imports a decided block with its commit: the chain makes
+// it head and final.
 type posCommitter struct{ chain *chain.Chain }
 
-func (c posCommitter) Commit(block *types.Block, _ pos.Commit) error {
-	if err := c.chain.InsertBlock(block); err != nil && !errors.Is(err, chain.ErrKnownBlock) {
+func (c posCommitter) Commit(block *types.Block, commit pos.Commit) error {
+	if err := c.chain.InsertCertified(block, commit.Encode()); err != nil && !errors.Is(err, chain.ErrKnownBlock) {
 		return err
 	}
-	return c.chain.MarkFinal(block.Hash())
+	return nil
 }
 
-// CommittedBlock serves a lagging validator: block n with the commit that
-// block n+1 carries for it.
+// CommittedBlock serves a lagging validator: canonical block n with the
+// commit stored with it.
 func (c posCommitter) CommittedBlock(number uint64) (*types.Block, pos.Commit, bool) {
 	b := c.chain.GetBlockByNumber(number)
-	child := c.chain.GetBlockByNumber(number + 1)
-	if b == nil || child == nil {
+	if b == nil {
 		return nil, pos.Commit{}, false
 	}
-	extra, err := pos.DecodeExtra(child.Extra())
+	commit, err := pos.DecodeCommit(c.chain.Certificate(b.Hash(), number))
 	if err != nil {
 		return nil, pos.Commit{}, false
 	}
-	return b, extra.LastCommit, true
+	return b, *commit, true
 }
 
-// consensusFilter drops gossip that is not a well-formed consensus message
-// before it spreads; the core checks signatures and validators.
-type consensusFilter struct{}
+// consensusFilter is the gossip validator of the consensus topic: it
+// delivers and relays only messages a validator of the current or next
+// height signed (pos.Engine.CheckGossip), so junk is dropped at the first
+// hop and counted against the peer that relayed it; messages for decided
+// or far-off heights are dropped quietly.
+type consensusFilter struct {
+	engine *pos.Engine
+	chain  *chain.Chain
+}
 
-func (consensusFilter) ValidateConsensus(_ common.Address, data []byte) error {
+func (f consensusFilter) ValidateConsensus(_ common.Address, data []byte) error {
 	if len(data) <= envelopeNonce {
 		return errShortEnvelope
 	}
-	_, err := pos.DecodeMessage(data[envelopeNonce:], pos.DefaultMaxMessageSize)
+	err := f.engine.CheckGossip(data[envelopeNonce:], pos.DefaultMaxMessageSize, f.chain.CurrentHeader())
+	if errors.Is(err, pos.ErrStaleMessage) || errors.Is(err, pos.ErrFutureMessage) {
+		return fmt.Errorf("%w: %w", p2p.ErrIgnore, err)
+	}
 	return err
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/arbiter-chain/arbiter"
+	"github.com/arbiter-chain/arbiter/consensus"
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
@@ -168,6 +169,26 @@ func importBlocks(ctx context.Context, c *chain.Chain, file string, done func(*t
 	}
 	defer f.Close()
 	stream := rlp.NewStream(bufio.NewReaderSize(f, 1<<20), 0)
+	certifier, _ := c.Engine().(consensus.Certifier)
+	insert := func(b *types.Block, cert []byte) (bool, error) {
+		var err error
+		if certifier != nil {
+			err = c.InsertCertified(b, cert)
+		} else {
+			err = c.InsertBlock(b)
+		}
+		if errors.Is(err, chain.ErrKnownBlock) {
+			return false, nil
+		} else if err != nil {
+			return false, fmt.Errorf("block %d: %w", b.NumberU64(), err)
+		}
+		done(b)
+		return true, nil
+	}
+	// Under a certifying engine a block is imported once the next one,
+	// which carries its certificate, is read: the stream's last block
+	// stays out (its certificate is not in the stream).
+	var pending *types.Block
 	n := 0
 	for ctx.Err() == nil {
 		b := new(types.Block)
@@ -176,13 +197,21 @@ func importBlocks(ctx context.Context, c *chain.Chain, file string, done func(*t
 		} else if err != nil {
 			return n, fmt.Errorf("decode block %d of %s: %w", n, file, err)
 		}
-		if err := c.InsertBlock(b); errors.Is(err, chain.ErrKnownBlock) {
-			continue
-		} else if err != nil {
-			return n, fmt.Errorf("block %d: %w", b.NumberU64(), err)
+		target, cert := b, []byte(nil)
+		if certifier != nil {
+			target, pending = pending, b
+			if target == nil {
+				continue
+			}
+			cert = certifier.ParentCertificate(b.Header())
 		}
-		n++
-		done(b)
+		ok, err := insert(target, cert)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
 	}
 	return n, ctx.Err()
 }

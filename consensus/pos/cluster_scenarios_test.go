@@ -195,7 +195,7 @@ func TestClusterDoubleSignEvidence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vals, _ := c.sets.ValidatorSet(dec.VoteA.Height)
+			vals, _ := c.sets.At(dec.VoteA.Height)
 			offender, err := VerifyEvidence(testChainID, dec, vals)
 			if err != nil {
 				t.Fatalf("node %s: evidence rejected: %v", n.name, err)

@@ -154,12 +154,12 @@ func (c *cluster) config(n *testNode) Config {
 func (c *cluster) start(i int) {
 	c.t.Helper()
 	n := c.nodes[i]
-	vals, err := c.sets.ValidatorSet(n.head.NumberU64() + 1)
+	vals, err := c.sets.At(n.head.NumberU64() + 1)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	if n.wal != "" {
-		rep, rd, err := openReplica(c.config(n), n.wal, n.head, vals, true)
+		rep, rd, err := openReplica(c.config(n), n.wal, n.head, nil, vals, true)
 		if err != nil {
 			c.t.Fatalf("node %s: open replica: %v", n.name, err)
 		}
@@ -481,12 +481,12 @@ func (c *cluster) commit(i int, d *Decision) {
 	if d.Block.ParentHash() != n.head.Hash() {
 		c.t.Fatalf("node %s decided a block not on its head", n.name)
 	}
-	vals, _ := c.sets.ValidatorSet(h)
+	vals, _ := c.sets.At(h)
 	if _, err := VerifyCommit(testChainID, vals, h, d.Block.Hash(), &d.Commit); err != nil {
 		c.t.Fatalf("node %s decided with a bad commit: %v", n.name, err)
 	}
 	n.blocks[h], n.commits[h], n.head = d.Block, d.Commit, d.Block
-	next, err := c.sets.ValidatorSet(h + 1)
+	next, err := c.sets.At(h + 1)
 	if err != nil {
 		c.t.Fatal(err)
 	}

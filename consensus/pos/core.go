@@ -18,8 +18,14 @@ const (
 	// reached that round (see line55).
 	maxRoundsAhead = 16
 
-	// maxBufferedBytes bounds the messages kept for the next height.
+	// maxBufferedBytes bounds the messages kept for the next height; each
+	// validator of the current set may use its share, 1/Len() of it, so a
+	// flooding validator cannot crowd out the others.
 	maxBufferedBytes = 64 << 20
+
+	// maxBufferedPerSigner bounds the next-height messages kept per
+	// validator: a correct one sends a proposal and two votes a round.
+	maxBufferedPerSigner = 64
 )
 
 // Timeout is a timeout in ticks growing linearly with the round:
@@ -199,8 +205,10 @@ type Core struct {
 	catchupAt uint64 // next tick a catch-up commit may be sent
 	behindAt  uint64 // next tick Behind may be reported
 
-	buffer      [][]byte // messages for height+1
-	bufferBytes int
+	buffer     [][]byte // messages for height+1, arrival order
+	bufferUse  map[common.Address]*quota
+	bufferSeen map[common.Hash]bool
+	farTick    map[common.Address]uint64 // last tick a far round was recorded, per validator
 
 	guard LastSigned
 	out   Ready
@@ -275,7 +283,8 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 	c.catchupAt, c.behindAt = c.now, c.now
 
 	buffered := c.buffer
-	c.buffer, c.bufferBytes = nil, 0
+	c.buffer, c.bufferUse, c.bufferSeen = nil, nil, nil
+	c.farTick = make(map[common.Address]uint64)
 	if c.cfg.CommitTicks > 0 {
 		c.waiting, c.startAt = true, c.now+c.cfg.CommitTicks
 	} else {
@@ -291,7 +300,10 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 
 // Step handles a message received from the network (or replayed from the
 // WAL, own messages included). It returns why a message was refused; a
-// refused message changes nothing.
+// refused message changes nothing, so a driver need not log it (a copy of a
+// message already counted is refused with errDuplicate). Checks run
+// cheapest first: size and decoding, height, then one signature recovery,
+// then the signer's membership in the height's set.
 func (c *Core) Step(raw []byte) error {
 	if c.vals == nil {
 		return errors.New("pos: core not started")
@@ -314,17 +326,12 @@ func (c *Core) Step(raw []byte) error {
 		c.peerBehind(height)
 		return fmt.Errorf("%w: %d, at %d", errStaleHeight, height, c.height)
 	case height == c.height+1:
-		if c.bufferBytes+len(raw) > maxBufferedBytes {
-			return errBufferFull
-		}
-		c.buffer = append(c.buffer, raw)
-		c.bufferBytes += len(raw)
-		return nil
+		return c.bufferNext(raw, m)
 	case height > c.height+1:
 		return fmt.Errorf("%w: %d, at %d", errFutureHeight, height, c.height)
 	}
 	if c.decision != nil {
-		return nil // decided; the driver is committing
+		return errDecided // the driver is committing
 	}
 	switch m := m.(type) {
 	case *Proposal:
@@ -338,6 +345,57 @@ func (c *Core) Step(raw []byte) error {
 		return err
 	}
 	c.evaluate()
+	return nil
+}
+
+// quota is what one validator holds in the next-height buffer.
+type quota struct {
+	count, bytes int
+}
+
+// bufferNext keeps a proposal or vote for the next height, to be stepped
+// when StartHeight reaches it. The next height's set is not known before
+// this height is decided, so the current set stands in for it (a bounded
+// look-ahead): the signer must be one of its validators, may hold at most
+// maxBufferedPerSigner messages and its 1/Len() share of maxBufferedBytes,
+// and a message already held is not kept twice. Catch-up commits for the
+// next height are not kept: they are sent again when needed.
+func (c *Core) bufferNext(raw []byte, m any) error {
+	var signer common.Address
+	var err error
+	switch m := m.(type) {
+	case *Proposal:
+		signer, err = m.Signer(c.cfg.ChainID)
+	case *Vote:
+		signer, err = m.Signer(c.cfg.ChainID)
+	default:
+		return fmt.Errorf("%w: commit for height %d, at %d", errFutureHeight, c.height+1, c.height)
+	}
+	if err != nil {
+		return err
+	}
+	if !c.vals.Has(signer) {
+		return fmt.Errorf("%w: %v", errNotValidator, signer)
+	}
+	key := crypto.Keccak256Hash(raw)
+	if c.bufferSeen[key] {
+		return errDuplicate
+	}
+	if c.bufferUse == nil {
+		c.bufferUse, c.bufferSeen = make(map[common.Address]*quota), make(map[common.Hash]bool)
+	}
+	q := c.bufferUse[signer]
+	if q == nil {
+		q = new(quota)
+		c.bufferUse[signer] = q
+	}
+	if q.count >= maxBufferedPerSigner || q.bytes+len(raw) > maxBufferedBytes/c.vals.Len() {
+		return fmt.Errorf("%w: %v holds %d messages, %d bytes", errBufferFull, signer, q.count, q.bytes)
+	}
+	q.count++
+	q.bytes += len(raw)
+	c.bufferSeen[key] = true
+	c.buffer = append(c.buffer, raw)
 	return nil
 }
 
@@ -435,6 +493,9 @@ func (c *Core) onProposal(p *Proposal) error {
 			rs.own = append(rs.own, p.Encode())
 		}
 	}
+	if !added {
+		return errDuplicate
+	}
 	rs.addSender(signer, power)
 	c.seen(signer, p.Round)
 	return nil
@@ -462,9 +523,12 @@ func (c *Core) onVote(v *Vote) error {
 			rs.own = append(rs.own, v.Encode())
 		}
 	}
-	if conflict != nil && !rs.evidenced[v.Type][signer] {
+	switch {
+	case conflict != nil && !rs.evidenced[v.Type][signer]:
 		rs.evidenced[v.Type][signer] = true
 		c.out.Evidence = append(c.out.Evidence, NewEvidence(conflict, v))
+	case !added:
+		return errDuplicate
 	}
 	rs.addSender(signer, power)
 	c.seen(signer, v.Round)
@@ -473,7 +537,10 @@ func (c *Core) onVote(v *Vote) error {
 
 // farRound handles a message more than maxRoundsAhead rounds ahead: it is
 // not tallied, but a validly signed one records that its signer reached
-// that round, which line 55 uses to catch up.
+// that round, which line 55 uses to catch up. A validator's far round is
+// recorded only when it rises, and at most once a tick, so a flood of far
+// rounds from one validator costs a bounded amount of state and log; a
+// message that records nothing is refused with errFutureRound.
 func (c *Core) farRound(round uint32, signer func(*big.Int) (common.Address, error)) error {
 	addr, err := signer(c.cfg.ChainID)
 	if err != nil {
@@ -482,9 +549,16 @@ func (c *Core) farRound(round uint32, signer func(*big.Int) (common.Address, err
 	if !c.vals.Has(addr) {
 		return fmt.Errorf("%w: %v", errNotValidator, addr)
 	}
+	if last, ok := c.latestRound[addr]; ok && round <= last {
+		return fmt.Errorf("%w: round %d, at %d", errFutureRound, round, c.round)
+	}
+	if at, ok := c.farTick[addr]; ok && at == c.now {
+		return fmt.Errorf("%w: round %d, at %d (one far round a tick)", errFutureRound, round, c.round)
+	}
+	c.farTick[addr] = c.now
 	c.seen(addr, round)
 	c.evaluate()
-	return fmt.Errorf("%w: round %d, at %d", errFutureRound, round, c.round)
+	return nil
 }
 
 // seen records that addr sent a message of round.

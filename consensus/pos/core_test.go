@@ -410,6 +410,11 @@ func TestCoreRejectsMessages(t *testing.T) {
 	sig, _ := sign(wrongHeight.Digest(testChainID), h.proposerKey(0))
 	wrongHeight.Signature = sig
 
+	// A far round is recorded once; the same or a lower one again records
+	// nothing and is refused.
+	if err := h.core.Step(signVote(t, h.others[0], Prevote, 1, maxRoundsAhead+5, v.Hash()).Encode()); err != nil {
+		t.Fatalf("first far round: %v", err)
+	}
 	tests := []struct {
 		name string
 		raw  []byte

@@ -68,14 +68,20 @@ type DriverConfig struct {
 	// round 0 (genesis blockTime). CommitTicks is at least 1 so that a
 	// lone validator cannot decide heights without ever reading input.
 	BlockTime time.Duration
-	// Head is the chain's last committed block at start.
-	Head *types.Block
+	// Head is the chain's last committed block at start, and HeadCommit
+	// its commit if the chain holds it (nil: the WAL's copy, if any, is
+	// used; without either the validator cannot propose at Head+1).
+	Head       *types.Block
+	HeadCommit *Commit
 
 	// Inbound delivers messages from peers.
 	Inbound <-chan []byte
-	// Heads optionally delivers blocks the chain imported by sync; a head
-	// at or above the height being decided moves the core past it.
-	Heads <-chan *types.Block
+	// Heads optionally delivers decided blocks the chain learnt otherwise
+	// (by sync or gossip), each with the commit that proves it; a head at
+	// or above the height being decided moves the core past it. A block
+	// without a verified commit must never be sent: the driver would
+	// build the next height on it.
+	Heads <-chan Decision
 
 	Transport Transport
 	Builder   Builder
@@ -142,11 +148,11 @@ func NewDriver(engine *Engine, cfg DriverConfig) (*Driver, error) {
 	if cfg.Validator != nil {
 		cfg.Core.Validate = cfg.Validator.ValidateBlock
 	}
-	vals, err := engine.validators.ValidatorSet(cfg.Head.NumberU64() + 1)
+	vals, err := engine.validators.ValidatorSet(cfg.Head.NumberU64()+1, cfg.Head.Hash())
 	if err != nil {
 		return nil, fmt.Errorf("pos: driver: %w", err)
 	}
-	rep, rd, err := openReplica(cfg.Core, cfg.WALPath, cfg.Head, vals, false)
+	rep, rd, err := openReplica(cfg.Core, cfg.WALPath, cfg.Head, cfg.HeadCommit, vals, false)
 	if err != nil {
 		return nil, err
 	}
@@ -246,13 +252,10 @@ func (d *Driver) Run(ctx context.Context) error {
 				heads = nil
 				continue
 			}
-			if head.NumberU64() >= d.rep.core.Height() {
-				var lastCommit *Commit
-				if d.pending != nil && d.pending.Block.Hash() == head.Hash() {
-					lastCommit = &d.pending.Commit
-				}
+			if head.Block != nil && head.Block.NumberU64() >= d.rep.core.Height() {
 				d.pending = nil
-				if err := d.startHeight(head, lastCommit); err != nil {
+				commit := head.Commit
+				if err := d.startHeight(head.Block, &commit); err != nil {
 					return err
 				}
 			}
@@ -321,7 +324,7 @@ func (d *Driver) commit() error {
 
 // startHeight starts the core on the block after parent.
 func (d *Driver) startHeight(parent *types.Block, lastCommit *Commit) error {
-	vals, err := d.engine.validators.ValidatorSet(parent.NumberU64() + 1)
+	vals, err := d.engine.validators.ValidatorSet(parent.NumberU64()+1, parent.Hash())
 	if err != nil {
 		return fmt.Errorf("pos: validators of height %d: %w", parent.NumberU64()+1, err)
 	}

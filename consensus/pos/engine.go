@@ -28,7 +28,7 @@ const (
 
 var (
 	_ consensus.Engine    = (*Engine)(nil)
-	_ consensus.Finalizer = (*Engine)(nil)
+	_ consensus.Certifier = (*Engine)(nil)
 )
 
 // Engine is the proof-of-stake consensus engine: it verifies the proposer
@@ -135,14 +135,18 @@ func (e *Engine) Author(header *types.Header) (common.Address, error) {
 	return addr, nil
 }
 
-// VerifyHeader checks header against its parent: number, parent hash,
-// timestamp (not before the parent, at most 15s ahead of the engine clock),
-// difficulty 1, zero MixDigest and Nonce, no uncles; that Coinbase is the
-// proposer of the header's height and Extra round and sealed it; and that
-// LastCommit holds precommits for the parent's hash at the parent's height
-// from distinct validators of that height with more than 2/3 of the power
-// (block 1's must be empty: genesis needs no proof). A header that passes
-// proves its parent final.
+// VerifyHeader checks header against its parent, cheapest checks first:
+// number, parent hash, timestamp (not before the parent, at most 15s ahead
+// of the engine clock), difficulty 1, zero MixDigest and Nonce, no uncles
+// and a well-formed Extra (round at most MaxRound, at most MaxValidators
+// signatures); then one signature recovery: Coinbase sealed the header and
+// is a validator of the header's height; then that Coinbase is the proposer
+// of the header's height and Extra round, a lookup whose cost does not
+// depend on the round; and last that LastCommit holds precommits for the
+// parent's hash at the parent's height from distinct validators of that
+// height with more than 2/3 of the power (block 1's must be empty: genesis
+// needs no proof). Validator sets are read on the header's own branch: the
+// header's from its parent, the parent's from the grandparent.
 func (e *Engine) VerifyHeader(chain consensus.ChainHeaderReader, header, parent *types.Header) error {
 	if parent == nil {
 		return fmt.Errorf("pos: %w: no parent given", consensus.ErrUnknownAncestor)
@@ -175,13 +179,6 @@ func (e *Engine) VerifyHeader(chain consensus.ChainHeaderReader, header, parent 
 	if err != nil {
 		return fmt.Errorf("pos: block %d: %w", number, err)
 	}
-	vals, err := e.validators.ValidatorSet(number)
-	if err != nil {
-		return fmt.Errorf("pos: block %d: %w", number, err)
-	}
-	if proposer := vals.Proposer(number, ex.Round); header.Coinbase != proposer {
-		return fmt.Errorf("pos: block %d round %d: %w: coinbase %v, proposer %v", number, ex.Round, errWrongProposer, header.Coinbase, proposer)
-	}
 	signer, err := e.Author(header)
 	if err != nil {
 		return fmt.Errorf("pos: block %d: %w", number, err)
@@ -189,25 +186,69 @@ func (e *Engine) VerifyHeader(chain consensus.ChainHeaderReader, header, parent 
 	if signer != header.Coinbase {
 		return fmt.Errorf("pos: block %d: %w: signed by %v, coinbase %v", number, errBadProposerSeal, signer, header.Coinbase)
 	}
-	return e.verifyLastCommit(number, parentHash, &ex.LastCommit)
+	vals, err := e.validators.ValidatorSet(number, parentHash)
+	if err != nil {
+		return fmt.Errorf("pos: block %d: %w", number, err)
+	}
+	if !vals.Has(signer) {
+		return fmt.Errorf("pos: block %d: %w: sealed by %v", number, errWrongProposer, signer)
+	}
+	if proposer := vals.Proposer(number, ex.Round); header.Coinbase != proposer {
+		return fmt.Errorf("pos: block %d round %d: %w: coinbase %v, proposer %v", number, ex.Round, errWrongProposer, header.Coinbase, proposer)
+	}
+	return e.verifyLastCommit(number, parent, &ex.LastCommit)
 }
 
-// verifyLastCommit checks the commit block number carries for its parent.
-func (e *Engine) verifyLastCommit(number uint64, parentHash common.Hash, c *Commit) error {
+// verifyLastCommit checks the commit block number carries for parent.
+func (e *Engine) verifyLastCommit(number uint64, parent *types.Header, c *Commit) error {
 	if number == 1 {
 		if c.Round != 0 || len(c.Signatures) != 0 {
 			return fmt.Errorf("pos: block 1: %w", errUnexpectedCommit)
 		}
 		return nil
 	}
-	pvals, err := e.validators.ValidatorSet(number - 1)
+	pvals, err := e.validators.ValidatorSet(number-1, parent.ParentHash)
 	if err != nil {
 		return fmt.Errorf("pos: block %d: parent validators: %w", number, err)
 	}
-	if _, err := VerifyCommit(e.chainID, pvals, number-1, parentHash, c); err != nil {
+	if _, err := VerifyCommit(e.chainID, pvals, number-1, parent.Hash(), c); err != nil {
 		return fmt.Errorf("pos: block %d: last commit: %w: %w", number, consensus.ErrInvalidSeal, err)
 	}
 	return nil
+}
+
+// VerifyCertificate checks that cert, an encoded Commit, proves header
+// decided: precommits for header's hash at its height from distinct
+// validators of that height (read on header's branch) holding more than
+// 2/3 of the power. The size is checked before decoding and the number of
+// signatures before any is recovered.
+func (e *Engine) VerifyCertificate(_ consensus.ChainHeaderReader, header *types.Header, cert []byte) error {
+	if header.Number == nil || !header.Number.IsUint64() || header.Number.Sign() == 0 {
+		return fmt.Errorf("pos: %w: certificate for block %v", consensus.ErrInvalidNumber, header.Number)
+	}
+	number := header.Number.Uint64()
+	c, err := DecodeCommit(cert)
+	if err != nil {
+		return fmt.Errorf("pos: block %d: %w: %w", number, consensus.ErrNoCertificate, err)
+	}
+	vals, err := e.validators.ValidatorSet(number, header.ParentHash)
+	if err != nil {
+		return fmt.Errorf("pos: block %d: %w", number, err)
+	}
+	if _, err := VerifyCommit(e.chainID, vals, number, header.Hash(), c); err != nil {
+		return fmt.Errorf("pos: block %d: %w: %w", number, consensus.ErrNoCertificate, err)
+	}
+	return nil
+}
+
+// ParentCertificate returns the encoded commit header carries for its
+// parent, or nil for block 1 (genesis needs none) and a malformed Extra.
+func (e *Engine) ParentCertificate(header *types.Header) []byte {
+	ex, err := DecodeExtra(header.Extra)
+	if err != nil || header.Number == nil || header.Number.Cmp(common.Big1) <= 0 || len(ex.LastCommit.Signatures) == 0 {
+		return nil
+	}
+	return ex.LastCommit.Encode()
 }
 
 // SetProposal tells Prepare the round and the parent's commit of the block
@@ -285,14 +326,3 @@ func (e *Engine) Seal(ctx context.Context, chain consensus.ChainHeaderReader, bl
 
 // SealHash returns the hash the proposer seal commits to; see SealHash.
 func (e *Engine) SealHash(header *types.Header) common.Hash { return SealHash(header) }
-
-// FinalizedParent reports whether header, once VerifyHeader has accepted it,
-// proves its parent final: true for every well-formed pos header, since the
-// last commit was checked (block 1's parent is genesis, final by definition).
-func (e *Engine) FinalizedParent(header *types.Header) bool {
-	ex, err := DecodeExtra(header.Extra)
-	if err != nil || header.Number == nil {
-		return false
-	}
-	return header.Number.Uint64() == 1 || len(ex.LastCommit.Signatures) > 0
-}

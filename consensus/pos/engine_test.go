@@ -112,7 +112,8 @@ func TestVerifyHeader(t *testing.T) {
 		{
 			name: "proposer of another round",
 			header: func() *types.Header {
-				return withExtra(block2(0, f.proposer(2, 0), good()), func(e *Extra) { e.Round = 1 })
+				key := f.proposer(2, 0)
+				return reseal(t, f.engine(key), withExtra(block2(0, key, good()), func(e *Extra) { e.Round = 1 }))
 			},
 			want: []error{errWrongProposer},
 		},
@@ -326,25 +327,85 @@ func TestEngineSealAndAuthor(t *testing.T) {
 	}
 }
 
-func TestEngineFinality(t *testing.T) {
+func TestEngineCertificates(t *testing.T) {
 	f := newEngineFixture(t)
-	b2 := buildBlock(t, f.engine(f.proposer(2, 0)), f.b1, 0, commitOf(t, f.keys[:3], 1, 0, f.b1.Hash()), 0)
+	c1 := commitOf(t, f.keys[:3], 1, 0, f.b1.Hash())
+	b2 := buildBlock(t, f.engine(f.proposer(2, 0)), f.b1, 0, c1, 0)
+	t.Run("parent certificate", func(t *testing.T) {
+		if have := f.verify.ParentCertificate(f.b1.Header()); have != nil {
+			t.Fatalf("block 1 carries %x for genesis, want none", have)
+		}
+		if have, want := f.verify.ParentCertificate(b2.Header()), c1.Encode(); string(have) != string(want) {
+			t.Fatalf("block 2's certificate for block 1: have %x, want %x", have, want)
+		}
+		if have := f.verify.ParentCertificate(&types.Header{Number: big.NewInt(2), Extra: []byte{1}}); have != nil {
+			t.Fatalf("malformed extra: have %x, want none", have)
+		}
+	})
 	tests := []struct {
 		name   string
 		header *types.Header
-		want   bool
+		cert   []byte
+		want   error
 	}{
-		{"block 1 proves genesis", f.b1.Header(), true},
-		{"block 2 proves block 1", b2.Header(), true},
-		{"malformed extra", &types.Header{Number: big.NewInt(2), Extra: []byte{1}}, false},
-		{"no commit", &types.Header{Number: big.NewInt(2), Extra: (&Extra{}).Encode()}, false},
+		{"quorum of precommits", f.b1.Header(), c1.Encode(), nil},
+		{"two of four", f.b1.Header(), commitOf(t, f.keys[:2], 1, 0, f.b1.Hash()).Encode(), errInsufficientPower},
+		{"for another block", f.b1.Header(), commitOf(t, f.keys[:3], 1, 0, b2.Hash()).Encode(), errNotValidator},
+		{"empty", f.b1.Header(), nil, errMalformed},
+		{"oversized", f.b1.Header(), make([]byte, MaxCommitSize+1), errMalformed},
+		{"garbage", f.b1.Header(), []byte{0xc1, 0x80}, errMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if have := f.verify.FinalizedParent(tt.header); have != tt.want {
-				t.Fatalf("FinalizedParent: have %v, want %v", have, tt.want)
+			err := f.verify.VerifyCertificate(nil, tt.header, tt.cert)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("have %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, consensus.ErrNoCertificate) {
+				t.Fatalf("have %v, want %v", err, consensus.ErrNoCertificate)
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("have %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestVerifyHeaderHugeRound is finding 2 of the Byzantine review: the
+// proposer of a header's round was found by a loop over rounds, before
+// the seal was checked, so a header at round 2^31-1 cost seconds of CPU.
+// Rounds above MaxRound are now malformed, and the proposer of any round
+// costs one rotation lookup.
+func TestVerifyHeaderHugeRound(t *testing.T) {
+	f := newEngineFixture(t)
+	for _, round := range []uint32{MaxRound, MaxRound - 1, MaxRound + 1, 1<<31 - 1} {
+		h := withExtra(f.b1.Header(), func(ex *Extra) { ex.Round = round })
+		if round <= MaxRound {
+			key := f.proposer(1, round)
+			h.Coinbase = addrOf(key)
+			h = reseal(t, f.engine(key), h)
+		}
+		err := f.verify.VerifyHeader(nil, h, f.genesis.Header())
+		switch {
+		case round > MaxRound && !errors.Is(err, errInvalidExtra):
+			t.Fatalf("round %d: have %v, want %v", round, err, errInvalidExtra)
+		case round <= MaxRound && err != nil:
+			t.Fatalf("round %d: have %v, want nil", round, err)
+		}
+	}
+}
+
+func BenchmarkProposerHugeRound(b *testing.B) {
+	keys := make([]*ecdsa.PrivateKey, MaxValidators)
+	for i := range keys {
+		keys[i] = testKey(b, string(rune('a'+i%26))+string(rune('A'+i/26)))
+	}
+	set := mustSet(b, 1, keys, nil)
+	for i := 0; b.Loop(); i++ {
+		_ = set.Proposer(uint64(i%64)+1, MaxRound)
 	}
 }
 

@@ -57,6 +57,15 @@ var (
 	errCommitTooLarge = errors.New("pos: commit has more signatures than validators")
 )
 
+// Gossip verdicts of CheckGossip for messages that are not wrong, only of
+// no use to this node: a caller drops them without penalising the peer.
+var (
+	// ErrStaleMessage is returned for a message of a height already decided.
+	ErrStaleMessage = errors.New("pos: message for a decided height")
+	// ErrFutureMessage is returned for a message beyond the look-ahead.
+	ErrFutureMessage = errors.New("pos: message beyond the next height")
+)
+
 // Message errors returned by Core.Step, one per reason a message is refused.
 var (
 	// errOversized is returned for a message above the configured size.
@@ -97,6 +106,14 @@ var (
 	// dropped because the buffer for such messages is full.
 	errBufferFull = errors.New("pos: next-height buffer full")
 
+	// errDecided is returned for a message of a height this core has
+	// decided and not yet left.
+	errDecided = errors.New("pos: height already decided")
+
+	// errDuplicate is returned for a copy of a message already counted (a
+	// rebroadcast, or gossip delivering it twice): it changes nothing.
+	errDuplicate = errors.New("pos: duplicate message")
+
 	// errDoubleSign is returned (and the message not signed) when signing
 	// would conflict with what this validator already signed.
 	errDoubleSign = errors.New("pos: refusing to sign a conflicting message")
@@ -105,6 +122,7 @@ var (
 // Validator set errors.
 var (
 	errEmptySet           = errors.New("pos: empty validator set")
+	errTooManyValidators  = fmt.Errorf("pos: more than %d validators", MaxValidators)
 	errZeroPower          = errors.New("pos: validator with zero power")
 	errDuplicateValidator = errors.New("pos: duplicate validator")
 	errPowerOverflow      = fmt.Errorf("pos: total power above %d", MaxTotalPower)

@@ -4,10 +4,10 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"io"
-	"math"
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -24,9 +24,12 @@ const (
 // plus the envelope.
 const DefaultMaxMessageSize = 8<<20 + 64<<10
 
-// MaxRound is the highest round a message may carry; rounds fit an int32 so
-// that lockedRound and validRound can be -1.
-const MaxRound = math.MaxInt32
+// MaxRound is the highest round a message or header may carry. Timeouts
+// grow with the round, so a network needs about MaxRound²/2 timeout deltas
+// (years at any tick length) to reach it: a larger round can only come from
+// a peer that is lying. It also keeps rounds inside an int32, so that
+// lockedRound and validRound can be -1.
+const MaxRound = 1 << 20
 
 // domain prefixes every signed digest so that a signature for one purpose
 // can never be replayed as another, on this or any other chain.
@@ -181,7 +184,7 @@ func DecodeMessage(raw []byte, maxSize int) (any, error) {
 		if err := rlp.DecodeBytes(body, m); err != nil {
 			return nil, fmt.Errorf("%w: commit: %v", errMalformed, err)
 		}
-		if m.Commit.Round > MaxRound || len(m.Commit.Signatures) == 0 {
+		if m.Commit.Round > MaxRound || len(m.Commit.Signatures) == 0 || len(m.Commit.Signatures) > MaxValidators {
 			return nil, fmt.Errorf("%w: commit round %d with %d signatures", errMalformed, m.Commit.Round, len(m.Commit.Signatures))
 		}
 		return m, nil
@@ -243,12 +246,25 @@ func sign(d common.Hash, key *ecdsa.PrivateKey) (Signature, error) {
 	return Signature(b), nil
 }
 
+// sigCacheSize bounds the recovered signers remembered by recoverSigner:
+// enough for every vote of a few heights of MaxValidators validators.
+const sigCacheSize = 16384
+
+// sigCache remembers recovered signers by keccak256(digest || signature),
+// so that a message checked by the gossip validator, then by the core,
+// then inside a commit, costs one recovery per node.
+var sigCache = lru.NewCache[common.Hash, common.Address](sigCacheSize)
+
 // recoverSigner returns the signer of d, accepting only the canonical
 // signature form (low S, V in {0, 1}) so that no message has two valid
 // encodings.
 func recoverSigner(d common.Hash, sig []byte) (common.Address, error) {
 	if len(sig) != crypto.SignatureLength {
 		return common.Address{}, fmt.Errorf("%w: %d bytes", errBadSignature, len(sig))
+	}
+	key := crypto.Keccak256Hash(d[:], sig)
+	if addr, ok := sigCache.Get(key); ok {
+		return addr, nil
 	}
 	r := new(big.Int).SetBytes(sig[:32])
 	s := new(big.Int).SetBytes(sig[32:64])
@@ -259,7 +275,9 @@ func recoverSigner(d common.Hash, sig []byte) (common.Address, error) {
 	if err != nil {
 		return common.Address{}, fmt.Errorf("%w: %v", errBadSignature, err)
 	}
-	return crypto.PubkeyToAddress(*pub), nil
+	addr := crypto.PubkeyToAddress(*pub)
+	sigCache.Add(key, addr)
+	return addr, nil
 }
 
 // VerifyCommit checks that c proves the block hash decided at height: every
@@ -294,4 +312,75 @@ func VerifyCommit(chainID *big.Int, vals *ValidatorSet, height uint64, hash comm
 		return nil, fmt.Errorf("%w: %d of %d", errInsufficientPower, power, vals.TotalPower())
 	}
 	return signers, nil
+}
+
+// CheckGossip decides whether a consensus message received from the network
+// is worth delivering and relaying, cheapest checks first: size and strict
+// decoding, then the height, then one signature recovery (remembered for
+// the core), then that the signer is a validator of the message's height
+// and, for a proposal, the proposer of its round. head is the node's
+// newest decided block: messages for head+1 are judged against that
+// height's set; messages for head+2 against the same set (a bounded
+// look-ahead: the next set is not known before head+1 is decided); a
+// catch-up commit for head+1 must verify. It returns an error wrapping
+// ErrStaleMessage or ErrFutureMessage for a message that is not wrong but
+// of no use here (to be dropped quietly), and any other error for a
+// message no correct validator sends (to be counted against the peer).
+func (e *Engine) CheckGossip(raw []byte, maxSize int, head *types.Header) error {
+	m, err := DecodeMessage(raw, maxSize)
+	if err != nil {
+		return err
+	}
+	next := head.Number.Uint64() + 1
+	var height uint64
+	switch m := m.(type) {
+	case *Proposal:
+		height = m.Height
+	case *Vote:
+		height = m.Height
+	case *CommitMessage:
+		height = m.Block.NumberU64()
+	}
+	switch {
+	case height < next:
+		return fmt.Errorf("%w: height %d, deciding %d", ErrStaleMessage, height, next)
+	case height > next+1:
+		return fmt.Errorf("%w: height %d, deciding %d", ErrFutureMessage, height, next)
+	}
+	vals, err := e.validators.ValidatorSet(next, head.Hash())
+	if err != nil {
+		return fmt.Errorf("%w: validators of %d: %v", ErrFutureMessage, next, err)
+	}
+	switch m := m.(type) {
+	case *Proposal:
+		signer, err := m.Signer(e.chainID)
+		if err != nil {
+			return err
+		}
+		if !vals.Has(signer) {
+			return fmt.Errorf("%w: %v", errNotValidator, signer)
+		}
+		if height == next && vals.Proposer(height, m.Round) != signer {
+			return fmt.Errorf("%w: %v in round %d", errNotProposer, signer, m.Round)
+		}
+	case *Vote:
+		signer, err := m.Signer(e.chainID)
+		if err != nil {
+			return err
+		}
+		if !vals.Has(signer) {
+			return fmt.Errorf("%w: %v", errNotValidator, signer)
+		}
+	case *CommitMessage:
+		if height != next {
+			return fmt.Errorf("%w: commit for %d, deciding %d", ErrFutureMessage, height, next)
+		}
+		if m.Block.ParentHash() != head.Hash() {
+			return fmt.Errorf("%w: commit for a block not on %x", errBlockMismatch, head.Hash())
+		}
+		if _, err := VerifyCommit(e.chainID, vals, height, m.Block.Hash(), &m.Commit); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -29,12 +29,13 @@ type replica struct {
 }
 
 // openReplica opens the WAL at path and starts a core on head (the chain's
-// last committed block). The double-sign guard is restored from every own
+// last committed block), whose commit is headCommit if the caller knows it
+// (the log's own record of it is preferred). The double-sign guard is restored from every own
 // message and guard record in the log. If the log belongs to height
 // head+1, its inputs are replayed into the core in order; otherwise (the
 // chain moved on, or the log is new) the log is restarted at head+1. The
 // returned Ready holds what the replay produced, for the caller to act on.
-func openReplica(cfg Config, path string, head *types.Block, vals *ValidatorSet, noSync bool) (*replica, Ready, error) {
+func openReplica(cfg Config, path string, head *types.Block, headCommit *Commit, vals *ValidatorSet, noSync bool) (*replica, Ready, error) {
 	w, recs, _, err := openWAL(path)
 	if err != nil {
 		return nil, Ready{}, err
@@ -87,6 +88,8 @@ func openReplica(cfg Config, path string, head *types.Block, vals *ValidatorSet,
 		lastCommit = &Commit{}
 	case seen != nil && seen.Height == head.NumberU64() && seen.Hash == head.Hash():
 		lastCommit = &seen.Commit
+	case headCommit != nil:
+		lastCommit = headCommit
 	}
 	next := head.NumberU64() + 1
 	if marker < 0 || markerAt != next {
@@ -129,13 +132,18 @@ func signedInfo(chainID *big.Int, raw []byte) (LastSigned, bool) {
 	return LastSigned{}, false
 }
 
-// message logs and steps a received message. It returns the core's verdict
-// and, separately, a WAL failure (after which nothing may be signed).
+// message steps a received message and logs it if the core accepted it.
+// A refused message changed nothing, so the log need not hold it: junk,
+// copies and far-future floods cost no log space. Logging after the step
+// is safe: own messages the step caused are synced by persist before they
+// are sent, so a crash in between loses only an input, as if it had never
+// arrived. It returns the core's verdict and, separately, a WAL failure
+// (after which nothing may be signed).
 func (r *replica) message(raw []byte) (stepErr, walErr error) {
-	if walErr = r.wal.append(walMessage, raw); walErr != nil {
-		return nil, walErr
+	if stepErr = r.core.Step(raw); stepErr != nil {
+		return stepErr, nil
 	}
-	return r.core.Step(raw), nil
+	return nil, r.wal.append(walMessage, raw)
 }
 
 // tick logs and applies one tick.

@@ -15,6 +15,12 @@ import (
 // (3*power) and proposer priorities fit in 64 bits.
 const MaxTotalPower = 1 << 60
 
+// MaxValidators bounds a validator set, so that a commit (one signature
+// per validator) fits a header's Extra (MaxExtraSize) and verifying one
+// costs a bounded number of signature recoveries. The staking contract
+// caps its set at the same number.
+const MaxValidators = 128
+
 // checkpointEvery is how many proposer-rotation steps lie between two saved
 // priority vectors; a lookup behind the cache replays at most this many.
 const checkpointEvery = 1024
@@ -25,14 +31,15 @@ type Validator struct {
 	Power   uint64
 }
 
-// ValidatorSource gives the validator set in force at a block height. The
-// genesis members seed it; a staking contract may change it at defined
-// heights. The set of height h must be fixed by the state of a block below
-// h, so every node computes it before voting on h. Implementations should
-// return the same *ValidatorSet for every height in its range: the set caches
-// proposer priorities.
+// ValidatorSource gives the validator set that decides a block. The set of
+// block number h on top of parent p is fixed by p's branch (genesis seeds
+// it; a staking contract may change it, read from p's state), so every node
+// that holds p computes it before voting on h, and a block on a losing
+// branch can never change the set another branch sees. Implementations
+// should return the same *ValidatorSet for every block of a run of heights
+// with an unchanged set: the set caches proposer priorities.
 type ValidatorSource interface {
-	ValidatorSet(height uint64) (*ValidatorSet, error)
+	ValidatorSet(number uint64, parent common.Hash) (*ValidatorSet, error)
 }
 
 // ValidatorSet is an immutable set of validators in force from a start
@@ -61,6 +68,9 @@ type proposerCache struct {
 func NewValidatorSet(start uint64, vals []Validator) (*ValidatorSet, error) {
 	if len(vals) == 0 {
 		return nil, errEmptySet
+	}
+	if len(vals) > MaxValidators {
+		return nil, fmt.Errorf("%w: %d validators", errTooManyValidators, len(vals))
 	}
 	s := &ValidatorSet{
 		start: start,
@@ -156,26 +166,28 @@ func (s *ValidatorSet) HasQuorum(power uint64) bool { return 3*power > 2*s.total
 // at least one correct validator is among its holders.
 func (s *ValidatorSet) HasOneThird(power uint64) bool { return 3*power > s.total }
 
-// Proposer returns the proposer of round at height: stake-weighted rotation
-// with integer priorities (the CometBFT / smooth weighted round-robin rule).
-// Starting from all-zero priorities at the set's start height, one rotation
-// step adds each validator's power to its priority, picks the highest
-// priority (ties to the lower address) and subtracts the total power from
-// the pick. Round r of height h is step (h - start) + r, so over any window
-// of TotalPower consecutive steps every validator proposes exactly Power
-// times. It returns the zero address for a height before the set's start.
+// Proposer returns the proposer of round at height. Round 0 follows the
+// stake-weighted rotation with integer priorities (the CometBFT / smooth
+// weighted round-robin rule): starting from all-zero priorities at the
+// set's start height, one rotation step adds each validator's power to its
+// priority, picks the highest priority (ties to the lower address) and
+// subtracts the total power from the pick; height h takes step h - start,
+// so over any window of TotalPower consecutive heights every validator
+// proposes round 0 exactly Power times. A later round r passes the turn on
+// in address order: the validator r places after round 0's proposer. Any
+// Len() consecutive rounds thus give every validator a turn (what liveness
+// needs), and the cost of a lookup does not depend on the round, which a
+// header or message from outside chooses. It returns the zero address for
+// a height before the set's start.
 func (s *ValidatorSet) Proposer(height uint64, round uint32) common.Address {
 	if height < s.start {
 		return common.Address{}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.seek(height - s.start)
-	p := slices.Clone(s.cache.prio)
-	for range round {
-		s.rotate(p)
-	}
-	return s.vals[s.pick(p)].Address
+	first := s.pick(s.cache.prio)
+	s.mu.Unlock()
+	return s.vals[(uint64(first)+uint64(round))%uint64(len(s.vals))].Address
 }
 
 // seek moves the cache to exactly k steps, from the nearest checkpoint at or
@@ -242,8 +254,14 @@ func NewSchedule(sets ...*ValidatorSet) (*Schedule, error) {
 	return s, nil
 }
 
-// ValidatorSet returns the set in force at height.
-func (s *Schedule) ValidatorSet(height uint64) (*ValidatorSet, error) {
+// ValidatorSet returns the set in force at height number; the schedule
+// does not depend on the branch, so parent is not used.
+func (s *Schedule) ValidatorSet(number uint64, _ common.Hash) (*ValidatorSet, error) {
+	return s.At(number)
+}
+
+// At returns the set in force at height.
+func (s *Schedule) At(height uint64) (*ValidatorSet, error) {
 	i := sort.Search(len(s.sets), func(i int) bool { return s.sets[i].start > height })
 	if i == 0 {
 		return nil, fmt.Errorf("%w %d", errNoValidatorSet, height)

@@ -110,11 +110,31 @@ func TestProposerRoundsAndCache(t *testing.T) {
 	for h := uint64(1); h <= n; h++ {
 		seq[h] = ref.Proposer(h, 0)
 	}
-	// Round r at height h is the proposer of round 0 at height h+r.
-	for _, c := range []struct{ h, r uint64 }{{1, 1}, {7, 5}, {1000, 30}, {2500, 400}} {
-		if have := ref.Proposer(c.h, uint32(c.r)); have != seq[c.h+c.r] {
-			t.Fatalf("Proposer(%d, %d): have %v, want %v", c.h, c.r, have, seq[c.h+c.r])
+	// Round r at height h is the validator r places after round 0's
+	// proposer in address order, whatever r is.
+	vals := ref.Validators()
+	index := func(a common.Address) int {
+		for i, v := range vals {
+			if v.Address == a {
+				return i
+			}
 		}
+		t.Fatalf("%v is not a validator", a)
+		return -1
+	}
+	for _, c := range []struct{ h, r uint64 }{{1, 1}, {7, 5}, {1000, 30}, {2500, 400}, {3, MaxRound}, {4, 1<<32 - 1}} {
+		want := vals[(uint64(index(seq[c.h]))+c.r)%uint64(len(vals))].Address
+		if have := ref.Proposer(c.h, uint32(c.r)); have != want {
+			t.Fatalf("Proposer(%d, %d): have %v, want %v", c.h, c.r, have, want)
+		}
+	}
+	// Any Len() consecutive rounds give every validator a turn.
+	turns := make(map[common.Address]bool)
+	for r := uint32(17); r < 17+uint32(len(vals)); r++ {
+		turns[ref.Proposer(42, r)] = true
+	}
+	if len(turns) != len(vals) {
+		t.Fatalf("%d consecutive rounds gave %d proposers, want %d", len(vals), len(turns), len(vals))
 	}
 	// Any access order gives the same answers as a forward walk.
 	s := mustSet(t, 1, keys, powers)
@@ -137,12 +157,12 @@ func TestScheduleChangesSetAtHeight(t *testing.T) {
 		h    uint64
 		want *ValidatorSet
 	}{{1, first}, {9, first}, {10, second}, {1000, second}} {
-		got, err := s.ValidatorSet(c.h)
+		got, err := s.At(c.h)
 		if err != nil || got != c.want {
 			t.Fatalf("ValidatorSet(%d): have start %d, %v", c.h, got.Start(), err)
 		}
 	}
-	if _, err := s.ValidatorSet(0); !errors.Is(err, errNoValidatorSet) {
+	if _, err := s.At(0); !errors.Is(err, errNoValidatorSet) {
 		t.Fatalf("height 0: have %v", err)
 	}
 	// The new set's rotation starts fresh at its start height.

@@ -151,7 +151,7 @@ func TestRestartFromWALDoesNotDoubleSign(t *testing.T) {
 			cfg := h.core.cfg
 			cfg.LastSigned = LastSigned{}
 
-			rep, rd, err := openReplica(cfg, path, h.genesis, h.vals, false)
+			rep, rd, err := openReplica(cfg, path, h.genesis, nil, h.vals, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,7 +190,7 @@ func TestRestartFromWALDoesNotDoubleSign(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			rep, rd, err = openReplica(cfg, path, h.genesis, h.vals, false)
+			rep, rd, err = openReplica(cfg, path, h.genesis, nil, h.vals, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -117,7 +117,7 @@ func BenchmarkImport1000Transfers(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		if _, err := c.InsertChain(blocks); err != nil {
+		if _, err := c.InsertChain(blocks, nil); err != nil {
 			b.Fatal(err)
 		}
 		total += time.Since(start)

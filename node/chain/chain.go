@@ -29,8 +29,12 @@ import (
 const (
 	// MaxBlockSize bounds the encoded size of a block.
 	MaxBlockSize = 8 << 20
-	// MaxExtra bounds Header.Extra (engine seals included).
-	MaxExtra = 4096
+	// MaxExtra bounds Header.Extra (engine seals included). A pos header
+	// carries its parent's commit, one 67-byte signature per validator:
+	// with the largest set (pos.MaxValidators, 128) that is about 8.7 KiB
+	// (pos.MaxExtraSize), which this limit must cover (a node test checks
+	// it with a set at the cap).
+	MaxExtra = 16 << 10
 
 	// trieCacheSize is the memory for clean trie nodes, so that the hot
 	// top of the state trie is not read from badger on every access.
@@ -39,10 +43,12 @@ const (
 
 // HeadEvent reports a new canonical head. Dropped holds the transactions of
 // blocks a reorg removed that the new chain does not include: the pool takes
-// them back.
+// them back. Certificate is the head's certificate under a certifying
+// engine (the commit that decided it), nil otherwise.
 type HeadEvent struct {
-	Block   *types.Block
-	Dropped []*types.Transaction
+	Block       *types.Block
+	Dropped     []*types.Transaction
+	Certificate []byte
 }
 
 // Chain is the ledger: it validates and imports blocks, keeps the canonical
@@ -52,6 +58,7 @@ type Chain struct {
 	gen       *genesis.Genesis
 	config    *params.ChainConfig
 	engine    consensus.Engine
+	certifier consensus.Certifier // the engine, if it certifies blocks
 	rules     rules.Static
 	contracts Contracts
 	triedb    *triedb.Database
@@ -105,6 +112,7 @@ func New(db *store.DB, gen *genesis.Genesis, engine consensus.Engine, opts ...Op
 	for _, o := range opts {
 		o(c)
 	}
+	c.certifier, _ = engine.(consensus.Certifier)
 	genBlock, err := c.genesisBlock(false)
 	if err != nil {
 		return nil, err
@@ -167,7 +175,11 @@ func (c *Chain) genesisBlock(commit bool) (*types.Block, error) {
 }
 
 // loadHead restores the head from the database after a start or crash and
-// checks its state is present.
+// checks its state is present. Under a certifying engine the head must be a
+// certified block: a head stored without its certificate (by a version that
+// made any well-sealed block head) is not final, and the chain falls back
+// to the newest canonical block that a certificate proves, storing the
+// certificates its children carry.
 func (c *Chain) loadHead() error {
 	hash, err := c.db.ReadHeadHash()
 	if err != nil {
@@ -181,10 +193,23 @@ func (c *Chain) loadHead() error {
 	if err != nil {
 		return fmt.Errorf("read head block: %w", err)
 	}
+	if c.certifier != nil && num > 0 {
+		if _, err := c.db.ReadCertificate(hash, num); errors.Is(err, store.ErrNotFound) {
+			if block, err = c.repairHead(block); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return fmt.Errorf("read head certificate: %w", err)
+		}
+	}
 	if _, err := state.New(block.Root(), c.statedb); err != nil {
-		return fmt.Errorf("%w: head %d root %x: %v", ErrNoState, num, block.Root(), err)
+		return fmt.Errorf("%w: head %d root %x: %v", ErrNoState, block.NumberU64(), block.Root(), err)
 	}
 	c.head.Store(block)
+	if c.certifier != nil {
+		c.finalized.Store(block.Header())
+		return nil
+	}
 	if fh, err := c.db.ReadFinalizedHash(); err == nil {
 		if fn, err := c.db.ReadNumber(fh); err == nil {
 			if h, err := c.db.ReadHeader(fh, fn); err == nil {
@@ -193,6 +218,44 @@ func (c *Chain) loadHead() error {
 		}
 	}
 	return nil
+}
+
+// repairHead moves an uncertified head back to its parent, which the head's
+// own header certifies (its last commit was verified on import), and so on
+// while a block has no certificate: it stores each certificate found and
+// makes the first certified block head and final, in one batch.
+func (c *Chain) repairHead(head *types.Block) (*types.Block, error) {
+	batch := c.db.NewBatch()
+	defer batch.Discard()
+	b := head
+	for {
+		parent, err := c.db.ReadBlock(b.ParentHash(), b.NumberU64()-1)
+		if err != nil {
+			return nil, fmt.Errorf("repair uncertified head %d: read parent: %w", head.NumberU64(), err)
+		}
+		batch.DeleteCanonical(b, nil)
+		if parent.NumberU64() == 0 {
+			b = parent
+			break
+		}
+		if _, err := c.db.ReadCertificate(parent.Hash(), parent.NumberU64()); err == nil {
+			b = parent
+			break
+		}
+		if cert := c.certifier.ParentCertificate(b.Header()); cert != nil {
+			batch.WriteCertificate(parent.Hash(), parent.NumberU64(), cert)
+			b = parent
+			break
+		}
+		b = parent
+	}
+	batch.WriteHead(b.Hash())
+	batch.WriteFinalized(b.Hash())
+	if err := batch.Commit(); err != nil {
+		return nil, fmt.Errorf("repair uncertified head: %w", err)
+	}
+	c.log.Warn("stored head had no certificate; fell back to the newest certified block", "was", head.NumberU64(), "head", b.NumberU64())
+	return b, nil
 }
 
 // Close releases the trie database's caches. The store stays open: its
@@ -232,6 +295,20 @@ func (c *Chain) FinalizedHeader() *types.Header {
 	}
 	return c.GetHeaderByNumber(0)
 }
+
+// Certificate returns the stored certificate of a block under a certifying
+// engine (the commit that decided it), or nil.
+func (c *Chain) Certificate(hash common.Hash, number uint64) []byte {
+	cert, err := c.db.ReadCertificate(hash, number)
+	if err != nil {
+		return nil
+	}
+	return cert
+}
+
+// Certifying reports whether the engine certifies blocks: then the head is
+// always the newest certified block, and final.
+func (c *Chain) Certifying() bool { return c.certifier != nil }
 
 // GetHeader returns a stored header, or nil.
 func (c *Chain) GetHeader(hash common.Hash, number uint64) *types.Header {

@@ -59,7 +59,7 @@ func TestImportOnFreshNode(t *testing.T) {
 		blocks = append(blocks, a.mineInsert(transfer("B", i, addrOf("Q"), 1, i%2 == 0)))
 	}
 	b := newTestChain(t, "C")
-	if n, err := b.chain.InsertChain(blocks); err != nil || n != 5 {
+	if n, err := b.chain.InsertChain(blocks, nil); err != nil || n != 5 {
 		t.Fatalf("insert chain: n %d err %v", n, err)
 	}
 	if have, want := b.chain.CurrentBlock().Root(), a.chain.CurrentBlock().Root(); have != want {
@@ -296,7 +296,7 @@ func TestReorgHeavierWins(t *testing.T) {
 	}
 
 	only := newTestChain(t, "B")
-	if _, err := only.chain.InsertChain(heavy); err != nil {
+	if _, err := only.chain.InsertChain(heavy, nil); err != nil {
 		t.Fatalf("fresh import: %v", err)
 	}
 	stA, _ := miner.chain.State()

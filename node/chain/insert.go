@@ -29,15 +29,35 @@ type builtResult struct {
 // subscribers are told. The block, its receipts, the canonical index and the
 // head are written in one atomic batch after the block's state; a crash at
 // any point leaves the previous head intact.
+//
+// Under a certifying engine (consensus.Certifier, proof-of-stake) a block is
+// stored only with a certificate that it was decided: InsertBlock accepts
+// it only if that certificate is already stored (and then reports
+// ErrKnownBlock); use InsertCertified.
 func (c *Chain) InsertBlock(block *types.Block) error {
 	c.importMu.Lock()
 	defer c.importMu.Unlock()
-	return c.insert(block)
+	return c.insert(block, nil)
+}
+
+// InsertCertified stores a block decided by a certifying engine together
+// with cert, the engine's proof that it was decided (a pos commit): from
+// the local consensus, from gossip or from sync. The certificate is
+// verified before the block is executed. A certified block must extend
+// the head: the head is always the newest certified block, and it is final.
+// Under an engine without certificates cert is ignored.
+func (c *Chain) InsertCertified(block *types.Block, cert []byte) error {
+	c.importMu.Lock()
+	defer c.importMu.Unlock()
+	return c.insert(block, cert)
 }
 
 // InsertChain imports blocks in order, stopping at the first invalid one. It
-// returns how many were imported.
-func (c *Chain) InsertChain(blocks []*types.Block) (int, error) {
+// returns how many were imported. Under a certifying engine every block but
+// the last is certified by the header of the block after it (which carries
+// its parent's commit) and the last by tipCert; with tipCert nil the last
+// block is left out and not counted.
+func (c *Chain) InsertChain(blocks []*types.Block, tipCert []byte) (int, error) {
 	c.importMu.Lock()
 	defer c.importMu.Unlock()
 	// Recover the senders of later blocks on another core while earlier
@@ -49,7 +69,20 @@ func (c *Chain) InsertChain(blocks []*types.Block) (int, error) {
 		go c.prefetchSenders(blocks[1:], stop)
 	}
 	for i, b := range blocks {
-		if err := c.insert(b); err != nil && !errors.Is(err, ErrKnownBlock) {
+		var cert []byte
+		if c.certifier != nil {
+			switch {
+			case i+1 < len(blocks):
+				if cert = c.certifier.ParentCertificate(blocks[i+1].Header()); cert == nil {
+					return i, fmt.Errorf("block %d (%x): %w: the next block carries no certificate for it", b.NumberU64(), b.Hash(), consensus.ErrNoCertificate)
+				}
+			case tipCert == nil:
+				return i, nil
+			default:
+				cert = tipCert
+			}
+		}
+		if err := c.insert(b, cert); err != nil && !errors.Is(err, ErrKnownBlock) {
 			return i, fmt.Errorf("block %d (%x): %w", b.NumberU64(), b.Hash(), err)
 		}
 	}
@@ -86,13 +119,18 @@ func (c *Chain) prefetchSenders(blocks []*types.Block, stop <-chan struct{}) {
 	wg.Wait()
 }
 
-func (c *Chain) insert(block *types.Block) error {
+// insert validates and stores block; cert is its certificate under a
+// certifying engine, verified before execution. c.importMu is held.
+func (c *Chain) insert(block *types.Block, cert []byte) error {
 	hash, num := block.Hash(), block.NumberU64()
 	if c.db.HasBlock(hash, num) {
 		return ErrKnownBlock
 	}
 	if num == 0 {
 		return fmt.Errorf("%w: a second genesis", consensus.ErrInvalidNumber)
+	}
+	if c.certifier != nil && cert == nil {
+		return fmt.Errorf("%w: block %d (%x) comes without a certificate", consensus.ErrNoCertificate, num, hash)
 	}
 	parent := c.GetBlockByHash(block.ParentHash())
 	if parent == nil {
@@ -103,6 +141,11 @@ func (c *Chain) insert(block *types.Block) error {
 	}
 	if err := c.verifyHeader(block, parent.Header()); err != nil {
 		return err
+	}
+	if c.certifier != nil {
+		if err := c.certifier.VerifyCertificate(c, block.Header(), cert); err != nil {
+			return err
+		}
 	}
 	receipts, st, err := c.execute(block, parent)
 	if err != nil {
@@ -120,6 +163,9 @@ func (c *Chain) insert(block *types.Block) error {
 	// nothing reachable until the batch below commits.
 	if err := c.triedb.Commit(root, false); err != nil {
 		return fmt.Errorf("write state: %w", err)
+	}
+	if c.certifier != nil {
+		return c.writeCertified(block, parent, receipts, cert)
 	}
 	return c.writeBlock(block, parent, receipts)
 }
@@ -255,28 +301,46 @@ func (c *Chain) writeBlock(block *types.Block, parent *types.Block, receipts typ
 		}
 	}
 	batch.WriteHead(block.Hash())
-	provesParent := false
-	if fin, ok := c.engine.(consensus.Finalizer); ok && fin.FinalizedParent(block.Header()) && parent.NumberU64() > c.FinalizedHeader().Number.Uint64() {
-		provesParent = true
-		batch.WriteFinalized(parent.Hash())
-	}
 	if err := batch.Commit(); err != nil {
 		return err
 	}
 	c.head.Store(block)
-	if provesParent {
-		c.finalized.Store(parent.Header())
-	}
 	c.blocks.Add(block.Hash(), block)
 	c.announce(newBlocks, receipts, dropped)
 	return nil
 }
 
-// reorg rewrites the canonical index from the common ancestor of oldHead and
-// newHead up to newHead. State needs no rewinding: every block's state is
-// stored under its own root, so the new head's state is already complete.
-// It returns the newly canonical blocks, oldest first, and the transactions
-// of the dropped blocks that the new branch does not include.
+// writeCertified stores a certified block on top of the head and makes it
+// the head and the final block, in one batch with its certificate. There is
+// no fork choice: certified blocks never conflict while less than a third
+// of the stake is Byzantine, and checkFinalized has refused any block that
+// does not descend from the head (the head is final).
+func (c *Chain) writeCertified(block, parent *types.Block, receipts types.Receipts, cert []byte) error {
+	head := c.CurrentBlock()
+	if parent.Hash() != head.Hash() {
+		return fmt.Errorf("%w: certified block %d builds on %x, head is %d (%x)", ErrFinalizedConflict, block.NumberU64(), parent.Hash(), head.NumberU64(), head.Hash())
+	}
+	ptd := c.GetTD(parent.Hash(), parent.NumberU64())
+	if ptd == nil {
+		return fmt.Errorf("%w: no total difficulty for parent %x", consensus.ErrUnknownAncestor, parent.Hash())
+	}
+	batch := c.db.NewBatch()
+	defer batch.Discard()
+	batch.WriteBlock(block, receipts, new(big.Int).Add(ptd, block.Difficulty()))
+	batch.WriteCertificate(block.Hash(), block.NumberU64(), cert)
+	batch.WriteCanonical(block)
+	batch.WriteHead(block.Hash())
+	batch.WriteFinalized(block.Hash())
+	if err := batch.Commit(); err != nil {
+		return err
+	}
+	c.head.Store(block)
+	c.finalized.Store(block.Header())
+	c.blocks.Add(block.Hash(), block)
+	c.announce([]*types.Block{block}, receipts, nil)
+	return nil
+}
+
 // checkFinalized refuses a block that does not descend from the newest
 // final block: finality means no reorganisation can ever undo it.
 func (c *Chain) checkFinalized(block *types.Block) error {
@@ -300,53 +364,11 @@ func (c *Chain) checkFinalized(block *types.Block) error {
 	return nil
 }
 
-// MarkFinal records that the stored block with this hash is final, as the
-// local BFT consensus decided it. If it is not on the canonical chain, the
-// chain reorganises onto it: a decided block always wins.
-func (c *Chain) MarkFinal(hash common.Hash) error {
-	c.importMu.Lock()
-	defer c.importMu.Unlock()
-	block := c.GetBlockByHash(hash)
-	if block == nil {
-		return fmt.Errorf("%w: %x", consensus.ErrUnknownAncestor, hash)
-	}
-	if fin := c.finalized.Load(); fin != nil && block.NumberU64() <= fin.Number.Uint64() {
-		if canon := c.GetHeaderByNumber(block.NumberU64()); canon == nil || canon.Hash() != hash {
-			return fmt.Errorf("%w: block %d", ErrFinalizedConflict, block.NumberU64())
-		}
-		return nil
-	}
-	batch := c.db.NewBatch()
-	defer batch.Discard()
-	var (
-		newBlocks []*types.Block
-		dropped   []*types.Transaction
-	)
-	if canon := c.GetHeaderByNumber(block.NumberU64()); canon == nil || canon.Hash() != hash {
-		head := c.CurrentBlock()
-		var err error
-		if newBlocks, dropped, err = c.reorg(batch, head, block); err != nil {
-			return err
-		}
-		// Canonical blocks above the decided one belong to the losing branch.
-		for n := block.NumberU64() + 1; n <= head.NumberU64(); n++ {
-			batch.DeleteCanonicalNumber(n)
-		}
-		batch.WriteHead(hash)
-	}
-	batch.WriteFinalized(hash)
-	if err := batch.Commit(); err != nil {
-		return err
-	}
-	c.finalized.Store(block.Header())
-	if newBlocks != nil {
-		c.head.Store(block)
-		receipts, _ := c.db.ReadReceipts(block, c.config)
-		c.announce(newBlocks, receipts, dropped)
-	}
-	return nil
-}
-
+// reorg rewrites the canonical index from the common ancestor of oldHead and
+// newHead up to newHead. State needs no rewinding: every block's state is
+// stored under its own root, so the new head's state is already complete.
+// It returns the newly canonical blocks, oldest first, and the transactions
+// of the dropped blocks that the new branch does not include.
 func (c *Chain) reorg(batch interface {
 	WriteCanonical(*types.Block)
 	DeleteCanonical(*types.Block, map[common.Hash]bool)
@@ -426,5 +448,9 @@ func (c *Chain) announce(newBlocks []*types.Block, headReceipts types.Receipts, 
 		}
 	}
 	c.hdrFeed.Send(head.Header())
-	c.headFeed.Send(HeadEvent{Block: head, Dropped: dropped})
+	var cert []byte
+	if c.certifier != nil {
+		cert, _ = c.db.ReadCertificate(head.Hash(), head.NumberU64())
+	}
+	c.headFeed.Send(HeadEvent{Block: head, Dropped: dropped, Certificate: cert})
 }

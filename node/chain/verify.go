@@ -11,9 +11,10 @@ import (
 )
 
 // VerifyHead checks the head after a restart: its state trie (and every
-// contract's storage trie) is complete and every node hashes to its key, and
+// contract's storage trie) is complete and every node hashes to its key,
 // re-executing the head block on its parent's state reproduces its state
-// root and receipts root.
+// root and receipts root, and under a certifying engine its stored
+// certificate proves it decided.
 func (c *Chain) VerifyHead() error {
 	head := c.CurrentBlock()
 	if _, err := c.verifyTrie(head.Root()); err != nil {
@@ -21,6 +22,11 @@ func (c *Chain) VerifyHead() error {
 	}
 	if head.NumberU64() == 0 {
 		return nil
+	}
+	if c.certifier != nil {
+		if err := c.certifier.VerifyCertificate(c, head.Header(), c.Certificate(head.Hash(), head.NumberU64())); err != nil {
+			return fmt.Errorf("head %d: %w", head.NumberU64(), err)
+		}
 	}
 	parent := c.GetBlock(head.ParentHash(), head.NumberU64()-1)
 	if parent == nil {

@@ -112,7 +112,7 @@ func TestMisbehavingPeer(t *testing.T) {
 	// of an old block are dropped without penalty.
 	valid := transfer(t, "C", 0, addrOf(t, "A"))
 	validRaw, _ := valid.MarshalBinary()
-	known, _ := rlp.EncodeToBytes(nodeChain.chain.GetBlockByNumber(3))
+	known, _ := rlp.EncodeToBytes(&gossipBlock{Block: nodeChain.chain.GetBlockByNumber(3)})
 	r.publish(t, txTopic, validRaw)
 	r.publish(t, txTopic, validRaw)
 	r.publish(t, blockTopic, known)
@@ -132,7 +132,7 @@ func TestMisbehavingPeer(t *testing.T) {
 	tamperedRaw, _ := rlp.EncodeToBytes(tampered)
 	hdr := next.Header()
 	hdr.Extra = bytes.Repeat([]byte{7}, 65)
-	forged, _ := rlp.EncodeToBytes(types.NewBlockWithHeader(hdr))
+	forged, _ := rlp.EncodeToBytes(&gossipBlock{Block: types.NewBlockWithHeader(hdr)})
 	hkD, _ := HostKey(testKey(t, "D"))
 	idD, _ := PeerIDOf(testKey(t, "D"))
 	fromD, _ := transfer(t, "A", 0, addrOf(t, "B")).MarshalBinary()

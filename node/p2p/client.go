@@ -16,7 +16,9 @@ import (
 type fetcher interface {
 	status(ctx context.Context, p peer.ID) (*statusMsg, error)
 	headers(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Header, error)
-	blocks(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Block, error)
+	// blocks returns canonical blocks from..from+count-1 (or fewer) and
+	// the certificate of the last one (nil without one).
+	blocks(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Block, []byte, error)
 }
 
 // streamClient sends SyncProtocol requests, one stream per request.
@@ -74,10 +76,10 @@ func (c *streamClient) headers(ctx context.Context, p peer.ID, from, count uint6
 	return decodeHeaders(payload, from, count)
 }
 
-func (c *streamClient) blocks(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Block, error) {
+func (c *streamClient) blocks(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Block, []byte, error) {
 	payload, err := c.roundTrip(ctx, p, request{Kind: kindBlocks, From: from, Count: count})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return decodeBlocks(payload, from, count)
 }

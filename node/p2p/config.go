@@ -169,8 +169,10 @@ type Chain interface {
 	CurrentBlock() *types.Block
 	GetBlockByNumber(number uint64) *types.Block
 	GetTD(hash common.Hash, number uint64) *big.Int
+	Certificate(hash common.Hash, number uint64) []byte
 	InsertBlock(block *types.Block) error
-	InsertChain(blocks []*types.Block) (int, error)
+	InsertCertified(block *types.Block, cert []byte) error
+	InsertChain(blocks []*types.Block, tipCert []byte) (int, error)
 	SubscribeChainHead(ch chan<- chain.HeadEvent) event.Subscription
 }
 

@@ -59,7 +59,7 @@ func (c *fakeChain) build(parent *types.Block, n int, tag string, diff int64) []
 // extend builds n blocks on the head and imports them.
 func (c *fakeChain) extend(t testing.TB, n int, tag string) *fakeChain {
 	t.Helper()
-	if _, err := c.InsertChain(c.build(c.CurrentBlock(), n, tag, 1)); err != nil {
+	if _, err := c.InsertChain(c.build(c.CurrentBlock(), n, tag, 1), nil); err != nil {
 		t.Fatalf("extend fake chain: %v", err)
 	}
 	return c
@@ -93,7 +93,10 @@ func (c *fakeChain) GetTD(hash common.Hash, _ uint64) *big.Int {
 	return c.td[hash]
 }
 
-func (c *fakeChain) InsertChain(bs []*types.Block) (int, error) {
+// Certificate returns nil: the fake chain's engine certifies nothing.
+func (c *fakeChain) Certificate(common.Hash, uint64) []byte { return nil }
+
+func (c *fakeChain) InsertChain(bs []*types.Block, _ []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, b := range bs {
@@ -189,10 +192,10 @@ func (f *memFetcher) headers(_ context.Context, p peer.ID, from, count uint64) (
 	return decodeHeaders(b, from, count)
 }
 
-func (f *memFetcher) blocks(_ context.Context, p peer.ID, from, count uint64) ([]*types.Block, error) {
+func (f *memFetcher) blocks(_ context.Context, p peer.ID, from, count uint64) ([]*types.Block, []byte, error) {
 	b, err := f.roundTrip(p, request{Kind: kindBlocks, From: from, Count: count})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return decodeBlocks(b, from, count)
 }

@@ -34,11 +34,21 @@ const (
 const blockSubBuffer = 256
 
 // Topics returns the gossip topic names of the network whose genesis block
-// hash is g: "/arbiter/<first 8 bytes of g in hex>/{txs,blocks,consensus}/1".
-// Networks with different genesis blocks never share a topic.
+// hash is g: "/arbiter/<first 8 bytes of g in hex>/{txs/1,blocks/2,consensus/1}".
+// Networks with different genesis blocks never share a topic. A blocks/2
+// message is the RLP list [block, certificate] (see gossipBlock).
 func Topics(g common.Hash) (txs, blocks, cons string) {
 	prefix := "/arbiter/" + hex.EncodeToString(g[:8])
-	return prefix + "/txs/1", prefix + "/blocks/1", prefix + "/consensus/1"
+	return prefix + "/txs/1", prefix + "/blocks/2", prefix + "/consensus/1"
+}
+
+// gossipBlock is a message of the blocks topic: a block and, under a
+// certifying engine, the certificate that it was decided (empty otherwise).
+// Only certified blocks are gossiped there: a proposal travels as a
+// consensus message.
+type gossipBlock struct {
+	Block *types.Block
+	Cert  []byte
 }
 
 // msgID identifies a gossip message by the keccak256 of its payload, so the
@@ -174,6 +184,9 @@ func (n *Node) validator(topic string, check checkFunc) pubsub.ValidatorEx {
 			n.log.Debug("gossip rejected", "topic", topic, "from", msg.GetFrom(), "via", src, "err", err)
 		case ignore:
 			n.log.Debug("gossip ignored", "topic", topic, "from", msg.GetFrom(), "via", src, "err", err)
+			if errors.Is(err, errUnknownParent) {
+				n.syncer.hint(src) // it holds the parent we lack
+			}
 		default:
 			msg.ValidatorData = data
 		}
@@ -201,16 +214,23 @@ func (n *Node) checkConsensusMsg(data []byte, from common.Address) (pubsub.Valid
 // publisher.
 func (n *Node) deliverBlocks() {
 	for {
-		msg, err := n.blockSub.Next(n.ctx)
-		if err != nil {
+		msg, nerr := n.blockSub.Next(n.ctx)
+		if nerr != nil {
 			return
 		}
-		b, ok := msg.ValidatorData.(*types.Block)
+		gb, ok := msg.ValidatorData.(*gossipBlock)
 		if msg.ReceivedFrom == n.host.ID() || !ok {
 			continue
 		}
+		b := gb.Block
 		n.markSeen(b.Hash())
-		switch err := n.chain.InsertBlock(b); {
+		var err error
+		if gb.Cert != nil {
+			err = n.chain.InsertCertified(b, gb.Cert)
+		} else {
+			err = n.chain.InsertBlock(b)
+		}
+		switch {
 		case err == nil:
 			n.metrics.imported(1)
 			n.log.Debug("imported gossiped block", "number", b.NumberU64(), "hash", b.Hash())
@@ -281,9 +301,10 @@ func (n *Node) PublishTx(tx *types.Transaction) error {
 	return n.txTopic.Publish(n.ctx, data)
 }
 
-// PublishBlock gossips a block.
-func (n *Node) PublishBlock(b *types.Block) error {
-	data, err := rlp.EncodeToBytes(b)
+// PublishBlock gossips a block with its certificate (nil under an engine
+// without certificates).
+func (n *Node) PublishBlock(b *types.Block, cert []byte) error {
+	data, err := rlp.EncodeToBytes(&gossipBlock{Block: b, Cert: cert})
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 		cfg: cfg, log: log, host: h, gater: g, chain: c, pool: pool, members: members,
 		metrics: m, targets: targets, ctx: ctx, cancel: cancel,
 		seen:   lru.NewCache[common.Hash, struct{}](seenCacheSize),
-		blocks: &blockChecker{chain: c, engine: cfg.Engine, members: members},
+		blocks: newBlockChecker(c, cfg.Engine, members),
 	}
 	fail := func(err error) (*Node, error) {
 		cancel()
@@ -290,7 +290,7 @@ func (n *Node) onHead(ev chain.HeadEvent) {
 	if n.seen.Contains(b.Hash()) {
 		return
 	}
-	if err := n.PublishBlock(b); err != nil && n.ctx.Err() == nil {
+	if err := n.PublishBlock(b, ev.Certificate); err != nil && n.ctx.Err() == nil {
 		n.log.Warn("announcing block failed", "number", b.NumberU64(), "hash", b.Hash(), "err", err)
 	}
 }

@@ -21,6 +21,8 @@ type blockSource interface {
 	GetHeaderByNumber(number uint64) *types.Header
 	GetBlockByNumber(number uint64) *types.Block
 	GetTD(hash common.Hash, number uint64) *big.Int
+	// Certificate returns a block's certificate, or nil.
+	Certificate(hash common.Hash, number uint64) []byte
 }
 
 // errNoTD is served when the head's total difficulty cannot be read.
@@ -59,6 +61,7 @@ func serve(src blockSource, genesis common.Hash, req request, l Limits) (uint64,
 		var (
 			raws []rlp.RawValue
 			size int
+			last *types.Block
 		)
 		for i := uint64(0); i < min(req.Count, uint64(l.MaxBlocksPerResponse)); i++ {
 			n := req.From + i
@@ -78,8 +81,20 @@ func serve(src blockSource, genesis common.Hash, req request, l Limits) (uint64,
 			}
 			raws = append(raws, enc)
 			size += len(enc)
+			last = b
 		}
-		return encodeList(raws)
+		p := blocksPayload{Blocks: raws}
+		if p.Blocks == nil {
+			p.Blocks = []rlp.RawValue{}
+		}
+		if last != nil {
+			p.Cert = src.Certificate(last.Hash(), last.NumberU64())
+		}
+		b, err := rlp.EncodeToBytes(&p)
+		if err != nil {
+			return codeUnavailable, err.Error(), nil
+		}
+		return codeOK, "", b
 	default:
 		return codeBadRequest, errUnknownKind.Error(), nil
 	}

@@ -63,7 +63,7 @@ func TestServe(t *testing.T) {
 				}
 				n = len(hs)
 			} else {
-				bs, err := decodeBlocks(payload, tt.from, tt.req.Count)
+				bs, _, err := decodeBlocks(payload, tt.from, tt.req.Count)
 				if err != nil {
 					t.Fatalf("decode: %v", err)
 				}

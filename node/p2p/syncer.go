@@ -45,7 +45,7 @@ type syncChain interface {
 	CurrentBlock() *types.Block
 	GetHeaderByNumber(number uint64) *types.Header
 	GetTD(hash common.Hash, number uint64) *big.Int
-	InsertChain(blocks []*types.Block) (int, error)
+	InsertChain(blocks []*types.Block, tipCert []byte) (int, error)
 }
 
 // syncer catches the chain up with heavier peers: it compares status with
@@ -197,7 +197,7 @@ func (s *syncer) syncFrom(ctx context.Context, p peer.ID, st *statusMsg) (int, e
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []*types.Block, 2)
+	batches := make(chan batch, 2)
 	fetched := make(chan error, 1)
 	go func() { fetched <- s.fetchRange(ctx, p, anc+1, st.Number, ancHash, batches) }()
 
@@ -205,14 +205,14 @@ func (s *syncer) syncFrom(ctx context.Context, p peer.ID, st *statusMsg) (int, e
 	s.log.Info("sync started", "peer", p, "ancestor", anc, "target", st.Number)
 	imported := 0
 	var importErr error
-	for bs := range batches {
-		for _, b := range bs {
+	for bt := range batches {
+		for _, b := range bt.blocks {
 			s.mark(b.Hash())
 		}
-		n, err := s.chain.InsertChain(bs)
+		n, err := s.chain.InsertChain(bt.blocks, bt.cert)
 		imported += n
 		s.metrics.imported(n)
-		prog.add(n, bs[len(bs)-1].NumberU64())
+		prog.add(n, bt.blocks[len(bt.blocks)-1].NumberU64())
 		if err != nil {
 			importErr = fmt.Errorf("import: %w", err)
 			cancel()
@@ -232,13 +232,19 @@ func (s *syncer) syncFrom(ctx context.Context, p peer.ID, st *statusMsg) (int, e
 	return imported, ctx.Err()
 }
 
+// batch is a run of linked blocks and the certificate of the last one.
+type batch struct {
+	blocks []*types.Block
+	cert   []byte
+}
+
 // fetchRange fetches blocks from..to from p in batches and sends them to
 // out, checking each batch links to the previous one. It closes out.
-func (s *syncer) fetchRange(ctx context.Context, p peer.ID, from, to uint64, parent common.Hash, out chan<- []*types.Block) error {
+func (s *syncer) fetchRange(ctx context.Context, p peer.ID, from, to uint64, parent common.Hash, out chan<- batch) error {
 	defer close(out)
 	for from <= to {
 		count := min(s.batch, to-from+1)
-		bs, err := s.blocksRetry(ctx, p, from, count)
+		bs, cert, err := s.blocksRetry(ctx, p, from, count)
 		if err != nil {
 			return err
 		}
@@ -249,7 +255,7 @@ func (s *syncer) fetchRange(ctx context.Context, p peer.ID, from, to uint64, par
 			return fmt.Errorf("%w: block %d does not link to %x", errBadResponse, from, parent)
 		}
 		select {
-		case out <- bs:
+		case out <- batch{blocks: bs, cert: cert}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -261,18 +267,18 @@ func (s *syncer) fetchRange(ctx context.Context, p peer.ID, from, to uint64, par
 
 // blocksRetry fetches blocks, waiting and retrying when the peer says we
 // are over our rate.
-func (s *syncer) blocksRetry(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Block, error) {
+func (s *syncer) blocksRetry(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Block, []byte, error) {
 	for i := 0; ; i++ {
-		bs, err := s.fetch.blocks(ctx, p, from, count)
+		bs, cert, err := s.fetch.blocks(ctx, p, from, count)
 		if !errors.Is(err, errRateLimited) || i == rateLimitRetries {
-			return bs, err
+			return bs, cert, err
 		}
 		t := time.NewTimer(s.wait << i)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 }

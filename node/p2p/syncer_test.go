@@ -22,7 +22,7 @@ func sameChains(t *testing.T, common, local, remote int, remoteDiff int64) (*fak
 	l := newFakeChain().extend(t, common, "shared")
 	r := newFakeChain().extend(t, common, "shared")
 	l.extend(t, local, "local")
-	if _, err := r.InsertChain(r.build(r.CurrentBlock(), remote, "remote", remoteDiff)); err != nil {
+	if _, err := r.InsertChain(r.build(r.CurrentBlock(), remote, "remote", remoteDiff), nil); err != nil {
 		t.Fatal(err)
 	}
 	return l, r
@@ -232,10 +232,10 @@ type rateLimitedFetcher struct {
 	refusals int
 }
 
-func (f *rateLimitedFetcher) blocks(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Block, error) {
+func (f *rateLimitedFetcher) blocks(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Block, []byte, error) {
 	if f.refusals > 0 {
 		f.refusals--
-		return nil, errRateLimited
+		return nil, nil, errRateLimited
 	}
 	return f.memFetcher.blocks(ctx, p, from, count)
 }

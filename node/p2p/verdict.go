@@ -35,6 +35,9 @@ var (
 	errKnown = errors.New("already known")
 	// errBlockShape: the block breaks a structural rule of the chain.
 	errBlockShape = errors.New("malformed block")
+	// errUnknownParent: the block's parent is not stored, so it cannot be
+	// judged or relayed; the node syncs from its publisher instead.
+	errUnknownParent = errors.New("unknown parent")
 )
 
 // Verdict results, named for readability.
@@ -82,24 +85,44 @@ func checkTx(data []byte, r rules.Static, pool txAdder, mark func(common.Hash)) 
 
 // blockChecker decides on gossiped blocks.
 type blockChecker struct {
-	chain   consensus.ChainHeaderReader
-	engine  HeaderVerifier
-	members Members
+	chain     consensus.ChainHeaderReader
+	engine    HeaderVerifier
+	certifier consensus.Certifier // the engine, if it certifies blocks
+	members   Members
+}
+
+func newBlockChecker(c consensus.ChainHeaderReader, engine HeaderVerifier, members Members) *blockChecker {
+	cert, _ := engine.(consensus.Certifier)
+	return &blockChecker{chain: c, engine: engine, certifier: cert, members: members}
 }
 
 // check decodes a gossiped block and checks what can be checked without
-// executing it: shape, the author's membership and, if the parent is
-// known, the engine's header rules. Import happens after relay.
-func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *types.Block, error) {
+// executing it, cheapest first: size, decoding, shape, the author's seal
+// and membership, then (with the parent known) the engine's header rules
+// and, under a certifying engine, the certificate that the block was
+// decided. A block whose parent is unknown is not relayed (it cannot be
+// judged; the importer syncs from its publisher). Import happens after
+// relay.
+func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *gossipBlock, error) {
 	if len(data) > maxBlockGossip {
 		return reject, nil, fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(data), maxBlockGossip)
 	}
-	b := new(types.Block)
-	if err := rlp.DecodeBytes(data, b); err != nil {
+	gb := new(gossipBlock)
+	if err := rlp.DecodeBytes(data, gb); err != nil {
 		return reject, nil, fmt.Errorf("%w: %v", errMalformed, err)
 	}
+	if len(gb.Cert) == 0 {
+		gb.Cert = nil
+	}
+	b := gb.Block
 	if err := blockShape(b); err != nil {
 		return reject, nil, err
+	}
+	if len(gb.Cert) > maxCertificate {
+		return reject, nil, fmt.Errorf("%w: certificate of %d bytes", errBlockShape, len(gb.Cert))
+	}
+	if c.certifier != nil && gb.Cert == nil {
+		return reject, nil, fmt.Errorf("%w: block %d", consensus.ErrNoCertificate, b.NumberU64())
 	}
 	if c.chain.GetHeaderByHash(b.Hash()) != nil {
 		return ignore, nil, errKnown
@@ -116,7 +139,7 @@ func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *types.Block
 		if !c.members.IsMember(author) {
 			return reject, nil, fmt.Errorf("%w: block author %s", errNotMember, author)
 		}
-		return accept, b, nil // the importer syncs the missing ancestors
+		return ignore, gb, fmt.Errorf("%w: parent of block %d", errUnknownParent, b.NumberU64())
 	}
 	if !c.chain.IsMember(parent, author) {
 		return reject, nil, fmt.Errorf("%w: block author %s", errNotMember, author)
@@ -127,7 +150,12 @@ func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *types.Block
 		}
 		return reject, nil, err
 	}
-	return accept, b, nil
+	if c.certifier != nil {
+		if err := c.certifier.VerifyCertificate(c.chain, h, gb.Cert); err != nil {
+			return reject, nil, err
+		}
+	}
+	return accept, gb, nil
 }
 
 // blockShape checks the structural rules every block of the chain obeys.

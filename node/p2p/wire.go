@@ -27,8 +27,13 @@ import (
 //	response: [code, message, payload]       code 0 ok; payload by kind:
 //	  Status:     [number, hash, td, genesis]
 //	  GetHeaders: [header, ...]              canonical, from, from+1, ...
-//	  GetBlocks:  [block, ...]               canonical, from, from+1, ...
-const SyncProtocol protocol.ID = "/arbiter/sync/1"
+//	  GetBlocks:  [[block, ...], cert]       canonical, from, from+1, ...; cert is the
+//	                                         last block's certificate (empty without one)
+//
+// Under a certifying engine (proof-of-stake) every block of a GetBlocks
+// answer but the last is certified by the header of the block after it;
+// cert certifies the last, so each answer can be imported on its own.
+const SyncProtocol protocol.ID = "/arbiter/sync/2"
 
 // Request kinds.
 const (
@@ -50,7 +55,7 @@ const (
 const (
 	maxRequestFrame       = 64
 	maxBlocksPerResponse  = 1024
-	maxHeadersPerResponse = 4096
+	maxHeadersPerResponse = 1024
 	maxHeaderSize         = chain.MaxExtra + 1024
 	maxStatusFrame        = 1024
 	maxErrorMessage       = 256
@@ -59,6 +64,9 @@ const (
 	// most chain.MaxBlockSize; the envelope adds a few bytes.
 	maxResponseBytes = 2 * chain.MaxBlockSize
 	maxBlocksPayload = maxResponseBytes + 64<<10
+	// maxCertificate bounds the certificate in a GetBlocks answer (a pos
+	// commit of MaxValidators signatures is under 9 KiB).
+	maxCertificate = 16 << 10
 )
 
 // Wire errors.
@@ -235,25 +243,44 @@ func decodeHeaders(payload []byte, from, count uint64) ([]*types.Header, error) 
 	return hs, nil
 }
 
+// blocksPayload is the payload of a GetBlocks answer.
+type blocksPayload struct {
+	Blocks []rlp.RawValue
+	Cert   []byte
+}
+
 // decodeBlocks decodes a GetBlocks answer and checks it holds at most count
-// linked blocks starting at from.
-func decodeBlocks(payload []byte, from, count uint64) ([]*types.Block, error) {
-	var bs []*types.Block
-	if err := rlp.DecodeBytes(payload, &bs); err != nil {
-		return nil, fmt.Errorf("%w: blocks: %v", errMalformed, err)
+// linked blocks starting at from, and a certificate of bounded size for the
+// last (empty if the server has none).
+func decodeBlocks(payload []byte, from, count uint64) ([]*types.Block, []byte, error) {
+	var p blocksPayload
+	if err := rlp.DecodeBytes(payload, &p); err != nil {
+		return nil, nil, fmt.Errorf("%w: blocks: %v", errMalformed, err)
 	}
-	if uint64(len(bs)) > count {
-		return nil, fmt.Errorf("%w: %d blocks for %d asked", errBadResponse, len(bs), count)
+	if uint64(len(p.Blocks)) > count {
+		return nil, nil, fmt.Errorf("%w: %d blocks for %d asked", errBadResponse, len(p.Blocks), count)
 	}
-	for i, b := range bs {
+	if len(p.Cert) > maxCertificate {
+		return nil, nil, fmt.Errorf("%w: certificate of %d bytes", errBadResponse, len(p.Cert))
+	}
+	bs := make([]*types.Block, len(p.Blocks))
+	for i, raw := range p.Blocks {
+		b := new(types.Block)
+		if err := rlp.DecodeBytes(raw, b); err != nil {
+			return nil, nil, fmt.Errorf("%w: block %d: %v", errMalformed, i, err)
+		}
 		if b.NumberU64() != from+uint64(i) || !b.Number().IsUint64() {
-			return nil, fmt.Errorf("%w: block %d has number %v, want %d", errBadResponse, i, b.Number(), from+uint64(i))
+			return nil, nil, fmt.Errorf("%w: block %d has number %v, want %d", errBadResponse, i, b.Number(), from+uint64(i))
 		}
 		if i > 0 && b.ParentHash() != bs[i-1].Hash() {
-			return nil, fmt.Errorf("%w: block %d does not link to its predecessor", errBadResponse, b.NumberU64())
+			return nil, nil, fmt.Errorf("%w: block %d does not link to its predecessor", errBadResponse, b.NumberU64())
 		}
+		bs[i] = b
 	}
-	return bs, nil
+	if len(p.Cert) == 0 {
+		p.Cert = nil
+	}
+	return bs, p.Cert, nil
 }
 
 func encodeResponse(code uint64, msg string, payload rlp.RawValue) ([]byte, error) {

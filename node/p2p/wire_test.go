@@ -172,15 +172,33 @@ func TestDecodeHeadersAndBlocks(t *testing.T) {
 			if _, err := decodeHeaders(mustRLP(t, hs), tt.from, tt.count); !errors.Is(err, tt.err) {
 				t.Fatalf("headers: have %v, want %v", err, tt.err)
 			}
-			if _, err := decodeBlocks(mustRLP(t, blocks(hs)), tt.from, tt.count); !errors.Is(err, tt.err) {
+			if _, _, err := decodeBlocks(mustRLP(t, blocksPayload{Blocks: rawBlocks(t, blocks(hs))}), tt.from, tt.count); !errors.Is(err, tt.err) {
 				t.Fatalf("blocks: have %v, want %v", err, tt.err)
 			}
 		})
 	}
-	if _, err := decodeBlocks([]byte{0xc2, 0x01, 0x02}, 1, 1); !errors.Is(err, errMalformed) {
+	if _, _, err := decodeBlocks([]byte{0xc2, 0x01, 0x02}, 1, 1); !errors.Is(err, errMalformed) {
 		t.Fatalf("garbage blocks: have %v, want %v", err, errMalformed)
+	}
+	big := blocksPayload{Blocks: rawBlocks(t, blocks(hs[:1])), Cert: make([]byte, maxCertificate+1)}
+	if _, _, err := decodeBlocks(mustRLP(t, big), 1, 1); !errors.Is(err, errBadResponse) {
+		t.Fatalf("oversized certificate: have %v, want %v", err, errBadResponse)
+	}
+	withCert := blocksPayload{Blocks: rawBlocks(t, blocks(hs[:1])), Cert: []byte{1, 2, 3}}
+	if _, cert, err := decodeBlocks(mustRLP(t, withCert), 1, 1); err != nil || string(cert) != string([]byte{1, 2, 3}) {
+		t.Fatalf("certificate: have %x, %v", cert, err)
 	}
 	if _, err := decodeStatus(mustRLP(t, []any{uint64(1), common.Hash{}})); !errors.Is(err, errMalformed) {
 		t.Fatalf("short status: have %v, want %v", err, errMalformed)
 	}
+}
+
+// rawBlocks encodes each block.
+func rawBlocks(t *testing.T, bs []*types.Block) []rlp.RawValue {
+	t.Helper()
+	out := []rlp.RawValue{}
+	for _, b := range bs {
+		out = append(out, mustRLP(t, b))
+	}
+	return out
 }

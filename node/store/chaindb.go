@@ -118,6 +118,12 @@ func (d *DB) ReadTD(hash common.Hash, number uint64) (*big.Int, error) {
 	return td, nil
 }
 
+// ReadCertificate returns the stored certificate of a block (see
+// consensus.Certifier), or ErrNotFound.
+func (d *DB) ReadCertificate(hash common.Hash, number uint64) ([]byte, error) {
+	return d.get(certKey(number, hash))
+}
+
 // TxLookup is where a canonical transaction sits.
 type TxLookup struct {
 	Number uint64
@@ -198,6 +204,17 @@ func (b *Batch) WriteBlock(block *types.Block, receipts types.Receipts, td *big.
 	b.set(receiptsKey(num, hash), rec)
 	b.set(tdKey(num, hash), tdb)
 	b.set(numberKey(hash), encodeNumber(num))
+}
+
+// WriteCertificate stores the certificate that the block with this hash
+// and number was decided.
+func (b *Batch) WriteCertificate(hash common.Hash, number uint64, cert []byte) {
+	b.set(certKey(number, hash), cert)
+}
+
+// DeleteCertificate removes a block's certificate.
+func (b *Batch) DeleteCertificate(hash common.Hash, number uint64) {
+	b.del(certKey(number, hash))
 }
 
 // WriteCanonical makes block the canonical block at its height and indexes

@@ -29,6 +29,11 @@ var (
 	// tdPrefix + num (8) + hash (32) -> RLP(total difficulty *big.Int)
 	tdPrefix = []byte("d")
 
+	// certPrefix + num (8) + hash (32) -> the engine's certificate that the
+	// block was decided (an RLP pos commit). Written with the block under a
+	// certifying engine, which stores no block without one.
+	certPrefix = []byte("c")
+
 	// canonicalPrefix + num (8) -> 32-byte hash of the canonical block at num
 	canonicalPrefix = []byte("n")
 
@@ -66,6 +71,7 @@ func headerKey(n uint64, h common.Hash) []byte   { return numHashKey(headerPrefi
 func bodyKey(n uint64, h common.Hash) []byte     { return numHashKey(bodyPrefix, n, h) }
 func receiptsKey(n uint64, h common.Hash) []byte { return numHashKey(receiptsPrefix, n, h) }
 func tdKey(n uint64, h common.Hash) []byte       { return numHashKey(tdPrefix, n, h) }
+func certKey(n uint64, h common.Hash) []byte     { return numHashKey(certPrefix, n, h) }
 
 func canonicalKey(n uint64) []byte {
 	return append(append([]byte{}, canonicalPrefix...), encodeNumber(n)...)

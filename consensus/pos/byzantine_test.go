@@ -1,0 +1,131 @@
+package pos
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// TestCheckGossip is finding 7 of the Byzantine review: consensus gossip
+// was relayed once it decoded. Now a message is relayed only if a
+// validator of the height it names signed it (the round's proposer, for a
+// proposal); junk is an error that counts against the peer, and messages
+// for decided or far heights are dropped quietly.
+func TestCheckGossip(t *testing.T) {
+	f := newEngineFixture(t)
+	head := f.genesis.Header()
+	outsider := testKey(t, "gossip-outsider")
+	b1 := f.b1
+	good := signVote(t, f.keys[0], Prevote, 1, 0, b1.Hash())
+	badSig := *good
+	badSig.Signature[5] ^= 0xff
+	tests := []struct {
+		name string
+		raw  []byte
+		want error
+	}{
+		{"vote of a validator", good.Encode(), nil},
+		{"proposal of the round's proposer", signProposal(t, f.proposer(1, 0), 0, -1, b1).Encode(), nil},
+		{"proposal of a later round's proposer", signProposal(t, f.proposer(1, 3), 3, -1, b1).Encode(), nil},
+		{"proposal of another validator", signProposal(t, f.notProposer(1, 0), 0, -1, b1).Encode(), errNotProposer},
+		{"vote of a non-validator", signVote(t, outsider, Prevote, 1, 0, b1.Hash()).Encode(), errNotValidator},
+		{"forged signature (recovers a stranger)", badSig.Encode(), errNotValidator},
+		{"zero signature", (&Vote{Type: Prevote, Height: 1, BlockHash: b1.Hash()}).Encode(), errBadSignature},
+		{"next height, a validator (look-ahead)", signVote(t, f.keys[1], Precommit, 2, 0, common.Hash{1}).Encode(), nil},
+		{"next height, a non-validator", signVote(t, outsider, Precommit, 2, 0, common.Hash{1}).Encode(), errNotValidator},
+		{"decided height", signVote(t, f.keys[0], Prevote, 0, 0, b1.Hash()).Encode(), ErrStaleMessage},
+		{"beyond the look-ahead", signVote(t, f.keys[0], Prevote, 3, 0, b1.Hash()).Encode(), ErrFutureMessage},
+		{"commit with a quorum", (&CommitMessage{Block: b1, Commit: commitOf(t, f.keys[:3], 1, 0, b1.Hash())}).Encode(), nil},
+		{"commit without a quorum", (&CommitMessage{Block: b1, Commit: commitOf(t, f.keys[:2], 1, 0, b1.Hash())}).Encode(), errInsufficientPower},
+		{"round above MaxRound", signVote(t, f.keys[0], Prevote, 1, MaxRound+1, b1.Hash()).Encode(), errMalformed},
+		{"garbage", []byte{msgVote, 0xc0}, errMalformed},
+		{"oversized", make([]byte, 2049), errOversized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := f.verify.CheckGossip(tt.raw, 2048, head)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("have %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("have %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestNextHeightBufferPerValidator is the other half of finding 7: the
+// buffer of next-height messages was bounded only in total, so one
+// validator could fill it. Each validator now has a share, and only
+// validators may use it.
+func TestNextHeightBufferPerValidator(t *testing.T) {
+	h := newCoreHarness(t)
+	flooder, honest := h.others[0], h.others[1]
+	var refused error
+	for r := uint32(0); r < 4*maxBufferedPerSigner && refused == nil; r++ {
+		refused = h.core.Step(signVote(t, flooder, Prevote, 2, r, common.Hash{byte(r)}).Encode())
+	}
+	if !errors.Is(refused, errBufferFull) {
+		t.Fatalf("flooding the next height: have %v, want %v", refused, errBufferFull)
+	}
+	if n := len(h.core.buffer); n != maxBufferedPerSigner {
+		t.Fatalf("buffered from the flooder: have %d, want %d", n, maxBufferedPerSigner)
+	}
+	if err := h.core.Step(signVote(t, honest, Prevote, 2, 0, common.Hash{1}).Encode()); err != nil {
+		t.Fatalf("honest validator after the flood: have %v, want nil", err)
+	}
+	if err := h.core.Step(signVote(t, testKey(t, "outsider"), Prevote, 2, 0, common.Hash{1}).Encode()); !errors.Is(err, errNotValidator) {
+		t.Fatalf("non-validator: have %v, want %v", err, errNotValidator)
+	}
+	again := signVote(t, honest, Prevote, 2, 0, common.Hash{1}).Encode()
+	if err := h.core.Step(again); !errors.Is(err, errDuplicate) {
+		t.Fatalf("a copy: have %v, want %v", err, errDuplicate)
+	}
+}
+
+// TestRefusedMessagesNotLogged: every inbound message used to be written
+// to the WAL before the core judged it, so copies, junk and far-round
+// floods from a validator grew the log without bound. Only accepted
+// messages are logged now, and a validator's far round is recorded at
+// most once a tick.
+func TestRefusedMessagesNotLogged(t *testing.T) {
+	h := newCoreHarness(t)
+	path := filepath.Join(t.TempDir(), "wal")
+	cfg := h.core.cfg
+	rep, _, err := openReplica(cfg, path, h.genesis, nil, h.vals, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := h.block(0, 0)
+	good := signVote(t, h.others[0], Prevote, 1, 0, v.Hash()).Encode()
+	inputs := [][]byte{good, good, good, []byte{msgVote, 0xc0}, signVote(t, testKey(t, "x"), Prevote, 1, 0, v.Hash()).Encode()}
+	for r := uint32(100); r < 200; r++ { // far rounds, all in one tick
+		inputs = append(inputs, signVote(t, h.others[1], Prevote, 1, r, v.Hash()).Encode())
+	}
+	for _, raw := range inputs {
+		if _, err := rep.message(raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rep.wal.close(); err != nil {
+		t.Fatal(err)
+	}
+	_, recs, _, err := openWAL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages := 0
+	for _, r := range recs {
+		if r.kind == walMessage {
+			messages++
+		}
+	}
+	if messages != 2 {
+		t.Fatalf("logged messages: have %d, want 2 (one vote, one far round)", messages)
+	}
+}

@@ -141,8 +141,9 @@ func propose(ctx *native.Context, args native.Args) ([]any, error) {
 	return nil, nil
 }
 
-// allowAccount vouches for account: it may send transactions until the
-// voucher or a vote revokes it.
+// allowAccount vouches for account: it may send transactions while the
+// caller is a member, until the caller or a vote revokes it. An account
+// whose voucher has lapsed may be vouched for again by any member.
 func allowAccount(ctx *native.Context, args native.Args) ([]any, error) {
 	var in accountArg
 	if err := args.Decode(&in); err != nil {
@@ -164,8 +165,9 @@ func allowAccount(ctx *native.Context, args native.Args) ([]any, error) {
 }
 
 // revokeAccount withdraws the voucher for account: at once when the caller
-// is the voucher, otherwise as a vote that executes above two thirds of the
-// members.
+// is the voucher or the voucher is no longer a member (the voucher has
+// lapsed, and nobody is left to speak for it), otherwise as a vote that
+// executes above two thirds of the members.
 func revokeAccount(ctx *native.Context, args native.Args) ([]any, error) {
 	var in accountArg
 	if err := args.Decode(&in); err != nil {
@@ -180,7 +182,7 @@ func revokeAccount(ctx *native.Context, args native.Args) ([]any, error) {
 		return nil, fmt.Errorf("%w: %s", errNotVouched, in.Account)
 	}
 	p := Proposal{Kind: KindRevoke, Subject: in.Account}
-	if voucher != by {
+	if voucher != by && IsMember(s, voucher) {
 		votes, ok := Vote(s, p, by)
 		if !ok {
 			return nil, errAlreadyVoted

@@ -15,6 +15,9 @@
 // refused. A member vouches for an account with allowAccount; revokeAccount
 // by the voucher withdraws it at once, by any other member it is a vote
 // that executes above two thirds. Votes lapse whenever the member set
-// changes. Accounts vouched for by a member who is later removed stay
-// allowed until revoked by vote.
+// changes. A voucher counts only while its member is a member: accounts
+// vouched for by a member who is later removed are no longer allowed. They
+// are allowed again if another member vouches for them (allowAccount), or
+// if their voucher is re-admitted, unless the lapsed voucher was revoked in
+// the meantime, which any one member may do at once.
 package membership

@@ -20,4 +20,13 @@
 // are allowed again if another member vouches for them (allowAccount), or
 // if their voucher is re-admitted, unless the lapsed voucher was revoked in
 // the meantime, which any one member may do at once.
+//
+// History. Every admission and removal the contract executes is recorded
+// with its block, so that MemberAt tells from any later state whether an
+// address was a member at the end of a given block: the staking contract
+// decides each epoch's validators that way (contracts/staking, members.go).
+// A vote to remove a member first passes the contract's RemovalCheck, if
+// New was given one (WithRemovalCheck): the chain's registry gives it the
+// staking contract's, which refuses to remove the last validator that is
+// a member.
 package membership

@@ -32,9 +32,12 @@ var (
 // enabled contract; the chain only calls Run for addresses Has accepts.
 var errNoContract = errors.New("no contract at this address")
 
-// Builtin returns every contract this node can run, in a fixed order.
+// Builtin returns every contract this node can run, in a fixed order. The
+// membership contract refuses to remove the last validator that is a
+// member (staking.CheckRemoval); on a chain without staking it allows
+// every removal.
 func Builtin() []native.Contract {
-	return []native.Contract{membership.New(), chess.New(), staking.New()}
+	return []native.Contract{membership.New(membership.WithRemovalCheck(staking.CheckRemoval)), chess.New(), staking.New()}
 }
 
 // Seeder is implemented by contracts that write their own storage at

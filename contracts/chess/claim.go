@@ -36,10 +36,22 @@ func signedPair(ctx *native.Context, g *game, base channel.State, baseSig []byte
 	return signer, nil
 }
 
+// restPly is the ply a claim rests on: its last state's, or its base's
+// when the claimant's latest signed state is the base.
+func restPly(lastPly uint32, restOnBase bool) uint32 {
+	if restOnBase && lastPly > 0 { // ply 0 is refused later: it follows no state
+		return lastPly - 1
+	}
+	return lastPly
+}
+
 // claim starts a checkmate, draw or timeout claim on last, the state at
 // ply n built on base at ply n-1. The claim rests on the claimant's own
 // latest signed state: last for every kind, or, for a draw only, base when
 // the opponent's move in last stalemated the claimant or otherwise drew.
+// Once a timeout claim has been answered, a claim must rest on a later ply
+// than it did: the game has moved on, and the same claim made again would
+// make the opponent answer it again and again until one window is missed.
 func claim(ctx *native.Context, args native.Args) ([]any, error) {
 	var in struct {
 		GameId  [32]byte
@@ -64,6 +76,10 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 		return nil, errBadKind
 	}
 	base, last := in.Base.state(), in.Last.state()
+	restOnBase := sideOf(last.Ply) != claimant
+	if rest := restPly(last.Ply, restOnBase); g.answeredPly != 0 && rest <= g.answeredPly {
+		return nil, fmt.Errorf("%w: rests on ply %d, answered claim on ply %d", errClaimNotLater, rest, g.answeredPly)
+	}
 	signer, err := signedPair(ctx, g, base, in.BaseSig, last, in.LastSig)
 	if err != nil {
 		return nil, err
@@ -71,7 +87,6 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := checkTransition(ctx, g, base, last, signer); err != nil {
 		return nil, fmt.Errorf("%w: %w", errTransition, err)
 	}
-	restOnBase := sideOf(last.Ply) != claimant
 	if restOnBase && in.Kind != KindDraw {
 		return nil, errNotOwnState
 	}
@@ -133,6 +148,7 @@ func answer(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := checkTransition(ctx, g, g.loadClaimed(ctx), next, signer); err != nil {
 		return nil, fmt.Errorf("%w: %w", errTransition, err)
 	}
+	g.answeredPly = g.claimPly // a timeout claim rests on its last state
 	g.status, g.kind, g.claimant, g.restOnBase, g.claimPly, g.deadline = StatusActive, 0, 0, false, 0, 0
 	g.saveMeta(ctx)
 	ctx.Emit("ClaimAnswered", g.id, next.Ply)

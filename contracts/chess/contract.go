@@ -82,6 +82,7 @@ var (
 	errWrongGame        = errors.New("state belongs to another game")
 	errTransition       = errors.New("invalid transition")
 	errNotOwnState      = errors.New("checkmate and timeout claims rest on the claimant's own last state")
+	errClaimNotLater    = errors.New("claim must rest on a later ply than the answered claim")
 	errNotCheckmate     = errors.New("not checkmate")
 	errNoDraw           = errors.New("no draw by rule")
 	errNoLegalMove      = errors.New("no legal move: claim checkmate or draw instead")

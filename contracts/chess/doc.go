@@ -35,7 +35,9 @@
 // answered by the opponent's signed move, and any claim is refuted by a
 // state the claimant signed after the one it rests on, or a different one
 // at that ply. After the window finalize pays the claimant (checkmate,
-// timeout) or both (draw).
+// timeout) or both (draw). An answered timeout claim is remembered: every
+// later claim, of either player and any kind, must rest on a later ply
+// than it did, so a claim cannot be repeated after it has been answered.
 //
 // Storage layout: see layout.go. Gas: the engine's schedule (package
 // native) plus GasChessMove per replayed move and GasChessStatus per

@@ -160,3 +160,39 @@ func TestGameView(t *testing.T) {
 	}
 	f.check(chess.StatusActive, 0, true)
 }
+
+// TestClaimAfterAnswer checks that once a timeout claim on ply 3 has been
+// answered, no claim may rest on ply 3 or earlier again: otherwise the
+// claimant could repeat it until the opponent misses one window. A claim
+// on a later ply, by either player, is allowed.
+func TestClaimAfterAnswer(t *testing.T) {
+	const refused = "claim must rest on a later ply than the answered claim"
+	tests := []struct {
+		name       string
+		from       string
+		kind       uint8
+		base, last int // indexes into the game's states
+		want       string
+	}{
+		{"same timeout claim again", white, chess.KindTimeout, 2, 3, refused + ": rests on ply 3, answered claim on ply 3"},
+		{"earlier ply of the claimant", white, chess.KindTimeout, 0, 1, refused + ": rests on ply 1, answered claim on ply 3"},
+		{"earlier ply of the opponent", black, chess.KindTimeout, 1, 2, refused + ": rests on ply 2, answered claim on ply 3"},
+		{"checkmate claim on the answered ply", white, chess.KindCheckmate, 2, 3, refused + ": rests on ply 3, answered claim on ply 3"},
+		{"the answer's own ply", black, chess.KindTimeout, 3, 4, ""},
+		{"a later ply of the claimant", white, chess.KindTimeout, 4, 5, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGame(t)
+			s := f.line("e2e4", "e7e5", "g1f3", "b8c6", "f1c4")
+			f.claim(white, chess.KindTimeout, s[2], s[3], "")
+			f.answer(black, s[4], "")
+			f.claim(tt.from, tt.kind, s[tt.base], s[tt.last], tt.want)
+			want := chess.StatusActive
+			if tt.want == "" {
+				want = chess.StatusClaimed
+			}
+			f.check(want, 0, true)
+		})
+	}
+}

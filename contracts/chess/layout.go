@@ -24,7 +24,10 @@ import (
 //	              moveTimeout u64 | deadline u64 | claimPly u32 | status u8 |
 //	              result u8 | kind u8 | claimant u8 (1 white, 2 black) |
 //	              restOnBase u8 (1 if the claimant's latest signed state is
-//	              the claim's base, ply claimPly-1, rather than its last)
+//	              the claim's base, ply claimPly-1, rather than its last) |
+//	              answeredPly u32 (the ply the last answered timeout claim
+//	              rested on, 0 if none: every later claim must rest on a
+//	              later ply)
 //	4  claimed state's prevHash
 //	5  claimed state's move and FEN length: move bytes from byte 0,
 //	   move length at byte 30, FEN length at byte 31
@@ -60,6 +63,7 @@ type game struct {
 	kind         uint8
 	claimant     uint8 // sideWhite or sideBlack while a claim is pending
 	restOnBase   bool
+	answeredPly  uint32 // ply of the last answered claim, 0 if none
 }
 
 // Sides, as stored in meta.
@@ -83,6 +87,7 @@ func load(ctx *native.Context, id common.Hash) *game {
 	g.claimPly = binary.BigEndian.Uint32(m[16:20])
 	g.status, g.result, g.kind, g.claimant = m[20], m[21], m[22], m[23]
 	g.restOnBase = m[24] == 1
+	g.answeredPly = binary.BigEndian.Uint32(m[25:29])
 	return g
 }
 
@@ -98,6 +103,7 @@ func (g *game) saveMeta(ctx *native.Context) {
 	if g.restOnBase {
 		m[24] = 1
 	}
+	binary.BigEndian.PutUint32(m[25:29], g.answeredPly)
 	ctx.Set(slot(g.id, fieldMeta), m)
 }
 

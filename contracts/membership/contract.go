@@ -26,14 +26,40 @@ var (
 	errAlreadyVoted   = errors.New("already voted on this proposal")
 	errAlreadyAllowed = errors.New("account is already allowed")
 	errNotVouched     = errors.New("account is not vouched for")
+	errRemovalRefused = errors.New("removal refused")
 )
 
-// Contract is the membership contract: the members vote on admissions and
-// removals, and vouch for the accounts that may send transactions.
-type Contract struct{}
+// RemovalCheck vets the removal of member before a vote for it is counted:
+// it returns why the member may not be removed now, or nil. It reads the
+// state through st, the storage of any contract, read-only and metered.
+// The staking contract's check (staking.CheckRemoval) keeps the chain from
+// removing the last validator that is a member.
+type RemovalCheck func(st Reader, member common.Address) error
 
-// New returns the membership contract.
-func New() Contract { return Contract{} }
+// Option configures the contract New returns.
+type Option func(*Contract)
+
+// WithRemovalCheck makes every vote to remove a member pass check first.
+func WithRemovalCheck(check RemovalCheck) Option {
+	return func(c *Contract) { c.removalCheck = check }
+}
+
+// Contract is the membership contract: the members vote on admissions and
+// removals, and vouch for the accounts that may send transactions. Its
+// value holds only its options; all state is in its storage.
+type Contract struct {
+	removalCheck RemovalCheck
+}
+
+// New returns the membership contract. Package contracts builds the one
+// the chain runs with the staking contract's removal check.
+func New(opts ...Option) Contract {
+	var c Contract
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
 
 // Name returns "membership".
 func (Contract) Name() string { return "membership" }
@@ -45,12 +71,12 @@ func (Contract) Address() common.Address { return Address }
 func (Contract) ABI() []byte { return ABIJSON }
 
 // Handlers returns the contract's methods.
-func (Contract) Handlers() map[string]native.Handler {
+func (c Contract) Handlers() map[string]native.Handler {
 	return map[string]native.Handler{
 		"members":       members,
 		"isMember":      isMember,
 		"isAllowed":     isAllowed,
-		"propose":       propose,
+		"propose":       c.propose,
 		"allowAccount":  allowAccount,
 		"revokeAccount": revokeAccount,
 	}
@@ -89,12 +115,21 @@ func isAllowed(ctx *native.Context, args native.Args) ([]any, error) {
 	return []any{IsAllowed(store{ctx}, in.Account)}, nil
 }
 
+// view reads any contract's storage through the call's metered,
+// read-only ReadState, for a RemovalCheck.
+type view struct{ ctx *native.Context }
+
+func (v view) GetState(addr common.Address, key common.Hash) common.Hash {
+	return v.ctx.ReadState(addr, key)
+}
+
 // count returns the number of members.
 func count(s Reader) uint64 { return hashToU64(s.GetState(Address, slotCount())) }
 
 // propose votes to admit (add) or remove candidate. The vote that brings
-// the votes above two thirds of the members executes the proposal.
-func propose(ctx *native.Context, args native.Args) ([]any, error) {
+// the votes above two thirds of the members executes the proposal. A vote
+// to remove must pass the contract's RemovalCheck, if it has one.
+func (c Contract) propose(ctx *native.Context, args native.Args) ([]any, error) {
 	var in struct {
 		Candidate common.Address
 		Add       bool
@@ -121,6 +156,11 @@ func propose(ctx *native.Context, args native.Args) ([]any, error) {
 	case !in.Add:
 		p.Kind = KindRemove
 	}
+	if p.Kind == KindRemove && c.removalCheck != nil {
+		if err := c.removalCheck(view{ctx}, in.Candidate); err != nil {
+			return nil, fmt.Errorf("%w: %w", errRemovalRefused, err)
+		}
+	}
 	votes, ok := Vote(s, p, voter)
 	if !ok {
 		return nil, errAlreadyVoted
@@ -130,10 +170,10 @@ func propose(ctx *native.Context, args native.Args) ([]any, error) {
 		return nil, nil
 	}
 	if in.Add {
-		AddMember(s, in.Candidate)
+		AddMemberAt(s, in.Candidate, ctx.Number())
 		ctx.Emit("MemberAdded", in.Candidate)
 	} else {
-		RemoveMember(s, in.Candidate)
+		RemoveMemberAt(s, in.Candidate, ctx.Number())
 		ctx.Emit("MemberRemoved", in.Candidate)
 	}
 	Close(s, p)
@@ -141,8 +181,9 @@ func propose(ctx *native.Context, args native.Args) ([]any, error) {
 	return nil, nil
 }
 
-// allowAccount vouches for account: it may send transactions until the
-// voucher or a vote revokes it.
+// allowAccount vouches for account: it may send transactions while the
+// caller is a member, until the caller or a vote revokes it. An account
+// whose voucher has lapsed may be vouched for again by any member.
 func allowAccount(ctx *native.Context, args native.Args) ([]any, error) {
 	var in accountArg
 	if err := args.Decode(&in); err != nil {
@@ -164,8 +205,9 @@ func allowAccount(ctx *native.Context, args native.Args) ([]any, error) {
 }
 
 // revokeAccount withdraws the voucher for account: at once when the caller
-// is the voucher, otherwise as a vote that executes above two thirds of the
-// members.
+// is the voucher or the voucher is no longer a member (the voucher has
+// lapsed, and nobody is left to speak for it), otherwise as a vote that
+// executes above two thirds of the members.
 func revokeAccount(ctx *native.Context, args native.Args) ([]any, error) {
 	var in accountArg
 	if err := args.Decode(&in); err != nil {
@@ -180,7 +222,7 @@ func revokeAccount(ctx *native.Context, args native.Args) ([]any, error) {
 		return nil, fmt.Errorf("%w: %s", errNotVouched, in.Account)
 	}
 	p := Proposal{Kind: KindRevoke, Subject: in.Account}
-	if voucher != by {
+	if voucher != by && IsMember(s, voucher) {
 		votes, ok := Vote(s, p, by)
 		if !ok {
 			return nil, errAlreadyVoted

@@ -300,3 +300,67 @@ func TestViewsAndValue(t *testing.T) {
 		t.Fatalf("contract balance: have %v, want 0", have)
 	}
 }
+
+// TestVouchLapses checks that an account is allowed only while the member
+// who vouched for it is a member: X, vouched for by B, lapses when B is
+// removed, and is allowed again if B is re-admitted or another member
+// vouches for it; a lapsed voucher can be revoked at once by any member,
+// and then B's re-admission does not revive it.
+func TestVouchLapses(t *testing.T) {
+	vote := func(t *testing.T, e *chaintest.Env, add bool) {
+		t.Helper()
+		for _, from := range []string{"A", "C", "D"} {
+			call(t, e, from, "propose", "", addr("B"), add)
+		}
+		if have := isMember(t, e, "B"); have != add {
+			t.Fatalf("B member: have %v, want %v", have, add)
+		}
+	}
+	tests := []struct {
+		name  string
+		after func(t *testing.T, e *chaintest.Env)
+		want  bool
+	}{
+		{"voucher removed", func(t *testing.T, e *chaintest.Env) {}, false},
+		{"voucher re-admitted", func(t *testing.T, e *chaintest.Env) { vote(t, e, true) }, true},
+		{"another member vouches", func(t *testing.T, e *chaintest.Env) {
+			r := call(t, e, "C", "allowAccount", "", addr("X"))
+			if have, want := eventNames(t, r), []string{"AccountAllowed"}; !slices.Equal(have, want) {
+				t.Fatalf("events: have %v, want %v", have, want)
+			}
+		}, true},
+		{"lapsed voucher revoked by one member, voucher re-admitted", func(t *testing.T, e *chaintest.Env) {
+			r := call(t, e, "C", "revokeAccount", "", addr("X"))
+			if have, want := eventNames(t, r), []string{"AccountRevoked"}; !slices.Equal(have, want) {
+				t.Fatalf("events: have %v, want %v", have, want)
+			}
+			vote(t, e, true)
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newChain(t, "A", "B", "C", "D")
+			call(t, e, "B", "allowAccount", "", addr("X"))
+			if !isAllowed(t, e, "X") {
+				t.Fatalf("X not allowed after B vouched")
+			}
+			vote(t, e, false)
+			tt.after(t, e)
+			if have := isAllowed(t, e, "X"); have != tt.want {
+				t.Fatalf("isAllowed(X): have %v, want %v", have, tt.want)
+			}
+			st, err := e.Chain.State()
+			if err != nil {
+				t.Fatalf("state: %v", err)
+			}
+			var want error
+			if !tt.want {
+				want = rules.ErrNotAllowed
+			}
+			if err := rules.CheckState(st, addr("X"), transfer(e, "X"), true); !errors.Is(err, want) {
+				t.Fatalf("CheckState(X): have %v, want %v", err, want)
+			}
+			e.ForgetNonce("X")
+		})
+	}
+}

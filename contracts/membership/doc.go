@@ -15,6 +15,18 @@
 // refused. A member vouches for an account with allowAccount; revokeAccount
 // by the voucher withdraws it at once, by any other member it is a vote
 // that executes above two thirds. Votes lapse whenever the member set
-// changes. Accounts vouched for by a member who is later removed stay
-// allowed until revoked by vote.
+// changes. A voucher counts only while its member is a member: accounts
+// vouched for by a member who is later removed are no longer allowed. They
+// are allowed again if another member vouches for them (allowAccount), or
+// if their voucher is re-admitted, unless the lapsed voucher was revoked in
+// the meantime, which any one member may do at once.
+//
+// History. Every admission and removal the contract executes is recorded
+// with its block, so that MemberAt tells from any later state whether an
+// address was a member at the end of a given block: the staking contract
+// decides each epoch's validators that way (contracts/staking, members.go).
+// A vote to remove a member first passes the contract's RemovalCheck, if
+// New was given one (WithRemovalCheck): the chain's registry gives it the
+// staking contract's, which refuses to remove the last validator that is
+// a member.
 package membership

@@ -28,6 +28,7 @@ type Writer interface {
 //	keccak("list", i)            -> address of member i, 0 <= i < n (order of admission)
 //	keccak("index", addr)        -> i+1 for a member, 0 otherwise
 //	keccak("allowed", addr)      -> address of the member who vouched for addr, 0 if none
+//	                                (it counts only while that address is a member)
 //
 // The contract's votes (see votes.go) use three more tags:
 //
@@ -77,13 +78,15 @@ func VoucherOf(s Reader, account common.Address) (common.Address, bool) {
 }
 
 // IsAllowed reports whether addr may send transactions: members always may,
-// other accounts while a member vouches for them.
+// other accounts while the member who vouched for them is a member. A
+// voucher lapses while its member is not one; it holds again if that
+// member is re-admitted, unless it was revoked in between.
 func IsAllowed(s Reader, addr common.Address) bool {
 	if IsMember(s, addr) {
 		return true
 	}
-	_, ok := VoucherOf(s, addr)
-	return ok
+	by, ok := VoucherOf(s, addr)
+	return ok && IsMember(s, by)
 }
 
 // Members returns the members in order of admission.

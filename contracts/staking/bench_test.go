@@ -13,6 +13,7 @@ import (
 	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/contracts"
 	"github.com/arbiter-chain/arbiter/contracts/internal/chaintest"
+	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
 	"github.com/arbiter-chain/arbiter/node/chain"
@@ -24,7 +25,7 @@ import (
 const gasPerMicrosecond = 66
 
 // seeded returns a registry with the staking contract and a bare state
-// seeded with n validators of 1 ether each, named v0, v1, ...
+// seeded with n validators of 1 ether each, named v0, v1, ..., all members.
 func seeded(tb testing.TB, n int) (*contracts.Registry, *state.StateDB) {
 	tb.Helper()
 	reg, err := contracts.New(chainID, staking.New())
@@ -41,6 +42,9 @@ func seeded(tb testing.TB, n int) (*contracts.Registry, *state.StateDB) {
 	}
 	if err := reg.SeedGenesis(g, st); err != nil {
 		tb.Fatalf("seed: %v", err)
+	}
+	for _, m := range g.Members {
+		membership.AddMember(st, m.Address)
 	}
 	return reg, st
 }
@@ -116,6 +120,10 @@ func TestGasCost(t *testing.T) {
 	rows = append(rows, measure("slash, first change of the epoch", call(t, e, "P", "slash", nil, "", equivocation(t, "C", 120))))
 	mineTo(t, e, 210)
 	rows = append(rows, measure("claim", call(t, e, "A", "claim", nil, "")))
+	vote(t, e, "B", false, "A", "C", "D", "P")
+	rows = append(rows, measure("unbondFor", call(t, e, "A", "unbondFor", nil, "", addr("B"))))
+	mineTo(t, e, 500)
+	rows = append(rows, measure("claimFor", call(t, e, "P", "claimFor", nil, "", addr("B"))))
 	for _, r := range rows {
 		t.Logf("%-50s %7d gas", r.name, r.gas)
 	}

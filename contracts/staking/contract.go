@@ -94,6 +94,8 @@ func (Contract) Handlers() map[string]native.Handler {
 		"deposit":    deposit,
 		"withdraw":   withdraw,
 		"claim":      claim,
+		"unbondFor":  unbondFor,
+		"claimFor":   claimFor,
 		"slash":      slash,
 		"validators": validators,
 		"stakeOf":    stakeOf,
@@ -133,7 +135,8 @@ func scheduled(ctx *native.Context, p Params, e uint64, isNew bool) {
 
 // deposit adds the value sent to the caller's bonded stake, from the next
 // epoch on. A caller without a stake becomes a validator if its stake
-// reaches the minimum.
+// reaches the minimum. Only members may deposit: a removed member's stake
+// can only leave.
 func deposit(ctx *native.Context, _ native.Args) ([]any, error) {
 	s, who, v := store{ctx}, ctx.Caller(), ctx.Value()
 	if v.IsZero() {
@@ -156,7 +159,7 @@ func deposit(ctx *native.Context, _ native.Args) ([]any, error) {
 	if idx == 0 && hd.count >= MaxValidators {
 		return nil, errSetFull
 	}
-	if idx == 0 && !membership.IsMember(memberView{ctx}, who) {
+	if !membership.IsMember(memberView{ctx}, who) {
 		return nil, errNotMember
 	}
 	e := ctx.Number() / p.EpochLength
@@ -171,7 +174,8 @@ func deposit(ctx *native.Context, _ native.Args) ([]any, error) {
 // withdraw moves amount of the caller's bonded stake into its unbonding
 // queue: it leaves the caller's power from the next epoch on and can be
 // claimed UnbondingDelay blocks after this one. What stays bonded must be
-// zero or at least the minimum, and the last validator cannot leave.
+// zero or at least the minimum; neither the last validator nor the last
+// one that is a member can leave.
 func withdraw(ctx *native.Context, args native.Args) ([]any, error) {
 	var in struct{ Amount *big.Int }
 	if err := args.Decode(&in); err != nil {
@@ -196,14 +200,23 @@ func withdraw(ctx *native.Context, args native.Args) ([]any, error) {
 		return nil, fmt.Errorf("%w: %v would remain, want 0 or at least %v", errBelowMinStake, rest, p.MinStake)
 	case rest.IsZero() && hd.count == 1:
 		return nil, errLastValidator
+	case rest.IsZero() && isLastMember(s, memberView{ctx}, hd, who):
+		return nil, errLastMemberValidator
 	}
+	return nil, startUnbonding(ctx, s, p, hd, who, amount, rest)
+}
+
+// startUnbonding moves amount of who's bonded stake, leaving rest, into
+// its unbonding queue, claimable UnbondingDelay blocks after this one, and
+// schedules the change of the set for the next epoch.
+func startUnbonding(ctx *native.Context, s store, p Params, hd head, who common.Address, amount, rest *uint256.Int) error {
 	q := loadQueue(s, who)
 	if _, overflow := q.total.AddOverflow(q.total, amount); overflow || q.total.Gt(MaxStake) {
-		return nil, fmt.Errorf("%w: %v unbonding", errStakeTooLarge, MaxStake)
+		return fmt.Errorf("%w: %v unbonding", errStakeTooLarge, MaxStake)
 	}
 	claimableAt := ctx.Number() + p.UnbondingDelay
 	if err := q.push(s, who, amount, claimableAt); err != nil {
-		return nil, err
+		return err
 	}
 	q.save(s, who)
 	e := ctx.Number() / p.EpochLength
@@ -212,22 +225,26 @@ func withdraw(ctx *native.Context, args native.Args) ([]any, error) {
 	hd.save(s)
 	ctx.Emit("WithdrawalStarted", who, amount.ToBig(), claimableAt)
 	scheduled(ctx, p, e, isNew)
-	return nil, nil
+	return nil
 }
 
 // claim pays the caller every withdrawal whose delay has passed.
 func claim(ctx *native.Context, _ native.Args) ([]any, error) {
-	s, who := store{ctx}, ctx.Caller()
+	return nil, payOut(ctx, store{ctx}, ctx.Caller())
+}
+
+// payOut pays who every withdrawal of its whose delay has passed.
+func payOut(ctx *native.Context, s store, who common.Address) error {
 	q := loadQueue(s, who)
 	if q.first == q.end {
-		return nil, errNothingToClaim
+		return errNothingToClaim
 	}
 	pay := new(uint256.Int)
 	for q.first < q.end {
 		amount, at := q.at(s, who, q.first)
 		if at > ctx.Number() {
 			if pay.IsZero() {
-				return nil, fmt.Errorf("%w: claimable at block %d", errNotMatured, at)
+				return fmt.Errorf("%w: claimable at block %d", errNotMatured, at)
 			}
 			break
 		}
@@ -237,10 +254,10 @@ func claim(ctx *native.Context, _ native.Args) ([]any, error) {
 	q.total.Sub(q.total, pay)
 	q.save(s, who)
 	if err := ctx.Transfer(who, pay); err != nil {
-		return nil, fmt.Errorf("%w: %w", errPayout, err)
+		return fmt.Errorf("%w: %w", errPayout, err)
 	}
 	ctx.Emit("Claimed", who, pay.ToBig())
-	return nil, nil
+	return nil
 }
 
 // sorted returns the entries' addresses and stakes ordered by address.
@@ -256,14 +273,15 @@ func sorted(set []entry) ([]common.Address, []*big.Int) {
 }
 
 // validators returns the set in force in the epoch of the block the call
-// runs in (for eth_call, the block it is run against), ordered by address.
+// runs in (for eth_call, the block it is run against), ordered by address:
+// removed members left out (members.go).
 func validators(ctx *native.Context, _ native.Args) ([]any, error) {
 	s := store{ctx}
 	p, hd, err := load(s)
 	if err != nil {
 		return nil, err
 	}
-	set, _, err := setAt(s, p, hd, ctx.Number()/p.EpochLength)
+	set, _, err := setIn(s, memberView{ctx}, p, hd, ctx.Number()/p.EpochLength)
 	if err != nil {
 		return nil, err
 	}

@@ -214,6 +214,8 @@ func TestNotPayable(t *testing.T) {
 	}{
 		{"withdraw", []any{ether(1)}},
 		{"claim", nil},
+		{"unbondFor", []any{addr("D")}},
+		{"claimFor", []any{addr("A")}},
 		{"slash", []any{equivocation(t, "A", 1)}},
 		{"validators", nil},
 		{"stakeOf", []any{addr("A")}},

@@ -13,6 +13,8 @@
 //	deposit() payable         adds the value to the caller's stake
 //	withdraw(amount)          starts unbonding amount of the caller's stake
 //	claim()                   pays the caller's withdrawals whose delay has passed
+//	unbondFor(account)        a member starts unbonding a removed member's whole stake
+//	claimFor(account)         pays account's withdrawals whose delay has passed, to account
 //	slash(evidence)           verifies pos.Evidence and slashes the offender
 //	validators() view         the current epoch's set: addresses and stakes
 //	stakeOf(account) view     bonded (pending changes included) and unbonding
@@ -27,6 +29,22 @@
 // first change in an epoch snapshots the set then in force (layout.go).
 // ValidatorsAt and ValidatorSetAt give the set of a height from the state
 // of its parent; the powers are the stakes scaled by pos.ScalePowers.
+//
+// Members. The set in force in epoch e is the staked set of e less the
+// validators that were not consortium members at the end of e's deciding
+// block, e*epochLength-1 (genesis for epoch 0): a validator the membership
+// contract removes in a block of epoch e has power until the end of e and
+// none from e+1 on. The membership contract records when each address was
+// admitted and removed (membership.MemberAt), so any later state gives the
+// same set. A removed validator cannot send transactions, so its stake
+// stays bonded until any member calls unbondFor, and claimFor, which
+// anyone may call, pays it to the removed member's own address after the
+// unbonding delay. The membership contract refuses to remove the last
+// validator of the next epoch's set that is a member (CheckRemoval), and
+// withdraw refuses that validator's whole stake; should a set hold no
+// member anyway (its last member validator slashed), it is kept whole
+// rather than left empty. See members.go and
+// docs/decisions/0013-membership-and-stake.md.
 // The parameters are fixed at genesis (New's options; the built-in
 // contract uses the defaults: 100-block epochs, a 200-block unbonding
 // delay, a 1 ether minimum stake), and SeedGenesis makes the genesis
@@ -35,10 +53,11 @@
 //
 // Stakes. A deposit must bring the caller's bonded stake to at least
 // minStake; a withdrawal must leave zero or at least minStake and cannot
-// remove the last validator. Withdrawn stake is claimable unbondingDelay
-// blocks after the withdrawal and slashable until claimed. Only a
-// consortium member may become a validator: deposit reads the membership
-// contract's storage through native.Context.ReadState (read-only).
+// remove the last validator, nor the last one that is a member. Withdrawn
+// stake is claimable unbondingDelay blocks after the withdrawal and
+// slashable until claimed. Only a consortium member may deposit: deposit
+// reads the membership contract's storage through native.Context.ReadState
+// (read-only).
 //
 // Slashing. Anyone submits evidence of two conflicting votes; the contract
 // checks it with pos.VerifyEvidence against the set in force at the

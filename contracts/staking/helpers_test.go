@@ -70,7 +70,7 @@ func open(t *testing.T, s setup) (*chaintest.Env, error) {
 		}
 		g.Members[i].Stake = (*math.HexOrDecimal256)(ether(st.ether))
 	}
-	reg, err := contracts.New(chainID, membership.New(), staking.New(s.opts...))
+	reg, err := contracts.New(chainID, membership.New(membership.WithRemovalCheck(staking.CheckRemoval)), staking.New(s.opts...))
 	if err != nil {
 		t.Fatalf("registry: %v", err)
 	}

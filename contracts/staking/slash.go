@@ -71,7 +71,7 @@ func slash(ctx *native.Context, args native.Args) ([]any, error) {
 	case now-e > p.EvidenceEpochs():
 		return nil, fmt.Errorf("%w: height %d is in epoch %d, evidence is admitted from epoch %d", errEvidenceTooOld, a.Height, e, now-p.EvidenceEpochs())
 	}
-	set, since, err := setAt(s, p, hd, e)
+	set, since, err := setIn(s, memberView{ctx}, p, hd, e)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,8 @@ import (
 )
 
 // ValidatorsAt returns the validators in force at height, ordered by
-// address, read from st: the state after a block n with
+// address, read from st (both the staking and the membership contract's
+// storage): the state after a block n with
 // start(epoch(height))-1 <= n, that is, any block from the last one of the
 // previous epoch on. The parent of height (n = height-1) always qualifies,
 // so every node derives the set of height from the state it has before
@@ -25,6 +26,9 @@ import (
 // proportional to stakes, exactly so for sets whose stakes are multiples
 // of a common unit such as 1 ether, and depend only on the set's stakes.
 //
+// Membership: validators that were not members at the end of the last
+// block of the previous epoch are left out, unless none was (members.go).
+//
 // It fails with ErrNotSeeded without a staking contract in st and with
 // ErrNoValidators when the set is empty (a chain without genesis stakes,
 // or whose last validator was slashed).
@@ -36,7 +40,10 @@ func ValidatorsAt(st StateReader, height uint64) ([]pos.Validator, error) {
 // ValidatorSetAt is ValidatorsAt as a pos.ValidatorSet whose start is the
 // first height of the run of epochs the set has been in force for without
 // change (at least 1), so that a pos.ValidatorSource can return one
-// *pos.ValidatorSet, and one proposer rotation, for that whole run.
+// *pos.ValidatorSet, and one proposer rotation, for that whole run. A run
+// also ends where the membership of one of the staked validators changed,
+// even when the change left the set as it was (a removal and re-admission
+// within one epoch).
 func ValidatorSetAt(st StateReader, height uint64) (*pos.ValidatorSet, error) {
 	vals, start, err := validatorsAt(st, height)
 	if err != nil {
@@ -60,7 +67,7 @@ func validatorsAt(st StateReader, height uint64) ([]pos.Validator, uint64, error
 	if err != nil {
 		return nil, 0, err
 	}
-	set, since, err := setAt(st, p, loadHead(st), height/p.EpochLength)
+	set, since, err := setIn(st, st, p, loadHead(st), height/p.EpochLength)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -67,8 +67,9 @@ type Config struct {
 	Allowed   []string
 	Funded    []string // funded but neither member nor allowed
 	Fund      int64
-	GasPrice  int64    // per gas unit, 1 if zero; negative means 0
-	Contracts []string // enabled contracts; membership and chess if nil
+	GasPrice  int64            // per gas unit, 1 if zero; negative means 0
+	Contracts []string         // enabled contracts; membership and chess if nil
+	Stakes    map[string]int64 // genesis stakes of members, in ether (staking's epoch-0 set)
 }
 
 // Env is a running test chain.
@@ -98,7 +99,11 @@ func New(t testing.TB, cfg Config) *Env {
 		Alloc:     map[common.Address]genesis.Account{},
 	}
 	for _, n := range cfg.Members {
-		g.Members = append(g.Members, genesis.Member{Address: Addr(n), Name: n})
+		m := genesis.Member{Address: Addr(n), Name: n}
+		if v, ok := cfg.Stakes[n]; ok {
+			m.Stake = (*math.HexOrDecimal256)(Ether(v))
+		}
+		g.Members = append(g.Members, m)
 	}
 	for _, n := range cfg.Allowed {
 		g.Allowed = append(g.Allowed, genesis.Allowance{Account: Addr(n), By: Addr(cfg.Members[0])})

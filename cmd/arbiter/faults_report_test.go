@@ -74,12 +74,9 @@ func (ft *faultTest) finish(t *testing.T) {
 	posWaitFinal(t, ft.nodes, need, 30*time.Second, "final catch-up")
 	r.FinalHeight = ft.pn.check(t, ft.nodes...)
 
-	// Each node's final chain: how often each transaction occurs, and
-	// which block is final at each height.
-	counts := make([]map[common.Hash]int, len(ft.nodes))
-	hashes := make([]map[uint64]common.Hash, len(ft.nodes))
+	chains := make([]finalChain, len(ft.nodes))
 	for i, p := range ft.nodes {
-		counts[i], hashes[i] = map[common.Hash]int{}, map[uint64]common.Hash{}
+		chains[i] = finalChain{node: p.name, txs: map[common.Hash]int{}, blocks: map[uint64]common.Hash{}}
 		fin := p.finalized(t)
 		for n := uint64(1); n <= fin; n++ {
 			var b *struct {
@@ -89,38 +86,27 @@ func (ft *faultTest) finish(t *testing.T) {
 			if err := p.call(&b, "eth_getBlockByNumber", hexutil.Uint64(n), false); err != nil || b == nil {
 				t.Fatalf("%s: block %d: %v", p.name, n, err)
 			}
-			hashes[i][n] = b.Hash
+			chains[i].blocks[n] = b.Hash
 			for _, h := range b.Transactions {
-				counts[i][h]++
+				chains[i].txs[h]++
 			}
 		}
 	}
 	for _, a := range acked {
-		r.Acknowledged++
 		if a.What == "transfer" {
 			r.Transfers++
 		} else {
 			r.ChessTxs++
 		}
-		var lost, dup, moved bool
-		for i, p := range ft.nodes {
-			switch c := counts[i][a.Hash]; {
-			case c == 0:
-				lost = true
-				t.Errorf("LOST: %s %s (receipt from %s: block %d %s) is not in %s's final chain",
-					a.What, a.Hash, ft.nodes[a.Node].name, a.Number, a.Block, p.name)
-			case c > 1:
-				dup = true
-				t.Errorf("DUPLICATED: %s %s is %d times in %s's final chain", a.What, a.Hash, c, p.name)
-			case hashes[i][a.Number] != a.Block:
-				moved = true
-				t.Errorf("MOVED: %s %s: the receipt from %s named block %d %s, final on %s is %s",
-					a.What, a.Hash, ft.nodes[a.Node].name, a.Number, a.Block, p.name, hashes[i][a.Number])
-			}
+	}
+	a := auditAcked(acked, chains)
+	r.Acknowledged, r.Lost, r.Duplicated, r.Moved = len(acked), a.lost, a.duplicated, a.moved
+	for i, problem := range a.problems {
+		if i == 20 {
+			t.Errorf("... and %d more", len(a.problems)-i)
+			break
 		}
-		r.Lost += b2i(lost)
-		r.Duplicated += b2i(dup)
-		r.Moved += b2i(moved)
+		t.Error(problem)
 	}
 	r.Games = games
 	if r.Transfers == 0 || r.Games == 0 {
@@ -174,6 +160,50 @@ func (r *faultReport) markdown() string {
 	fmt.Fprintf(&b, "\ntransactions acknowledged: %d (%d transfers, %d chess calls in %d games); lost: %d; duplicated: %d; receipt block not final: %d; all nodes agree up to height %d\n",
 		r.Acknowledged, r.Transfers, r.ChessTxs, r.Games, r.Lost, r.Duplicated, r.Moved, r.FinalHeight)
 	return b.String()
+}
+
+// finalChain is one node's final chain: how often each transaction occurs
+// in it and which block is final at each height.
+type finalChain struct {
+	node   string
+	txs    map[common.Hash]int
+	blocks map[uint64]common.Hash
+}
+
+// auditResult counts acknowledged transactions that some final chain
+// lacks, holds more than once, or holds in another block than the receipt
+// named, and describes each such finding.
+type auditResult struct {
+	lost, duplicated, moved int
+	problems                []string
+}
+
+// auditAcked checks every acknowledged transaction against every final
+// chain.
+func auditAcked(acked []ackedTx, chains []finalChain) auditResult {
+	var r auditResult
+	for _, a := range acked {
+		var lost, dup, moved bool
+		for _, c := range chains {
+			switch n := c.txs[a.Hash]; {
+			case n == 0:
+				lost = true
+				r.problems = append(r.problems, fmt.Sprintf("LOST: %s %s (receipt from node%d: block %d %s) is not in %s's final chain",
+					a.What, a.Hash, a.Node+1, a.Number, a.Block, c.node))
+			case n > 1:
+				dup = true
+				r.problems = append(r.problems, fmt.Sprintf("DUPLICATED: %s %s is %d times in %s's final chain", a.What, a.Hash, n, c.node))
+			case c.blocks[a.Number] != a.Block:
+				moved = true
+				r.problems = append(r.problems, fmt.Sprintf("MOVED: %s %s: the receipt named block %d %s, final on %s is %s",
+					a.What, a.Hash, a.Number, a.Block, c.node, c.blocks[a.Number]))
+			}
+		}
+		r.lost += b2i(lost)
+		r.duplicated += b2i(dup)
+		r.moved += b2i(moved)
+	}
+	return r
 }
 
 func b2i(b bool) int {

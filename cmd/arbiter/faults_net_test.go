@@ -33,12 +33,16 @@ type faultHost struct {
 	ns     string // network namespace name
 	veth   string // host end of the veth pair, a port of the bridge
 	ip     string // the node's address
-	shaped bool   // a rate limit is installed
+	shaper bool   // an htb qdisc is installed on the link
+	shaped bool   // and caps the rate now
 }
 
 // faultChain is the iptables chain in each namespace that holds the
 // injected faults; INPUT jumps to it, so flushing it heals the node.
 const faultChain = "ARBFAULT"
+
+// faultLinkRate is the rate of a shaper whose cap is lifted.
+const faultLinkRate = "10gbit"
 
 // faultDev is the node's end of its veth pair, inside its namespace.
 const faultDev = "eth0"
@@ -63,6 +67,19 @@ func faultPrereqs() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%w; missing: %s", errFaultEnv, strings.Join(missing, ", "))
+	}
+	// Root without the right to make namespaces (as in some containers)
+	// is no better than no root.
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return err
+	}
+	probe := "afprobe-" + hex.EncodeToString(rnd[:])
+	if out, err := exec.Command("ip", "netns", "add", probe).CombinedOutput(); err != nil {
+		return fmt.Errorf("%w; ip netns add: %v: %s", errFaultEnv, err, bytes.TrimSpace(out))
+	}
+	if out, err := exec.Command("ip", "netns", "del", probe).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip netns del %s: %v: %s", probe, err, bytes.TrimSpace(out))
 	}
 	return nil
 }
@@ -186,16 +203,43 @@ func (fn *faultNet) lossy(t *testing.T, i int, p float64) {
 // what it receives.
 func (fn *faultNet) shape(t *testing.T, i int, rate string) {
 	t.Helper()
-	for _, dev := range [][]string{fn.inNS(i, "tc"), {"tc"}} {
-		name := faultDev
-		if len(dev) == 1 {
-			name = fn.hosts[i].veth
+	if !fn.hosts[i].shaper {
+		for _, l := range fn.links(i) {
+			fn.must(t, l.tc("qdisc", "add", "dev", l.dev, "root", "handle", "1:", "htb", "default", "10")...)
+			fn.must(t, l.tc("class", "add", "dev", l.dev, "parent", "1:", "classid", "1:10",
+				"htb", "rate", rate, "ceil", rate, "burst", "16k")...)
 		}
-		fn.must(t, append(dev, "qdisc", "add", "dev", name, "root", "handle", "1:", "htb", "default", "10")...)
-		fn.must(t, append(dev, "class", "add", "dev", name, "parent", "1:", "classid", "1:10",
-			"htb", "rate", rate, "ceil", rate, "burst", "16k")...)
+		fn.hosts[i].shaper = true
+	} else {
+		fn.setRate(t, i, rate)
 	}
 	fn.hosts[i].shaped = true
+}
+
+// faultLink is one end of a node's link as tc sees it.
+type faultLink struct {
+	argv []string // how to run tc where the device is
+	dev  string
+}
+
+// tc returns the tc command line with args.
+func (l faultLink) tc(args ...string) []string {
+	return append(append([]string(nil), l.argv...), args...)
+}
+
+// links returns both ends of node i's link: its device in its namespace,
+// and the bridge's port in the root namespace.
+func (fn *faultNet) links(i int) []faultLink {
+	return []faultLink{{fn.inNS(i, "tc"), faultDev}, {[]string{"tc"}, fn.hosts[i].veth}}
+}
+
+// setRate changes the rate of node i's shaper.
+func (fn *faultNet) setRate(t *testing.T, i int, rate string) {
+	t.Helper()
+	for _, l := range fn.links(i) {
+		fn.must(t, l.tc("class", "change", "dev", l.dev, "parent", "1:", "classid", "1:10",
+			"htb", "rate", rate, "ceil", rate, "burst", "16k")...)
+	}
 }
 
 // heal removes every injected network fault.
@@ -204,8 +248,10 @@ func (fn *faultNet) heal(t *testing.T) {
 	for i := range fn.hosts {
 		fn.must(t, fn.inNS(i, "iptables", "-w", "-F", faultChain)...)
 		if fn.hosts[i].shaped {
-			fn.must(t, fn.inNS(i, "tc", "qdisc", "del", "dev", faultDev, "root")...)
-			fn.must(t, "tc", "qdisc", "del", "dev", fn.hosts[i].veth, "root")
+			// Lifting the cap rather than deleting the qdisc keeps the
+			// packets queued behind it, as a link whose capacity comes back
+			// would.
+			fn.setRate(t, i, faultLinkRate)
 			fn.hosts[i].shaped = false
 		}
 	}

@@ -209,7 +209,10 @@ func faultGenesis(t *testing.T, fn *faultNet) (*genesis.Genesis, []*ecdsa.Privat
 type faultKind struct {
 	name    string
 	victims int
-	hold    time.Duration
+	// hold is how long the fault lasts. Where a quorum remains it is at
+	// least 8 s: a height whose proposer is down takes up to 5 s (the
+	// round-0 timeouts, then round 1).
+	hold time.Duration
 	// quorum says whether validators with more than 2/3 of the stake stay
 	// up and connected during the fault: finality must then advance
 	// during it, and otherwise must not (one more height is allowed for a
@@ -220,7 +223,7 @@ type faultKind struct {
 
 // faultKinds are the faults the test injects.
 var faultKinds = []faultKind{
-	{name: "kill -9 one node", victims: 1, hold: 5 * time.Second, quorum: true,
+	{name: "kill -9 one node", victims: 1, hold: 8 * time.Second, quorum: true,
 		inject: func(ft *faultTest, t *testing.T, v []int) (string, func()) {
 			ft.kill(v[0])
 			return "", func() { ft.restart(t, v[0]) }
@@ -231,7 +234,7 @@ var faultKinds = []faultKind{
 			ft.kill(v[1])
 			return "", func() { ft.restart(t, v[0]); ft.restart(t, v[1]) }
 		}},
-	{name: "SIGSTOP one node", victims: 1, hold: 5 * time.Second, quorum: true,
+	{name: "SIGSTOP one node", victims: 1, hold: 8 * time.Second, quorum: true,
 		inject: func(ft *faultTest, t *testing.T, v []int) (string, func()) {
 			ft.signal(t, v[0], syscall.SIGSTOP)
 			ft.running[v[0]] = false

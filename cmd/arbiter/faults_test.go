@@ -103,6 +103,9 @@ type faultTest struct {
 	report  faultReport
 }
 
+// newFaultTest builds the namespaces, writes the genesis and data
+// directories, starts the four nodes and the bridge, and prepares (does
+// not start) the load.
 func newFaultTest(t *testing.T, seed uint64) *faultTest {
 	t.Helper()
 	bin := buildBinary(t)
@@ -152,13 +155,12 @@ func newFaultTest(t *testing.T, seed uint64) *faultTest {
 		t.Fatal(err)
 	}
 	listen := freeAddr(t)
-	bp := startBridge(t, bin, "--node", "http://"+ft.nodes[0].rpcAddr, "--listen", listen,
-		"--datadir", filepath.Join(dir, "bridge"), "--log-level", "info")
-	t.Cleanup(func() { _ = bp.stop(syscall.SIGTERM) })
-	select {
-	case <-bp.listening:
-	case <-time.After(30 * time.Second):
-		t.Fatal("bridge: no \"bridge listening\" within 30s")
+	// The bridge's log is kept, and shown only if the test fails: it
+	// reports every call that failed while its node was down.
+	bp := startProc(t, "bridge", "bridge", "--node", "http://"+ft.nodes[0].rpcAddr, "--listen", listen,
+		"--datadir", filepath.Join(dir, "bridge"))
+	if _, err := bp.waitLine(listeningLine, 30*time.Second); err != nil {
+		t.Fatal(err)
 	}
 	ft.load = &faultLoad{signer: types.LatestSignerForChainID(chainID), gasPrice: g.MinGasPriceBig(),
 		bridge: "http://" + listen + "/rpc", domain: channel.DefaultDomain(chainID), abi: arbABI}
@@ -169,9 +171,10 @@ func newFaultTest(t *testing.T, seed uint64) *faultTest {
 	return ft
 }
 
-// faultGenesis writes a proof-of-stake genesis whose four members listen
+// faultGenesis returns a proof-of-stake genesis whose four members listen
 // for p2p in their namespaces, plus funded client accounts that the first
-// member allows to transact: four transfer senders and two chess pairs.
+// member allows to transact (four transfer senders and two chess pairs),
+// with the members' keys and the clients' keys.
 func faultGenesis(t *testing.T, fn *faultNet) (*genesis.Genesis, []*ecdsa.PrivateKey, []*ecdsa.PrivateKey) {
 	t.Helper()
 	g, keys, err := node.TestnetGenesis(faultMembers, genesis.EnginePoS, 0, faultBlockTime)

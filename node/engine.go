@@ -25,14 +25,16 @@ import (
 // good, unless the staking contract is enabled: OpenChain then binds the
 // engine to the contract's sets.
 func NewEngine(g *genesis.Genesis, key *ecdsa.PrivateKey) (consensus.Engine, error) {
-	e, _, err := newEngine(g, key)
+	e, _, err := newEngine(g, key, time.Now)
 	return e, err
 }
 
-func newEngine(g *genesis.Genesis, key *ecdsa.PrivateKey) (consensus.Engine, *stakingSource, error) {
+// newEngine is NewEngine with the clock the engine rejects blocks from the
+// future by.
+func newEngine(g *genesis.Genesis, key *ecdsa.PrivateKey, clock func() time.Time) (consensus.Engine, *stakingSource, error) {
 	switch g.Engine {
 	case genesis.EnginePoW:
-		return pow.New(*g.PoW, time.Duration(g.BlockTime), key), nil, nil
+		return pow.New(*g.PoW, time.Duration(g.BlockTime), key, pow.WithClock(clock)), nil, nil
 	case genesis.EnginePoS:
 		set, err := GenesisValidators(g)
 		if err != nil {
@@ -41,13 +43,13 @@ func newEngine(g *genesis.Genesis, key *ecdsa.PrivateKey) (consensus.Engine, *st
 		chainID := new(big.Int).SetUint64(g.ChainID)
 		if slices.Contains(g.Contracts, "staking") {
 			src := newStakingSource(set)
-			return pos.New(chainID, src, key), src, nil
+			return pos.New(chainID, src, key, pos.WithClock(clock)), src, nil
 		}
 		schedule, err := pos.NewSchedule(set)
 		if err != nil {
 			return nil, nil, err
 		}
-		return pos.New(chainID, schedule, key), nil, nil
+		return pos.New(chainID, schedule, key, pos.WithClock(clock)), nil, nil
 	default:
 		return nil, nil, fmt.Errorf("engine %q is not available in this build", g.Engine)
 	}
@@ -85,7 +87,12 @@ func GenesisValidators(g *genesis.Genesis) (*pos.ValidatorSet, error) {
 // CLI's export and verify) goes through here, so all compute the same
 // genesis state.
 func OpenChain(db *store.DB, g *genesis.Genesis, key *ecdsa.PrivateKey, log *slog.Logger) (*chain.Chain, error) {
-	engine, src, err := newEngine(g, key)
+	return openChain(db, g, key, log, time.Now)
+}
+
+// openChain is OpenChain with the engine's clock.
+func openChain(db *store.DB, g *genesis.Genesis, key *ecdsa.PrivateKey, log *slog.Logger, clock func() time.Time) (*chain.Chain, error) {
+	engine, src, err := newEngine(g, key, clock)
 	if err != nil {
 		return nil, err
 	}

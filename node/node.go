@@ -55,6 +55,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the node's metrics; nil uses a fresh registry.
 	Registry *prometheus.Registry
+	// Clock is the wall clock the node uses for protocol purposes: the
+	// timestamps of the blocks it produces and the engine's check that a
+	// block is not from the future. Nil means time.Now. Tests give a node
+	// an offset clock to inject clock skew.
+	Clock func() time.Time
 }
 
 // Node is a member node: chain, pool, block producer and JSON-RPC.
@@ -115,7 +120,10 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := OpenChain(db, g, cfg.Key, log)
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	c, err := openChain(db, g, cfg.Key, log, cfg.Clock)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -214,7 +222,7 @@ func (n *Node) Start() error {
 		return nil
 	}
 	if n.cfg.Mine {
-		m := &miner{chain: n.chain, pool: n.pool, log: n.log, now: time.Now}
+		m := &miner{chain: n.chain, pool: n.pool, log: n.log, now: n.cfg.Clock}
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); m.run(ctx) }()
 	}

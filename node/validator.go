@@ -99,6 +99,7 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 		Builder:    posBuilder{chain: n.chain, pool: n.pool},
 		Validator:  n.chain,
 		Committer:  posCommitter{chain: n.chain},
+		Clock:      n.cfg.Clock,
 		Logger:     n.log.With("module", "consensus"),
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -122,6 +123,14 @@ func runNode(args []string, stdout io.Writer) error {
 		return fmt.Errorf("load key %s: %w", *keyFile, err)
 	}
 	cfg := node.Config{DataDir: *dataDir, Key: key, RPCAddr: *rpcAddr, Mine: *mine, Logger: log, NoP2P: *noP2P}
+	offset, err := clockOffset(os.Getenv(clockOffsetEnv))
+	if err != nil {
+		return err
+	}
+	if offset != 0 {
+		cfg.Clock = func() time.Time { return time.Now().Add(offset) }
+		log.Warn("protocol clock offset in effect (testing only)", "offset", offset)
+	}
 	if *p2pAddr != "" {
 		cfg.P2PListen = []string{*p2pAddr}
 	}
@@ -158,6 +167,29 @@ func runNode(args []string, stdout io.Writer) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
+}
+
+// clockOffsetEnv names an environment variable, read once when a node
+// starts and deliberately absent from the help, that shifts the node's
+// protocol clock (block timestamps, the future-block check) by a duration
+// such as "+3s" or "-20s". The fault-injection tests use it to run a node
+// under clock skew: Go reads the clock without libc, so preloaded
+// libraries that fake the time do not reach it.
+const clockOffsetEnv = "ARBITER_CLOCK_OFFSET"
+
+// errClockOffset is returned for an unreadable ARBITER_CLOCK_OFFSET.
+var errClockOffset = errors.New(clockOffsetEnv + " is not a duration such as +3s or -20s")
+
+// clockOffset parses the value of clockOffsetEnv; empty means no offset.
+func clockOffset(v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q", errClockOffset, v)
+	}
+	return d, nil
 }
 
 // importBlocks imports an RLP stream of blocks, skipping blocks already

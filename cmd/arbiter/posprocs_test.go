@@ -79,28 +79,32 @@ func startPosNet(t *testing.T, bin string, members int, blockTime time.Duration)
 			pn.nodes = append(pn.nodes, pn.newNode(t, fmt.Sprintf("node%d", i),
 				filepath.Join(m, "data"), filepath.Join(m, "key"), base+members+i))
 		}
-		t.Cleanup(func() {
-			pn.mu.Lock()
-			procs := slices.Clone(pn.procs)
-			pn.mu.Unlock()
-			if t.Failed() && os.Getenv("ARBITER_POS_LOGS") != "" {
-				for _, p := range procs {
-					p.quit() // goroutine dump into the kept log
-				}
-			}
-			for _, p := range procs {
-				p.kill()
-			}
-			if t.Failed() {
-				for _, p := range procs {
-					p.dumpLog(t, 40)
-				}
-			}
-		})
+		t.Cleanup(func() { pn.stopAll(t) })
 		return pn
 	}
 	t.Fatal("no free port range found in 20 attempts")
 	return nil
+}
+
+// stopAll kills every process started on the network and, if the test
+// failed, prints the tail of each one's log.
+func (pn *posNet) stopAll(t *testing.T) {
+	pn.mu.Lock()
+	procs := slices.Clone(pn.procs)
+	pn.mu.Unlock()
+	if t.Failed() && os.Getenv("ARBITER_POS_LOGS") != "" {
+		for _, p := range procs {
+			p.quit() // goroutine dump into the kept log
+		}
+	}
+	for _, p := range procs {
+		p.kill()
+	}
+	if t.Failed() {
+		for _, p := range procs {
+			p.dumpLog(t, 40)
+		}
+	}
 }
 
 // posPortsFree reports whether the n loopback ports from first on can be
@@ -129,7 +133,12 @@ func (pn *posNet) sparePort(i int) int { return pn.base + 2*pn.members + 1 + i }
 // `arbiter node` flags.
 func (pn *posNet) newNode(t *testing.T, name, dataDir, keyFile string, rpcPort int, extra ...string) *posNode {
 	t.Helper()
-	rpcAddr := fmt.Sprintf("127.0.0.1:%d", rpcPort)
+	return pn.newNodeAt(t, name, dataDir, keyFile, fmt.Sprintf("127.0.0.1:%d", rpcPort), extra...)
+}
+
+// newNodeAt is newNode with JSON-RPC on rpcAddr (host:port).
+func (pn *posNet) newNodeAt(t *testing.T, name, dataDir, keyFile, rpcAddr string, extra ...string) *posNode {
+	t.Helper()
 	c, err := gethrpc.DialOptions(context.Background(), "http://"+rpcAddr,
 		gethrpc.WithHTTPClient(&http.Client{Timeout: 3 * time.Second}))
 	if err != nil {
@@ -162,6 +171,7 @@ type posNode struct {
 	dataDir, keyFile string
 	rpcAddr          string
 	args             []string
+	prefix           []string // command the process runs under, e.g. ip netns exec NS; set while stopped
 	client           *gethrpc.Client
 	logPath          string
 	posEquivocations atomic.Int64
@@ -203,8 +213,9 @@ func (p *posNode) launch(t *testing.T) {
 		p.mu.Unlock()
 		t.Fatal(err)
 	}
-	fmt.Fprintf(logFile, "----- %s start %s\n", p.name, strings.Join(p.args, " "))
-	cmd := exec.Command(p.net.bin, p.args...)
+	fmt.Fprintf(logFile, "----- %s start %s\n", p.name, strings.Join(append(slices.Clone(p.prefix), p.args...), " "))
+	argv := append(slices.Clone(p.prefix), p.net.bin)
+	cmd := exec.Command(argv[0], append(argv[1:], p.args...)...)
 	cmd.Stdout = logFile
 	cmd.Stderr = &posLogWatcher{node: p, out: logFile}
 	if err := cmd.Start(); err != nil {

@@ -76,7 +76,7 @@ func TestConfigClockReachesProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer real.Close()
-	if err := real.InsertBlock(b1); !errors.Is(err, consensus.ErrFutureBlock) {
+	if err := real.InsertCertified(b1, n.Chain().Certificate(b1.Hash(), 1)); !errors.Is(err, consensus.ErrFutureBlock) {
 		t.Fatalf("block 1 on a chain with the real clock: have %v, want %v", err, consensus.ErrFutureBlock)
 	}
 }

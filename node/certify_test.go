@@ -89,7 +89,7 @@ func (n *posNet) key(addr common.Address) *ecdsa.PrivateKey {
 
 // propose builds and seals, on c's head, the block the proposer of round
 // would propose, carrying lastCommit for the head.
-func (n *posNet) propose(t *testing.T, c *chain.Chain, round uint32, lastCommit pos.Commit) *types.Block {
+func (n *posNet) propose(t *testing.T, c *chain.Chain, round uint32, lastCommit pos.Commit, txs ...*types.Transaction) *types.Block {
 	t.Helper()
 	parent := c.CurrentBlock()
 	number := parent.NumberU64() + 1
@@ -103,9 +103,12 @@ func (n *posNet) propose(t *testing.T, c *chain.Chain, round uint32, lastCommit 
 	}
 	eng := sealer.Engine().(*pos.Engine)
 	eng.SetProposal(number, round, lastCommit)
-	built, err := sealer.BuildBlock(parent, nil, parent.Time()+1)
+	built, err := sealer.BuildBlock(parent, txs, parent.Time()+1)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(built.Block.Transactions()) != len(txs) {
+		t.Fatalf("built block left out transactions: %v", built.Rejected)
 	}
 	sealed, err := eng.Seal(context.Background(), sealer, built.Block)
 	if err != nil {
@@ -392,5 +395,52 @@ func TestValidatorSetByParent(t *testing.T) {
 	}
 	if _, err := src.ValidatorSet(epoch+1, common.Hash{1}); err == nil {
 		t.Fatal("a set for the child of an unknown block")
+	}
+}
+
+// TestRemovedValidatorStaysConnected: a member removed by vote keeps its
+// validator power until its epoch ends, so the network must keep admitting
+// it until then; cut off at once, a removed validator holding a third of
+// the power would stall the chain for the rest of the epoch.
+func TestRemovedValidatorStaysConnected(t *testing.T) {
+	net := newPosNet(t, 4, "membership", "staking")
+	c := net.open(t, nil)
+	parsed, err := abi.JSON(bytes.NewReader(membership.ABIJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := crypto.PubkeyToAddress(net.keys[3].PublicKey)
+	data, err := parsed.Pack("propose", removed, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := types.LatestSignerForChainID(big.NewInt(testChainID))
+	var votes []*types.Transaction
+	for _, k := range net.keys[:3] {
+		to := membership.Address
+		tx, err := types.SignNewTx(k, signer, &types.DynamicFeeTx{ChainID: big.NewInt(testChainID), To: &to, Gas: 1_000_000,
+			GasTipCap: new(big.Int), GasFeeCap: new(big.Int), Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		votes = append(votes, tx)
+	}
+	b1 := net.propose(t, c, 0, pos.Commit{}, votes...)
+	if err := c.InsertCertified(b1, net.commit(t, b1, 0, net.keys[:3]).Encode()); err != nil {
+		t.Fatal(err)
+	}
+	if c.IsMember(c.CurrentHeader(), removed) {
+		t.Fatal("the vote did not remove the member")
+	}
+	n := &Node{chain: c}
+	admitted := n.admission()
+	if !admitted.IsMember(removed) {
+		t.Fatal("a removed member that still validates this epoch is not admitted")
+	}
+	if admitted.IsMember(crypto.PubkeyToAddress(memberKey(999).PublicKey)) {
+		t.Fatal("an outsider is admitted")
+	}
+	if !admitted.IsMember(crypto.PubkeyToAddress(net.keys[0].PublicKey)) {
+		t.Fatal("a member is not admitted")
 	}
 }

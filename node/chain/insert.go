@@ -120,39 +120,22 @@ func (c *Chain) prefetchSenders(blocks []*types.Block, stop <-chan struct{}) {
 }
 
 // insert validates and stores block; cert is its certificate under a
-// certifying engine, verified before execution. c.importMu is held.
+// certifying engine, verified before execution. It adds to validate only
+// what storing needs: the state committed to the trie database, then the
+// block, its receipts, its certificate and the head in one batch.
+// c.importMu is held.
 func (c *Chain) insert(block *types.Block, cert []byte) error {
-	hash, num := block.Hash(), block.NumberU64()
-	if c.db.HasBlock(hash, num) {
+	if c.db.HasBlock(block.Hash(), block.NumberU64()) {
 		return ErrKnownBlock
 	}
-	if num == 0 {
-		return fmt.Errorf("%w: a second genesis", consensus.ErrInvalidNumber)
-	}
 	if c.certifier != nil && cert == nil {
-		return fmt.Errorf("%w: block %d (%x) comes without a certificate", consensus.ErrNoCertificate, num, hash)
+		return fmt.Errorf("%w: block %d (%x) comes without a certificate", consensus.ErrNoCertificate, block.NumberU64(), block.Hash())
 	}
-	parent := c.GetBlockByHash(block.ParentHash())
-	if parent == nil {
-		return fmt.Errorf("%w: parent %x of block %d", consensus.ErrUnknownAncestor, block.ParentHash(), num)
-	}
-	if err := c.checkFinalized(block); err != nil {
-		return err
-	}
-	if err := c.verifyHeader(block, parent.Header()); err != nil {
-		return err
-	}
-	if c.certifier != nil {
-		if err := c.certifier.VerifyCertificate(c, block.Header(), cert); err != nil {
-			return err
-		}
-	}
-	receipts, st, err := c.execute(block, parent)
+	v, err := c.validate(block, check{cert: cert})
 	if err != nil {
 		return err
 	}
-	rules := c.config.Rules(block.Number(), false, block.Time())
-	root, err := st.Commit(rules, num)
+	root, err := v.state.Commit(c.config.Rules(block.Number(), false, block.Time()), block.NumberU64())
 	if err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
@@ -165,40 +148,25 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 		return fmt.Errorf("write state: %w", err)
 	}
 	if c.certifier != nil {
-		return c.writeCertified(block, parent, receipts, cert)
+		return c.writeCertified(block, v.parent, v.receipts, cert)
 	}
-	return c.writeBlock(block, parent, receipts)
+	return c.writeBlock(block, v.parent, v.receipts)
 }
 
-// ValidateBlock checks block completely against its stored parent (header
-// rules, engine proof, execution, state root) without storing it, and
-// keeps the result so that importing the block later does not execute it
-// again. A BFT validator uses it to judge a proposal before voting.
+// ValidateBlock checks a proposal completely against its stored parent
+// without storing it: the checks of validate without a certificate (a
+// proposal is not decided yet). It keeps the execution so that importing
+// the block once decided does not execute it again. A BFT validator uses
+// it to judge a proposal before voting. A block already stored is valid.
 func (c *Chain) ValidateBlock(block *types.Block) error {
 	if c.db.HasBlock(block.Hash(), block.NumberU64()) {
 		return nil
 	}
-	if block.NumberU64() == 0 {
-		return fmt.Errorf("%w: a second genesis", consensus.ErrInvalidNumber)
-	}
-	parent := c.GetBlockByHash(block.ParentHash())
-	if parent == nil {
-		return fmt.Errorf("%w: parent %x of block %d", consensus.ErrUnknownAncestor, block.ParentHash(), block.NumberU64())
-	}
-	if err := c.checkFinalized(block); err != nil {
-		return err
-	}
-	if err := c.verifyHeader(block, parent.Header()); err != nil {
-		return err
-	}
-	receipts, st, err := c.execute(block, parent)
+	v, err := c.validate(block, check{proposal: true})
 	if err != nil {
 		return err
 	}
-	if root := st.IntermediateRoot(c.config.Rules(block.Number(), false, block.Time())); root != block.Root() {
-		return fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
-	}
-	c.validated.Add(block.Hash(), &builtResult{receipts: receipts, state: st})
+	c.validated.Add(block.Hash(), &builtResult{receipts: v.receipts, state: v.state})
 	return nil
 }
 
@@ -232,15 +200,18 @@ func (c *Chain) verifyHeader(block *types.Block, parent *types.Header) error {
 }
 
 // execute runs block on its parent's state and checks every execution-derived
-// header field. A block this node built itself is not executed again.
-func (c *Chain) execute(block *types.Block, parent *types.Block) (types.Receipts, *state.StateDB, error) {
-	if r, ok := c.built.Get(c.engine.SealHash(block.Header())); ok {
-		c.built.Remove(c.engine.SealHash(block.Header()))
-		return r.receipts, r.state, nil
-	}
-	if r, ok := c.validated.Get(block.Hash()); ok {
-		c.validated.Remove(block.Hash())
-		return r.receipts, r.state, nil
+// header field. A block this node built or validated itself is not executed
+// again, unless fresh asks for a re-execution.
+func (c *Chain) execute(block *types.Block, parent *types.Block, fresh bool) (types.Receipts, *state.StateDB, error) {
+	if !fresh {
+		if r, ok := c.built.Get(c.engine.SealHash(block.Header())); ok {
+			c.built.Remove(c.engine.SealHash(block.Header()))
+			return r.receipts, r.state, nil
+		}
+		if r, ok := c.validated.Get(block.Hash()); ok {
+			c.validated.Remove(block.Hash())
+			return r.receipts, r.state, nil
+		}
 	}
 	st, err := c.StateAt(parent.Root())
 	if err != nil {

@@ -1,0 +1,70 @@
+package chain
+
+import (
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/arbiter-chain/arbiter/consensus"
+)
+
+// check says what an entry point asks of validate beyond the shared checks.
+type check struct {
+	// cert is the block's certificate, verified under a certifying engine
+	// (import); nil skips the check (a proposal, or the PoW engine).
+	cert []byte
+	// proposal marks a block that is judged before it is decided
+	// (ValidateBlock): no certificate is expected.
+	proposal bool
+	// stored marks a block already stored (VerifyHead after a restart):
+	// it is not refused for being at the final height, and it is executed
+	// afresh, never from a cached result.
+	stored bool
+}
+
+// validated is a block that passed validate, with what its execution made.
+type validated struct {
+	parent   *types.Block
+	receipts types.Receipts
+	state    *state.StateDB // the state after the block, not yet committed
+}
+
+// validate is the one sequence of checks every way into the chain shares
+// (InsertBlock, InsertCertified, InsertChain, ValidateBlock, VerifyHead),
+// cheapest first: the number, the parent stored, descent from the final
+// block, the chain's header rules and the engine's proof, the certificate
+// (under a certifying engine, when given), then execution on the parent's
+// state with every execution-derived header field, and the state root.
+// Each entry point adds only what it needs around it.
+func (c *Chain) validate(block *types.Block, ck check) (*validated, error) {
+	num := block.NumberU64()
+	if num == 0 {
+		return nil, fmt.Errorf("%w: a second genesis", consensus.ErrInvalidNumber)
+	}
+	parent := c.GetBlockByHash(block.ParentHash())
+	if parent == nil {
+		return nil, fmt.Errorf("%w: parent %x of block %d", consensus.ErrUnknownAncestor, block.ParentHash(), num)
+	}
+	if !ck.stored {
+		if err := c.checkFinalized(block); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.verifyHeader(block, parent.Header()); err != nil {
+		return nil, err
+	}
+	if c.certifier != nil && !ck.proposal {
+		if err := c.certifier.VerifyCertificate(c, block.Header(), ck.cert); err != nil {
+			return nil, err
+		}
+	}
+	receipts, st, err := c.execute(block, parent, ck.stored)
+	if err != nil {
+		return nil, err
+	}
+	if root := st.IntermediateRoot(c.config.Rules(block.Number(), false, block.Time())); root != block.Root() {
+		return nil, fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
+	}
+	return &validated{parent: parent, receipts: receipts, state: st}, nil
+}

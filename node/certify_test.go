@@ -24,6 +24,7 @@ import (
 	"github.com/arbiter-chain/arbiter/contracts/staking"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
+	"github.com/arbiter-chain/arbiter/node/posval"
 	"github.com/arbiter-chain/arbiter/node/store"
 )
 
@@ -53,7 +54,7 @@ func newPosNet(t *testing.T, n int, contracts ...string) *posNet {
 		g.Members = append(g.Members, genesis.Member{Address: a, Name: fmt.Sprint(i), Stake: stake})
 		net.keys = append(net.keys, k)
 	}
-	vals, err := GenesisValidators(g)
+	vals, err := posval.GenesisValidators(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,12 +311,12 @@ func TestValidatorSetByParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	genesisSet, err := GenesisValidators(g)
+	genesisSet, err := posval.GenesisValidators(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := newStakingSource(genesisSet)
-	src.bind(c)
+	src := posval.NewStakingSource(genesisSet)
+	src.Bind(c)
 
 	parsed, err := abi.JSON(bytes.NewReader(staking.ABIJSON))
 	if err != nil {

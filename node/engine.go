@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
@@ -8,41 +9,47 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
-
 	"github.com/arbiter-chain/arbiter/consensus"
 	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/consensus/pow"
 	"github.com/arbiter-chain/arbiter/contracts"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
+	"github.com/arbiter-chain/arbiter/node/p2p"
+	"github.com/arbiter-chain/arbiter/node/posval"
 	"github.com/arbiter-chain/arbiter/node/store"
 )
 
-// NewEngine is the one place that chooses the consensus engine from genesis.
-// key signs what this node produces; it may be nil for a node that only
-// verifies. A proof-of-stake engine takes its validators from genesis for
-// good, unless the staking contract is enabled: OpenChain then binds the
-// engine to the contract's sets.
+// This file is the only place in the node that knows which consensus engine
+// runs: it builds the engine genesis names, and decides what the engine
+// brings to the node (block production, the consensus topic's gossip
+// validator, peer admission). Proof-of-stake specifics live in node/posval,
+// proof-of-work block production in miner.go.
+
+// NewEngine chooses the consensus engine from genesis. key signs what this
+// node produces; it may be nil for a node that only verifies. A
+// proof-of-stake engine takes its validators from genesis for good, unless
+// the staking contract is enabled: OpenChain then binds the engine to the
+// contract's sets.
 func NewEngine(g *genesis.Genesis, key *ecdsa.PrivateKey) (consensus.Engine, error) {
 	e, _, err := newEngine(g, key, time.Now)
 	return e, err
 }
 
 // newEngine is NewEngine with the clock the engine rejects blocks from the
-// future by.
-func newEngine(g *genesis.Genesis, key *ecdsa.PrivateKey, clock func() time.Time) (consensus.Engine, *stakingSource, error) {
+// future by. It also returns the staking source to bind to the chain, if any.
+func newEngine(g *genesis.Genesis, key *ecdsa.PrivateKey, clock func() time.Time) (consensus.Engine, *posval.StakingSource, error) {
 	switch g.Engine {
 	case genesis.EnginePoW:
 		return pow.New(*g.PoW, time.Duration(g.BlockTime), key, pow.WithClock(clock)), nil, nil
 	case genesis.EnginePoS:
-		set, err := GenesisValidators(g)
+		set, err := posval.GenesisValidators(g)
 		if err != nil {
 			return nil, nil, err
 		}
 		chainID := new(big.Int).SetUint64(g.ChainID)
 		if slices.Contains(g.Contracts, "staking") {
-			src := newStakingSource(set)
+			src := posval.NewStakingSource(set)
 			return pos.New(chainID, src, key, pos.WithClock(clock)), src, nil
 		}
 		schedule, err := pos.NewSchedule(set)
@@ -53,33 +60,6 @@ func newEngine(g *genesis.Genesis, key *ecdsa.PrivateKey, clock func() time.Time
 	default:
 		return nil, nil, fmt.Errorf("engine %q is not available in this build", g.Engine)
 	}
-}
-
-// GenesisValidators is the proof-of-stake validator set from block 1: the
-// genesis members with a stake, with voting power proportional to it.
-func GenesisValidators(g *genesis.Genesis) (*pos.ValidatorSet, error) {
-	var (
-		addrs  []common.Address
-		stakes []*big.Int
-	)
-	for _, m := range g.Members {
-		if m.Stake != nil && (*big.Int)(m.Stake).Sign() > 0 {
-			addrs = append(addrs, m.Address)
-			stakes = append(stakes, (*big.Int)(m.Stake))
-		}
-	}
-	if len(addrs) == 0 {
-		return nil, fmt.Errorf("genesis: engine pos needs members with a stake")
-	}
-	powers, err := pos.ScalePowers(stakes)
-	if err != nil {
-		return nil, err
-	}
-	vals := make([]pos.Validator, len(addrs))
-	for i := range addrs {
-		vals[i] = pos.Validator{Address: addrs[i], Power: powers[i]}
-	}
-	return pos.NewValidatorSet(1, vals)
 }
 
 // OpenChain opens the chain in db with the engine and the native contracts
@@ -108,7 +88,66 @@ func openChain(db *store.DB, g *genesis.Genesis, key *ecdsa.PrivateKey, log *slo
 		return nil, err
 	}
 	if src != nil {
-		src.bind(c)
+		src.Bind(c)
 	}
 	return c, nil
+}
+
+// startProducer starts block production for the engine (arbiter node
+// --mine): a proof-of-stake validator's consensus driver, if the node's key
+// validates the next block, or the proof-of-work miner.
+func (n *Node) startProducer(ctx context.Context) error {
+	switch eng := n.chain.Engine().(type) {
+	case *pos.Engine:
+		if !posval.IsValidator(eng, n.chain, n.cfg.Key) {
+			n.log.Info("node key does not validate the next block: following only")
+			return nil
+		}
+		cfg := posval.Config{
+			Engine: eng, Chain: n.chain, Pool: n.pool, Key: n.cfg.Key, DataDir: n.cfg.DataDir,
+			Clock: n.cfg.Clock, Logger: n.log, Slash: slices.Contains(n.chain.Genesis().Contracts, "staking"),
+		}
+		if n.p2p != nil {
+			cfg.Net = n.p2p
+		}
+		v, err := posval.Start(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); <-ctx.Done(); v.Wait() }()
+		return nil
+	default:
+		m := &miner{chain: n.chain, pool: n.pool, log: n.log, now: n.cfg.Clock}
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); m.run(ctx) }()
+		return nil
+	}
+}
+
+// consensusFilter returns the consensus topic's gossip validator, nil for
+// engines without consensus messages.
+func (n *Node) consensusFilter() p2p.ConsensusValidator {
+	if eng, ok := n.chain.Engine().(*pos.Engine); ok {
+		return posval.Filter(eng, n.chain)
+	}
+	return nil
+}
+
+// admission returns who the network admits: the members at the head and,
+// under pos, the validators deciding the next block (posval.Admission).
+func (n *Node) admission() p2p.Members {
+	members := p2p.HeadMembers(n.chain)
+	if eng, ok := n.chain.Engine().(*pos.Engine); ok {
+		return posval.Admission(eng, n.chain, members)
+	}
+	return members
+}
+
+// maxConsensusGossip bounds a consensus-topic message for the engine.
+func (n *Node) maxConsensusGossip() int {
+	if _, ok := n.chain.Engine().(*pos.Engine); ok {
+		return posval.MaxGossipMessage
+	}
+	return 0
 }

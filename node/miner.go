@@ -49,7 +49,7 @@ func (m *miner) run(ctx context.Context) {
 	)
 	defer func() { cancel() }()
 	for {
-		if dirty && !sealing || dirty && time.Since(lastBuild) >= rebuildEvery {
+		if dirty && !sealing || dirty && m.now().Sub(lastBuild) >= rebuildEvery {
 			cancel()
 			if sealing {
 				<-results // wait for the abandoned seal to return
@@ -57,7 +57,7 @@ func (m *miner) run(ctx context.Context) {
 			sctx, stop := context.WithCancel(ctx)
 			cancel = stop
 			sealing = m.start(sctx, results)
-			dirty, lastBuild = false, time.Now()
+			dirty, lastBuild = false, m.now()
 			if !sealing {
 				timer.Reset(time.Second)
 			}

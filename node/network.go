@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/arbiter-chain/arbiter/consensus/pos"
-	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/p2p"
 )
 
@@ -43,7 +40,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 		Logger:      n.log,
 		Registerer:  n.reg,
 		Consensus:   n.consensusFilter(),
-		Limits:      p2p.Limits{MaxConsensusMsg: pos.DefaultMaxMessageSize + envelopeNonce},
+		Limits:      p2p.Limits{MaxConsensusMsg: n.maxConsensusGossip()},
 	}, n.chain, n.pool, n.admission())
 	if err != nil {
 		return err
@@ -55,44 +52,6 @@ func (n *Node) startP2P(ctx context.Context) error {
 	n.p2p = node
 	n.peers.Store(node)
 	n.log.Info("p2p listening", "addrs", fmt.Sprint(node.Addrs()), "peer", node.ID(), "dialling", len(peers))
-	return nil
-}
-
-// admission returns who the network admits: the members at the head and,
-// under pos, the validators deciding the next block. A member removed by
-// vote keeps its power until the epoch ends (staking); cutting it off at
-// once would take its votes away while they still count, and a removed
-// validator with a third of the power would stall the chain until then.
-func (n *Node) admission() p2p.Members {
-	members := p2p.HeadMembers(n.chain)
-	eng, ok := n.chain.Engine().(*pos.Engine)
-	if !ok {
-		return members
-	}
-	return validatorsAdmitted{members: members, chain: n.chain, vals: eng.Validators()}
-}
-
-// validatorsAdmitted admits members and the next block's validators.
-type validatorsAdmitted struct {
-	members p2p.Members
-	chain   *chain.Chain
-	vals    pos.ValidatorSource
-}
-
-func (v validatorsAdmitted) IsMember(addr common.Address) bool {
-	if v.members.IsMember(addr) {
-		return true
-	}
-	head := v.chain.CurrentBlock()
-	set, err := v.vals.ValidatorSet(head.NumberU64()+1, head.Hash())
-	return err == nil && set.Has(addr)
-}
-
-// consensusFilter returns the consensus-topic validator for BFT engines.
-func (n *Node) consensusFilter() p2p.ConsensusValidator {
-	if eng, ok := n.chain.Engine().(*pos.Engine); ok {
-		return consensusFilter{engine: eng, chain: n.chain}
-	}
 	return nil
 }
 

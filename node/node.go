@@ -18,7 +18,6 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/p2p"
@@ -77,10 +76,6 @@ type Node struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-
-	// evidence, when set, receives equivocation evidence the validator's
-	// consensus detects (the staking contract slashes with it).
-	evidence func(*pos.Evidence)
 }
 
 // Init writes a data directory from a genesis: the genesis file and a
@@ -138,14 +133,6 @@ func New(cfg Config) (*Node, error) {
 	if err := n.registerMetrics(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
-	}
-	if cfg.Key != nil && n.stakingEnabled() {
-		sub, err := newEvidenceSubmitter(n)
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
-		n.evidence = sub.submit
 	}
 	if cfg.Mine {
 		if cfg.Key == nil {
@@ -212,19 +199,11 @@ func (n *Node) Start() error {
 	}
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.poolLoop(ctx) }()
-	if eng, ok := n.chain.Engine().(*pos.Engine); ok {
-		if n.cfg.Mine && n.isValidator(eng) {
-			if err := n.startValidator(ctx, eng); err != nil {
-				cancel()
-				return err
-			}
-		}
-		return nil
-	}
 	if n.cfg.Mine {
-		m := &miner{chain: n.chain, pool: n.pool, log: n.log, now: n.cfg.Clock}
-		n.wg.Add(1)
-		go func() { defer n.wg.Done(); m.run(ctx) }()
+		if err := n.startProducer(ctx); err != nil {
+			cancel()
+			return err
+		}
 	}
 	return nil
 }
@@ -240,16 +219,6 @@ func (c peerCounter) PeerCount() int {
 		return n.PeerCount()
 	}
 	return 0
-}
-
-// isValidator reports whether this node's key validates the next height.
-func (n *Node) isValidator(eng *pos.Engine) bool {
-	head := n.chain.CurrentBlock()
-	set, err := eng.Validators().ValidatorSet(head.NumberU64()+1, head.Hash())
-	if err != nil {
-		return false
-	}
-	return set.Has(crypto.PubkeyToAddress(n.cfg.Key.PublicKey))
 }
 
 // poolLoop keeps the pool in step with the head: included transactions

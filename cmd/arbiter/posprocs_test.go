@@ -29,7 +29,7 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
-	"github.com/arbiter-chain/arbiter/node"
+	"github.com/arbiter-chain/arbiter/node/posval"
 )
 
 // posNet is a proof-of-stake test network written by `arbiter testnet`
@@ -581,7 +581,7 @@ func posWALMessages(path string) []any {
 // of height h, and returns it with signer's proposal there if p holds one.
 func posAwaitPrevote(t *testing.T, p *posNode, h uint64, signer common.Address, chainID *big.Int, within time.Duration) (*pos.Proposal, *pos.Vote) {
 	t.Helper()
-	path := filepath.Join(p.dataDir, node.WALFile)
+	path := filepath.Join(p.dataDir, posval.WALFile)
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		var (
 			prop *pos.Proposal

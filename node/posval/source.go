@@ -1,4 +1,4 @@
-package node
+package posval
 
 import (
 	"errors"
@@ -18,7 +18,7 @@ import (
 
 var errNoChain = errors.New("validator source: chain not opened yet")
 
-// Cache sizes of stakingSource.
+// Cache sizes of StakingSource.
 const (
 	// setsByParent holds the sets of the children of recent blocks.
 	setsByParent = 1024
@@ -26,7 +26,7 @@ const (
 	sharedSets = 64
 )
 
-// stakingSource gives the proof-of-stake engine the validator set that
+// StakingSource gives the proof-of-stake engine the validator set that
 // decides a block, read from the staking contract's storage in the state of
 // the block's parent: the parent named by hash, stored on any branch, never
 // "the canonical block at that height". Every node holding the parent thus
@@ -35,7 +35,7 @@ const (
 // cached by parent hash; sets with the same content and start share one
 // *pos.ValidatorSet, so the proposer rotation is computed once per run of
 // unchanged epochs.
-type stakingSource struct {
+type StakingSource struct {
 	genesis *pos.ValidatorSet // decides block 1
 
 	mu       sync.Mutex
@@ -44,15 +44,18 @@ type stakingSource struct {
 	shared   *lru.Cache[common.Hash, *pos.ValidatorSet] // content key -> set
 }
 
-func newStakingSource(genesis *pos.ValidatorSet) *stakingSource {
-	return &stakingSource{
+// NewStakingSource returns a source that gives genesis for block 1 and reads
+// later sets from the chain it is bound to (Bind).
+func NewStakingSource(genesis *pos.ValidatorSet) *StakingSource {
+	return &StakingSource{
 		genesis:  genesis,
 		byParent: lru.NewCache[common.Hash, *pos.ValidatorSet](setsByParent),
 		shared:   lru.NewCache[common.Hash, *pos.ValidatorSet](sharedSets),
 	}
 }
 
-func (s *stakingSource) bind(c *chain.Chain) {
+// Bind makes s read sets from c; the chain is opened after its engine.
+func (s *StakingSource) Bind(c *chain.Chain) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.chain = c
@@ -60,7 +63,7 @@ func (s *stakingSource) bind(c *chain.Chain) {
 
 // ValidatorSet implements pos.ValidatorSource: the set deciding block
 // number on top of the stored block parent.
-func (s *stakingSource) ValidatorSet(number uint64, parent common.Hash) (*pos.ValidatorSet, error) {
+func (s *StakingSource) ValidatorSet(number uint64, parent common.Hash) (*pos.ValidatorSet, error) {
 	if number <= 1 {
 		return s.genesis, nil
 	}

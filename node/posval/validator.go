@@ -1,16 +1,21 @@
-package node
+package posval
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/event"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/node/chain"
@@ -21,19 +26,81 @@ import (
 // WALFile is the validator's consensus write-ahead log in the data directory.
 const WALFile = "consensus.wal"
 
-// startValidator runs the BFT consensus driver for a proof-of-stake
-// validator: consensus messages come from and go to the p2p consensus
-// topic, proposals are built from the pool, judged by full validation,
-// and decided blocks are imported and marked final.
-func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
+// Network is what a validator needs of the p2p layer: the consensus topic.
+// *p2p.Node satisfies it.
+type Network interface {
+	SubscribeConsensus(ch chan<- p2p.ConsensusMessage) event.Subscription
+	PublishConsensus(ctx context.Context, data []byte) error
+}
+
+// Config wires a validator to its node.
+type Config struct {
+	Engine  *pos.Engine
+	Chain   *chain.Chain
+	Pool    *txpool.Pool
+	Net     Network // nil: a validator alone (tests, a one-member network)
+	Key     *ecdsa.PrivateKey
+	DataDir string
+	Clock   func() time.Time
+	Logger  *slog.Logger
+	// Slash submits detected equivocation to the staking contract.
+	Slash bool
+}
+
+// Validator runs the BFT consensus driver of a proof-of-stake validator:
+// consensus messages come from and go to the p2p consensus topic,
+// proposals are built from the pool and judged by full validation, and
+// decided blocks are imported with their commit.
+type Validator struct {
+	cfg      Config
+	log      *slog.Logger
+	evidence *evidenceSubmitter
+	wg       sync.WaitGroup
+}
+
+// IsValidator reports whether key validates the block after c's head.
+func IsValidator(eng *pos.Engine, c *chain.Chain, key *ecdsa.PrivateKey) bool {
+	head := c.CurrentBlock()
+	set, err := eng.Validators().ValidatorSet(head.NumberU64()+1, head.Hash())
+	return err == nil && set.Has(crypto.PubkeyToAddress(key.PublicKey))
+}
+
+// Start starts the validator's goroutines; they stop when ctx ends (Wait
+// waits for them).
+func Start(ctx context.Context, cfg Config) (*Validator, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	v := &Validator{cfg: cfg, log: cfg.Logger}
+	if cfg.Slash {
+		sub, err := newEvidenceSubmitter(&v.cfg)
+		if err != nil {
+			return nil, err
+		}
+		v.evidence = sub
+	}
+	if err := v.start(ctx); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Wait waits for the validator's goroutines after its context ended.
+func (v *Validator) Wait() { v.wg.Wait() }
+
+func (v *Validator) start(ctx context.Context) error {
+	c := v.cfg.Chain
 	inbound := make(chan []byte, 4096)
 	var transport pos.Transport = dropTransport{}
-	if n.p2p != nil {
+	if v.cfg.Net != nil {
 		msgs := make(chan p2p.ConsensusMessage, 4096)
-		sub := n.p2p.SubscribeConsensus(msgs)
-		n.wg.Add(1)
+		sub := v.cfg.Net.SubscribeConsensus(msgs)
+		v.wg.Add(1)
 		go func() {
-			defer n.wg.Done()
+			defer v.wg.Done()
 			defer sub.Unsubscribe()
 			for {
 				select {
@@ -53,14 +120,14 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 		}()
 		seq := new(atomic.Uint64)
 		seq.Store(uint64(time.Now().UnixNano())) // distinct across restarts
-		transport = p2pTransport{ctx: ctx, node: n.p2p, log: n, seq: seq}
+		transport = p2pTransport{ctx: ctx, net: v.cfg.Net, log: v.log, seq: seq}
 	}
 	heads := make(chan pos.Decision, 64)
 	headEvents := make(chan chain.HeadEvent, 64)
-	hsub := n.chain.SubscribeChainHead(headEvents)
-	n.wg.Add(1)
+	hsub := c.SubscribeChainHead(headEvents)
+	v.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
+		defer v.wg.Done()
 		defer hsub.Unsubscribe()
 		for {
 			select {
@@ -72,7 +139,7 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 				// on it.
 				commit, err := pos.DecodeCommit(ev.Certificate)
 				if err != nil {
-					n.log.Error("head without a certificate not passed to consensus", "number", ev.Block.NumberU64(), "err", err)
+					v.log.Error("head without a certificate not passed to consensus", "number", ev.Block.NumberU64(), "err", err)
 					continue
 				}
 				select {
@@ -82,44 +149,44 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 			}
 		}
 	}()
-	head := n.chain.CurrentBlock()
+	head := c.CurrentBlock()
 	var headCommit *pos.Commit
-	if c, err := pos.DecodeCommit(n.chain.Certificate(head.Hash(), head.NumberU64())); err == nil {
-		headCommit = c
+	if hc, err := pos.DecodeCommit(c.Certificate(head.Hash(), head.NumberU64())); err == nil {
+		headCommit = hc
 	}
-	d, err := pos.NewDriver(eng, pos.DriverConfig{
-		Core:       consensusTimeouts(time.Duration(n.chain.Genesis().BlockTime)),
-		WALPath:    filepath.Join(n.cfg.DataDir, WALFile),
-		BlockTime:  time.Duration(n.chain.Genesis().BlockTime),
+	d, err := pos.NewDriver(v.cfg.Engine, pos.DriverConfig{
+		Core:       consensusTimeouts(time.Duration(c.Genesis().BlockTime)),
+		WALPath:    filepath.Join(v.cfg.DataDir, WALFile),
+		BlockTime:  time.Duration(c.Genesis().BlockTime),
 		Head:       head,
 		HeadCommit: headCommit,
 		Inbound:    inbound,
 		Heads:      heads,
 		Transport:  transport,
-		Builder:    posBuilder{chain: n.chain, pool: n.pool},
-		Validator:  n.chain,
-		Committer:  posCommitter{chain: n.chain},
-		Clock:      n.cfg.Clock,
-		Logger:     n.log.With("module", "consensus"),
+		Builder:    posBuilder{chain: c, pool: v.cfg.Pool},
+		Validator:  c,
+		Committer:  posCommitter{chain: c},
+		Clock:      v.cfg.Clock,
+		Logger:     v.log.With("module", "consensus"),
 	})
 	if err != nil {
 		return fmt.Errorf("consensus driver: %w", err)
 	}
-	n.wg.Add(2)
+	v.wg.Add(2)
 	go func() {
-		defer n.wg.Done()
+		defer v.wg.Done()
 		if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			n.log.Error("consensus stopped", "err", err)
+			v.log.Error("consensus stopped", "err", err)
 		}
 	}()
 	go func() {
-		defer n.wg.Done()
+		defer v.wg.Done()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case ev := <-d.Evidence():
-				n.onEvidence(ev)
+				v.onEvidence(ev)
 			}
 		}
 	}()
@@ -145,14 +212,14 @@ func consensusTimeouts(blockTime time.Duration) pos.Config {
 
 // onEvidence logs equivocation and, when the staking contract is enabled,
 // submits the evidence for slashing.
-func (n *Node) onEvidence(ev *pos.Evidence) {
+func (v *Validator) onEvidence(ev *pos.Evidence) {
 	if ev == nil {
 		return
 	}
-	who, _ := ev.VoteA.Signer(n.chain.ChainID())
-	n.log.Warn("equivocation detected", "validator", who, "height", ev.VoteA.Height, "round", ev.VoteA.Round)
-	if n.evidence != nil {
-		n.evidence(ev)
+	who, _ := ev.VoteA.Signer(v.cfg.Chain.ChainID())
+	v.log.Warn("equivocation detected", "validator", who, "height", ev.VoteA.Height, "round", ev.VoteA.Round)
+	if v.evidence != nil {
+		v.evidence.submit(ev)
 	}
 }
 
@@ -169,18 +236,18 @@ func (dropTransport) Broadcast([]byte) {}
 const envelopeNonce = 8
 
 type p2pTransport struct {
-	ctx  context.Context
-	node *p2p.Node
-	log  *Node
-	seq  *atomic.Uint64
+	ctx context.Context
+	net Network
+	log *slog.Logger
+	seq *atomic.Uint64
 }
 
 func (t p2pTransport) Broadcast(msg []byte) {
 	env := make([]byte, envelopeNonce+len(msg))
 	binary.BigEndian.PutUint64(env, t.seq.Add(1))
 	copy(env[envelopeNonce:], msg)
-	if err := t.node.PublishConsensus(t.ctx, env); err != nil && t.ctx.Err() == nil {
-		t.log.log.Debug("consensus publish failed", "err", err)
+	if err := t.net.PublishConsensus(t.ctx, env); err != nil && t.ctx.Err() == nil {
+		t.log.Debug("consensus publish failed", "err", err)
 	}
 }
 
@@ -232,6 +299,16 @@ type consensusFilter struct {
 	engine *pos.Engine
 	chain  *chain.Chain
 }
+
+// Filter returns the gossip validator of the consensus topic for a node
+// running eng on c.
+func Filter(eng *pos.Engine, c *chain.Chain) p2p.ConsensusValidator {
+	return consensusFilter{engine: eng, chain: c}
+}
+
+// MaxGossipMessage bounds a consensus gossip message: a maximal consensus
+// message in its envelope.
+const MaxGossipMessage = pos.DefaultMaxMessageSize + envelopeNonce
 
 func (f consensusFilter) ValidateConsensus(_ common.Address, data []byte) error {
 	if len(data) <= envelopeNonce {

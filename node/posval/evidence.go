@@ -1,22 +1,23 @@
-package node
+package posval
 
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"math/big"
-	"slices"
 	"sync"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
 )
 
 // slashGas bounds a slash transaction (the contract charges about 180k
-// with four validators, 2.9M with 128).
+// with four validators, 3.1M with 128).
 const slashGas = 4_000_000
 
 // evidenceSubmitter turns equivocation evidence into a signed `slash`
@@ -24,18 +25,19 @@ const slashGas = 4_000_000
 // staking contract removes the offender's stake. Each piece of evidence is
 // submitted once per process; the contract refuses a repeat anyway.
 type evidenceSubmitter struct {
-	n    *Node
+	cfg  *Config
 	abi  abi.ABI
+	log  *slog.Logger
 	mu   sync.Mutex
 	sent map[common.Hash]bool
 }
 
-func newEvidenceSubmitter(n *Node) (*evidenceSubmitter, error) {
+func newEvidenceSubmitter(cfg *Config) (*evidenceSubmitter, error) {
 	parsed, err := abi.JSON(bytes.NewReader(staking.ABIJSON))
 	if err != nil {
 		return nil, err
 	}
-	return &evidenceSubmitter{n: n, abi: parsed, sent: make(map[common.Hash]bool)}, nil
+	return &evidenceSubmitter{cfg: cfg, abi: parsed, log: cfg.Logger, sent: make(map[common.Hash]bool)}, nil
 }
 
 func (s *evidenceSubmitter) submit(ev *pos.Evidence) {
@@ -48,10 +50,10 @@ func (s *evidenceSubmitter) submit(ev *pos.Evidence) {
 	s.sent[h] = true
 	s.mu.Unlock()
 	if err := s.send(ev); err != nil {
-		s.n.log.Error("submitting equivocation evidence failed", "evidence", h, "err", err)
+		s.log.Error("submitting equivocation evidence failed", "evidence", h, "err", err)
 		return
 	}
-	s.n.log.Warn("equivocation evidence submitted for slashing", "evidence", h)
+	s.log.Warn("equivocation evidence submitted for slashing", "evidence", h)
 }
 
 func (s *evidenceSubmitter) send(ev *pos.Evidence) error {
@@ -59,22 +61,20 @@ func (s *evidenceSubmitter) send(ev *pos.Evidence) error {
 	if err != nil {
 		return err
 	}
-	from := s.n.cfg.Key
+	c := s.cfg.Chain
+	from := s.cfg.Key
 	addr := staking.Address
-	signer := types.LatestSignerForChainID(s.n.chain.ChainID())
-	price := s.n.chain.Genesis().MinGasPriceBig()
+	signer := types.LatestSignerForChainID(c.ChainID())
+	price := c.Genesis().MinGasPriceBig()
 	tx, err := types.SignNewTx(from, signer, &types.DynamicFeeTx{
-		ChainID: s.n.chain.ChainID(), Nonce: s.n.pool.PendingNonce(s.n.address()), To: &addr,
+		ChainID: c.ChainID(), Nonce: s.cfg.Pool.PendingNonce(crypto.PubkeyToAddress(from.PublicKey)), To: &addr,
 		Gas: slashGas, GasTipCap: price, GasFeeCap: new(big.Int).Set(price), Data: data,
 	})
 	if err != nil {
 		return err
 	}
-	if err := s.n.pool.Add(tx); err != nil {
+	if err := s.cfg.Pool.Add(tx); err != nil {
 		return fmt.Errorf("pool: %w", err)
 	}
 	return nil
 }
-
-// stakingEnabled reports whether genesis enables the staking contract.
-func (n *Node) stakingEnabled() bool { return slices.Contains(n.chain.Genesis().Contracts, "staking") }

@@ -8,14 +8,11 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/tracing"
-	"github.com/holiman/uint256"
 
 	"github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
-	"github.com/arbiter-chain/arbiter/node/chain"
-	"github.com/arbiter-chain/arbiter/node/genesis"
 )
 
 // Errors New and NewByName refuse a configuration with.
@@ -40,28 +37,27 @@ func Builtin() []native.Contract {
 	return []native.Contract{membership.New(membership.WithRemovalCheck(staking.CheckRemoval)), chess.New(), staking.New()}
 }
 
-// Seeder is implemented by contracts that write their own storage at
-// genesis. st is the genesis state; a contract writes only its own account.
-type Seeder interface {
-	SeedGenesis(g *genesis.Genesis, st *state.StateDB) error
-}
-
 // Registry runs the enabled native contracts. It is immutable after New
 // and safe for concurrent use; all state is in the StateDB of each call.
 type Registry struct {
-	chainID *big.Int
-	list    []*native.Compiled // in the order enabled
-	byAddr  map[common.Address]*native.Compiled
+	chainID     *big.Int
+	list        []*native.Compiled // in the order enabled
+	byAddr      map[common.Address]*native.Compiled
+	permissions seededContract // the membership contract, enabled or not
 }
 
-var _ chain.Contracts = (*Registry)(nil)
+// seededContract is a contract that seeds its storage at genesis.
+type seededContract interface {
+	native.Contract
+	native.Seeder
+}
 
 // New compiles the enabled contracts into a registry for chain chainID.
 func New(chainID *big.Int, enabled ...native.Contract) (*Registry, error) {
 	if chainID == nil {
 		return nil, ErrNoChainID
 	}
-	r := &Registry{chainID: new(big.Int).Set(chainID), byAddr: make(map[common.Address]*native.Compiled, len(enabled))}
+	r := &Registry{chainID: new(big.Int).Set(chainID), byAddr: make(map[common.Address]*native.Compiled, len(enabled)), permissions: membership.New()}
 	names := make(map[string]bool, len(enabled))
 	for _, c := range enabled {
 		if names[c.Name()] {
@@ -77,6 +73,9 @@ func New(chainID *big.Int, enabled ...native.Contract) (*Registry, error) {
 		names[c.Name()] = true
 		r.byAddr[c.Address()] = compiled
 		r.list = append(r.list, compiled)
+		if m, ok := c.(membership.Contract); ok {
+			r.permissions = m
+		}
 	}
 	return r, nil
 }
@@ -120,43 +119,49 @@ func (r *Registry) Has(addr common.Address) bool {
 	return ok
 }
 
-// Run executes a call to the contract at to; value has already moved from
-// from to to. A failed call returns a *chain.RevertError and leaves the
-// state as it found it (value included, which the chain moved back).
-func (r *Registry) Run(env chain.Env, st *state.StateDB, from, to common.Address, value *uint256.Int, input []byte, gas uint64) ([]byte, uint64, error) {
+// Run executes call to the contract at to; the call's value has already
+// moved from the caller to to. A failed call returns a *native.Revert (the
+// chain turns it into revert data) and leaves the state as it found it
+// (value included, which the chain moves back).
+func (r *Registry) Run(st *state.StateDB, to common.Address, call native.Call) ([]byte, uint64, error) {
 	c, ok := r.byAddr[to]
 	if !ok {
-		return nil, 0, chain.NewRevert(errNoContract.Error())
+		return nil, 0, &native.Revert{Reason: errNoContract.Error(), Err: errNoContract}
 	}
-	ret, used, err := c.Execute(st, native.Call{
-		ChainID: r.chainID,
-		Number:  env.Number,
-		Time:    env.Time,
-		Caller:  from,
-		Value:   value,
-		Input:   input,
-		Gas:     gas,
-	})
-	if err != nil {
-		var rev *native.Revert
-		if errors.As(err, &rev) {
-			return nil, used, chain.NewRevert(rev.Reason)
-		}
-		return nil, used, chain.NewRevert(err.Error())
-	}
-	return ret, used, nil
+	call.ChainID = r.chainID
+	return c.Execute(st, call)
 }
 
-// SeedGenesis gives every enabled contract's account nonce 1, so that
-// EIP-158 never deletes it and its storage as empty, and lets contracts
-// that implement Seeder write their genesis storage. The chain calls it
-// after seeding allocations and the member set.
-func (r *Registry) SeedGenesis(g *genesis.Genesis, st *state.StateDB) error {
-	for _, c := range r.list {
-		if st.GetNonce(c.Contract().Address()) == 0 {
-			st.SetNonce(c.Contract().Address(), 1, tracing.NonceChangeGenesis)
+// IsMember reports whether addr is a consortium member in st: the
+// membership contract's storage, which the chain reads for block producers
+// and peers whether or not the contract is callable.
+func (r *Registry) IsMember(st *state.StateDB, addr common.Address) bool {
+	return membership.IsMember(st, addr)
+}
+
+// SeedGenesis seeds the genesis state: the membership contract's storage
+// (the chain's permission system, seeded even when the contract is not
+// callable), then every enabled contract that implements native.Seeder.
+// Every contract account seeded or enabled gets nonce 1, so that EIP-158
+// never deletes it and its storage as empty; this is the one place that
+// rule lives.
+func (r *Registry) SeedGenesis(g *native.Genesis, st *state.StateDB) error {
+	keep := func(addr common.Address) {
+		if st.GetNonce(addr) == 0 {
+			st.SetNonce(addr, 1, tracing.NonceChangeGenesis)
 		}
-		if s, ok := c.Contract().(Seeder); ok {
+	}
+	perm := r.permissions
+	if err := perm.SeedGenesis(g, st); err != nil {
+		return fmt.Errorf("seed membership: %w", err)
+	}
+	keep(perm.Address())
+	for _, c := range r.list {
+		keep(c.Contract().Address())
+		if c.Contract().Address() == perm.Address() {
+			continue // seeded above
+		}
+		if s, ok := c.Contract().(native.Seeder); ok {
 			if err := s.SeedGenesis(g, st); err != nil {
 				return fmt.Errorf("seed %s: %w", c.Contract().Name(), err)
 			}

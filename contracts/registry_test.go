@@ -12,7 +12,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/contracts"
 	"github.com/arbiter-chain/arbiter/contracts/chess"
-	"github.com/arbiter-chain/arbiter/contracts/internal/chaintest"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/contracts/native"
 )

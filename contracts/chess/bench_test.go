@@ -11,8 +11,8 @@ import (
 
 	"github.com/arbiter-chain/arbiter/contracts"
 	"github.com/arbiter-chain/arbiter/contracts/chess"
-	"github.com/arbiter-chain/arbiter/contracts/internal/chaintest"
-	"github.com/arbiter-chain/arbiter/node/chain"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
+	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/node/rules"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	ochess "github.com/arbiter-chain/arbiter/offchain/chess"
@@ -56,7 +56,7 @@ func (h *harness) exec(from string, value *big.Int, data []byte) (uint64, error)
 	}
 	h.st.SubBalance(a, v, tracing.BalanceChangeTransfer)
 	h.st.AddBalance(chess.Address, v, tracing.BalanceChangeTransfer)
-	_, used, err := h.reg.Run(chain.Env{Number: h.num, Time: h.num}, h.st, a, chess.Address, v, data, 10_000_000)
+	_, used, err := h.reg.Run(h.st, chess.Address, native.Call{Number: h.num, Time: h.num, Caller: a, Value: v, Input: data, Gas: 10_000_000})
 	if err != nil {
 		h.st.RevertToSnapshot(snap)
 	}

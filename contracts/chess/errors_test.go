@@ -9,7 +9,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/arbiter-chain/arbiter/contracts/chess"
-	"github.com/arbiter-chain/arbiter/contracts/internal/chaintest"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/node/rules"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )

@@ -26,7 +26,8 @@
 // the reason. Execute reverts the state itself (snapshot and revert), so a
 // failed call leaves nothing behind.
 //
-// The package imports nothing from the node, so that contracts/membership,
-// whose storage layout the chain itself reads, can implement a contract
-// without an import cycle. Package contracts adapts it to the chain.
+// It also holds what contracts read of genesis when they seed their storage
+// (Genesis, Seeder). The package imports nothing from the node: contracts
+// state what they need of the chain here, and package contracts' Registry
+// is what the chain calls.
 package native

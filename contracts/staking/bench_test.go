@@ -5,19 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/holiman/uint256"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/contracts"
-	"github.com/arbiter-chain/arbiter/contracts/internal/chaintest"
-	"github.com/arbiter-chain/arbiter/contracts/membership"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
-	"github.com/arbiter-chain/arbiter/node/chain"
-	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/rules"
 )
 
@@ -36,15 +32,12 @@ func seeded(tb testing.TB, n int) (*contracts.Registry, *state.StateDB) {
 	if err != nil {
 		tb.Fatalf("state: %v", err)
 	}
-	g := &genesis.Genesis{}
+	g := &native.Genesis{}
 	for i := range n {
-		g.Members = append(g.Members, genesis.Member{Address: addr(fmt.Sprintf("v%d", i)), Stake: (*math.HexOrDecimal256)(ether(1))})
+		g.Members = append(g.Members, native.GenesisMember{Address: addr(fmt.Sprintf("v%d", i)), Stake: ether(1)})
 	}
 	if err := reg.SeedGenesis(g, st); err != nil {
 		tb.Fatalf("seed: %v", err)
-	}
-	for _, m := range g.Members {
-		membership.AddMember(st, m.Address)
 	}
 	return reg, st
 }
@@ -61,7 +54,7 @@ func BenchmarkSlash(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				snap := st.Snapshot()
-				_, used, err := reg.Run(chain.Env{Number: 10}, st, addr("P"), staking.Address, new(uint256.Int), data, 30_000_000)
+				_, used, err := reg.Run(st, staking.Address, native.Call{Number: 10, Caller: addr("P"), Value: new(uint256.Int), Input: data, Gas: 30_000_000})
 				if err != nil {
 					b.Fatalf("slash: %v", err)
 				}

@@ -13,7 +13,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
-	"github.com/arbiter-chain/arbiter/contracts/internal/chaintest"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
 )

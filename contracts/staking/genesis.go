@@ -2,13 +2,12 @@ package staking
 
 import (
 	"fmt"
-	"math/big"
 
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/holiman/uint256"
 
-	"github.com/arbiter-chain/arbiter/node/genesis"
+	"github.com/arbiter-chain/arbiter/contracts/native"
 )
 
 // SeedGenesis writes the parameters and the epoch-0 validator set: every
@@ -18,7 +17,7 @@ import (
 // them. Each stake must be from MinStake to MaxStake, and at most
 // MaxValidators members may have one. A genesis without stakes seeds an
 // empty set, which deposits fill from epoch 1 on.
-func (c Contract) SeedGenesis(g *genesis.Genesis, st *state.StateDB) error {
+func (c Contract) SeedGenesis(g *native.Genesis, st *state.StateDB) error {
 	p := c.Params()
 	if err := p.Validate(); err != nil {
 		return err
@@ -27,10 +26,10 @@ func (c Contract) SeedGenesis(g *genesis.Genesis, st *state.StateDB) error {
 	var hd head
 	total := new(uint256.Int)
 	for _, m := range g.Members {
-		if m.Stake == nil || (*big.Int)(m.Stake).Sign() == 0 {
+		if m.Stake == nil || m.Stake.Sign() == 0 {
 			continue
 		}
-		v := (*big.Int)(m.Stake)
+		v := m.Stake
 		stake, overflow := uint256.FromBig(v)
 		if overflow || v.Sign() < 0 || stake.Lt(p.MinStake) || stake.Gt(MaxStake) {
 			return fmt.Errorf("%w: member %s stakes %v, want %v to %v", ErrGenesisStake, m.Address, v, p.MinStake, MaxStake)

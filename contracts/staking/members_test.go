@@ -9,7 +9,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
-	"github.com/arbiter-chain/arbiter/contracts/internal/chaintest"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
 )

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
-	"github.com/arbiter-chain/arbiter/contracts/internal/chaintest"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
 )
 

@@ -99,6 +99,6 @@ func (c *Chain) Call(ctx context.Context, msg CallMsg, header *types.Header) ([]
 		return nil, intrinsic, nil
 	}
 	env := Env{Number: header.Number.Uint64(), Time: header.Time, Coinbase: header.Coinbase, GasLimit: header.GasLimit}
-	ret, used, err := c.contracts.Run(env, st, msg.From, *msg.To, value, msg.Data, gas-intrinsic)
+	ret, used, err := c.runContract(env, st, msg.From, *msg.To, value, msg.Data, gas-intrinsic)
 	return ret, intrinsic + used, err
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/triedb/hashdb"
 
 	"github.com/arbiter-chain/arbiter/consensus"
-	"github.com/arbiter-chain/arbiter/contracts/membership"
+	"github.com/arbiter-chain/arbiter/contracts"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/rules"
 	"github.com/arbiter-chain/arbiter/node/store"
@@ -83,7 +83,8 @@ type Chain struct {
 // Option configures a Chain.
 type Option func(*Chain)
 
-// WithContracts enables the native contracts.
+// WithContracts enables the native contracts (default: none callable, the
+// member set seeded).
 func WithContracts(c Contracts) Option { return func(ch *Chain) { ch.contracts = c } }
 
 // WithLogger sets the logger.
@@ -111,6 +112,15 @@ func New(db *store.DB, gen *genesis.Genesis, engine consensus.Engine, opts ...Op
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.contracts == nil {
+		// No callable contract, but the member set still lives in the
+		// membership contract's storage.
+		reg, err := contracts.New(cfg.ChainID)
+		if err != nil {
+			return nil, err
+		}
+		c.contracts = reg
 	}
 	c.certifier, _ = engine.(consensus.Certifier)
 	genBlock, err := c.genesisBlock(false)
@@ -424,7 +434,7 @@ func (c *Chain) IsMember(header *types.Header, addr common.Address) bool {
 	if err != nil {
 		return false
 	}
-	return membership.IsMember(st, addr)
+	return c.contracts.IsMember(st, addr)
 }
 
 // SubscribeChainHead delivers every new canonical head.

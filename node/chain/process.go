@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/holiman/uint256"
 
+	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/node/rules"
 )
 
@@ -21,14 +23,34 @@ type Env struct {
 	GasLimit uint64
 }
 
-// Contracts runs the native contracts. A transaction whose To is a contract
-// address is handed to Run after its value has moved to the contract; Run
-// returns its output, the gas it used and an error that reverts the call.
-// Run must revert its own state changes on error (the chain takes a snapshot
-// around it as well) and must be deterministic.
+// Contracts runs the native contracts (package contracts' Registry). A
+// transaction whose To is a contract address is handed to Run after its
+// value has moved to the contract; Run returns its output, the gas it used
+// and an error that reverts the call (a *native.Revert carries the reason).
+// Run must revert its own state changes on error (the chain takes a
+// snapshot around it as well) and must be deterministic. SeedGenesis
+// writes the contracts' genesis storage; IsMember reads the member set
+// from a state.
 type Contracts interface {
 	Has(addr common.Address) bool
-	Run(env Env, st *state.StateDB, from, to common.Address, value *uint256.Int, input []byte, gas uint64) (ret []byte, gasUsed uint64, err error)
+	Run(st *state.StateDB, to common.Address, call native.Call) (ret []byte, gasUsed uint64, err error)
+	SeedGenesis(g *native.Genesis, st *state.StateDB) error
+	IsMember(st *state.StateDB, addr common.Address) bool
+}
+
+// runContract calls the contract at to with the block context of env and
+// turns a revert into a *RevertError, which carries Error(string) revert
+// data to RPC clients.
+func (c *Chain) runContract(env Env, st *state.StateDB, from, to common.Address, value *uint256.Int, input []byte, gas uint64) ([]byte, uint64, error) {
+	ret, used, err := c.contracts.Run(st, to, native.Call{Number: env.Number, Time: env.Time, Caller: from, Value: value, Input: input, Gas: gas})
+	if err == nil {
+		return ret, used, nil
+	}
+	var rev *native.Revert
+	if errors.As(err, &rev) {
+		return nil, used, NewRevert(rev.Reason)
+	}
+	return nil, used, NewRevert(err.Error())
 }
 
 // applyTx executes one transaction whose sender is already known and checked
@@ -58,7 +80,7 @@ func (c *Chain) applyTx(env Env, st *state.StateDB, tx *types.Transaction, from 
 	st.SubBalance(from, value, tracing.BalanceChangeTransfer)
 	st.AddBalance(to, value, tracing.BalanceChangeTransfer)
 	if c.contracts != nil && c.contracts.Has(to) {
-		_, used, err := c.contracts.Run(env, st, from, to, value, tx.Data(), tx.Gas()-gasUsed)
+		_, used, err := c.runContract(env, st, from, to, value, tx.Data(), tx.Gas()-gasUsed)
 		gasUsed += used
 		if err != nil {
 			st.RevertToSnapshot(snap)

@@ -18,6 +18,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/arbiter-chain/arbiter/consensus/pow"
+	"github.com/arbiter-chain/arbiter/contracts/native"
 )
 
 // MaxFileSize bounds a genesis file; anything larger is refused before parsing.
@@ -275,4 +276,21 @@ func (g *Genesis) MinGasPriceBig() *big.Int {
 		return new(big.Int)
 	}
 	return (*big.Int)(g.MinGasPrice)
+}
+
+// ForContracts is what the native contracts read of this genesis when they
+// seed their storage.
+func (g *Genesis) ForContracts() *native.Genesis {
+	out := &native.Genesis{ChainID: g.ChainID}
+	for _, m := range g.Members {
+		gm := native.GenesisMember{Address: m.Address, Name: m.Name}
+		if m.Stake != nil {
+			gm.Stake = new(big.Int).Set((*big.Int)(m.Stake))
+		}
+		out.Members = append(out.Members, gm)
+	}
+	for _, a := range g.Allowed {
+		out.Allowed = append(out.Allowed, native.GenesisAllowance{Account: a.Account, By: a.By})
+	}
+	return out
 }

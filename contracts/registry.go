@@ -94,6 +94,26 @@ func NewByName(chainID *big.Int, names ...string) (*Registry, error) {
 	return New(chainID, enabled...)
 }
 
+// NewByNameWith is NewByName where a contract of custom replaces the
+// built-in contract of the same name (the staking contract with genesis
+// parameters, say). A custom contract not named is not enabled.
+func NewByNameWith(chainID *big.Int, names []string, custom ...native.Contract) (*Registry, error) {
+	enabled := make([]native.Contract, 0, len(names))
+	for _, name := range names {
+		c, err := ByName(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, cc := range custom {
+			if cc.Name() == name {
+				c = cc
+			}
+		}
+		enabled = append(enabled, c)
+	}
+	return New(chainID, enabled...)
+}
+
 // ByName returns the built-in contract called name.
 func ByName(name string) (native.Contract, error) {
 	for _, c := range Builtin() {

@@ -13,6 +13,7 @@ import (
 	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/consensus/pow"
 	"github.com/arbiter-chain/arbiter/contracts"
+	"github.com/arbiter-chain/arbiter/contracts/staking"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/p2p"
@@ -76,7 +77,7 @@ func openChain(db *store.DB, g *genesis.Genesis, key *ecdsa.PrivateKey, log *slo
 	if err != nil {
 		return nil, err
 	}
-	reg, err := contracts.NewByName(new(big.Int).SetUint64(g.ChainID), g.Contracts...)
+	reg, err := contracts.NewByNameWith(new(big.Int).SetUint64(g.ChainID), g.Contracts, staking.New(staking.WithParams(g.StakingParams())))
 	if err != nil {
 		return nil, fmt.Errorf("genesis contracts: %w", err)
 	}

@@ -37,9 +37,8 @@ const (
 )
 
 // Params are the contract's parameters. They are fixed at genesis, where
-// SeedGenesis writes them into the contract's storage; genesis.json has no
-// staking section, so they are those the node's built-in contract is
-// constructed with (New's options).
+// SeedGenesis writes them into the contract's storage: genesis.json's
+// "staking" section, or the defaults.
 type Params struct {
 	// EpochLength is the number of blocks of an epoch; epoch e is the
 	// heights e*EpochLength to (e+1)*EpochLength-1.
@@ -111,6 +110,16 @@ func WithEpochLength(n uint64) Option { return func(p *Params) { p.EpochLength =
 
 // WithUnbondingDelay sets the unbonding delay in blocks.
 func WithUnbondingDelay(n uint64) Option { return func(p *Params) { p.UnbondingDelay = n } }
+
+// WithParams sets every parameter at once (genesis.json's staking section).
+func WithParams(p Params) Option {
+	return func(q *Params) {
+		q.EpochLength, q.UnbondingDelay = p.EpochLength, p.UnbondingDelay
+		if p.MinStake != nil {
+			q.MinStake = new(uint256.Int).Set(p.MinStake)
+		}
+	}
+}
 
 // WithMinStake sets the least stake of a validator.
 func WithMinStake(v *uint256.Int) Option {

@@ -16,9 +16,11 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
+	"github.com/holiman/uint256"
 
 	"github.com/arbiter-chain/arbiter/consensus/pow"
 	"github.com/arbiter-chain/arbiter/contracts/native"
+	"github.com/arbiter-chain/arbiter/contracts/staking"
 )
 
 // MaxFileSize bounds a genesis file; anything larger is refused before parsing.
@@ -31,17 +33,18 @@ const (
 )
 
 var (
-	errNoChainID    = errors.New("genesis: chainId must be set")
-	errEngine       = errors.New("genesis: engine must be \"pow\" or \"pos\"")
-	errNoMembers    = errors.New("genesis: at least one member is required")
-	errDupMember    = errors.New("genesis: duplicate member")
-	errGasLimit     = errors.New("genesis: blockGasLimit must be at least 21000")
-	errBlockTime    = errors.New("genesis: blockTime must be positive")
-	errVoucher      = errors.New("genesis: an allowed account must be vouched for by a member")
-	errNoPoWParams  = errors.New("genesis: engine pow needs a \"pow\" section")
-	errTooLarge     = errors.New("genesis: file too large")
-	errZeroAddress  = errors.New("genesis: zero address")
-	errPoWBlockTime = errors.New("genesis: proof-of-work blockTime must be at least 1s (header time has second resolution)")
+	errNoChainID      = errors.New("genesis: chainId must be set")
+	errEngine         = errors.New("genesis: engine must be \"pow\" or \"pos\"")
+	errNoMembers      = errors.New("genesis: at least one member is required")
+	errDupMember      = errors.New("genesis: duplicate member")
+	errGasLimit       = errors.New("genesis: blockGasLimit must be at least 21000")
+	errBlockTime      = errors.New("genesis: blockTime must be positive")
+	errVoucher        = errors.New("genesis: an allowed account must be vouched for by a member")
+	errNoPoWParams    = errors.New("genesis: engine pow needs a \"pow\" section")
+	errTooLarge       = errors.New("genesis: file too large")
+	errZeroAddress    = errors.New("genesis: zero address")
+	errStakingSection = errors.New("genesis: a \"staking\" section needs the staking contract in \"contracts\"")
+	errPoWBlockTime   = errors.New("genesis: proof-of-work blockTime must be at least 1s (header time has second resolution)")
 )
 
 // Genesis is the content of genesis.json: everything every member must agree
@@ -57,11 +60,14 @@ type Genesis struct {
 	MinGasPrice *math.HexOrDecimal256 `json:"minGasPrice,omitempty"`
 	Timestamp   uint64                `json:"timestamp"`
 	// Contracts names the native contracts enabled at their fixed
-	// addresses ("membership", "chess").
-	Contracts []string                   `json:"contracts,omitempty"`
-	Members   []Member                   `json:"members"`
-	Allowed   []Allowance                `json:"allowed,omitempty"`
-	Alloc     map[common.Address]Account `json:"alloc"`
+	// addresses ("membership", "staking", "chess").
+	Contracts []string `json:"contracts,omitempty"`
+	// Staking sets the staking contract's parameters; absent fields take
+	// the defaults (staking.DefaultEpochLength, twice it, 1 ether).
+	Staking *Staking                   `json:"staking,omitempty"`
+	Members []Member                   `json:"members"`
+	Allowed []Allowance                `json:"allowed,omitempty"`
+	Alloc   map[common.Address]Account `json:"alloc"`
 }
 
 // Member is a consortium member: its node key's address, a name, its stake
@@ -71,6 +77,40 @@ type Member struct {
 	Name      string                `json:"name"`
 	Stake     *math.HexOrDecimal256 `json:"stake,omitempty"`
 	Multiaddr string                `json:"multiaddr,omitempty"`
+}
+
+// Staking is the "staking" section of genesis.json.
+type Staking struct {
+	// EpochLength is the number of blocks of an epoch; set changes take
+	// effect at epoch boundaries.
+	EpochLength uint64 `json:"epochLength,omitempty"`
+	// UnbondingDelay is the number of blocks between a withdrawal and its
+	// payout (default twice the epoch length).
+	UnbondingDelay uint64 `json:"unbondingDelay,omitempty"`
+	// MinStake is the least stake of a validator, in wei.
+	MinStake *math.HexOrDecimal256 `json:"minStake,omitempty"`
+}
+
+// StakingParams returns the staking contract's parameters: the defaults
+// changed by the "staking" section.
+func (g *Genesis) StakingParams() staking.Params {
+	var opts []staking.Option
+	if s := g.Staking; s != nil {
+		if s.EpochLength != 0 {
+			opts = append(opts, staking.WithEpochLength(s.EpochLength))
+		}
+		if s.UnbondingDelay != 0 {
+			opts = append(opts, staking.WithUnbondingDelay(s.UnbondingDelay))
+		}
+		if s.MinStake != nil {
+			if v, overflow := uint256.FromBig((*big.Int)(s.MinStake)); !overflow && (*big.Int)(s.MinStake).Sign() >= 0 {
+				opts = append(opts, staking.WithMinStake(v))
+			} else {
+				opts = append(opts, staking.WithMinStake(new(uint256.Int).SetAllOne()))
+			}
+		}
+	}
+	return staking.New(opts...).Params()
 }
 
 // Allowance lets a non-member account send transactions, vouched for by a member.
@@ -179,6 +219,12 @@ func (g *Genesis) Validate() error {
 		if !seen[a.By] {
 			return fmt.Errorf("%w: %s by %s", errVoucher, a.Account, a.By)
 		}
+	}
+	if g.Staking != nil && !slices.Contains(g.Contracts, "staking") {
+		return errStakingSection
+	}
+	if err := g.StakingParams().Validate(); err != nil {
+		return fmt.Errorf("genesis: staking: %w", err)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arbiter-chain/arbiter/contracts/staking"
 )
 
 const valid = `{
@@ -89,5 +91,54 @@ func TestHashCommitsToConfig(t *testing.T) {
 	d, err := Load(p)
 	if err != nil || d.Hash() != a.Hash() {
 		t.Fatalf("write/load round trip changed the hash: %v", err)
+	}
+}
+
+func TestStakingSection(t *testing.T) {
+	withStaking := func(section string) string {
+		s := strings.Replace(valid, `"blockGasLimit": 1000000,`, `"blockGasLimit": 1000000, "contracts": ["membership", "staking"],`+section, 1)
+		return s
+	}
+	g, err := Parse([]byte(withStaking(``)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := g.StakingParams(); p.EpochLength != staking.DefaultEpochLength || p.UnbondingDelay != staking.DefaultUnbondingDelay || !p.MinStake.Eq(staking.DefaultMinStake) {
+		t.Fatalf("defaults: have %+v", p)
+	}
+	g, err = Parse([]byte(withStaking(`"staking": {"epochLength": 10, "unbondingDelay": 30, "minStake": "5"},`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := g.StakingParams(); p.EpochLength != 10 || p.UnbondingDelay != 30 || p.MinStake.Uint64() != 5 {
+		t.Fatalf("set: have %+v", p)
+	}
+	g, err = Parse([]byte(withStaking(`"staking": {"epochLength": 10},`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := g.StakingParams(); p.UnbondingDelay != 20 {
+		t.Fatalf("unbonding delay follows the epoch: have %d, want 20", p.UnbondingDelay)
+	}
+	for _, tt := range []struct {
+		name, in string
+		want     error
+	}{
+		{"delay below an epoch", withStaking(`"staking": {"epochLength": 10, "unbondingDelay": 5},`), staking.ErrParams},
+		{"zero min stake", withStaking(`"staking": {"minStake": "0"},`), staking.ErrParams},
+		{"negative min stake", withStaking(`"staking": {"minStake": "-1"},`), staking.ErrParams},
+		{"huge epoch", withStaking(`"staking": {"epochLength": 99999999999},`), staking.ErrParams},
+		{"section without the contract", strings.Replace(valid, `"blockGasLimit": 1000000,`, `"blockGasLimit": 1000000, "staking": {"epochLength": 10},`, 1), errStakingSection},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse([]byte(tt.in)); !errors.Is(err, tt.want) {
+				t.Fatalf("have %v, want %v", err, tt.want)
+			}
+		})
+	}
+	// The section is part of what the genesis hash commits to.
+	plain, _ := Parse([]byte(withStaking(``)))
+	if h := plain.Hash(); h == g.Hash() {
+		t.Fatal("the staking section does not change the genesis hash")
 	}
 }

@@ -122,11 +122,10 @@ func (e *env) noticesFor(claim common.Hash) []string {
 
 // retryCase is a retry scenario and what must come of it.
 type retryCase struct {
-	name    string
-	method  string // "refute" or "answer"
-	refuse  int    // sends the node refuses as a full pool before it accepts
-	restart bool   // the steps may restart the watcher
-	steps   []step
+	name   string
+	method string // "refute" or "answer"
+	refuse int    // sends the node refuses as a full pool before it accepts
+	steps  []step
 
 	wantOutcome  string
 	wantLanded   bool   // the recorded action is in a block no later than the deadline

@@ -41,6 +41,9 @@ type Config struct {
 	Key     *ecdsa.PrivateKey
 	// RPCAddr is where JSON-RPC listens; empty disables it.
 	RPCAddr string
+	// WSOrigins are the browser origins, besides the RPC server's own,
+	// allowed to open a WebSocket to it (rpc.Config.WSOrigins).
+	WSOrigins []string
 	// Mine makes the node produce blocks (a member's key is required).
 	Mine bool
 	// P2PListen are the multiaddrs libp2p listens on. Empty means the
@@ -163,6 +166,7 @@ func (n *Node) Start() error {
 	if n.cfg.RPCAddr != "" {
 		srv, err := rpc.New(rpc.Config{
 			ClientVersion: Version,
+			WSOrigins:     n.cfg.WSOrigins,
 			GasPrice:      n.chain.Genesis().MinGasPriceBig(),
 			Peers:         peerCounter{&n.peers},
 			Registerer:    n.reg,

@@ -43,6 +43,7 @@ func runBridge(args []string, stdout io.Writer) error {
 	watch := fs.Bool("watch", false, "run the watcher and watchtower (needs --key)")
 	confirmations := fs.Uint64("confirmations", 0, "blocks the watcher stays behind the head: 0 with BFT finality, a few with PoW")
 	poll := fs.Duration("poll", watcher.DefaultPollInterval, "how often the watcher asks the node for its head")
+	wsOrigins := fs.String("ws-origins", "", "comma-separated browser origins (scheme://host[:port], or *) allowed to open a WebSocket besides the bridge's own")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -73,7 +74,7 @@ func runBridge(args []string, stdout io.Writer) error {
 	}
 	defer arb.Close()
 	reg := prometheus.NewRegistry()
-	b, err := bridge.New(bridge.Config{Arbiter: chesscontract.Address, Registerer: reg, Gatherer: reg, Logger: log}, store, arb)
+	b, err := bridge.New(bridge.Config{Arbiter: chesscontract.Address, WSOrigins: splitList(*wsOrigins), Registerer: reg, Gatherer: reg, Logger: log}, store, arb)
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func runBridge(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := b.HTTPServer()
 	errc := make(chan error, 2)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -105,6 +105,7 @@ func runNode(args []string, stdout io.Writer) error {
 	p2pAddr := fs.String("p2p", "", "libp2p listen multiaddr (default: this member's multiaddr in genesis, else a free loopback port)")
 	peers := fs.String("peers", "", "comma-separated member multiaddrs ending in /p2p/<peer id>, dialled besides those in genesis")
 	noP2P := fs.Bool("no-p2p", false, "run without networking")
+	wsOrigins := fs.String("ws-origins", "", "comma-separated browser origins (scheme://host[:port], or *) allowed to open a WebSocket besides the RPC server's own")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func runNode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("load key %s: %w", *keyFile, err)
 	}
-	cfg := node.Config{DataDir: *dataDir, Key: key, RPCAddr: *rpcAddr, Mine: *mine, Logger: log, NoP2P: *noP2P}
+	cfg := node.Config{DataDir: *dataDir, Key: key, RPCAddr: *rpcAddr, WSOrigins: splitList(*wsOrigins), Mine: *mine, Logger: log, NoP2P: *noP2P}
 	offset, err := clockOffset(os.Getenv(clockOffsetEnv))
 	if err != nil {
 		return err
@@ -134,11 +135,7 @@ func runNode(args []string, stdout io.Writer) error {
 	if *p2pAddr != "" {
 		cfg.P2PListen = []string{*p2pAddr}
 	}
-	for _, p := range strings.Split(*peers, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			cfg.Peers = append(cfg.Peers, p)
-		}
-	}
+	cfg.Peers = splitList(*peers)
 	n, err := node.New(cfg)
 	if err != nil {
 		return err

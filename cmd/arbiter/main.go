@@ -85,6 +85,18 @@ func required(name, value string) error {
 	return nil
 }
 
+// splitList splits a comma-separated flag value, dropping blanks; nil
+// for none.
+func splitList(value string) []string {
+	var out []string
+	for _, v := range strings.Split(value, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 func newLogger(level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {

@@ -18,6 +18,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/arbiter-chain/arbiter/internal/origin"
 )
 
 // Defaults for the zero fields of Config.
@@ -31,6 +33,11 @@ const (
 	DefaultReadTimeout           = 30 * time.Second
 	DefaultWriteTimeout          = 30 * time.Second
 	DefaultIdleTimeout           = 120 * time.Second
+	DefaultMaxSubscriptions      = 10_000
+	// DefaultMaxSubscriptionsPerConn leaves a WebSocket client room for
+	// every head and log filter it needs while no one connection can
+	// take more than a small share of MaxSubscriptions.
+	DefaultMaxSubscriptionsPerConn = 100
 
 	readHeaderTimeout = 10 * time.Second
 	maxHeaderBytes    = 64 * 1024
@@ -59,11 +66,17 @@ type Config struct {
 	// MaxLogResults bounds the logs one eth_getLogs may return.
 	MaxLogResults int
 
-	// WSOrigins are the browser origins allowed to open a WebSocket; nil
-	// means ["*"] (any), which suits a loopback listener: set it when
-	// binding other interfaces. Clients that send no Origin header (not
-	// browsers) are always allowed.
+	// WSOrigins are the browser origins, besides the server's own,
+	// allowed to open a WebSocket: exact origins ("https://app.example",
+	// "http://localhost:3000") or "*" for any. Nil allows the server's
+	// own origin only, so that no web page a user visits can reach a node
+	// through their browser. Clients that send no Origin header (not
+	// browsers) are always allowed. See package internal/origin.
 	WSOrigins []string
+	// MaxSubscriptions bounds the live eth_subscribe subscriptions of the
+	// server, MaxSubscriptionsPerConn those of one WebSocket connection.
+	MaxSubscriptions        int
+	MaxSubscriptionsPerConn int
 	// AdminToken is reserved for admin methods; unused for now.
 	AdminToken string
 
@@ -106,8 +119,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxLogResults <= 0 {
 		c.MaxLogResults = DefaultMaxLogResults
 	}
-	if c.WSOrigins == nil {
-		c.WSOrigins = []string{"*"}
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	if c.MaxSubscriptionsPerConn <= 0 {
+		c.MaxSubscriptionsPerConn = DefaultMaxSubscriptionsPerConn
 	}
 	if c.Gatherer == nil {
 		c.Gatherer = prometheus.DefaultGatherer
@@ -130,6 +146,7 @@ type Server struct {
 	chain   Chain
 	rpc     *gethrpc.Server
 	hub     *hub
+	origins origin.Policy
 	metrics *metrics
 	handler http.Handler
 	http    *http.Server
@@ -150,6 +167,10 @@ func New(cfg Config, chain Chain, pool TxPool) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	origins, err := origin.New(cfg.WSOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: WebSocket origins: %w", err)
+	}
 	m := newMetrics()
 	if cfg.Registerer != nil {
 		if err := m.register(cfg.Registerer); err != nil {
@@ -162,8 +183,8 @@ func New(cfg Config, chain Chain, pool TxPool) (*Server, error) {
 	srv.SetBatchLimits(cfg.MaxBatchItems, cfg.MaxBatchResponseBytes)
 	srv.SetWebsocketReadLimit(cfg.MaxWSMessageBytes)
 
-	s := &Server{cfg: cfg, chain: chain, rpc: srv, metrics: m}
-	s.hub = newHub(chain, m)
+	s := &Server{cfg: cfg, chain: chain, rpc: srv, origins: origins, metrics: m}
+	s.hub = newHub(chain, m, cfg.MaxSubscriptions, cfg.MaxSubscriptionsPerConn)
 
 	eth := newEthAPI(&cfg, chain, pool, s.hub)
 	apis := []struct {
@@ -197,7 +218,9 @@ func New(cfg Config, chain Chain, pool TxPool) (*Server, error) {
 func (s *Server) routes() http.Handler {
 	// The WebSocket upgrade clears the HTTP server's deadlines; the codec
 	// then keeps its own write deadlines and ping/pong read deadlines.
-	ws := s.rpc.WebsocketHandler(s.cfg.WSOrigins)
+	// The origin policy is checked before the upgrade; go-ethereum's own
+	// check is told to let everything through it.
+	ws := s.origins.Guard(s.rpc.WebsocketHandler([]string{"*"}))
 	r := mux.NewRouter()
 	r.Handle("/", s.metrics.instrument("ws", ws)).
 		Methods(http.MethodGet).HeadersRegexp("Upgrade", "(?i)^websocket$")

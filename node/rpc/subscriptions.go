@@ -17,37 +17,41 @@ const (
 	// subscriber are dropped (and counted) so a slow client never stalls
 	// the chain's feeds.
 	subBuffer = 256
-	// maxSubscriptions bounds the live subscriptions of a server.
-	maxSubscriptions = 10_000
 )
 
 // hub holds the server's one subscription to each chain feed and fans
 // events out to subscribers without ever blocking the feed.
 type hub struct {
-	m       *metrics
-	headCh  chan *types.Header
-	logCh   chan []*types.Log
-	headSub event.Subscription
-	logSub  event.Subscription
+	m          *metrics
+	max        int // live subscriptions of the server
+	maxPerConn int // live subscriptions of one connection
+	headCh     chan *types.Header
+	logCh      chan []*types.Log
+	headSub    event.Subscription
+	logSub     event.Subscription
 
-	mu    sync.Mutex
-	heads map[chan *types.Header]struct{}
-	logs  map[chan []*types.Log]struct{}
+	mu      sync.Mutex
+	heads   map[chan *types.Header]struct{}
+	logs    map[chan []*types.Log]struct{}
+	perConn map[*gethrpc.Client]int // live subscriptions by connection
 
 	quit      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
-func newHub(chain Chain, m *metrics) *hub {
+func newHub(chain Chain, m *metrics, max, maxPerConn int) *hub {
 	h := &hub{
-		m:      m,
-		headCh: make(chan *types.Header, hubBuffer),
-		logCh:  make(chan []*types.Log, hubBuffer),
-		heads:  make(map[chan *types.Header]struct{}),
-		logs:   make(map[chan []*types.Log]struct{}),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		m:          m,
+		max:        max,
+		maxPerConn: maxPerConn,
+		perConn:    make(map[*gethrpc.Client]int),
+		headCh:     make(chan *types.Header, hubBuffer),
+		logCh:      make(chan []*types.Log, hubBuffer),
+		heads:      make(map[chan *types.Header]struct{}),
+		logs:       make(map[chan []*types.Log]struct{}),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	h.headSub = chain.SubscribeNewHeads(h.headCh)
 	h.logSub = chain.SubscribeLogs(h.logCh)
@@ -96,24 +100,44 @@ func (h *hub) close() {
 	<-h.done
 }
 
-var errTooManySubscriptions = limitExceeded("too many subscriptions (at most %d)", maxSubscriptions)
-
-// add registers a subscriber channel in set; the returned func removes it.
-func add[T any](h *hub, set map[chan T]struct{}) (chan T, func(), error) {
+// add registers a subscriber channel of connection conn in set, within
+// the server's and the connection's bounds; the returned func removes it.
+func add[T any](h *hub, set map[chan T]struct{}, conn *gethrpc.Client) (chan T, func(), error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.heads)+len(h.logs) >= maxSubscriptions {
-		return nil, nil, errTooManySubscriptions
+	if h.perConn[conn] >= h.maxPerConn {
+		return nil, nil, limitExceeded("too many subscriptions on this connection (at most %d)", h.maxPerConn)
+	}
+	if len(h.heads)+len(h.logs) >= h.max {
+		return nil, nil, limitExceeded("too many subscriptions (at most %d)", h.max)
 	}
 	c := make(chan T, subBuffer)
 	set[c] = struct{}{}
+	h.perConn[conn]++
 	h.m.subs.Inc()
 	return c, func() {
 		h.mu.Lock()
 		delete(set, c)
+		if h.perConn[conn]--; h.perConn[conn] <= 0 {
+			delete(h.perConn, conn)
+		}
 		h.mu.Unlock()
 		h.m.subs.Dec()
 	}, nil
+}
+
+// connection returns the connection a subscription call came on: the
+// WebSocket's client, which go-ethereum's server puts in the context of
+// every call it serves on that connection.
+func connection(ctx context.Context) (*gethrpc.Client, error) {
+	if _, ok := gethrpc.NotifierFromContext(ctx); !ok {
+		return nil, gethrpc.ErrNotificationsUnsupported
+	}
+	c, ok := gethrpc.ClientFromContext(ctx)
+	if !ok {
+		return nil, gethrpc.ErrNotificationsUnsupported
+	}
+	return c, nil
 }
 
 // subscribe starts a subscription that feeds each event from ch through
@@ -146,7 +170,11 @@ func subscribe[T any](ctx context.Context, h *hub, ch chan T, remove func(), sen
 
 // NewHeads is eth_subscribe("newHeads"): each new head header.
 func (api *ethAPI) NewHeads(ctx context.Context) (*gethrpc.Subscription, error) {
-	ch, remove, err := add(api.hub, api.hub.heads)
+	conn, err := connection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch, remove, err := add(api.hub, api.hub.heads, conn)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +190,11 @@ func (api *ethAPI) Logs(ctx context.Context, q filterQuery) (*gethrpc.Subscripti
 	if q.BlockHash != nil {
 		return nil, errors.New("blockHash is not supported in a logs subscription")
 	}
-	ch, remove, err := add(api.hub, api.hub.logs)
+	conn, err := connection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch, remove, err := add(api.hub, api.hub.logs, conn)
 	if err != nil {
 		return nil, err
 	}

@@ -108,8 +108,8 @@ func TestSubscribeOverHTTPRefused(t *testing.T) {
 func TestSlowSubscriberDoesNotBlockFeed(t *testing.T) {
 	e := newTestEnv(t, Config{})
 	m := newMetrics()
-	h := newHub(e.chain, m)
-	_, remove, err := add(h, h.heads)
+	h := newHub(e.chain, m, DefaultMaxSubscriptions, DefaultMaxSubscriptionsPerConn)
+	_, remove, err := add(h, h.heads, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/arbiter-chain/arbiter/internal/origin"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/ethereum/go-ethereum/common"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -24,6 +26,11 @@ const (
 	DefaultMaxWSMessageBytes       = 64 << 10
 	DefaultMaxSubscriptionsPerConn = 16
 	DefaultMaxHistory              = 512
+	DefaultReadHeaderTimeout       = 10 * time.Second
+	DefaultReadTimeout             = 30 * time.Second
+	DefaultWriteTimeout            = 30 * time.Second
+	DefaultIdleTimeout             = 120 * time.Second
+	DefaultMaxHeaderBytes          = 64 << 10
 )
 
 // Config configures a Bridge. Zero fields take the defaults above.
@@ -52,9 +59,24 @@ type Config struct {
 	MaxSubscriptionsPerConn int
 	// MaxHistory bounds the states one chess_history call returns.
 	MaxHistory int
-	// WSOrigins are the browser origins allowed to open a WebSocket; nil
-	// means any. Clients that send no Origin header are always allowed.
+	// WSOrigins are the browser origins, besides the bridge's own,
+	// allowed to open a WebSocket: exact origins ("https://app.example")
+	// or "*" for any. Nil allows the bridge's own origin only. Clients
+	// that send no Origin header (not browsers) are always allowed.
 	WSOrigins []string
+
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound
+	// the HTTP exchanges of the server HTTPServer returns: a client gets
+	// ReadHeaderTimeout to send its headers, ReadTimeout for the whole
+	// request, WriteTimeout from the end of its headers to the end of the
+	// response, and IdleTimeout between requests on a kept-alive
+	// connection. A WebSocket leaves them behind once upgraded. Zero
+	// takes the defaults above; MaxHeaderBytes likewise.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
 
 	// Registerer, when set, gets the bridge's metrics.
 	Registerer prometheus.Registerer
@@ -89,8 +111,20 @@ func (c Config) withDefaults() Config {
 	if c.MaxHistory <= 0 {
 		c.MaxHistory = DefaultMaxHistory
 	}
-	if c.WSOrigins == nil {
-		c.WSOrigins = []string{"*"}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -111,6 +145,7 @@ type Bridge struct {
 	chainID atomic.Pointer[big.Int]
 
 	rpc     *gethrpc.Server // HTTP JSON-RPC; WebSockets get one each
+	origins origin.Policy   // who may open a WebSocket
 	handler http.Handler
 
 	mu     sync.Mutex
@@ -125,13 +160,17 @@ func New(cfg Config, store Store, arbiter Arbiter) (*Bridge, error) {
 		return nil, errors.New("bridge: store and arbiter are required")
 	}
 	cfg = cfg.withDefaults()
+	origins, err := origin.New(cfg.WSOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: WebSocket origins: %w", err)
+	}
 	m := newMetrics()
 	if cfg.Registerer != nil {
 		if err := m.register(cfg.Registerer); err != nil {
 			return nil, fmt.Errorf("bridge: registering metrics: %w", err)
 		}
 	}
-	b := &Bridge{cfg: cfg, store: store, arbiter: arbiter, metrics: m, conns: make(map[*gethrpc.Server]struct{})}
+	b := &Bridge{cfg: cfg, store: store, arbiter: arbiter, origins: origins, metrics: m, conns: make(map[*gethrpc.Server]struct{})}
 	if cfg.ChainID != nil {
 		b.chainID.Store(cfg.ChainID)
 	}

@@ -21,7 +21,9 @@
 //	if err != nil { ... }
 //	b, err := bridge.New(bridge.Config{}, store, arb)
 //	if err != nil { ... }
-//	http.ListenAndServe("127.0.0.1:8645", b.Handler())
+//	srv := b.HTTPServer() // Handler with timeouts against slow clients
+//	srv.Addr = "127.0.0.1:8645"
+//	err = srv.ListenAndServe()
 //
 // Refusals carry JSON-RPC codes -32010 to -32018; ErrorCode maps an
 // operation's error to its code.

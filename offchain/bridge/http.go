@@ -20,7 +20,7 @@ func (b *Bridge) Handler() http.Handler { return b.handler }
 func (b *Bridge) routes() http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/rpc", b.rpcHandler()).Methods(http.MethodPost)
-	r.HandleFunc("/ws", b.serveWS).Methods(http.MethodGet)
+	r.Handle("/ws", b.origins.Guard(http.HandlerFunc(b.serveWS))).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
@@ -29,6 +29,25 @@ func (b *Bridge) routes() http.Handler {
 		r.Handle("/metrics", promhttp.HandlerFor(b.cfg.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	}
 	return r
+}
+
+// HTTPServer returns a server for Handler with the configured timeouts
+// and header size bound, so that a client trickling its headers or body,
+// or holding an idle connection, is disconnected instead of holding a
+// connection and its goroutine for good. WebSocket connections leave the
+// server's deadlines behind when upgraded (net/http clears them on
+// hijack); go-ethereum's codec then sets a write deadline on every
+// message and pings an idle connection, closing it when no pong comes.
+// The caller serves it (Serve, ListenAndServe) and shuts it down.
+func (b *Bridge) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           b.handler,
+		ReadHeaderTimeout: b.cfg.ReadHeaderTimeout,
+		ReadTimeout:       b.cfg.ReadTimeout,
+		WriteTimeout:      b.cfg.WriteTimeout,
+		IdleTimeout:       b.cfg.IdleTimeout,
+		MaxHeaderBytes:    b.cfg.MaxHeaderBytes,
+	}
 }
 
 // newRPCServer returns a JSON-RPC server with the configured limits
@@ -110,5 +129,6 @@ func (b *Bridge) serveWS(w http.ResponseWriter, r *http.Request) {
 		delete(b.conns, srv)
 		b.mu.Unlock()
 	}()
-	srv.WebsocketHandler(b.cfg.WSOrigins).ServeHTTP(w, r)
+	// routes checked the origin; go-ethereum's own check lets all through.
+	srv.WebsocketHandler([]string{"*"}).ServeHTTP(w, r)
 }

@@ -40,9 +40,14 @@ const (
 	OutcomeAnswered    = "answered"    // answer sent
 	OutcomeRefused     = "refused"     // a refute or answer the chain would not take
 	OutcomeNoKey       = "no-key"      // a refute or answer was possible, but no key is configured
+	OutcomeRetrying    = "retrying"    // the node refused the refute or answer so far; retried until the window closes
+	OutcomeMissed      = "missed"      // the window closed before the refute or answer was in a block
 )
 
-// Handled is the record of one processed arbiter log.
+// Handled is the record of one processed arbiter log. The record of a
+// claim the watchtower acts on follows its action: OutcomeRetrying while
+// the node refuses it, OutcomeRefuted or OutcomeAnswered once sent,
+// OutcomeMissed or OutcomeRefused if it never lands.
 type Handled struct {
 	// Seq numbers the records in the order they were written, from 1.
 	Seq       uint64      `json:"seq"`
@@ -312,6 +317,7 @@ type write struct {
 	handled     *Handled     // record of a processed log; Seq is assigned
 	quarantined *Quarantined // raw form of a log that did not decode
 	evidence    []channel.SignedState
+	pending     *pending // watchtower action to follow up
 }
 
 // apply commits w in one transaction.
@@ -353,6 +359,11 @@ func (d *DB) apply(w write) (Handled, error) {
 				if err := txn.Set(logKey(quarantinePrefix, rec.BlockHash, rec.Index), q); err != nil {
 					return err
 				}
+			}
+		}
+		if w.pending != nil {
+			if err := setPending(txn, *w.pending); err != nil {
+				return err
 			}
 		}
 		for _, s := range w.evidence {

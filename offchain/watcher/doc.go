@@ -20,11 +20,24 @@
 // opponent's signed move on the claimed state; either way it notifies the
 // opponent through a Notifier. Its transaction is signed with
 // Config.Key, dry-run with eth_estimateGas, and stored before it is sent,
-// so a replay sends the same transaction rather than a second one.
+// so a replay finds the transaction the node holds rather than sending a
+// second one.
+//
+// An action is followed until its transaction is in a block: kept in the
+// database as pending, it is tried again at each poll after a backoff
+// (Config.RetryBackoff, doubling up to Config.RetryBackoffMax) while the
+// node refuses it (a full pool) or has lost it, signed afresh when its
+// nonce was taken, until the claim's deadline block. A restarted watcher
+// resumes every pending action at once. When the chain's dry run refuses
+// the call it stops; when the window closes first it logs an error and
+// counts the claim as missed.
 //
 // Metrics: arbiter_watcher_lag_blocks, arbiter_watcher_events_handled_total,
 // arbiter_watcher_events_quarantined_total, arbiter_watcher_reorgs_total,
-// arbiter_watcher_transactions_sent_total.
+// arbiter_watcher_transactions_sent_total, and, by method (refute,
+// answer), arbiter_watcher_action_failures_total,
+// arbiter_watcher_claims_missed_total and the gauge
+// arbiter_watcher_claims_at_risk (actions not yet in a block).
 //
 //	db, err := watcher.Open(filepath.Join(dir, "watcher"))
 //	if err != nil { ... }

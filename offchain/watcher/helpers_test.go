@@ -3,10 +3,11 @@ package watcher
 import (
 	"context"
 	"crypto/ecdsa"
-	"io"
 	"log/slog"
 	"math/big"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
@@ -33,43 +34,142 @@ func testKey(label string) *ecdsa.PrivateKey {
 
 func addrOf(k *ecdsa.PrivateKey) common.Address { return crypto.PubkeyToAddress(k.PublicKey) }
 
-// env is a Watcher over a fake chain, a bridge MemStore and an in-memory
-// database, with players white and black and the watchtower's key.
+// env is a Watcher over a fake chain, a bridge MemStore and a database
+// (in memory, or in dir), with players white and black and the
+// watchtower's key, a clock that moves only when told and a logger that
+// keeps what it is given.
 type env struct {
 	tb                  testing.TB
 	chain               *fakeChain
 	store               *bridge.MemStore
 	db                  *DB
+	dir                 string
+	cfg                 Config
 	notes               *MemNotifier
 	reg                 *prometheus.Registry
+	clock               *fakeClock
+	logs                *logRecorder
 	w                   *Watcher
 	abi                 abi.ABI
 	domain              channel.Domain
 	white, black, tower *ecdsa.PrivateKey
 }
 
-// newEnv builds an env; keyless leaves the watchtower without a key.
+// newEnv builds an env over an in-memory database; keyless leaves the
+// watchtower without a key.
 func newEnv(tb testing.TB, cfg Config, keyless bool) *env {
+	tb.Helper()
+	return newEnvAt(tb, cfg, keyless, "")
+}
+
+// newEnvAt builds an env whose database lives in dir ("" for memory).
+func newEnvAt(tb testing.TB, cfg Config, keyless bool, dir string) *env {
 	tb.Helper()
 	e := &env{
 		tb: tb, chain: newFakeChain(testChainID), store: bridge.NewMemStore(), notes: NewMemNotifier(),
-		reg: prometheus.NewRegistry(), domain: channel.DefaultDomain(big.NewInt(testChainID)),
-		white: testKey("white"), black: testKey("black"), tower: testKey("tower"),
+		dir: dir, clock: &fakeClock{now: time.Unix(1_700_000_000, 0)}, logs: &logRecorder{},
+		domain: channel.DefaultDomain(big.NewInt(testChainID)),
+		white:  testKey("white"), black: testKey("black"), tower: testKey("tower"),
 	}
 	var err error
 	e.abi, err = bridge.ArbiterABI()
 	requireNoErr(tb, "ArbiterABI", err)
-	e.db, err = OpenInMemory()
-	requireNoErr(tb, "OpenInMemory", err)
-	tb.Cleanup(func() { e.db.Close() })
 	if !keyless {
 		cfg.Key = e.tower
 	}
-	cfg.Registerer = e.reg
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.w, err = New(cfg, e.db, e.chain, e.store, e.notes)
-	requireNoErr(tb, "New", err)
+	if cfg.Now == nil {
+		cfg.Now = e.clock.Now
+	}
+	cfg.Logger = slog.New(e.logs)
+	e.cfg = cfg
+	e.start()
 	return e
+}
+
+// start opens the database and builds a Watcher over it with a fresh
+// metrics registry, as a (re)started process would.
+func (e *env) start() {
+	e.tb.Helper()
+	var err error
+	if e.dir == "" {
+		e.db, err = OpenInMemory()
+	} else {
+		e.db, err = Open(e.dir)
+	}
+	requireNoErr(e.tb, "open database", err)
+	db := e.db
+	e.tb.Cleanup(func() { db.Close() })
+	e.reg = prometheus.NewRegistry()
+	cfg := e.cfg
+	cfg.Registerer = e.reg
+	e.w, err = New(cfg, e.db, e.chain, e.store, e.notes)
+	requireNoErr(e.tb, "New", err)
+}
+
+// restart closes the database of an on-disk env and starts again: a new
+// Watcher with nothing in memory from the old one.
+func (e *env) restart() {
+	e.tb.Helper()
+	if e.dir == "" {
+		e.tb.Fatalf("restart: the env has no database directory")
+	}
+	requireNoErr(e.tb, "close database", e.db.Close())
+	e.start()
+}
+
+// fakeClock is a clock that moves only when told.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// logRecorder is a slog.Handler that keeps every record.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	r.records = append(r.records, rec.Clone())
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
+
+// find returns the attributes of the records at level with message msg.
+func (r *logRecorder) find(level slog.Level, msg string) []map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []map[string]string
+	for _, rec := range r.records {
+		if rec.Level != level || rec.Message != msg {
+			continue
+		}
+		attrs := map[string]string{}
+		rec.Attrs(func(a slog.Attr) bool {
+			attrs[a.Key] = a.Value.String()
+			return true
+		})
+		out = append(out, attrs)
+	}
+	return out
 }
 
 func gameID(label string) common.Hash { return crypto.Keccak256Hash([]byte(label)) }
@@ -218,5 +318,30 @@ func (e *env) metric(name string) float64 {
 		return m.GetCounter().GetValue()
 	}
 	e.tb.Fatalf("metric %s not registered", name)
+	return 0
+}
+
+// methodMetric returns the value of a gauge or counter labelled by
+// method from the env's registry, failing if it is not registered.
+func (e *env) methodMetric(name, method string) float64 {
+	e.tb.Helper()
+	families, err := e.reg.Gather()
+	requireNoErr(e.tb, "Gather", err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "method" && l.GetValue() == method {
+					if g := m.GetGauge(); g != nil {
+						return g.GetValue()
+					}
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	e.tb.Fatalf("metric %s{method=%q} not registered", name, method)
 	return 0
 }

@@ -9,10 +9,13 @@ type metrics struct {
 	quarantined prometheus.Counter
 	reorgs      prometheus.Counter
 	txs         *prometheus.CounterVec
+	failures    *prometheus.CounterVec
+	missed      *prometheus.CounterVec
+	atRisk      *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
-	return &metrics{
+	m := &metrics{
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "arbiter", Subsystem: "watcher", Name: "lag_blocks",
 			Help: "Blocks between the chain head and the watcher's checkpoint (head + 1 - next block to process).",
@@ -33,11 +36,32 @@ func newMetrics() *metrics {
 			Namespace: "arbiter", Subsystem: "watcher", Name: "transactions_sent_total",
 			Help: "Watchtower transactions sent, by method (refute, answer).",
 		}, []string{"method"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "watcher", Name: "action_failures_total",
+			Help: "Watchtower refute or answer attempts that failed (refused by the node or the chain, or the node unreachable), by method.",
+		}, []string{"method"}),
+		missed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "watcher", Name: "claims_missed_total",
+			Help: "Claims whose window closed before the watchtower's refute or answer was in a block, by method.",
+		}, []string{"method"}),
+		atRisk: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "arbiter", Subsystem: "watcher", Name: "claims_at_risk",
+			Help: "Claims the watchtower can refute or answer whose transaction is not in a block yet, by method.",
+		}, []string{"method"}),
 	}
+	// Every label value from the start, so that rates and alerts see a
+	// zero before the first failure.
+	for _, method := range methods {
+		m.txs.WithLabelValues(method)
+		m.failures.WithLabelValues(method)
+		m.missed.WithLabelValues(method)
+		m.atRisk.WithLabelValues(method)
+	}
+	return m
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.lag, m.handled, m.quarantined, m.reorgs, m.txs} {
+	for _, c := range []prometheus.Collector{m.lag, m.handled, m.quarantined, m.reorgs, m.txs, m.failures, m.missed, m.atRisk} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

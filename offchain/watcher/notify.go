@@ -13,7 +13,8 @@ const (
 	NoticeRefuted  = "claim-refuted"  // the watchtower sent a refute: the claimant forfeits
 	NoticeAnswered = "claim-answered" // the watchtower answered a timeout claim: play resumes
 	NoticePending  = "claim-pending"  // a claim against the player that the watchtower cannot meet
-	NoticeFailed   = "claim-failed"   // the watchtower's refute or answer was refused
+	NoticeFailed   = "claim-failed"   // the watchtower's refute or answer was refused, or missed the window
+	NoticeRetrying = "claim-retrying" // the node refused the watchtower's refute or answer so far; it retries until the window closes
 )
 
 // Notification tells a player about a claim against them and what the

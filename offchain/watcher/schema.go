@@ -53,6 +53,15 @@ var (
 	// on chain. The bridge's store keeps one state per ply; these may
 	// differ from it and prove double signing.
 	evidencePrefix = []byte("v")
+
+	// pendingPrefix + claim transaction hash (32) -> JSON pending: a
+	// refute or answer whose transaction is not yet in a block (refused
+	// by the node so far, or waiting in its pool). Written with the
+	// claim's record, rewritten after each attempt, deleted once the
+	// transaction is in a block, the chain refuses the call, or the
+	// claim's window closes. A restarted watcher resumes every one still
+	// stored.
+	pendingPrefix = []byte("p")
 )
 
 func blockKey(n uint64) []byte {
@@ -72,6 +81,10 @@ func blockLogsPrefix(prefix []byte, blockHash common.Hash) []byte {
 
 func actionKey(claimTx common.Hash) []byte {
 	return append(append([]byte(nil), actionPrefix...), claimTx[:]...)
+}
+
+func pendingKey(claimTx common.Hash) []byte {
+	return append(append([]byte(nil), pendingPrefix...), claimTx[:]...)
 }
 
 func evidenceGamePrefix(game common.Hash) []byte {

@@ -24,6 +24,7 @@ type claimResult struct {
 	tx       common.Hash
 	detail   string
 	evidence []channel.SignedState // signed states seen in the claim, to keep
+	pending  *pending              // the action to follow up, if any
 }
 
 // onClaim acts on GameClaimed for a game the bridge's store holds. The
@@ -38,8 +39,10 @@ type claimResult struct {
 //     claimed state;
 //   - or, holding neither, leaves the claim to its window.
 //
-// The opponent is notified either way. An error means the claim could not
-// be judged now (a chain or store read failed) and is retried.
+// The opponent is notified either way. A refute or answer the node
+// refuses is recorded as OutcomeRetrying and followed up (see
+// followUp) until the claim's window closes. An error means the claim
+// could not be judged now (a chain or store read failed) and is retried.
 func (w *Watcher) onClaim(ctx context.Context, l types.Log, ev event) (claimResult, error) {
 	c := ev.Claim
 	g, err := w.states.Game(ctx, ev.GameID)
@@ -100,24 +103,30 @@ func (w *Watcher) onClaim(ctx context.Context, l types.Log, ev event) (claimResu
 		res.outcome = OutcomePending
 		res.detail = fmt.Sprintf("claim of kind %d at ply %d: no later or conflicting state held; the window closes at block %d", c.Kind, c.Ply, c.Deadline)
 		notice.Event = NoticePending
+	case w.cfg.Key == nil:
+		res.outcome = OutcomeNoKey
+		res.detail += " (not sent: the watchtower has no key)"
+		notice.Event = NoticePending
 	default:
-		out, tx, why, err := w.act(ctx, l.TxHash, method, ev.GameID, state)
-		if err != nil {
-			return claimResult{}, err
+		p := pending{
+			Claim: l.TxHash, Method: method, Game: ev.GameID, Player: opponent, Deadline: c.Deadline,
+			What: res.detail, LogBlock: l.BlockHash, LogIndex: l.Index,
 		}
-		res.outcome, res.tx = out, tx
-		notice.Tx = tx
-		switch out {
-		case OutcomeRefuted:
-			notice.Event = NoticeRefuted
-		case OutcomeAnswered:
-			notice.Event = NoticeAnswered
-		case OutcomeNoKey:
-			notice.Event = NoticePending
-			res.detail += " (not sent: the watchtower has no key)"
-		default:
-			notice.Event = NoticeFailed
-			res.detail += ": " + why
+		if p.Data, err = w.abi.Pack(method, [32]byte(ev.GameID), toTuple(state.State), state.Signature); err != nil {
+			return claimResult{}, fmt.Errorf("watcher: pack %s: %w", method, err)
+		}
+		r, err := w.attempt(ctx, p)
+		switch {
+		case errors.Is(err, errStore), ctx.Err() != nil:
+			return claimResult{}, err
+		case err != nil:
+			r = attemptResult{status: attemptRefused, why: err.Error()}
+		}
+		ch, event, keep := w.step(&p, r, w.cfg.Now())
+		res.outcome, res.tx, res.detail = ch.outcome, ch.tx, ch.detail
+		notice.Event, notice.Tx = event, ch.tx
+		if keep {
+			res.pending = &p
 		}
 	}
 	notice.Detail = res.detail
@@ -267,66 +276,6 @@ func answer(d channel.Domain, g bridge.GameRecord, cands []channel.SignedState, 
 		}
 	}
 	return channel.SignedState{}, false
-}
-
-// act sends method(gameId, state, signature) from the watchtower's
-// account, once per claim transaction: the signed transaction is stored
-// before it is sent, and a replay of the claim sends the stored one again
-// (same nonce and hash, so the node takes it at most once). It returns
-// the outcome and the transaction hash; why explains a refusal. An error
-// means the node could not be reached; the caller retries.
-func (w *Watcher) act(ctx context.Context, claimTx common.Hash, method string, game common.Hash, s channel.SignedState) (outcome string, tx common.Hash, why string, err error) {
-	done := OutcomeRefuted
-	if method == "answer" {
-		done = OutcomeAnswered
-	}
-	if w.cfg.Key == nil {
-		return OutcomeNoKey, common.Hash{}, "", nil
-	}
-	a, ok, err := w.db.action(claimTx)
-	if err != nil {
-		return "", common.Hash{}, "", err
-	}
-	if !ok {
-		data, err := w.abi.Pack(method, [32]byte(game), toTuple(s.State), s.Signature)
-		if err != nil {
-			return "", common.Hash{}, "", fmt.Errorf("watcher: pack %s: %w", method, err)
-		}
-		signed, why, err := w.sign(ctx, data)
-		if err != nil || why != "" {
-			return OutcomeRefused, common.Hash{}, why, err
-		}
-		raw, err := signed.MarshalBinary()
-		if err != nil {
-			return "", common.Hash{}, "", err
-		}
-		a = action{Method: method, TxHash: signed.Hash(), Raw: raw}
-		if err := w.db.putAction(claimTx, a); err != nil {
-			return "", common.Hash{}, "", err
-		}
-	}
-	signed := new(types.Transaction)
-	if err := signed.UnmarshalBinary(a.Raw); err != nil {
-		return "", common.Hash{}, "", fmt.Errorf("%w: stored %s transaction: %w", errStore, a.Method, err)
-	}
-	err = w.client.SendTransaction(ctx, signed)
-	var rerr rpc.Error
-	switch {
-	case err == nil:
-	case !errors.As(err, &rerr):
-		return "", common.Hash{}, "", fmt.Errorf("watcher: send %s: %w", a.Method, err)
-	default:
-		// Refused: fine if the node already has it (a replay), else final.
-		_, _, lookErr := w.client.TransactionByHash(ctx, a.TxHash)
-		if errors.Is(lookErr, ethereum.NotFound) {
-			return OutcomeRefused, a.TxHash, err.Error(), nil
-		} else if lookErr != nil {
-			return "", common.Hash{}, "", fmt.Errorf("watcher: look up %s: %w", a.TxHash, lookErr)
-		}
-	}
-	w.metrics.txs.WithLabelValues(a.Method).Inc()
-	w.log.Info("watchtower sent transaction", "method", a.Method, "tx", a.TxHash, "claim", claimTx, "nonce", signed.Nonce())
-	return done, a.TxHash, "", nil
 }
 
 // sign builds and signs a transaction to the arbiter with data, after a

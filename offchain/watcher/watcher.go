@@ -28,6 +28,10 @@ const (
 	DefaultPollInterval = time.Second
 	DefaultMaxRange     = 1000
 	DefaultReorgDepth   = 256
+	// DefaultRetryBackoff and DefaultRetryBackoffMax bound the wait
+	// between attempts at a refute or answer the node refused.
+	DefaultRetryBackoff    = time.Second
+	DefaultRetryBackoffMax = 8 * time.Second
 )
 
 // Config configures a Watcher. Zero fields take the defaults above.
@@ -54,6 +58,15 @@ type Config struct {
 	// belong to a member or an allowed account. Nil watches and notifies
 	// only.
 	Key *ecdsa.PrivateKey
+	// RetryBackoff is the wait after the node refuses a refute or answer
+	// (or cannot be reached) before the next attempt; it doubles with
+	// each further failure up to RetryBackoffMax. Attempts go on until
+	// the claim's window closes; they happen at polls, so waits shorter
+	// than PollInterval round up to it.
+	RetryBackoff    time.Duration
+	RetryBackoffMax time.Duration
+	// Now is the clock retries are scheduled by; nil means time.Now.
+	Now func() time.Time
 	// Registerer, when set, gets the watcher's metrics.
 	Registerer prometheus.Registerer
 	// Logger receives progress; nil means slog.Default().
@@ -72,6 +85,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReorgDepth == 0 {
 		c.ReorgDepth = DefaultReorgDepth
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = DefaultRetryBackoff
+	}
+	if c.RetryBackoffMax < c.RetryBackoff {
+		c.RetryBackoffMax = max(DefaultRetryBackoffMax, c.RetryBackoff)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -116,8 +138,9 @@ type Watcher struct {
 	from     common.Address // the watchtower's account, if it has a key
 
 	// Owned by Run.
-	domain *channel.Domain
-	signer types.Signer
+	domain  *channel.Domain
+	signer  types.Signer
+	retryAt map[common.Hash]time.Time // claim -> earliest next attempt of its pending action
 }
 
 // New returns a Watcher over db (the caller's to close). It does no I/O.
@@ -139,7 +162,8 @@ func New(cfg Config, db *DB, client ChainClient, states StateSource, notifier No
 			return nil, fmt.Errorf("watcher: registering metrics: %w", err)
 		}
 	}
-	w := &Watcher{cfg: cfg, db: db, client: client, states: states, notifier: notifier, abi: a, metrics: m, log: cfg.Logger}
+	w := &Watcher{cfg: cfg, db: db, client: client, states: states, notifier: notifier, abi: a, metrics: m, log: cfg.Logger,
+		retryAt: make(map[common.Hash]time.Time)}
 	if cfg.Key != nil {
 		w.from = cryptoAddress(cfg.Key)
 	}
@@ -150,7 +174,8 @@ func New(cfg Config, db *DB, client ChainClient, states StateSource, notifier No
 func (w *Watcher) Checkpoint() (Checkpoint, error) { return w.db.Checkpoint() }
 
 // Run processes the arbiter's logs up to head - Confirmations, then polls
-// the head every PollInterval and processes new blocks, until ctx is done
+// the head every PollInterval, follows up the watchtower's pending
+// actions and processes new blocks, until ctx is done
 // (it then returns ctx.Err()). Chain errors are logged and retried at the
 // next poll; it stops with an error on a failure of its database or on a
 // reorganisation deeper than ReorgDepth.
@@ -175,13 +200,28 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
-// poll processes every log from the checkpoint up to head -
-// Confirmations, in ranges of at most MaxRange blocks.
+// poll follows up the watchtower's pending actions, then processes every
+// log from the checkpoint up to head - Confirmations, in ranges of at
+// most MaxRange blocks. Pending actions go first: their windows are
+// already running.
 func (w *Watcher) poll(ctx context.Context) error {
 	head, err := w.client.BlockNumber(ctx)
 	if err != nil {
 		return fmt.Errorf("watcher: eth_blockNumber: %w", err)
 	}
+	if err := w.followUp(ctx, head); err != nil {
+		return err
+	}
+	err = w.advance(ctx, head)
+	if cerr := w.countAtRisk(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// advance processes the logs from the checkpoint up to head -
+// Confirmations.
+func (w *Watcher) advance(ctx context.Context, head uint64) error {
 	if err := w.checkReorg(ctx); err != nil {
 		return err
 	}
@@ -388,7 +428,7 @@ func (w *Watcher) handleLog(ctx context.Context, l types.Log) (Checkpoint, error
 			return Checkpoint{}, err
 		}
 		rec.Outcome, rec.Action, rec.Detail = res.outcome, res.tx, res.detail
-		wr.evidence = res.evidence
+		wr.evidence, wr.pending = res.evidence, res.pending
 	}
 	if _, err := w.db.apply(wr); err != nil {
 		return Checkpoint{}, err

@@ -137,10 +137,13 @@ func TestReplay(t *testing.T) {
 			// stored and sent.
 			_, err := e.w.domainOf(context.Background())
 			requireNoErr(t, "domain", err)
-			head, _, _ := e.store.Head(context.Background(), claim.Topics[1])
-			out, _, _, err := e.w.act(context.Background(), claim.TxHash, "refute", claim.Topics[1], head.State)
-			if err != nil || out != OutcomeRefuted {
-				t.Fatalf("act: have %s %v, want %s", out, err, OutcomeRefuted)
+			game := claim.Topics[1]
+			head, _, _ := e.store.Head(context.Background(), game)
+			data, err := e.abi.Pack("refute", [32]byte(game), toTuple(head.State.State), head.State.Signature)
+			requireNoErr(t, "pack refute", err)
+			r, err := e.w.attempt(context.Background(), pending{Claim: claim.TxHash, Method: "refute", Game: game, Data: data})
+			if err != nil || r.status != attemptSent {
+				t.Fatalf("attempt: have %v %v, want sent", r, err)
 			}
 			return Checkpoint{Block: claim.BlockNumber}
 		}},

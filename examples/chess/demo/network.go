@@ -148,7 +148,7 @@ func (n *network) startBridge(ctx context.Context, towerKey *ecdsa.PrivateKey, l
 	if err != nil {
 		return err
 	}
-	n.server = &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.server = b.HTTPServer()
 	go n.server.Serve(ln) //nolint:errcheck // ErrServerClosed on close
 	n.bridgeURL = "ws://" + ln.Addr().String() + "/ws"
 

@@ -7,10 +7,13 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 )
 
-// makeRoom frees what a transaction of the given size with a new nonce
-// needs: room in the pool and, if it is not executable, in the part of the
-// pool for non-executable transactions. acc is the sender's account (nil if
-// it has none) and sp the sender's sponsor. p.mu is held.
+// makeRoom frees the room a transaction needs that grows the pool by tx: a
+// new nonce (one transaction and its size), or a replacement (its growth in
+// bytes, if any). That is room in the pool and, if the transaction is not
+// executable, in the part of the pool for non-executable transactions. acc
+// is the sender's account (nil if it has none) and sp the sender's sponsor;
+// the transactions of acc, of which a replacement replaces one, are never
+// evicted for it. p.mu is held.
 //
 // An executable transaction first evicts non-executable ones, other than the
 // sender's own: the sponsor holding the most of them first, within it the
@@ -25,8 +28,7 @@ import (
 //
 // Whether enough can be freed is decided before anything is evicted, so a
 // refused transaction costs nobody a transaction.
-func (p *Pool) makeRoom(acc *account, sp common.Address, exec bool, size uint64) error {
-	tx := usage{1, size}
+func (p *Pool) makeRoom(acc *account, sp common.Address, exec bool, tx usage) error {
 	need := p.held[executable].add(p.held[future]).add(tx).minus(p.caps[executable])
 	var mine [classes]usage // what the sender and its sponsor hold
 	if acc != nil {

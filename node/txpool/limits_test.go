@@ -217,9 +217,16 @@ func TestEvictionOrder(t *testing.T) {
 	checkPool(t, p)
 }
 
-func TestFutureShare(t *testing.T) {
+func TestMakeRoom(t *testing.T) {
 	e := newEnv(t, 0)
 	threeFut := []*types.Transaction{sign(t, e.alice, legacy(1, 1)), sign(t, e.alice, legacy(2, 1)), sign(t, e.alice, legacy(3, 1))}
+	withBobsFut := []*types.Transaction{sign(t, e.alice, legacy(0, 1)), sign(t, e.alice, legacy(1, 1)),
+		sign(t, e.alice, legacy(2, 1)), sign(t, e.bob, legacy(1, 1))}
+	withAlicesFut := []*types.Transaction{sign(t, e.alice, legacy(0, 1)), sign(t, e.alice, legacy(2, 1)),
+		sign(t, e.bob, legacy(0, 1)), sign(t, e.bob, legacy(1, 1))}
+	grown := func(nonce uint64) *types.Transaction {
+		return sign(t, e.alice, legacy(nonce, 2, func(tx *types.LegacyTx) { tx.Data, tx.Gas = make([]byte, 60), 30_000 }))
+	}
 	tests := []struct {
 		name    string
 		cfg     Config
@@ -281,6 +288,20 @@ func TestFutureShare(t *testing.T) {
 			pre: []*types.Transaction{sign(t, e.alice, legacy(0, 1)), sign(t, e.alice, legacy(2, 1)),
 				sign(t, e.bob, legacy(0, 1)), sign(t, e.bob, legacy(1, 1))},
 			tx:   sign(t, e.alice, legacy(1, 1)), // alice would hold 3 of 4 with two sponsors
+			want: ErrSponsorShare,
+		},
+		{
+			name:    "grown replacement evicts a non-executable tx",
+			cfg:     Config{MaxBytes: sizes(withBobsFut)},
+			pre:     withBobsFut,
+			tx:      grown(1),
+			evicted: []int{1, 3}, // 1 is replaced
+		},
+		{
+			name: "grown replacement keeps the sender's own",
+			cfg:  Config{MaxBytes: sizes(withAlicesFut)},
+			pre:  withAlicesFut,
+			tx:   grown(0),
 			want: ErrSponsorShare,
 		},
 	}

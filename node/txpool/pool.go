@@ -214,7 +214,7 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 		idx   int
 		found bool
 		free  bool // a replacement that does not raise the price
-		exec  bool // a new nonce, executable once pooled
+		exec  bool // executable once pooled
 	)
 	if acc != nil {
 		idx, found = acc.find(tx.Nonce())
@@ -231,8 +231,9 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 		if free && old.free && old.head == p.heads {
 			return fmt.Errorf("%w: nonce %d", ErrReplaceLimit, tx.Nonce())
 		}
-		if err := p.checkReplaceRoom(acc, idx, old, size); err != nil {
-			return err
+		exec = idx < acc.exec
+		if grown := acc.bytes - old.size + size; grown > p.cfg.MaxSenderBytes {
+			return fmt.Errorf("%w: %s would have %d bytes, limit %d", ErrSenderBytes, from, grown, p.cfg.MaxSenderBytes)
 		}
 	} else {
 		var held, fut usage
@@ -271,20 +272,22 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 		}
 	}
 
-	if old == nil {
-		var sp common.Address
-		if acc != nil {
-			sp = acc.sponsor.addr
-		} else {
-			sp = sponsorOf(p.state, from)
-		}
-		if err := p.makeRoom(acc, sp, exec, size); err != nil {
-			return err
-		}
-		if acc == nil {
-			acc = newAccount(from, p.sponsor(sp), p.state.GetNonce(from))
-			p.accounts[from] = acc
-		}
+	var sp common.Address
+	if acc != nil {
+		sp = acc.sponsor.addr
+	} else {
+		sp = sponsorOf(p.state, from)
+	}
+	grow := usage{1, size}
+	if old != nil {
+		grow = usage{0, size}.minus(usage{0, old.size})
+	}
+	if err := p.makeRoom(acc, sp, exec, grow); err != nil {
+		return err
+	}
+	if acc == nil {
+		acc = newAccount(from, p.sponsor(sp), p.state.GetNonce(from))
+		p.accounts[from] = acc
 	}
 
 	e := &entry{tx: tx, hash: hash, seq: p.seq, price: price, cost: cost, size: size, head: p.heads, free: free}
@@ -305,23 +308,6 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 	acc.promote()
 	p.settle(acc, was)
 	p.pending = nil
-	return nil
-}
-
-// checkReplaceRoom checks that replacing old, at index idx of acc, by a
-// transaction of the given size keeps the pool, the sender and, if old is
-// not executable, the pool's part for such transactions within their byte
-// limits. A replacement evicts nothing.
-func (p *Pool) checkReplaceRoom(acc *account, idx int, old *entry, size uint64) error {
-	grow := func(b uint64) uint64 { return b - old.size + size }
-	switch {
-	case grow(acc.bytes) > p.cfg.MaxSenderBytes:
-		return fmt.Errorf("%w: %s has %d bytes, limit %d", ErrSenderBytes, acc.addr, acc.bytes, p.cfg.MaxSenderBytes)
-	case grow(p.bytes()) > p.cfg.MaxBytes:
-		return fmt.Errorf("%w: %d bytes", ErrPoolFull, p.bytes())
-	case idx >= acc.exec && grow(p.held[future].bytes) > p.cfg.MaxFutureBytes:
-		return fmt.Errorf("%w: %d bytes", ErrFutureFull, p.held[future].bytes)
-	}
 	return nil
 }
 

@@ -30,11 +30,11 @@ import (
 // refused transaction costs nobody a transaction.
 func (p *Pool) makeRoom(acc *account, sp common.Address, exec bool, tx usage) error {
 	need := p.held[executable].add(p.held[future]).add(tx).minus(p.caps[executable])
-	var mine [classes]usage // what the sender and its sponsor hold
+	var mine [classes]usage // what the sender holds
 	if acc != nil {
 		mine = acc.holdings()
 	}
-	var theirs [classes]usage
+	var theirs [classes]usage // what its sponsor holds
 	if s := p.sponsors[sp]; s != nil {
 		theirs = s.held
 	}

@@ -165,8 +165,8 @@ func (p *Pool) setHead(head *types.Header, st *state.StateDB) bool {
 //
 // When the pool is full, a transaction that can execute on the head state
 // makes room by evicting non-executable transactions, the largest holder's
-// first, and then executable ones of the sponsor holding the most, if the
-// arriving transaction's sponsor holds less than its fair share. A
+// first, and then executable ones of the sponsors above their fair share,
+// if the arriving transaction's sponsor would stay within its own. A
 // non-executable transaction may only evict non-executable ones, by the same
 // fair-share rule. Evicted transactions are not announced.
 func (p *Pool) Add(tx *types.Transaction) error {
@@ -189,9 +189,10 @@ func (p *Pool) Add(tx *types.Transaction) error {
 }
 
 // add pools tx from a sender that passed the static checks. p.mu is held.
-// The checks run cheapest first; the only work that grows with the pool is
-// making room, which evicts at most as many transactions as fit in one
-// transaction's size.
+// The checks run cheapest first. The only work beyond a few state reads is
+// making room: it scans the sponsors (members, whose number no sender
+// chooses) and evicts at most as many transactions as fit in the size of
+// the one arriving.
 func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 	hash := tx.Hash()
 	if _, ok := p.all[hash]; ok {

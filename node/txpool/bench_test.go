@@ -141,3 +141,69 @@ func BenchmarkReset(b *testing.B) {
 		b.Fatalf("have %v, want %v", n, benchTxs)
 	}
 }
+
+var (
+	fullOnce   sync.Once
+	fullEnv    *env
+	fullFlood  [][]byte // benchTxs from mallory and 99 accounts she vouches for, 100 each
+	fullHonest [][]byte // benchTxs/2 from the 100 other members, 50 each
+)
+
+// BenchmarkAddFull adds transactions of 100 members to a pool that one
+// member's 100 vouched accounts filled to its 10k transaction limit: each
+// Add evicts one of hers. The pool is refilled every 5k Adds.
+func BenchmarkAddFull(b *testing.B) {
+	fullOnce.Do(func() {
+		fullEnv = newEnv(b, benchSenders)
+		keys := fullEnv.sybils(b, benchSenders-1)
+		enc := func(tx *types.Transaction) []byte {
+			raw, err := tx.MarshalBinary()
+			if err != nil {
+				b.Fatal(err)
+			}
+			return raw
+		}
+		for i := 0; i < benchTxs; i++ {
+			fullFlood = append(fullFlood, enc(sign(b, keys[i%benchSenders], legacy(uint64(i/benchSenders), 0))))
+		}
+		for i := 0; i < benchTxs/2; i++ {
+			fullHonest = append(fullHonest, enc(sign(b, fullEnv.extra[i%benchSenders], legacy(uint64(i/benchSenders), 1))))
+		}
+	})
+	recovered := func(raw [][]byte) []*types.Transaction {
+		txs := decodeAll(b, raw)
+		for _, tx := range txs {
+			if _, err := types.Sender(testSigner, tx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return txs
+	}
+	var (
+		txs []*types.Transaction
+		p   *Pool
+	)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % len(fullHonest)
+		if j == 0 {
+			b.StopTimer()
+			p = fullEnv.pool(benchConfig())
+			for _, tx := range recovered(fullFlood) {
+				if err := p.Add(tx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			txs = recovered(fullHonest)
+			b.StartTimer()
+		}
+		if err := p.Add(txs[j]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if evicted, _ := p.Dropped(); evicted == 0 {
+		b.Fatal("nothing evicted")
+	}
+}

@@ -4,13 +4,26 @@
 // A transaction is admitted by the same rules block import applies (package
 // rules): static checks and signature recovery, then the state checks against
 // the head state (sender allowed, nonce not used, funds). The pool adds its
-// own limits: a minimum gas price, replacement by price bump, total count and
-// size, and a per-sender count. A sender's pooled transactions must be
-// affordable together, not only one by one.
+// own limits: a minimum gas price, replacement by price bump (and at most one
+// replacement per nonce and head that does not raise the price), total count
+// and size, and a per-sender count and size. A sender's pooled transactions
+// must be affordable together, not only one by one.
 //
 // Each sender's transactions are kept in nonce order. Those whose nonces
 // follow the sender's state nonce without a gap are executable; the others
-// are held as future transactions until the gap is filled.
+// are held as future (non-executable) transactions until the gap is filled,
+// in a bounded part of the pool, a few per sender, for a bounded number of
+// heads.
+//
+// Gas may be priced at zero and a member may vouch for any number of
+// accounts, so neither price nor per-sender limits keep one member from
+// filling the pool. Shares are therefore counted per sponsor, the member
+// accountable for a sender (the sender itself, or the member vouching for
+// it). When the pool is full, an executable transaction evicts future ones
+// first, then, if its sponsor is within its fair share, executable ones of
+// the sponsor holding the most: a member within its fair share is never shut
+// out by another member's transactions, however many accounts those come
+// from.
 //
 // Usage:
 //

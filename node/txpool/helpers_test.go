@@ -187,3 +187,54 @@ func hashes(txs []*types.Transaction) []common.Hash {
 	}
 	return out
 }
+
+// sybils makes a new head on which mallory is a member with no balance
+// vouching for n accounts, also without balance, and returns their keys:
+// mallory first.
+func (e *env) sybils(t testing.TB, n int) []*ecdsa.PrivateKey {
+	t.Helper()
+	keys := []*ecdsa.PrivateKey{testKey(200)}
+	for i := 0; i < n; i++ {
+		keys = append(keys, testKey(201+i))
+	}
+	e.chain.advance(t, func(st *state.StateDB) {
+		membership.AddMember(st, addrOf(keys[0]))
+		for _, k := range keys[1:] {
+			membership.Allow(st, addrOf(k), addrOf(keys[0]))
+		}
+		st.SetNonce(membership.Address, 1, tracing.NonceChangeUnspecified)
+	})
+	return keys
+}
+
+// withData returns a legacy transaction to the recipient at price 0 with n
+// bytes of non-zero calldata and the gas it needs.
+func withData(nonce uint64, n int) types.TxData {
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = 0xab
+	}
+	return legacy(nonce, 0, func(tx *types.LegacyTx) {
+		tx.Data, tx.Gas = data, 21000+16*uint64(n)
+	})
+}
+
+// mustAdd adds txs and fails on the first refusal.
+func mustAdd(t testing.TB, p *Pool, txs ...*types.Transaction) {
+	t.Helper()
+	for i, tx := range txs {
+		if err := p.Add(tx); err != nil {
+			t.Fatalf("add %d (nonce %d): %v", i, tx.Nonce(), err)
+		}
+	}
+}
+
+// pooled fails the test unless each of txs is pooled.
+func pooled(t testing.TB, p *Pool, what string, txs ...*types.Transaction) {
+	t.Helper()
+	for i, tx := range txs {
+		if !p.Has(tx.Hash()) {
+			t.Errorf("%s %d (nonce %d): have not pooled, want pooled", what, i, tx.Nonce())
+		}
+	}
+}

@@ -23,7 +23,7 @@ func (p *Pool) Pending() []*types.Transaction {
 
 // order computes Pending. p.mu is held.
 func (p *Pool) order() []*types.Transaction {
-	out := make([]*types.Transaction, 0, p.exec)
+	out := make([]*types.Transaction, 0, p.held[executable].txs)
 	h := make(cursors, 0, len(p.accounts))
 	for _, acc := range p.accounts {
 		if acc.exec > 0 {

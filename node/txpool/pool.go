@@ -15,16 +15,10 @@ import (
 	"github.com/arbiter-chain/arbiter/node/rules"
 )
 
-// Defaults for the zero fields of Config.
-const (
-	DefaultMaxTxs       = 8192
-	DefaultMaxBytes     = 32 << 20
-	DefaultMaxPerSender = 1024
-	DefaultPriceBump    = 10
-)
-
 // Errors only the pool refuses a transaction with. Everything block import
-// would also refuse is reported with the errors of package rules.
+// would also refuse is reported with the errors of package rules. The
+// refusals for a limit that frees up over time wrap ErrPoolFull or
+// ErrSenderLimit, so a client that backs off on those backs off on all.
 var (
 	// ErrAlreadyKnown: a transaction with the same hash is already pooled.
 	ErrAlreadyKnown = errors.New("already known")
@@ -33,10 +27,26 @@ var (
 	// ErrReplaceUnderpriced: a transaction with the same sender and nonce is
 	// pooled and the new one does not raise both fee cap and tip by the price bump.
 	ErrReplaceUnderpriced = errors.New("replacement transaction underpriced")
+	// ErrReplaceLimit: the pooled transaction with the same sender and nonce
+	// already replaced another at this head without raising the price; a
+	// further replacement must raise fee cap and tip or wait for the next head.
+	ErrReplaceLimit = errors.New("replacement without a price rise already made at this head")
 	// ErrPoolFull: the pool holds as many transactions or bytes as it may.
 	ErrPoolFull = errors.New("transaction pool is full")
+	// ErrSponsorShare: the pool is full and the member accountable for the
+	// sender (the sender or the member vouching for it) already holds its
+	// fair share of it, so the transaction may not evict another's.
+	ErrSponsorShare = fmt.Errorf("%w: sponsor holds its fair share", ErrPoolFull)
+	// ErrFutureFull: the part of the pool for non-executable transactions
+	// (nonce gap) is full and the sender's sponsor holds its fair share of it.
+	ErrFutureFull = fmt.Errorf("%w: no room for non-executable transactions", ErrPoolFull)
 	// ErrSenderLimit: the sender has as many pooled transactions as it may.
 	ErrSenderLimit = errors.New("too many pooled transactions from sender")
+	// ErrSenderBytes: the sender's pooled transactions would exceed its byte limit.
+	ErrSenderBytes = fmt.Errorf("%w: byte limit", ErrSenderLimit)
+	// ErrFutureLimit: the sender has as many non-executable transactions
+	// pooled as it may.
+	ErrFutureLimit = fmt.Errorf("%w: non-executable limit", ErrSenderLimit)
 	// ErrNoState: the state of the chain head could not be opened.
 	ErrNoState = errors.New("head state unavailable")
 )
@@ -48,34 +58,6 @@ type Chain interface {
 	StateAt(root common.Hash) (*state.StateDB, error)
 }
 
-// Config bounds the pool. Zero fields take the defaults.
-type Config struct {
-	MaxTxs       int      // transactions in the pool (DefaultMaxTxs)
-	MaxBytes     uint64   // encoded bytes in the pool (DefaultMaxBytes)
-	MaxPerSender int      // transactions per sender (DefaultMaxPerSender)
-	MinGasPrice  *big.Int // minimum effective gas price (0)
-	PriceBump    uint64   // percent a replacement must raise fee cap and tip by (DefaultPriceBump)
-}
-
-func (c Config) withDefaults() Config {
-	if c.MaxTxs <= 0 {
-		c.MaxTxs = DefaultMaxTxs
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
-	if c.MaxPerSender <= 0 {
-		c.MaxPerSender = DefaultMaxPerSender
-	}
-	if c.MinGasPrice == nil || c.MinGasPrice.Sign() < 0 {
-		c.MinGasPrice = new(big.Int)
-	}
-	if c.PriceBump == 0 {
-		c.PriceBump = DefaultPriceBump
-	}
-	return c
-}
-
 // entry is a pooled transaction with what the pool computed about it once.
 type entry struct {
 	tx    *types.Transaction
@@ -84,12 +66,16 @@ type entry struct {
 	price *uint256.Int // effective gas price
 	cost  *uint256.Int // value + gas * fee cap
 	size  uint64
+	head  uint64 // Pool.heads when it was pooled
+	free  bool   // it replaced another without raising the price
+	idle  int    // heads it has waited non-executable
 }
 
 // Pool holds transactions waiting to be included in a block. It is safe for
 // concurrent use.
 type Pool struct {
 	cfg      Config
+	caps     [classes]usage // executable: the whole pool; future: its part for non-executable txs
 	minPrice *uint256.Int
 	rules    rules.Static
 	chain    Chain
@@ -97,12 +83,18 @@ type Pool struct {
 
 	mu       sync.Mutex
 	state    *state.StateDB // state at the head; nil until it could be opened
+	head     common.Hash    // hash of the head state's block
+	heads    uint64         // heads seen, counting from New
+	gasLimit uint64         // the head's block gas limit
 	all      map[common.Hash]*entry
 	accounts map[common.Address]*account
-	bytes    uint64
-	exec     int                  // executable transactions over all accounts
+	sponsors map[common.Address]*sponsor
+	held     [classes]usage       // over all accounts
+	holders  [classes]int         // sponsors holding transactions of each class
 	seq      uint64               // next arrival number
 	pending  []*types.Transaction // Pending's answer; nil when the pool changed since
+	evicted  uint64               // transactions evicted for others
+	expired  uint64               // transactions dropped after waiting FutureHeads
 }
 
 // New returns an empty pool validating against r and the state of chain's
@@ -114,12 +106,18 @@ func New(cfg Config, r rules.Static, chain Chain) *Pool {
 		minPrice = new(uint256.Int).SetAllOne()
 	}
 	p := &Pool{
-		cfg:      cfg,
+		cfg: cfg,
+		caps: [classes]usage{
+			executable: {cfg.MaxTxs, cfg.MaxBytes},
+			future:     {cfg.MaxFutureTxs, cfg.MaxFutureBytes},
+		},
 		minPrice: minPrice,
 		rules:    r,
 		chain:    chain,
+		gasLimit: r.GasLimit,
 		all:      make(map[common.Hash]*entry),
 		accounts: make(map[common.Address]*account),
+		sponsors: make(map[common.Address]*sponsor),
 	}
 	p.mu.Lock()
 	_ = p.ensureState() // retried on the next Add or Reset if it fails
@@ -140,13 +138,37 @@ func (p *Pool) ensureState() error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNoState, err)
 	}
-	p.state = st
+	p.setHead(head, st)
 	return nil
+}
+
+// setHead makes head, whose state is st, the pool's head. It reports
+// whether head is another block than the previous one.
+func (p *Pool) setHead(head *types.Header, st *state.StateDB) bool {
+	p.state = st
+	p.gasLimit = p.rules.GasLimit
+	if head.GasLimit > 0 && head.GasLimit < p.gasLimit {
+		p.gasLimit = head.GasLimit
+	}
+	h := head.Hash()
+	if h == p.head {
+		return false
+	}
+	p.head = h
+	p.heads++
+	return true
 }
 
 // Add validates tx against the rules and the head state and pools it. It
 // refuses what block import would refuse, with the errors of package rules,
 // and in addition what the pool's limits refuse, with the errors above.
+//
+// When the pool is full, a transaction that can execute on the head state
+// makes room by evicting non-executable transactions, the largest holder's
+// first, and then executable ones of the sponsors above their fair share,
+// if the arriving transaction's sponsor would stay within its own. A
+// non-executable transaction may only evict non-executable ones, by the same
+// fair-share rule. Evicted transactions are not announced.
 func (p *Pool) Add(tx *types.Transaction) error {
 	if p.Has(tx.Hash()) {
 		return ErrAlreadyKnown
@@ -167,6 +189,10 @@ func (p *Pool) Add(tx *types.Transaction) error {
 }
 
 // add pools tx from a sender that passed the static checks. p.mu is held.
+// The checks run cheapest first. The only work beyond a few state reads is
+// making room: it scans the sponsors (members, whose number no sender
+// chooses) and evicts at most as many transactions as fit in the size of
+// the one arriving.
 func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 	hash := tx.Hash()
 	if _, ok := p.all[hash]; ok {
@@ -175,9 +201,56 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 	if err := p.ensureState(); err != nil {
 		return err
 	}
+	if tx.Gas() > p.gasLimit {
+		return fmt.Errorf("%w: %d > %d", rules.ErrGasLimit, tx.Gas(), p.gasLimit)
+	}
 	price := rules.EffectiveGasPrice(tx)
 	if price.Cmp(p.minPrice) < 0 {
 		return fmt.Errorf("%w: price %v, minimum %v", ErrUnderpriced, price, p.minPrice)
+	}
+	size := tx.Size()
+	acc := p.accounts[from]
+	var (
+		old   *entry
+		idx   int
+		found bool
+		free  bool // a replacement that does not raise the price
+		exec  bool // executable once pooled
+	)
+	if acc != nil {
+		idx, found = acc.find(tx.Nonce())
+		if found {
+			old = acc.txs[idx]
+		}
+	}
+	if old != nil {
+		if !p.bumped(old.tx, tx) {
+			return fmt.Errorf("%w: nonce %d needs fee cap and tip %d%% above %v/%v",
+				ErrReplaceUnderpriced, tx.Nonce(), p.cfg.PriceBump, old.tx.GasFeeCap(), old.tx.GasTipCap())
+		}
+		free = !raised(old.tx, tx)
+		if free && old.free && old.head == p.heads {
+			return fmt.Errorf("%w: nonce %d", ErrReplaceLimit, tx.Nonce())
+		}
+		exec = idx < acc.exec
+		if grown := acc.bytes - old.size + size; grown > p.cfg.MaxSenderBytes {
+			return fmt.Errorf("%w: %s would have %d bytes, limit %d", ErrSenderBytes, from, grown, p.cfg.MaxSenderBytes)
+		}
+	} else {
+		var held, fut usage
+		next := p.state.GetNonce(from)
+		if acc != nil {
+			held, fut, next = usage{len(acc.txs), acc.bytes}, acc.held(future), acc.next()
+		}
+		exec = tx.Nonce() == next
+		switch {
+		case held.txs >= p.cfg.MaxPerSender:
+			return fmt.Errorf("%w: %s has %d", ErrSenderLimit, from, held.txs)
+		case held.bytes+size > p.cfg.MaxSenderBytes:
+			return fmt.Errorf("%w: %s has %d bytes, limit %d", ErrSenderBytes, from, held.bytes, p.cfg.MaxSenderBytes)
+		case tx.Nonce() > next && fut.txs >= p.cfg.MaxFuturePerSender:
+			return fmt.Errorf("%w: %s has %d", ErrFutureLimit, from, fut.txs)
+		}
 	}
 	if err := rules.CheckState(p.state, from, tx, false); err != nil {
 		return err
@@ -186,39 +259,6 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 	if err != nil {
 		return err
 	}
-
-	acc := p.accounts[from]
-	var (
-		old   *entry
-		idx   int
-		found bool
-	)
-	if acc != nil {
-		idx, found = acc.find(tx.Nonce())
-		if found {
-			old = acc.txs[idx]
-		}
-	}
-	size := tx.Size()
-	bytes := p.bytes + size
-	if old != nil {
-		if !p.bumped(old.tx, tx) {
-			return fmt.Errorf("%w: nonce %d needs fee cap and tip %d%% above %v/%v",
-				ErrReplaceUnderpriced, tx.Nonce(), p.cfg.PriceBump, old.tx.GasFeeCap(), old.tx.GasTipCap())
-		}
-		bytes -= old.size
-	} else {
-		if acc != nil && len(acc.txs) >= p.cfg.MaxPerSender {
-			return fmt.Errorf("%w: %s has %d", ErrSenderLimit, from, len(acc.txs))
-		}
-		if len(p.all) >= p.cfg.MaxTxs {
-			return fmt.Errorf("%w: %d transactions", ErrPoolFull, len(p.all))
-		}
-	}
-	if bytes > p.cfg.MaxBytes {
-		return fmt.Errorf("%w: %d bytes", ErrPoolFull, p.bytes)
-	}
-
 	// The sender must afford everything it has pooled, not each tx alone.
 	spent := new(uint256.Int).Set(cost)
 	if acc != nil {
@@ -233,23 +273,41 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 		}
 	}
 
-	e := &entry{tx: tx, hash: hash, seq: p.seq, price: price, cost: cost, size: size}
-	p.seq++
-	if acc == nil {
-		acc = &account{nonce: p.state.GetNonce(from)}
-		p.accounts[from] = acc
-		idx, _ = acc.find(tx.Nonce())
+	var sp common.Address
+	if acc != nil {
+		sp = acc.sponsor.addr
+	} else {
+		sp = sponsorOf(p.state, from)
 	}
+	grow := usage{1, size}
+	if old != nil {
+		grow = usage{0, size}.minus(usage{0, old.size})
+	}
+	if err := p.makeRoom(acc, sp, exec, grow); err != nil {
+		return err
+	}
+	if acc == nil {
+		acc = newAccount(from, p.sponsor(sp), p.state.GetNonce(from))
+		p.accounts[from] = acc
+	}
+
+	e := &entry{tx: tx, hash: hash, seq: p.seq, price: price, cost: cost, size: size, head: p.heads, free: free}
+	p.seq++
+	was := acc.holdings()
 	if old != nil {
 		delete(p.all, old.hash)
 		acc.txs[idx] = e
+		acc.bytes = acc.bytes - old.size + size
+		if idx < acc.exec {
+			acc.execBytes = acc.execBytes - old.size + size
+		}
 	} else {
 		acc.insert(idx, e)
 	}
 	acc.spent = spent
 	p.all[hash] = e
-	p.bytes = bytes
-	p.exec += acc.promote()
+	acc.promote()
+	p.settle(acc, was)
 	p.pending = nil
 	return nil
 }
@@ -267,104 +325,53 @@ func (p *Pool) bumped(prev, next *types.Transaction) bool {
 		next.GasTipCap().Cmp(min(prev.GasTipCap())) >= 0
 }
 
-// Reset moves the pool to a new head: it re-reads the state at newHead
-// (the chain's current header if nil), drops the transactions that were
-// included or became invalid (sender no longer allowed, no longer
-// affordable), re-adds reinject (transactions of blocks a reorg dropped),
-// ignoring the ones now invalid, and recomputes which transactions are
-// executable. If the new state cannot be opened the pool is left as it was.
-func (p *Pool) Reset(newHead *types.Header, reinject []*types.Transaction) {
-	if newHead == nil {
-		newHead = p.chain.CurrentHeader()
-		if newHead == nil {
-			return
-		}
-	}
-	type candidate struct {
-		tx   *types.Transaction
-		from common.Address
-	}
-	cands := make([]candidate, 0, len(reinject))
-	for _, tx := range reinject {
-		if from, err := p.rules.CheckStatic(tx); err == nil {
-			cands = append(cands, candidate{tx, from})
-		}
-	}
-
-	p.mu.Lock()
-	st, err := p.chain.StateAt(newHead.Root)
-	if err != nil {
-		p.mu.Unlock()
-		return
-	}
-	p.state = st
-	p.revalidate()
-	var added []*types.Transaction
-	for _, c := range cands {
-		if p.add(c.tx, c.from) == nil {
-			added = append(added, c.tx)
-		}
-	}
-	p.mu.Unlock()
-
-	if len(added) > 0 {
-		p.feed.Send(added)
-	}
+// raised reports whether next raises both fee cap and tip above prev's. A
+// bump of a small or zero price rounds to no rise at all.
+func raised(prev, next *types.Transaction) bool {
+	return next.GasFeeCap().Cmp(prev.GasFeeCap()) > 0 && next.GasTipCap().Cmp(prev.GasTipCap()) > 0
 }
 
-// revalidate checks every pooled transaction against the (new) head state
-// and recomputes the executable prefixes. p.mu is held.
-//
-// rules.CheckState runs on each sender's transactions in nonce order until
-// one passes: what it checks is the same for the later ones (the sender is
-// allowed, their nonces are higher), except the balance, which the
-// cumulative check covers. A sender no longer allowed loses everything.
-func (p *Pool) revalidate() {
-	p.exec = 0
-	p.pending = nil
-	for from, acc := range p.accounts {
-		bal := p.state.GetBalance(from)
-		spent := new(uint256.Int)
-		kept := acc.txs[:0]
-		checked := false
-		for i, e := range acc.txs {
-			if !checked {
-				if err := rules.CheckState(p.state, from, e.tx, false); err != nil {
-					if errors.Is(err, rules.ErrNotAllowed) {
-						for _, d := range acc.txs[i:] {
-							p.drop(d)
-						}
-						break
-					}
-					p.drop(e) // included, or unaffordable on its own
-					continue
-				}
-				checked = true
-			}
-			var next uint256.Int
-			if _, overflow := next.AddOverflow(spent, e.cost); overflow || next.Cmp(bal) > 0 {
-				p.drop(e) // later ones stay, held behind the gap until it is refilled
-				continue
-			}
-			spent.Set(&next)
-			kept = append(kept, e)
-		}
-		clear(acc.txs[len(kept):])
-		if len(kept) == 0 {
-			delete(p.accounts, from)
+// sponsor returns the pool's record of the sponsor addr, created if new.
+func (p *Pool) sponsor(addr common.Address) *sponsor {
+	sp := p.sponsors[addr]
+	if sp == nil {
+		sp = newSponsor(addr, p.caps)
+		p.sponsors[addr] = sp
+	}
+	return sp
+}
+
+// settle brings the totals of acc's sponsor and of the pool, and the
+// sponsor's rankings, up to date after acc changed from holding was. An
+// account or sponsor left holding nothing is forgotten.
+func (p *Pool) settle(acc *account, was [classes]usage) {
+	sp := acc.sponsor
+	for c := range classes {
+		now := acc.held(c)
+		if now == was[c] {
 			continue
 		}
-		acc.txs, acc.spent, acc.exec = kept, spent, 0
-		acc.nonce = p.state.GetNonce(from)
-		p.exec += acc.promote()
+		before := sp.held[c].txs
+		sp.held[c] = sp.held[c].sub(was[c]).add(now)
+		p.held[c] = p.held[c].sub(was[c]).add(now)
+		switch after := sp.held[c].txs; {
+		case before == 0 && after > 0:
+			p.holders[c]++
+		case before > 0 && after == 0:
+			p.holders[c]--
+		}
+		sp.ranks[c].update(acc)
+	}
+	if len(acc.txs) == 0 {
+		delete(p.accounts, acc.addr)
+	}
+	if sp.held[executable].txs == 0 && sp.held[future].txs == 0 {
+		delete(p.sponsors, sp.addr)
 	}
 }
 
-// drop forgets e. The caller removes it from its account. p.mu is held.
-func (p *Pool) drop(e *entry) {
-	delete(p.all, e.hash)
-	p.bytes -= e.size
-}
+// bytes returns the encoded size of the pooled transactions. p.mu is held.
+func (p *Pool) bytes() uint64 { return p.held[executable].bytes + p.held[future].bytes }
 
 // PendingNonce returns the nonce the sender's next transaction should have:
 // its state nonce plus its executable pooled transactions.
@@ -372,7 +379,7 @@ func (p *Pool) PendingNonce(addr common.Address) uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if acc := p.accounts[addr]; acc != nil {
-		return acc.nonce + uint64(acc.exec)
+		return acc.next()
 	}
 	if p.ensureState() != nil {
 		return 0
@@ -400,10 +407,19 @@ func (p *Pool) Has(hash common.Hash) bool {
 
 // Stats returns the number of executable transactions and of future ones
 // (held behind a nonce gap).
-func (p *Pool) Stats() (executable, future int) {
+func (p *Pool) Stats() (exec, fut int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.exec, len(p.all) - p.exec
+	return p.held[executable].txs, p.held[future].txs
+}
+
+// Dropped returns how many transactions the pool has evicted to make room
+// for others and how many it dropped because they stayed non-executable
+// for FutureHeads heads, since New.
+func (p *Pool) Dropped() (evicted, expired uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.evicted, p.expired
 }
 
 // Len returns the number of pooled transactions.
@@ -417,7 +433,7 @@ func (p *Pool) Len() int {
 func (p *Pool) Bytes() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.bytes
+	return p.bytes()
 }
 
 // SubscribeNewTxs delivers each batch of newly pooled transactions to ch.

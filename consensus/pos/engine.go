@@ -179,15 +179,20 @@ func (e *Engine) VerifyHeader(chain consensus.ChainHeaderReader, header, parent 
 	if err != nil {
 		return fmt.Errorf("pos: block %d: %w", number, err)
 	}
-	if proposer := vals.Proposer(number, ex.Round); header.Coinbase != proposer {
-		return fmt.Errorf("pos: block %d round %d: %w: coinbase %v, proposer %v", number, ex.Round, errWrongProposer, header.Coinbase, proposer)
-	}
+	// The seal first: only a validator's signed header costs the proposer
+	// rotation, whose work grows with the round Extra claims.
 	signer, err := e.Author(header)
 	if err != nil {
 		return fmt.Errorf("pos: block %d: %w", number, err)
 	}
 	if signer != header.Coinbase {
 		return fmt.Errorf("pos: block %d: %w: signed by %v, coinbase %v", number, errBadProposerSeal, signer, header.Coinbase)
+	}
+	if !vals.Has(signer) {
+		return fmt.Errorf("pos: block %d round %d: %w: coinbase %v is not a validator", number, ex.Round, errWrongProposer, header.Coinbase)
+	}
+	if proposer := vals.Proposer(number, ex.Round); header.Coinbase != proposer {
+		return fmt.Errorf("pos: block %d round %d: %w: coinbase %v, proposer %v", number, ex.Round, errWrongProposer, header.Coinbase, proposer)
 	}
 	return e.verifyLastCommit(number, parentHash, &ex.LastCommit)
 }

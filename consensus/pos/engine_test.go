@@ -112,7 +112,8 @@ func TestVerifyHeader(t *testing.T) {
 		{
 			name: "proposer of another round",
 			header: func() *types.Header {
-				return withExtra(block2(0, f.proposer(2, 0), good()), func(e *Extra) { e.Round = 1 })
+				h := withExtra(block2(0, f.proposer(2, 0), good()), func(e *Extra) { e.Round = 1 })
+				return reseal(t, f.engine(f.proposer(2, 0)), h)
 			},
 			want: []error{errWrongProposer},
 		},

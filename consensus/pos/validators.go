@@ -172,7 +172,11 @@ func (s *ValidatorSet) Proposer(height uint64, round uint32) common.Address {
 	defer s.mu.Unlock()
 	s.seek(height - s.start)
 	p := slices.Clone(s.cache.prio)
-	for range round {
+	// After TotalPower steps every validator has been picked exactly Power
+	// times, so the priorities are back where they started: rounds repeat
+	// with that period, and an attacker's round (a header's Extra, a
+	// message) never sets more than TotalPower steps of work.
+	for range uint64(round) % s.total {
 		s.rotate(p)
 	}
 	return s.vals[s.pick(p)].Address

@@ -74,12 +74,10 @@ func buildCoreFuzz(t testing.TB) *coreFuzz {
 	// Two blocks per round from that round's proposer (valid when the
 	// proposer is one of the others), and one from a wrong signer.
 	blocks := map[uint32][2]*types.Block{}
-	var hashes []common.Hash
 	for _, r := range fuzzRounds {
 		p := byAddr[c.vals.Proposer(1, r)]
 		pair := [2]*types.Block{buildBlock(t, engine(p), c.genesis, r, Commit{}, 0), buildBlock(t, engine(p), c.genesis, r, Commit{}, 1)}
 		blocks[r] = pair
-		hashes = append(hashes, pair[0].Hash(), pair[1].Hash())
 	}
 	add := func(raw []byte) int {
 		c.msgs = append(c.msgs, raw)

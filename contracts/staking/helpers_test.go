@@ -53,7 +53,7 @@ type setup struct {
 // cannot give members a stake or the contract other parameters, so it
 // builds its chain and open replaces it with one whose genesis is the same
 // but for the stakes: the Env's engine, keys and signer stay valid.
-func open(t *testing.T, s setup) (*chaintest.Env, error) {
+func open(t testing.TB, s setup) (*chaintest.Env, error) {
 	t.Helper()
 	e := chaintest.New(t, chaintest.Config{
 		Members:   []string{"A", "B", "C", "D", "P"},

@@ -39,10 +39,10 @@ type benchResult struct {
 // procResult is one measured process: CPU time from the first request to
 // the last inclusion and to the last finality, and its peak memory.
 type procResult struct {
-	PID                 int
-	Name                string
+	PID                  int
+	Name                 string
 	CPUInclude, CPUFinal time.Duration
-	PeakKiB             uint64
+	PeakKiB              uint64
 }
 
 // summarize computes the ledger's counts, windows and latencies; t0 is when

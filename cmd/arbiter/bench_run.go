@@ -20,7 +20,7 @@ import (
 // Polling intervals of the run.
 const (
 	headPoll  = 25 * time.Millisecond  // eth_blockNumber, without a WebSocket
-	finalPoll = 100 * time.Millisecond // the finalized block, while transfers wait for it
+	finalPoll = 250 * time.Millisecond // the finalized block, while transfers wait for it (also read on every new head)
 )
 
 // benchLoad runs one load: it prepares the senders (funding fresh ones),

@@ -3,233 +3,236 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"math/big"
-	"slices"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/rpc"
-
-	"github.com/arbiter-chain/arbiter/node/txpool"
 )
 
-// runBench is the load tool: it signs transfers from the given keys, sends
-// them to a node over JSON-RPC, follows new heads over WebSocket and
-// reports throughput and submit-to-inclusion (or, with --finalized,
-// submit-to-finality) latency.
+// The load tool, `arbiter bench`, drives any Ethereum JSON-RPC node: an
+// Arbiter member or geth --dev, so the same load runs against both. It
+// either funds fresh senders from a funded account (vouching for them on
+// Arbiter) or sends from given keys, pre-signs every transfer, sends them
+// over HTTP (one per request, or in batches), follows the chain's heads and
+// its "finalized" block, and reports throughput, submit-to-inclusion and
+// submit-to-final latency and, for the given processes, CPU time per
+// transaction and peak memory. The pieces:
+//
+//	bench.go         flags and the run's configuration
+//	bench_fund.go    fees, fresh senders, funding and vouching
+//	bench_send.go    pre-signing and sending with backoff
+//	bench_watch.go   following heads, inclusion and finality
+//	bench_procs.go   CPU time and peak memory from /proc
+//	bench_report.go  the result, its line and its JSON
+
+// Errors of the bench command's flags.
+var (
+	// errBenchMode: neither or both of --keys and --funder were given.
+	errBenchMode = errors.New("give either --keys (existing senders) or --funder (fresh senders)")
+	// errBenchURL: a JSON-RPC URL is not http(s):// or ws(s)://.
+	errBenchURL = errors.New("JSON-RPC URL must be http://, https://, ws:// or wss://")
+)
+
+// benchConfig is one run of the load tool, resolved from its flags.
+type benchConfig struct {
+	watch    string   // URL the tool follows heads on, reads blocks from and funds through
+	sendURLs []string // HTTP URLs transactions are sent to; senders round-robin
+	batch    int      // eth_sendRawTransaction calls per request
+
+	keys      []*ecdsa.PrivateKey // existing senders (--keys), or nil
+	txs       int                 // transfers with --keys
+	funder    string              // key file, or "node"; fresh senders
+	senders   int                 // fresh senders
+	perSender int                 // transfers per fresh sender
+	conc      int                 // parallel senders
+
+	requireFinal bool          // wait for finality of every transfer, fail otherwise
+	finalWait    time.Duration // how long finality may stand still after the last inclusion
+	procs        []benchProc   // processes to measure
+	progress     io.Writer     // progress lines (stderr)
+}
+
+// funderNode is the --funder value that funds from the node's first
+// unlocked account with eth_sendTransaction (geth --dev).
+const funderNode = "node"
+
+// runBench is `arbiter bench`.
 func runBench(args []string, stdout io.Writer) error {
 	fs := newFlags("bench")
-	url := fs.String("rpc", "ws://127.0.0.1:8545/ws", "node WebSocket URL")
-	keyList := fs.String("keys", "", "comma-separated sender key files (members or allowed accounts)")
-	txs := fs.Int("txs", 10000, "transfers to send")
-	conc := fs.Int("concurrency", 8, "parallel senders")
-	finalized := fs.Bool("finalized", false, "measure until blocks are final (proof-of-stake) instead of included")
+	rpcURL := fs.String("rpc", "ws://127.0.0.1:8545/ws", "node JSON-RPC URL: the tool follows its heads (ws:// by subscription, http:// by polling) and, without --nodes, sends to it")
+	keyList := fs.String("keys", "", "comma-separated sender key files (members or allowed accounts), instead of fresh senders")
+	txs := fs.Int("txs", 10000, "transfers to send with --keys")
+	conc := fs.Int("concurrency", 8, "parallel senders (with --funder the default is one per sender)")
+	finalized := fs.Bool("finalized", false, "wait until every transfer is final (fail if it never is) and report that")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	nodes := fs.String("nodes", "", "comma-separated JSON-RPC URLs to send to, senders spread round-robin (default: --rpc); a ws:// URL is sent to over HTTP on the same host and port")
+	wsURL := fs.String("ws", "", "WebSocket URL to follow heads on (default: --rpc, or the first of --nodes, if ws://; otherwise poll eth_blockNumber every 25ms)")
+	batch := fs.Int("batch", 1, "eth_sendRawTransaction calls per JSON-RPC request (1: one transaction per request)")
+	senders := fs.Int("senders", 20, "fresh senders, with --funder")
+	perSender := fs.Int("per-sender", 1000, "transfers per fresh sender")
+	funder := fs.String("funder", "", `key file of a funded account (on Arbiter a member, who also vouches for the senders) that funds fresh senders, or "node" for the node's first unlocked account (geth --dev)`)
+	finalWait := fs.Duration("final-wait", 90*time.Second, "after the last inclusion, how long the finalized block may stand still before the tool reports inclusion only (default 0 with --keys)")
+	pids := fs.String("pids", "", "comma-separated process ids whose CPU time and peak memory to report")
+	procNames := fs.String("procs", "", "comma-separated process names, resolved via /proc, to measure like --pids")
+	jsonOut := fs.String("json", "", "also write the result as JSON to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := required("keys", *keyList); err != nil {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	cfg := benchConfig{batch: *batch, txs: *txs, funder: *funder, senders: *senders, perSender: *perSender,
+		conc: *conc, requireFinal: *finalized, finalWait: *finalWait, progress: os.Stderr}
+	if (*keyList == "") == (*funder == "") {
+		return errBenchMode
+	}
+	if *batch < 1 || *conc < 1 {
+		return errors.New("--batch and --concurrency must be positive")
+	}
+	if *keyList != "" {
+		if *txs < 1 {
+			return errors.New("--txs must be positive")
+		}
+		for _, f := range splitList(*keyList) {
+			k, err := crypto.LoadECDSA(f)
+			if err != nil {
+				return fmt.Errorf("load key %s: %w", f, err)
+			}
+			cfg.keys = append(cfg.keys, k)
+		}
+		if !set["final-wait"] {
+			cfg.finalWait = 0 // as before: --keys measures inclusion unless --finalized
+		}
+	} else {
+		if *senders < 1 || *perSender < 1 {
+			return errors.New("--senders and --per-sender must be positive")
+		}
+		if !set["concurrency"] {
+			cfg.conc = *senders
+		}
+	}
+
+	var err error
+	if cfg.watch, cfg.sendURLs, err = benchURLs(*rpcURL, set["rpc"], *nodes, *wsURL); err != nil {
 		return err
 	}
-	if *txs < 1 || *conc < 1 {
-		return errors.New("--txs and --concurrency must be positive")
-	}
-	var keys []*ecdsa.PrivateKey
-	for _, f := range strings.Split(*keyList, ",") {
-		k, err := crypto.LoadECDSA(strings.TrimSpace(f))
-		if err != nil {
-			return fmt.Errorf("load key %s: %w", f, err)
-		}
-		keys = append(keys, k)
+	if cfg.procs, err = benchProcs(*pids, *procNames); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	res, err := benchLoad(ctx, *url, keys, *txs, *conc, *finalized)
+	res, err := benchLoad(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, res)
+	fmt.Fprint(stdout, res)
+	if *jsonOut != "" {
+		b, err := json.MarshalIndent(res.report(), "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// benchResult summarises one load run.
-type benchResult struct {
-	Sent, Done int
-	Elapsed    time.Duration
-	P50, P99   time.Duration
-	Blocks     int
-	Finalized  bool
-}
-
-func (r benchResult) String() string {
-	what := "included"
-	if r.Finalized {
-		what = "finalized"
+// benchURLs resolves the URL to watch and the URLs to send to. The watched
+// URL is --ws if given, else --rpc if given, else the first of --nodes,
+// else --rpc's default. Transactions go to each of --nodes (default:
+// --rpc) over HTTP.
+func benchURLs(rpcURL string, rpcSet bool, nodes, ws string) (watch string, send []string, err error) {
+	list := splitList(nodes)
+	if len(list) == 0 {
+		list = []string{rpcURL}
 	}
-	return fmt.Sprintf("sent %d, %s %d in %d blocks over %v: %.0f tx/s; submit-to-%s latency p50 %v, p99 %v",
-		r.Sent, what, r.Done, r.Blocks, r.Elapsed.Round(time.Millisecond), float64(r.Done)/r.Elapsed.Seconds(), what,
-		r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond))
-}
-
-func benchLoad(ctx context.Context, url string, keys []*ecdsa.PrivateKey, n, conc int, finalized bool) (benchResult, error) {
-	rc, err := rpc.DialContext(ctx, url)
-	if err != nil {
-		return benchResult{}, err
-	}
-	defer rc.Close()
-	client := ethclient.NewClient(rc)
-	chainID, err := client.ChainID(ctx)
-	if err != nil {
-		return benchResult{}, err
-	}
-	signer := types.LatestSignerForChainID(chainID)
-	tip, err := client.SuggestGasTipCap(ctx)
-	if err != nil {
-		return benchResult{}, err
-	}
-	// Pre-sign everything so signing does not count as load.
-	per := make([][]*types.Transaction, len(keys))
-	for i, k := range keys {
-		from := crypto.PubkeyToAddress(k.PublicKey)
-		nonce, err := client.PendingNonceAt(ctx, from)
+	for _, u := range list {
+		h, err := benchHTTPURL(u)
 		if err != nil {
-			return benchResult{}, err
+			return "", nil, err
 		}
-		for j := i; j < n; j += len(keys) {
-			to := common.BigToAddress(big.NewInt(int64(0x10000 + j)))
-			tx, err := types.SignNewTx(k, signer, &types.DynamicFeeTx{ChainID: chainID, Nonce: nonce, To: &to, Value: big.NewInt(1), Gas: 21000, GasTipCap: tip, GasFeeCap: tip})
-			if err != nil {
-				return benchResult{}, err
-			}
-			per[i] = append(per[i], tx)
-			nonce++
-		}
+		send = append(send, h)
 	}
-	heads := make(chan *types.Header, 1024)
-	sub, err := client.SubscribeNewHead(ctx, heads)
-	if err != nil {
-		return benchResult{}, fmt.Errorf("subscribe newHeads (use a ws:// URL): %w", err)
+	switch {
+	case ws != "":
+		watch = ws
+	case rpcSet || nodes == "":
+		watch = rpcURL
+	default:
+		watch = list[0]
 	}
-	defer sub.Unsubscribe()
-
-	var mu sync.Mutex
-	submitted := make(map[common.Hash]time.Time, n)
-	start := time.Now()
-	errs := make(chan error, conc)
-	var wg sync.WaitGroup
-	// Each sender's transactions go out in nonce order from one goroutine.
-	work := make(chan []*types.Transaction, len(per))
-	for _, list := range per {
-		work <- list
+	if _, err := benchHTTPURL(watch); err != nil {
+		return "", nil, err
 	}
-	close(work)
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for list := range work {
-				for _, tx := range list {
-					mu.Lock()
-					submitted[tx.Hash()] = time.Now()
-					mu.Unlock()
-					if err := sendWithBackpressure(ctx, client, tx); err != nil {
-						errs <- fmt.Errorf("send: %w", err)
-						return
-					}
-				}
-			}
-		}()
-	}
-	go func() { wg.Wait(); close(errs) }()
-
-	var latencies []time.Duration
-	var last time.Time
-	blocks := 0
-	seen := uint64(0)
-	pending := map[uint64]*types.Block{} // included, waiting for finality
-	count := func(b *types.Block, at time.Time) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, tx := range b.Transactions() {
-			if t0, ok := submitted[tx.Hash()]; ok {
-				latencies = append(latencies, at.Sub(t0))
-				delete(submitted, tx.Hash())
-				last = at
-			}
-		}
-		if len(b.Transactions()) > 0 {
-			blocks++
-		}
-	}
-	for len(latencies) < n {
-		select {
-		case err, ok := <-errs:
-			if ok && err != nil {
-				return benchResult{}, err
-			}
-			if !ok {
-				errs = nil
-			}
-		case err := <-sub.Err():
-			return benchResult{}, err
-		case <-ctx.Done():
-			return benchResult{}, fmt.Errorf("%d of %d done: %w", len(latencies), n, ctx.Err())
-		case h := <-heads:
-			now := time.Now()
-			for num := seen + 1; num <= h.Number.Uint64(); num++ {
-				b, err := client.BlockByNumber(ctx, new(big.Int).SetUint64(num))
-				if err != nil {
-					return benchResult{}, err
-				}
-				if finalized {
-					pending[num] = b
-				} else {
-					count(b, now)
-				}
-			}
-			seen = max(seen, h.Number.Uint64())
-			if finalized {
-				fh, err := client.HeaderByNumber(ctx, big.NewInt(int64(rpc.FinalizedBlockNumber)))
-				if err != nil {
-					return benchResult{}, err
-				}
-				for num, b := range pending {
-					if num <= fh.Number.Uint64() {
-						count(b, now)
-						delete(pending, num)
-					}
-				}
-			}
-		}
-	}
-	slices.Sort(latencies)
-	return benchResult{
-		Sent: n, Done: len(latencies), Elapsed: last.Sub(start), Blocks: blocks, Finalized: finalized,
-		P50: latencies[len(latencies)/2], P99: latencies[len(latencies)*99/100],
-	}, nil
+	return watch, send, nil
 }
 
-// sendWithBackpressure sends tx, waiting and retrying while the node's pool
-// is full or holds its per-sender limit: the load tool measures what the
-// chain sustains, not how fast the pool refuses.
-func sendWithBackpressure(ctx context.Context, client *ethclient.Client, tx *types.Transaction) error {
-	for {
-		err := client.SendTransaction(ctx, tx)
-		if err == nil || !(strings.Contains(err.Error(), txpool.ErrSenderLimit.Error()) || strings.Contains(err.Error(), txpool.ErrPoolFull.Error())) {
-			return err
+// benchHTTPURL is the HTTP URL to send JSON-RPC to for a node URL: ws://
+// becomes http:// (wss:// https://) on the same host and port, and a path
+// of /ws (Arbiter's WebSocket path) becomes /, where Arbiter and geth
+// (with --ws.port equal to --http.port) take HTTP JSON-RPC.
+func benchHTTPURL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return "", fmt.Errorf("%w: %q: %v", errBenchURL, raw, err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+	case "ws", "wss":
+		u.Scheme = strings.Replace(u.Scheme, "ws", "http", 1)
+		if u.Path == "/ws" {
+			u.Path = "/"
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+	default:
+		return "", fmt.Errorf("%w: %q", errBenchURL, raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("%w: %q has no host", errBenchURL, raw)
+	}
+	return u.String(), nil
+}
+
+// isWebSocket reports whether a URL is ws:// or wss://.
+func isWebSocket(raw string) bool {
+	return strings.HasPrefix(raw, "ws://") || strings.HasPrefix(raw, "wss://")
+}
+
+// benchProcs resolves --pids and --procs to the processes to measure.
+func benchProcs(pids, names string) ([]benchProc, error) {
+	var out []benchProc
+	for _, p := range splitList(pids) {
+		pid, err := strconv.Atoi(p)
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("--pids: %q is not a process id", p)
+		}
+		out = append(out, benchProc{pid: pid, name: procName(pid)})
+	}
+	if list := splitList(names); len(list) > 0 {
+		found, err := findProcs("/proc", list, os.Getpid())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
 		}
 	}
+	return out
 }

@@ -26,7 +26,8 @@ var commands = []command{
 	{"dev", "dev [--rpc 127.0.0.1:8545]            write a one-member network to a temp dir and run its node", runDev},
 	{"bridge", "bridge --node URL [--listen 127.0.0.1:8600] --datadir DIR [--key FILE --watch]   run the chess bridge (and watchtower)", runBridge},
 	{"demo", "demo [--engine pos|pow] [--dir DIR]      run the chess arbitration demo on a local consortium", runDemo},
-	{"bench", "bench --rpc ws://127.0.0.1:8545/ws --keys FILE,... [--txs N] [--concurrency C] [--finalized]   load tool", runBench},
+	{"bench", "bench --rpc ws://127.0.0.1:8545/ws (--funder FILE|node [--senders 20] [--per-sender 1000] | --keys FILE,... [--txs N])\n" +
+		"        [--nodes URL,...] [--batch K] [--finalized] [--pids PID,...|--procs NAME,...] [--json FILE]   load tool (any Ethereum JSON-RPC node)", runBench},
 	{"verify", "verify --datadir DIR                   re-verify the head's state after a crash", runVerify},
 }
 

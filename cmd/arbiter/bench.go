@@ -225,14 +225,3 @@ func benchProcs(pids, names string) ([]benchProc, error) {
 	}
 	return out, nil
 }
-
-// splitList splits a comma-separated list, dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}

@@ -169,11 +169,12 @@ func TestClusterLossyNetwork(t *testing.T) {
 
 func TestClusterEquivocatingProposer(t *testing.T) {
 	c := newCluster(t, []uint64{1, 1, 1, 1})
-	c.nodes[3].equivocate = true
+	byz := newEquivocator(rand.New(rand.NewPCG(1, 2)), false)
+	c.nodes[3].byz = byz
 	if !c.run(1500, c.allAt(8, 0, 1, 2)) {
 		t.Fatalf("heights %v, want the correct validators at 8", c.heights())
 	}
-	if len(c.nodes[3].split) == 0 {
+	if len(byz.split) == 0 {
 		t.Fatal("the Byzantine validator never proposed; the test proves nothing")
 	}
 	c.checkNoDoubleSigns()
@@ -182,7 +183,7 @@ func TestClusterEquivocatingProposer(t *testing.T) {
 func TestClusterDoubleSignEvidence(t *testing.T) {
 	c := newCluster(t, []uint64{1, 1, 1, 1})
 	byz := c.nodes[3]
-	byz.doubleVote = true
+	byz.byz = doubleVoter{newCoalition(nil)}
 	if !c.run(300, c.allAt(3, 0, 1, 2)) {
 		t.Fatalf("heights %v, want the correct validators at 3", c.heights())
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -49,6 +50,31 @@ func TestClusterCommitTicksPaceBlocks(t *testing.T) {
 	if h := c.maxHeight(); h < 2 || h > 4 {
 		t.Fatalf("height after 35 ticks: have %d, want 2..4", h)
 	}
+}
+
+// TestClusterSlowClocksKeepUp: validators whose clocks run at half speed
+// used to decide a height only once their own CommitTicks wait was over,
+// even when the others had decided it long before; they fell a height
+// further behind every other height, and when one of them was to propose
+// the round timed out. Now a waiting validator decides as soon as it holds
+// the commit, so every validator stays at the others' height.
+func TestClusterSlowClocksKeepUp(t *testing.T) {
+	c := newCluster(t, []uint64{1, 1, 1, 1, 1, 1, 1})
+	for _, i := range adjacentValidators(c, 2) {
+		c.nodes[i].clock = rate{1, 2}
+	}
+	for range 300 {
+		c.tick()
+		hs := c.heights()
+		if low, high := slices.Min(hs), slices.Max(hs); high > low+1 {
+			t.Fatalf("tick %d: heights %v, want every validator within one height of the others", c.now, hs)
+		}
+	}
+	// Five of seven heights take a tick, the two slow proposers' two.
+	if h := c.maxHeight(); h < 200 {
+		t.Fatalf("height after 300 ticks: have %d, want at least 200", h)
+	}
+	c.checkNoDoubleSigns()
 }
 
 func TestClusterCrashes(t *testing.T) {

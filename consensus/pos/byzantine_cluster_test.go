@@ -219,7 +219,8 @@ type byzRow struct {
 	ticks      uint64
 	maxRound   uint32
 	violations int
-	elapsed    time.Duration
+	elapsed    time.Duration // wall time
+	cpu        time.Duration // CPU time of the process
 	failed     bool
 }
 
@@ -233,7 +234,7 @@ func TestClusterByzantine(t *testing.T) {
 	for _, size := range byzSizes {
 		row := byzRow{strategy: "none (all correct)", n: size.n, heights: heights}
 		row.failed = !t.Run(fmt.Sprintf("all correct/0 of %d", size.n), func(t *testing.T) {
-			runByzantine(t, byzStrategy{}, size.n, 0, &row)
+			runByzantine(t, byzStrategy{}, size.n, 0, *byzSeed, &row)
 		})
 		baseline[size.n] = row.rate()
 		rows = append(rows, row)
@@ -242,8 +243,7 @@ func TestClusterByzantine(t *testing.T) {
 		for _, size := range byzSizes {
 			row := byzRow{strategy: s.name, n: size.n, f: size.f, heights: heights}
 			row.failed = !t.Run(fmt.Sprintf("%s/%d of %d", s.name, size.f, size.n), func(t *testing.T) {
-				seed := *byzSeed*1000 + uint64(k)
-				runByzantine(t, s, size.n, size.f, &row, seed)
+				runByzantine(t, s, size.n, size.f, *byzSeed*1000+uint64(k), &row)
 			})
 			rows = append(rows, row)
 		}
@@ -257,15 +257,16 @@ func TestClusterByzantine(t *testing.T) {
 	}
 }
 
-// runByzantine runs strategy s on n validators, f of them faulty, until
-// every correct node has decided row.heights heights, and fills row.
-func runByzantine(t *testing.T, s byzStrategy, n, f int, row *byzRow, seed ...uint64) {
+// runByzantine runs strategy s on n validators, f of them faulty, with the
+// strategy's random choices drawn from seed, until every correct node has
+// decided row.heights heights, and fills row.
+func runByzantine(t *testing.T, s byzStrategy, n, f int, seed uint64, row *byzRow) {
 	powers := make([]uint64, n)
 	for i := range powers {
 		powers[i] = 1
 	}
 	c := newCluster(t, powers)
-	rng := rand.New(rand.NewPCG(append(seed, 0)[0], uint64(n)))
+	rng := rand.New(rand.NewPCG(seed, uint64(n)))
 	var byz behaviour
 	if s.byz != nil {
 		byz = s.byz(rng)
@@ -296,14 +297,14 @@ func runByzantine(t *testing.T, s byzStrategy, n, f int, row *byzRow, seed ...ui
 	// row) before a correct proposer's round decides in a tick: room for a
 	// slow clock and for rounds lost to locks, far less than a stall.
 	budget := row.heights * (roundsBound(testConfig(nil), f) + 1) * 2
-	start := time.Now()
+	start, startCPU := time.Now(), cpuTime()
 	live := c.run(int(budget), func() bool {
 		for _, i := range correct {
 			row.maxRound = max(row.maxRound, c.nodes[i].core.Round())
 		}
 		return c.allAt(row.heights, correct...)()
 	})
-	row.elapsed, row.ticks = time.Since(start), c.now
+	row.elapsed, row.cpu, row.ticks = time.Since(start), cpuTime()-startCPU, c.now
 	if !live {
 		t.Errorf("heights %v after %d ticks (the budget), want every correct node at %d", c.heights(), budget, row.heights)
 	}
@@ -397,15 +398,15 @@ func checkCorrectNodes(t *testing.T, c *cluster) int {
 // byzTable formats rows as a markdown table.
 func byzTable(rows []byzRow, baseline map[int]float64) string {
 	var b strings.Builder
-	b.WriteString("| strategy | faulty | heights | ticks | heights per 1000 ticks | vs all correct | max round | safety violations | time |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| strategy | faulty | heights | ticks | heights per 1000 ticks | vs all correct | max round | safety violations | wall | CPU |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		status := fmt.Sprint(r.violations)
 		if r.failed {
 			status += " (run failed)"
 		}
-		fmt.Fprintf(&b, "| %s | %d of %d | %d | %d | %.0f | %.2f | %d | %s | %.1fs |\n",
-			r.strategy, r.f, r.n, r.heights, r.ticks, r.rate(), r.rate()/baseline[r.n], r.maxRound, status, r.elapsed.Seconds())
+		fmt.Fprintf(&b, "| %s | %d of %d | %d | %d | %.0f | %.2f | %d | %s | %.1fs | %.1fs |\n",
+			r.strategy, r.f, r.n, r.heights, r.ticks, r.rate(), r.rate()/baseline[r.n], r.maxRound, status, r.elapsed.Seconds(), r.cpu.Seconds())
 	}
 	return b.String()
 }

@@ -2,9 +2,9 @@ package pos
 
 import (
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"slices"
+	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -109,13 +109,15 @@ func (c *cluster) halves() (first, second []int) {
 // proposerRound returns the lowest round of height h whose proposer is
 // addr: a round r places the validator r after round 0's proposer, so
 // every validator proposes one of the first Len() rounds.
-func proposerRound(vals *ValidatorSet, h uint64, addr common.Address) uint32 {
+func proposerRound(t testing.TB, vals *ValidatorSet, h uint64, addr common.Address) uint32 {
+	t.Helper()
 	for r := uint32(0); r < uint32(vals.Len()); r++ {
 		if vals.Proposer(h, r) == addr {
 			return r
 		}
 	}
-	panic(fmt.Sprintf("%v proposes no round of height %d", addr, h))
+	t.Fatalf("%v proposes no round of height %d", addr, h)
+	return 0
 }
 
 // equivocator proposes two blocks, one to each half of the correct nodes,
@@ -293,7 +295,7 @@ func (hr hugeRounds) tick(c *cluster, i int) {
 	}
 	if n.core.parent != nil && n.core.lastCommit != nil && hr.rng.IntN(8) == 0 {
 		vals, _ := c.sets.At(h)
-		first := proposerRound(vals, h, n.addr)
+		first := proposerRound(c.t, vals, h, n.addr)
 		round := first + (MaxRound-first)/uint32(vals.Len())*uint32(vals.Len())
 		b := buildBlock(c.t, n.engine, n.core.parent, round, *n.core.lastCommit, 2)
 		c.sendAll(i, peers, signProposal(c.t, n.key, round, -1, b).Encode())
@@ -504,7 +506,7 @@ func (us *undecidedSealer) tick(c *cluster, i int) {
 	}
 	us.sealedAt[i] = h
 	vals, _ := c.sets.At(h)
-	b := buildBlock(c.t, n.engine, n.core.parent, proposerRound(vals, h, n.addr), *n.core.lastCommit, 1000)
+	b := buildBlock(c.t, n.engine, n.core.parent, proposerRound(c.t, vals, h, n.addr), *n.core.lastCommit, 1000)
 	us.poison[b.Hash()] = "sealed, never voted for"
 
 	faulty := append(c.faultyPeers(i), i)
@@ -522,7 +524,7 @@ func (us *undecidedSealer) tick(c *cluster, i int) {
 		repeated.Signatures = append(repeated.Signatures, coalitionOnly.Signatures[0])
 	}
 	nextVals, _ := c.sets.At(h + 1)
-	child := buildBlock(c.t, n.engine, b, proposerRound(nextVals, h+1, n.addr), coalitionOnly, 1000)
+	child := buildBlock(c.t, n.engine, b, proposerRound(c.t, nextVals, h+1, n.addr), coalitionOnly, 1000)
 	us.poison[child.Hash()] = "child of an undecided block"
 
 	offers := []struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -49,6 +50,31 @@ func TestClusterCommitTicksPaceBlocks(t *testing.T) {
 	if h := c.maxHeight(); h < 2 || h > 4 {
 		t.Fatalf("height after 35 ticks: have %d, want 2..4", h)
 	}
+}
+
+// TestClusterSlowClocksKeepUp: validators whose clocks run at half speed
+// used to decide a height only once their own CommitTicks wait was over,
+// even when the others had decided it long before; they fell a height
+// further behind every other height, and when one of them was to propose
+// the round timed out. Now a waiting validator decides as soon as it holds
+// the commit, so every validator stays at the others' height.
+func TestClusterSlowClocksKeepUp(t *testing.T) {
+	c := newCluster(t, []uint64{1, 1, 1, 1, 1, 1, 1})
+	for _, i := range adjacentValidators(c, 2) {
+		c.nodes[i].clock = rate{1, 2}
+	}
+	for range 300 {
+		c.tick()
+		hs := c.heights()
+		if low, high := slices.Min(hs), slices.Max(hs); high > low+1 {
+			t.Fatalf("tick %d: heights %v, want every validator within one height of the others", c.now, hs)
+		}
+	}
+	// Five of seven heights take a tick, the two slow proposers' two.
+	if h := c.maxHeight(); h < 200 {
+		t.Fatalf("height after 300 ticks: have %d, want at least 200", h)
+	}
+	c.checkNoDoubleSigns()
 }
 
 func TestClusterCrashes(t *testing.T) {
@@ -169,11 +195,12 @@ func TestClusterLossyNetwork(t *testing.T) {
 
 func TestClusterEquivocatingProposer(t *testing.T) {
 	c := newCluster(t, []uint64{1, 1, 1, 1})
-	c.nodes[3].equivocate = true
+	byz := newEquivocator(rand.New(rand.NewPCG(1, 2)), false)
+	c.nodes[3].byz = byz
 	if !c.run(1500, c.allAt(8, 0, 1, 2)) {
 		t.Fatalf("heights %v, want the correct validators at 8", c.heights())
 	}
-	if len(c.nodes[3].split) == 0 {
+	if len(byz.split) == 0 {
 		t.Fatal("the Byzantine validator never proposed; the test proves nothing")
 	}
 	c.checkNoDoubleSigns()
@@ -182,7 +209,7 @@ func TestClusterEquivocatingProposer(t *testing.T) {
 func TestClusterDoubleSignEvidence(t *testing.T) {
 	c := newCluster(t, []uint64{1, 1, 1, 1})
 	byz := c.nodes[3]
-	byz.doubleVote = true
+	byz.byz = doubleVoter{newCoalition(nil)}
 	if !c.run(300, c.allAt(3, 0, 1, 2)) {
 		t.Fatalf("heights %v, want the correct validators at 3", c.heights())
 	}

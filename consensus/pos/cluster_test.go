@@ -14,8 +14,10 @@ import (
 // This file is the in-memory test network (STYLE 7): N cores stepped
 // deterministically in one goroutine. Broadcasts are queued per link and
 // delivered in FIFO order by deliver; links can be cut (Partition, Isolate,
-// Disconnect) and messages dropped by a filter. Time is Tick. Nothing
-// sleeps and nothing runs concurrently.
+// Disconnect) and messages dropped by a filter. Time is Tick; a node's
+// clock may run faster or slower than the others'. A node may be Byzantine:
+// its behaviour (byzantine_strategies_test.go) decides what it proposes
+// and sends. Nothing sleeps and nothing runs concurrently.
 
 // testTimeouts are small tick counts for the cluster tests.
 func testConfig(key *ecdsa.PrivateKey) Config {
@@ -58,10 +60,23 @@ type testNode struct {
 	doubleSigns []string
 	evidence    []*Evidence
 
-	// Byzantine behaviour, off for correct nodes.
-	equivocate bool                        // proposes two blocks to two halves
-	doubleVote bool                        // sends a conflicting copy of each vote
-	split      map[common.Hash]common.Hash // equivocation: hash -> twin
+	// byz is the node's Byzantine behaviour; nil for a correct node.
+	byz behaviour
+	// clock is how fast the node's ticks run against the cluster's; the
+	// zero value runs at the cluster's pace.
+	clock rate
+}
+
+// rate is a clock speed: num core ticks for every den cluster ticks.
+type rate struct{ num, den uint64 }
+
+// ticksAt returns how many core ticks a clock of rate r takes at cluster
+// tick t (counting from 0): over any den cluster ticks it takes num.
+func (r rate) ticksAt(t uint64) uint64 {
+	if r.den == 0 {
+		return 1
+	}
+	return (t+1)*r.num/r.den - t*r.num/r.den
 }
 
 type envelope struct {
@@ -81,6 +96,10 @@ type cluster struct {
 	decided map[uint64]common.Hash // every decision of every node
 	cfg     func(*Config)
 	useWAL  bool
+	now     uint64 // cluster ticks so far
+
+	// onSigned, if set, sees every message a node signed through its core.
+	onSigned func(n *testNode, raw []byte)
 }
 
 // clusterOpt configures a cluster.
@@ -120,7 +139,6 @@ func newCluster(t *testing.T, powers []uint64, opts ...clusterOpt) *cluster {
 			commits: make(map[uint64]Commit),
 			head:    c.genesis,
 			signed:  make(map[signKey]common.Hash),
-			split:   make(map[common.Hash]common.Hash),
 		}
 		if c.useWAL {
 			n.wal = filepath.Join(dir, n.name+".wal")
@@ -258,6 +276,9 @@ func (c *cluster) deliver() {
 		if n.down || !c.link(env.from, env.to) {
 			continue
 		}
+		if n.byz != nil {
+			n.byz.receive(c, env.to, env.raw)
+		}
 		if n.rep != nil {
 			if _, err := n.rep.message(env.raw); err != nil {
 				c.t.Fatalf("node %s: wal: %v", n.name, err)
@@ -269,22 +290,30 @@ func (c *cluster) deliver() {
 	}
 }
 
-// tick advances every running node by one tick and delivers what follows.
+// tick advances every running node by one tick of the cluster (as many
+// core ticks as its clock takes, usually one), lets the Byzantine nodes act
+// and delivers what follows.
 func (c *cluster) tick() {
 	c.t.Helper()
 	for i, n := range c.nodes {
-		if n.down {
-			continue
-		}
-		if n.rep != nil {
-			if err := n.rep.tick(); err != nil {
-				c.t.Fatal(err)
+		for range n.clock.ticksAt(c.now) {
+			if n.down {
+				break
 			}
-		} else {
-			n.core.Tick()
+			if n.rep != nil {
+				if err := n.rep.tick(); err != nil {
+					c.t.Fatal(err)
+				}
+			} else {
+				n.core.Tick()
+			}
+			c.handle(i, n.core.Ready())
 		}
-		c.handle(i, n.core.Ready())
+		if n.byz != nil && !n.down {
+			n.byz.tick(c, i)
+		}
 	}
+	c.now++
 	c.deliver()
 }
 
@@ -350,11 +379,19 @@ func (c *cluster) handle(i int, rd Ready) {
 		}
 		c.recordSigned(n, rd.Signed)
 		for _, raw := range rd.Messages {
-			c.broadcast(i, raw)
+			if n.byz != nil {
+				n.byz.send(c, i, raw)
+			} else {
+				c.send(i, raw)
+			}
 		}
 		n.evidence = append(n.evidence, rd.Evidence...)
 		if rd.Build != nil {
-			c.build(i, rd.Build)
+			if n.byz != nil {
+				n.byz.build(c, i, rd.Build)
+			} else {
+				c.proposeBuilt(i, rd.Build)
+			}
 		}
 		if rd.Behind != 0 {
 			for h := rd.Behind; h < n.head.NumberU64() && h < rd.Behind+maxServedCommits; h++ {
@@ -383,86 +420,17 @@ func (c *cluster) recordSigned(n *testNode, signed [][]byte) {
 			n.doubleSigns = append(n.doubleSigns, fmt.Sprintf("%+v", k))
 		}
 		n.signed[k] = info.Digest
+		if c.onSigned != nil {
+			c.onSigned(n, raw)
+		}
 	}
 }
 
-// build answers a build request with an empty block (or, for an
-// equivocating node, two blocks sent to two halves of the network).
-func (c *cluster) build(i int, req *BuildRequest) {
+// proposeBuilt answers node i's build request as a correct node does: it
+// builds an empty block and proposes it.
+func (c *cluster) proposeBuilt(i int, req *BuildRequest) {
 	n := c.nodes[i]
-	b := buildBlock(c.t, n.engine, req.Parent, req.Round, req.LastCommit, 0)
-	if !n.equivocate {
-		_ = n.core.Propose(b)
-		return
-	}
-	twin := buildBlock(c.t, n.engine, req.Parent, req.Round, req.LastCommit, 1)
-	n.split[b.Hash()], n.split[twin.Hash()] = twin.Hash(), b.Hash()
-	p1 := signProposal(c.t, n.key, req.Round, -1, b)
-	p2 := signProposal(c.t, n.key, req.Round, -1, twin)
-	_ = n.core.Step(p1.Encode())
-	first, second := c.halves(i)
-	for _, j := range first {
-		c.sendTo(i, j, p1.Encode())
-	}
-	for _, j := range second {
-		c.sendTo(i, j, p2.Encode())
-	}
-}
-
-// halves splits the peers of i in two.
-func (c *cluster) halves(i int) (first, second []int) {
-	for j := range c.nodes {
-		if j == i {
-			continue
-		}
-		if len(first) <= len(second) {
-			first = append(first, j)
-		} else {
-			second = append(second, j)
-		}
-	}
-	return first, second
-}
-
-// broadcast sends raw from node i, applying its Byzantine behaviour.
-func (c *cluster) broadcast(i int, raw []byte) {
-	n := c.nodes[i]
-	if !n.equivocate && !n.doubleVote {
-		c.send(i, raw)
-		return
-	}
-	first, second := c.halves(i)
-	switch m := decodeOwn(c.t, raw).(type) {
-	case *Proposal:
-		if _, ok := n.split[m.Block.Hash()]; ok && n.equivocate {
-			for _, j := range first { // the other half has the twin
-				c.sendTo(i, j, raw)
-			}
-			return
-		}
-		c.send(i, raw)
-	case *Vote:
-		if twin, ok := n.split[m.BlockHash]; ok && n.equivocate {
-			// The half that saw this block gets the vote, the other
-			// half a vote for the twin block.
-			other := signVote(c.t, n.key, m.Type, m.Height, m.Round, twin)
-			for _, j := range first {
-				c.sendTo(i, j, raw)
-			}
-			for _, j := range second {
-				c.sendTo(i, j, other.Encode())
-			}
-			return
-		}
-		c.send(i, raw)
-		if n.doubleVote {
-			other := m.BlockHash
-			other[0] ^= 0xff
-			c.send(i, signVote(c.t, n.key, m.Type, m.Height, m.Round, other).Encode())
-		}
-	default:
-		c.send(i, raw)
-	}
+	_ = n.core.Propose(buildBlock(c.t, n.engine, req.Parent, req.Round, req.LastCommit, 0))
 }
 
 // commit stores a decision on node i, checks it against every other
@@ -505,7 +473,7 @@ func (c *cluster) commit(i int, d *Decision) {
 func (c *cluster) checkNoDoubleSigns() {
 	c.t.Helper()
 	for _, n := range c.nodes {
-		if n.equivocate || n.doubleVote {
+		if n.byz != nil {
 			continue
 		}
 		if len(n.doubleSigns) > 0 {

@@ -331,6 +331,31 @@ func TestCoreDecides(t *testing.T) {
 	}
 }
 
+// TestCoreDecidesWhileWaiting: a core waiting out CommitTicks before round
+// 0 applied no rule at all, so a validator whose clock ran slower than the
+// others' could not decide a height they had decided until its own wait
+// ended, fell further behind every height and failed its proposer turns.
+// Line 49 holds in every step: the waiting core decides at once, and still
+// signs nothing before round 0.
+func TestCoreDecidesWhileWaiting(t *testing.T) {
+	h := newCoreHarness(t, func(c *Config) { c.CommitTicks = 50 })
+	v := h.block(0, 0)
+	h.propose(0, -1, v)
+	h.votes(Precommit, 0, v.Hash(), 0, 1, 2, 3)
+	var d *Decision
+	for _, rd := range h.ready {
+		if rd.Decided != nil {
+			d = rd.Decided
+		}
+	}
+	if d == nil || d.Block.Hash() != v.Hash() {
+		t.Fatalf("decision while waiting: have %v, want block %x", d, v.Hash())
+	}
+	if len(h.sent) != 0 {
+		t.Fatalf("signed %d messages while waiting, want none", len(h.sent))
+	}
+}
+
 func TestCoreTimeoutsGrowWithRound(t *testing.T) {
 	tm := Timeout{Base: 3, Delta: 2}
 	for r := uint32(0); r < 5; r++ {

@@ -35,9 +35,16 @@ func (c *Core) startRound(round uint32) {
 
 // evaluate applies the upon-rules of Algorithm 1 until none fires. Rules are
 // tried in a fixed order so that replaying the same inputs gives the same
-// state.
+// state. While the core waits out CommitTicks before round 0 it signs
+// nothing, but line 49 holds in every step: a height the others decided
+// meanwhile is decided at once, so that a validator whose wait ends later
+// than theirs (a slower clock, a later decision) does not fall behind.
 func (c *Core) evaluate() {
-	if c.vals == nil || c.waiting || c.decision != nil {
+	if c.vals == nil || c.decision != nil {
+		return
+	}
+	if c.waiting {
+		c.line49()
 		return
 	}
 	for c.decision == nil && c.applyRule() {

@@ -152,16 +152,19 @@ func newCluster(t *testing.T, powers []uint64, opts ...clusterOpt) *cluster {
 	return c
 }
 
+// validate is node n's answer to its core's validation requests: the
+// engine's header rules against the parent the node holds.
+func (c *cluster) validate(n *testNode, b *types.Block) error {
+	parent := n.blocks[b.NumberU64()-1]
+	if parent == nil {
+		return fmt.Errorf("unknown parent")
+	}
+	return n.engine.VerifyHeader(nil, b.Header(), parent.Header())
+}
+
 // config returns node n's core config.
 func (c *cluster) config(n *testNode) Config {
 	cfg := testConfig(n.key)
-	cfg.Validate = func(b *types.Block) error {
-		parent := n.blocks[b.NumberU64()-1]
-		if parent == nil {
-			return fmt.Errorf("unknown parent")
-		}
-		return n.engine.VerifyHeader(nil, b.Header(), parent.Header())
-	}
 	if c.cfg != nil {
 		c.cfg(&cfg)
 	}
@@ -400,6 +403,19 @@ func (c *cluster) handle(i int, rd Ready) {
 		}
 		if rd.Decided != nil {
 			c.commit(i, rd.Decided)
+		}
+		for _, b := range rd.Validate {
+			if n.core == nil {
+				break
+			}
+			err := c.validate(n, b)
+			if n.rep != nil {
+				if _, werr := n.rep.validated(b.Hash(), err); werr != nil {
+					c.t.Fatalf("node %s: wal: %v", n.name, werr)
+				}
+			} else {
+				_ = n.core.Validated(b.Hash(), err)
+			}
 		}
 		if n.core == nil || !n.core.HasReady() {
 			return

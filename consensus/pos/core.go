@@ -2,7 +2,6 @@ package pos
 
 import (
 	"crypto/ecdsa"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -44,11 +43,6 @@ type Config struct {
 	ChainID *big.Int
 	// Key is this validator's key; nil for a node that only follows.
 	Key *ecdsa.PrivateKey
-	// Validate is valid(v) of Algorithm 1 beyond the core's own checks
-	// (height, parent): the node checks the proposer seal and executes the
-	// block. nil accepts every block that extends the parent.
-	Validate func(*types.Block) error
-
 	// TimeoutPropose, TimeoutPrevote and TimeoutPrecommit are the
 	// paper's timeoutPropose(r), timeoutPrevote(r), timeoutPrecommit(r).
 	TimeoutPropose, TimeoutPrevote, TimeoutPrecommit Timeout
@@ -143,11 +137,20 @@ type Ready struct {
 	Decided  *Decision
 	Evidence []*Evidence
 	Behind   uint64
+	// Validate lists blocks whose validity (valid(v) beyond the core's own
+	// checks: header rules, execution) the core needs; the driver answers
+	// each with Validated, in any order, later.
+	Validate []*types.Block
+	// Refused lists what the core declined to do and why (a signature
+	// the double-sign guard refused, a block found invalid), for the
+	// driver to log.
+	Refused []error
 }
 
 // empty reports whether rd asks for nothing.
 func (rd *Ready) empty() bool {
-	return len(rd.Messages) == 0 && rd.Build == nil && rd.Decided == nil && len(rd.Evidence) == 0 && rd.Behind == 0
+	return len(rd.Messages) == 0 && rd.Build == nil && rd.Decided == nil && len(rd.Evidence) == 0 && rd.Behind == 0 &&
+		len(rd.Validate) == 0 && len(rd.Refused) == 0
 }
 
 // timeoutKind names the three timeouts of Algorithm 1.
@@ -192,10 +195,11 @@ type Core struct {
 	validValue  *types.Block
 	validRound  int32
 
-	rounds      map[uint32]*roundState
-	validity    map[common.Hash]error
-	latestRound map[common.Address]uint32 // highest round seen per validator
-	building    int64                     // round awaiting Propose, or -1
+	rounds        map[uint32]*roundState
+	validity      map[common.Hash]validity
+	waitingCommit *CommitMessage            // a catch-up commit whose block awaits validation
+	latestRound   map[common.Address]uint32 // highest round seen per validator
+	building      int64                     // round awaiting Propose, or -1
 
 	waiting bool   // between StartHeight and round 0 (CommitTicks)
 	startAt uint64 // tick at which round 0 starts
@@ -217,7 +221,7 @@ type Core struct {
 // NewCore returns a core that waits for StartHeight.
 func NewCore(cfg Config) (*Core, error) {
 	if cfg.ChainID == nil {
-		return nil, errors.New("pos: core: no chain id")
+		return nil, errNoChainID
 	}
 	if cfg.MaxMessageSize <= 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
@@ -244,10 +248,16 @@ func (c *Core) LastSigned() LastSigned { return c.guard }
 // HasReady reports whether Ready has anything to do.
 func (c *Core) HasReady() bool { return !c.out.empty() }
 
-// Ready returns what the driver must do and clears it.
+// Ready returns what the driver must do and clears it. Validation
+// requests answered meanwhile (by a replayed log) are left out.
 func (c *Core) Ready() Ready {
 	rd := c.out
 	c.out = Ready{}
+	if len(rd.Validate) > 0 {
+		rd.Validate = slices.DeleteFunc(rd.Validate, func(b *types.Block) bool {
+			return c.validity[b.Hash()] != validityPending
+		})
+	}
 	return rd
 }
 
@@ -259,11 +269,11 @@ func (c *Core) Ready() Ready {
 // new height are then stepped.
 func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *Commit) error {
 	if parent == nil || vals == nil {
-		return errors.New("pos: StartHeight needs a parent and a validator set")
+		return errStartArgs
 	}
 	number := parent.NumberU64() + 1
 	if c.vals != nil && number <= c.height {
-		return fmt.Errorf("pos: StartHeight %d, already at %d", number, c.height)
+		return fmt.Errorf("%w: %d, already at %d", errStartBehind, number, c.height)
 	}
 	if lastCommit != nil {
 		lc := *lastCommit
@@ -277,7 +287,8 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 	c.lockedValue, c.lockedRound = nil, -1
 	c.validValue, c.validRound = nil, -1
 	c.rounds = make(map[uint32]*roundState)
-	c.validity = make(map[common.Hash]error)
+	c.validity = make(map[common.Hash]validity)
+	c.waitingCommit = nil
 	c.latestRound = make(map[common.Address]uint32)
 	c.timeouts, c.building = nil, -1
 	c.catchupAt, c.behindAt = c.now, c.now
@@ -306,7 +317,7 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 // then the signer's membership in the height's set.
 func (c *Core) Step(raw []byte) error {
 	if c.vals == nil {
-		return errors.New("pos: core not started")
+		return errNotStarted
 	}
 	m, err := DecodeMessage(raw, c.cfg.MaxMessageSize)
 	if err != nil {
@@ -440,7 +451,7 @@ func (c *Core) Tick() {
 // left that round's propose step meanwhile.
 func (c *Core) Propose(b *types.Block) error {
 	if c.vals == nil || c.decision != nil || c.waiting || c.building != int64(c.round) || c.step != stepPropose {
-		return errors.New("pos: no proposal pending")
+		return errNoProposalPending
 	}
 	if b.NumberU64() != c.height || b.ParentHash() != c.parent.Hash() {
 		return fmt.Errorf("%w: built block %d", errBlockMismatch, b.NumberU64())
@@ -449,8 +460,8 @@ func (c *Core) Propose(b *types.Block) error {
 		return fmt.Errorf("%w: built block is not for round %d", errBlockMismatch, c.round)
 	}
 	c.building = -1
-	c.validity[b.Hash()] = nil // our own block: valid(v) holds
-	c.sendProposal(b, -1)      // line 18
+	c.validity[b.Hash()] = validityValid // our own block: valid(v) holds
+	c.sendProposal(b, -1)                // line 18
 	c.evaluate()
 	return nil
 }
@@ -580,8 +591,12 @@ func (c *Core) onCommit(m *CommitMessage) error {
 	if _, err := VerifyCommit(c.cfg.ChainID, c.vals, c.height, b.Hash(), &m.Commit); err != nil {
 		return err
 	}
-	if !c.valid(b) {
-		return fmt.Errorf("pos: committed block %x is invalid: %w", b.Hash(), c.validity[b.Hash()])
+	switch ok, known := c.valid(b); {
+	case !known:
+		c.waitingCommit = m // decided when Validated answers
+		return nil
+	case !ok:
+		return fmt.Errorf("%w: committed block %x", errInvalidBlock, b.Hash())
 	}
 	c.decide(b, m.Commit)
 	return nil
@@ -606,22 +621,64 @@ func (c *Core) peerBehind(height uint64) {
 	}
 }
 
-// valid is valid(v): v extends the parent at this height and passes the
-// node's validation. Results are cached per block hash for the height.
-func (c *Core) valid(b *types.Block) bool {
+// validity is what the core knows of valid(v) for a block.
+type validity uint8
+
+const (
+	validityPending validity = iota // asked for in Ready.Validate, not answered yet
+	validityValid
+	validityInvalid
+)
+
+// valid is valid(v) of Algorithm 1: v extends the parent at this height
+// (the core's own check) and passes the node's validation (the engine's
+// header rules and execution), which the core does not run itself: it asks
+// for it in Ready.Validate and learns the answer from Validated. It
+// reports whether v is valid and whether that is known yet; a rule whose
+// condition needs valid(v) waits while it is not (the round's timeouts
+// still run, so a validation that never answers costs a round, not the
+// chain). Answers are kept per block hash for the height.
+func (c *Core) valid(b *types.Block) (ok, known bool) {
 	h := b.Hash()
-	if err, ok := c.validity[h]; ok {
-		return err == nil
+	if v, seen := c.validity[h]; seen {
+		return v == validityValid, v != validityPending
 	}
-	var err error
-	switch {
-	case b.NumberU64() != c.height || b.ParentHash() != c.parent.Hash():
-		err = errBlockMismatch
-	case c.cfg.Validate != nil:
-		err = c.cfg.Validate(b)
+	if b.NumberU64() != c.height || b.ParentHash() != c.parent.Hash() {
+		c.validity[h] = validityInvalid
+		return false, true
 	}
-	c.validity[h] = err
-	return err == nil
+	c.validity[h] = validityPending
+	c.out.Validate = append(c.out.Validate, b)
+	return false, false
+}
+
+// Validated answers a validation the core asked for in Ready.Validate:
+// err is nil if the block with this hash is valid. It is an input like a
+// message, and a driver logs it before the core sees it. An answer for a
+// block the core is not waiting on (another height, asked and answered
+// already) changes nothing and returns errNotRequested.
+func (c *Core) Validated(hash common.Hash, err error) error {
+	if c.vals == nil {
+		return errNotStarted
+	}
+	if v, seen := c.validity[hash]; !seen || v != validityPending {
+		return fmt.Errorf("%w: %x", errNotRequested, hash)
+	}
+	if err != nil {
+		c.validity[hash] = validityInvalid
+		c.out.Refused = append(c.out.Refused, fmt.Errorf("%w: %x: %w", errInvalidBlock, hash, err))
+	} else {
+		c.validity[hash] = validityValid
+	}
+	if cm := c.waitingCommit; cm != nil && cm.Block.Hash() == hash && c.decision == nil {
+		c.waitingCommit = nil
+		if err == nil {
+			c.decide(cm.Block, cm.Commit)
+			return nil
+		}
+	}
+	c.evaluate()
+	return nil
 }
 
 // schedule arranges OnTimeout*(h_p, round) after the timeout of kind.
@@ -680,6 +737,7 @@ func (c *Core) sendProposal(b *types.Block, vr int32) {
 	p := &Proposal{Height: c.height, Round: c.round, ValidRound: vr, Block: b}
 	sig, err := c.signGuarded(c.height, c.round, signedProposal, p.Digest(c.cfg.ChainID))
 	if err != nil {
+		c.out.Refused = append(c.out.Refused, fmt.Errorf("proposal at height %d round %d: %w", c.height, c.round, err))
 		return
 	}
 	p.Signature = sig
@@ -704,6 +762,7 @@ func (c *Core) sendVote(t VoteType, hash common.Hash) {
 	v := &Vote{Type: t, Height: c.height, Round: c.round, BlockHash: hash}
 	sig, err := c.signGuarded(c.height, c.round, uint8(t), v.Digest(c.cfg.ChainID))
 	if err != nil {
+		c.out.Refused = append(c.out.Refused, fmt.Errorf("%v at height %d round %d: %w", t, c.height, c.round, err))
 		return
 	}
 	v.Signature = sig

@@ -27,6 +27,10 @@ type coreHarness struct {
 	genesis *types.Block
 	sent    []any // decoded own messages, in order
 	ready   []Ready
+	// validate answers the core's validation requests at once; with
+	// deferValidation the requests are left for the test to answer.
+	validate        func(*types.Block) error
+	deferValidation bool
 }
 
 func newCoreHarness(t *testing.T, adjust ...func(*Config)) *coreHarness {
@@ -52,9 +56,9 @@ func newCoreHarness(t *testing.T, adjust ...func(*Config)) *coreHarness {
 		TimeoutPropose:   Timeout{Base: 10, Delta: 5},
 		TimeoutPrevote:   Timeout{Base: 4, Delta: 3},
 		TimeoutPrecommit: Timeout{Base: 6, Delta: 1},
-		Validate: func(b *types.Block) error {
-			return verifier.VerifyHeader(nil, b.Header(), h.genesis.Header())
-		},
+	}
+	h.validate = func(b *types.Block) error {
+		return verifier.VerifyHeader(nil, b.Header(), h.genesis.Header())
 	}
 	for _, f := range adjust {
 		f(&cfg)
@@ -73,7 +77,12 @@ func newCoreHarness(t *testing.T, adjust ...func(*Config)) *coreHarness {
 
 // collect drains the core's Ready into sent.
 func (h *coreHarness) collect() {
-	rd := h.core.Ready()
+	var rd Ready
+	if h.deferValidation {
+		rd = h.core.Ready()
+	} else {
+		rd = settle(h.core, h.validate, nil)
+	}
 	h.ready = append(h.ready, rd)
 	for _, raw := range rd.Signed {
 		h.sent = append(h.sent, decodeOwn(h.t, raw))

@@ -9,9 +9,12 @@
 //
 //   - Core (core.go, rules.go, votes.go) is one validator's state machine,
 //     pure and single-threaded like etcd's raft: Step(message), Tick()
-//     (logical time; timeouts are ticks), Propose(block) and StartHeight in,
-//     Ready out (messages to persist and broadcast, a block to build, the
-//     decided block with its commit, equivocation evidence). Its methods
+//     (logical time; timeouts are ticks), Propose(block), Validated(hash,
+//     err) and StartHeight in, Ready out (messages to persist and
+//     broadcast, a block to build, blocks to validate, the decided block
+//     with its commit, equivocation evidence, what it refused to sign).
+//     It does no I/O and runs no block: valid(v) beyond its own checks is
+//     a request the driver answers later. Its methods
 //     carry the paper's line numbers (startRound is StartRound, line22 the
 //     upon-rule of line 22, onTimeoutPropose OnTimeoutPropose, ...).
 //   - Engine (engine.go, extra.go) is the consensus.Engine the chain calls:
@@ -47,7 +50,7 @@
 //		Heads:     syncedHeads,   // optional: blocks imported by sync
 //		Transport: topic,         // Broadcast([]byte)
 //		Builder:   builder,       // chain.BuildBlock over pool.Pending
-//		Validator: validator,     // VerifyHeader + execution, without importing
+//		Validator: validator,     // answers Ready.Validate: VerifyHeader + execution, without importing
 //		Committer: committer,     // insert the block and mark it final
 //	}
 //	cfg.Core.DefaultTimeouts()

@@ -2,11 +2,12 @@ package pos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 )
 
@@ -51,8 +52,8 @@ type History interface {
 
 // DriverConfig wires a Driver to the node.
 type DriverConfig struct {
-	// Core holds timeouts and limits; ChainID, Key and Validate are set by
-	// NewDriver from the engine and Validator. A timeout or RebroadcastTicks
+	// Core holds timeouts and limits; ChainID and Key are set by NewDriver
+	// from the engine. A timeout or RebroadcastTicks
 	// left zero gets its DefaultTimeouts value, scaled to TickInterval so
 	// that it keeps its real duration: a driver on a real network never
 	// runs without rebroadcast, which is what recovers the messages sent
@@ -85,6 +86,10 @@ type DriverConfig struct {
 
 	Transport Transport
 	Builder   Builder
+	// Validator answers the core's validation requests (Ready.Validate),
+	// one block at a time on a goroutine of its own, so the core keeps
+	// reading messages while a proposal executes. nil accepts every block
+	// that extends the parent.
 	Validator BlockValidator
 	Committer Committer
 
@@ -117,6 +122,8 @@ type Driver struct {
 	builds   chan BuildRequest
 	built    chan builtBlock
 	evidence chan *Evidence
+	toCheck  *blockQueue
+	checked  chan validation
 	pending  *Decision // decided, not yet committed
 
 	lastHeight uint64 // for logging round changes
@@ -127,9 +134,9 @@ type Driver struct {
 func NewDriver(engine *Engine, cfg DriverConfig) (*Driver, error) {
 	switch {
 	case cfg.Head == nil:
-		return nil, errors.New("pos: driver: no head block")
+		return nil, errNoHead
 	case cfg.Transport == nil || cfg.Builder == nil || cfg.Committer == nil:
-		return nil, errors.New("pos: driver: transport, builder and committer are required")
+		return nil, errDriverParts
 	}
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = DefaultTickInterval
@@ -145,9 +152,6 @@ func NewDriver(engine *Engine, cfg DriverConfig) (*Driver, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Core.ChainID, cfg.Core.Key = engine.chainID, engine.key
-	if cfg.Validator != nil {
-		cfg.Core.Validate = cfg.Validator.ValidateBlock
-	}
 	vals, err := engine.validators.ValidatorSet(cfg.Head.NumberU64()+1, cfg.Head.Hash())
 	if err != nil {
 		return nil, fmt.Errorf("pos: driver: %w", err)
@@ -165,7 +169,72 @@ func NewDriver(engine *Engine, cfg DriverConfig) (*Driver, error) {
 		builds:   make(chan BuildRequest, 1),
 		built:    make(chan builtBlock, 1),
 		evidence: make(chan *Evidence, 64),
+		toCheck:  newBlockQueue(),
+		checked:  make(chan validation, 16),
 	}, nil
+}
+
+// validation is the answer to a validation request.
+type validation struct {
+	hash common.Hash
+	err  error
+}
+
+// blockQueue hands validation requests to the validation goroutine without
+// ever blocking the driver. The core asks for each block once a height and
+// keeps at most a few proposals a round, so the queue stays short.
+type blockQueue struct {
+	mu     sync.Mutex
+	blocks []*types.Block
+	ready  chan struct{}
+}
+
+func newBlockQueue() *blockQueue { return &blockQueue{ready: make(chan struct{}, 1)} }
+
+func (q *blockQueue) push(b *types.Block) {
+	q.mu.Lock()
+	q.blocks = append(q.blocks, b)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (q *blockQueue) pop() (*types.Block, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.blocks) == 0 {
+		return nil, false
+	}
+	b := q.blocks[0]
+	q.blocks = q.blocks[1:]
+	return b, true
+}
+
+// validateLoop runs the Validator on queued blocks, oldest first, and
+// returns each answer to Run.
+func (d *Driver) validateLoop(ctx context.Context) {
+	for {
+		b, ok := d.toCheck.pop()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-d.toCheck.ready:
+			}
+			continue
+		}
+		v := validation{hash: b.Hash()}
+		if d.cfg.Validator != nil {
+			v.err = d.cfg.Validator.ValidateBlock(b)
+		}
+		select {
+		case d.checked <- v:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // defaultTimeouts sets the timeouts and the rebroadcast period that cfg
@@ -205,6 +274,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	defer cancel()
 	defer d.rep.wal.close()
 	go d.buildLoop(ctx)
+	go d.validateLoop(ctx)
 
 	ticker := time.NewTicker(d.cfg.TickInterval)
 	defer ticker.Stop()
@@ -236,6 +306,14 @@ func (d *Driver) Run(ctx context.Context) error {
 				if err := d.commit(); err != nil {
 					return err
 				}
+			}
+		case v := <-d.checked:
+			stepErr, err := d.rep.validated(v.hash, v.err)
+			if err != nil {
+				return fmt.Errorf("pos: wal: %w", err)
+			}
+			if stepErr != nil {
+				d.log.Debug("validation answer not needed", "err", stepErr)
 			}
 		case b := <-d.built:
 			if b.err != nil {
@@ -292,6 +370,12 @@ func (d *Driver) handle(rd Ready) error {
 			default:
 			}
 			d.builds <- *rd.Build
+		}
+		for _, b := range rd.Validate {
+			d.toCheck.push(b)
+		}
+		for _, err := range rd.Refused {
+			d.log.Warn("consensus refused", "err", err)
 		}
 		if rd.Behind != 0 {
 			d.serve(rd.Behind)

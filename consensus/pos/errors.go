@@ -119,6 +119,37 @@ var (
 	errDoubleSign = errors.New("pos: refusing to sign a conflicting message")
 )
 
+// Core usage errors: what a driver did out of turn.
+var (
+	// errNoChainID is returned by NewCore without a chain id.
+	errNoChainID = errors.New("pos: core: no chain id")
+	// errStartArgs is returned by StartHeight without a parent or set.
+	errStartArgs = errors.New("pos: StartHeight needs a parent and a validator set")
+	// errStartBehind is returned by StartHeight for a height not above
+	// the current one.
+	errStartBehind = errors.New("pos: StartHeight not above the current height")
+	// errNotStarted is returned for an input before StartHeight.
+	errNotStarted = errors.New("pos: core not started")
+	// errNoProposalPending is returned by Propose when the core asked for
+	// no block, or has left the round it asked in.
+	errNoProposalPending = errors.New("pos: no proposal pending")
+	// errNotRequested is returned by Validated for a block the core is not
+	// waiting on.
+	errNotRequested = errors.New("pos: validation not requested")
+	// errInvalidBlock is reported (Ready.Refused) for a block validation
+	// refused, and returned for a catch-up commit of such a block.
+	errInvalidBlock = errors.New("pos: block is invalid")
+)
+
+// Driver errors.
+var (
+	// errNoHead is returned by NewDriver without a head block.
+	errNoHead = errors.New("pos: driver: no head block")
+	// errDriverParts is returned by NewDriver without a transport,
+	// builder or committer.
+	errDriverParts = errors.New("pos: driver: transport, builder and committer are required")
+)
+
 // Validator set errors.
 var (
 	errEmptySet           = errors.New("pos: empty validator set")

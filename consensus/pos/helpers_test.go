@@ -142,3 +142,42 @@ func decodeOwn(t testing.TB, raw []byte) any {
 	}
 	return m
 }
+
+// settle answers the core's validation requests at once with validate (nil
+// accepts every block), as a driver whose validation were instant would,
+// and returns in one Ready everything the core asked for meanwhile. answer,
+// if not nil, hands an answer to the core instead of Validated (a replica
+// logs it first).
+func settle(core *Core, validate func(*types.Block) error, answer func(common.Hash, error)) Ready {
+	var all Ready
+	for {
+		rd := core.Ready()
+		all.Signed = append(all.Signed, rd.Signed...)
+		all.Messages = append(all.Messages, rd.Messages...)
+		all.Evidence = append(all.Evidence, rd.Evidence...)
+		all.Refused = append(all.Refused, rd.Refused...)
+		if rd.Build != nil {
+			all.Build = rd.Build
+		}
+		if rd.Decided != nil {
+			all.Decided = rd.Decided
+		}
+		if rd.Behind != 0 {
+			all.Behind = rd.Behind
+		}
+		if len(rd.Validate) == 0 {
+			return all
+		}
+		for _, b := range rd.Validate {
+			var err error
+			if validate != nil {
+				err = validate(b)
+			}
+			if answer != nil {
+				answer(b.Hash(), err)
+			} else {
+				_ = core.Validated(b.Hash(), err)
+			}
+		}
+	}
+}

@@ -112,6 +112,10 @@ func openReplica(cfg Config, path string, head *types.Block, headCommit *Commit,
 			_ = core.Step(r.data)
 		case walTick:
 			core.Tick()
+		case walValidated:
+			if hash, verr, ok := decodeValidated(r.data); ok {
+				_ = core.Validated(hash, verr)
+			}
 		}
 	}
 	return rp, core.Ready(), nil
@@ -144,6 +148,15 @@ func (r *replica) message(raw []byte) (stepErr, walErr error) {
 		return stepErr, nil
 	}
 	return nil, r.wal.append(walMessage, raw)
+}
+
+// validated hands the core a validation answer and logs it if the core
+// took it (see message).
+func (r *replica) validated(hash common.Hash, verr error) (stepErr, walErr error) {
+	if stepErr = r.core.Validated(hash, verr); stepErr != nil {
+		return stepErr, nil
+	}
+	return nil, r.wal.append(walValidated, encodeValidated(hash, verr))
 }
 
 // tick logs and applies one tick.

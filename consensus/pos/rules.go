@@ -68,8 +68,12 @@ func (c *Core) line22() bool {
 		if p.msg.ValidRound != -1 {
 			continue
 		}
+		ok, known := c.valid(p.block())
+		if !known {
+			continue // wait for Validated (or timeoutPropose)
+		}
 		// Line 23: valid(v) ∧ (lockedRound_p = −1 ∨ lockedValue_p = v).
-		if c.valid(p.block()) && (c.lockedRound == -1 || c.lockedValue.Hash() == p.hash) {
+		if ok && (c.lockedRound == -1 || c.lockedValue.Hash() == p.hash) {
 			c.sendVote(Prevote, p.hash) // line 24
 		} else {
 			c.sendVote(Prevote, common.Hash{}) // line 26
@@ -96,8 +100,12 @@ func (c *Core) line28() bool {
 		if !ok || !c.vals.HasQuorum(polka.prevotes.power[p.hash]) {
 			continue
 		}
+		ok, known := c.valid(p.block())
+		if !known {
+			continue // wait for Validated (or timeoutPropose)
+		}
 		// Line 29: valid(v) ∧ (lockedRound_p ≤ vr ∨ lockedValue_p = v).
-		if c.valid(p.block()) && (c.lockedRound <= vr || c.lockedValue.Hash() == p.hash) {
+		if ok && (c.lockedRound <= vr || c.lockedValue.Hash() == p.hash) {
 			c.sendVote(Prevote, p.hash) // line 30
 		} else {
 			c.sendVote(Prevote, common.Hash{}) // line 32
@@ -129,8 +137,11 @@ func (c *Core) line36() bool {
 		return false
 	}
 	for _, p := range rs.proposals {
-		if !c.vals.HasQuorum(rs.prevotes.power[p.hash]) || !c.valid(p.block()) {
+		if !c.vals.HasQuorum(rs.prevotes.power[p.hash]) {
 			continue
+		}
+		if ok, _ := c.valid(p.block()); !ok {
+			continue // invalid, or waiting for Validated
 		}
 		rs.line36 = true
 		if c.step == stepPrevote { // line 37
@@ -184,7 +195,7 @@ func (c *Core) line49() bool {
 			if !c.vals.HasQuorum(rs.precommits.power[p.hash]) {
 				continue
 			}
-			if c.valid(p.block()) { // line 50
+			if ok, _ := c.valid(p.block()); ok { // line 50; waits for Validated
 				c.decide(p.block(), Commit{Round: r, Signatures: rs.precommits.signatures(p.hash)}) // line 51
 				return true
 			}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/ethereum/go-ethereum/common"
 )
 
 // WAL record kinds. A record is
@@ -23,7 +25,40 @@ const (
 	walHeight     byte = 4 // data: 8-byte BE height; later records belong to it
 	walLastSigned byte = 5 // data: RLP LastSigned, the guard at rotation
 	walSeenCommit byte = 6 // data: RLP seenCommit, the parent's commit
+	walValidated  byte = 7 // data: 32-byte block hash, then the validation error's text (empty: valid)
 )
+
+// maxValidationError bounds the error text a walValidated record keeps.
+const maxValidationError = 512
+
+// encodeValidated is the data of a walValidated record.
+func encodeValidated(hash common.Hash, err error) []byte {
+	b := append([]byte(nil), hash[:]...)
+	if err != nil {
+		msg := err.Error()
+		if msg == "" {
+			msg = "invalid"
+		}
+		if len(msg) > maxValidationError {
+			msg = msg[:maxValidationError]
+		}
+		b = append(b, msg...)
+	}
+	return b
+}
+
+// decodeValidated reads a walValidated record; the error, if any, keeps
+// its text only.
+func decodeValidated(data []byte) (common.Hash, error, bool) {
+	if len(data) < common.HashLength || len(data) > common.HashLength+maxValidationError {
+		return common.Hash{}, nil, false
+	}
+	hash := common.BytesToHash(data[:common.HashLength])
+	if len(data) == common.HashLength {
+		return hash, nil, true
+	}
+	return hash, errors.New(string(data[common.HashLength:])), true
+}
 
 const (
 	walHeaderSize = 8

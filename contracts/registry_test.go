@@ -12,9 +12,9 @@ import (
 
 	"github.com/arbiter-chain/arbiter/contracts"
 	"github.com/arbiter-chain/arbiter/contracts/chess"
-	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/contracts/native"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 )
 
 // TestABIDocs checks that docs/abi/NAME.json is the ABI each contract embeds.

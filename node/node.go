@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
@@ -211,9 +210,6 @@ func (n *Node) Start() error {
 	}
 	return nil
 }
-
-// address is the node key's address.
-func (n *Node) address() common.Address { return crypto.PubkeyToAddress(n.cfg.Key.PublicKey) }
 
 // peerCounter answers net_peerCount from the p2p layer once it runs.
 type peerCounter struct{ p *atomic.Pointer[p2p.Node] }

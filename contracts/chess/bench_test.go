@@ -11,8 +11,8 @@ import (
 
 	"github.com/arbiter-chain/arbiter/contracts"
 	"github.com/arbiter-chain/arbiter/contracts/chess"
-	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/native"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/node/rules"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	ochess "github.com/arbiter-chain/arbiter/offchain/chess"

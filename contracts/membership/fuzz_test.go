@@ -3,8 +3,8 @@ package membership_test
 import (
 	"testing"
 
-	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 )
 
 // FuzzMembershipCalls executes fuzzed call data in the membership contract

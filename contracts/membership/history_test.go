@@ -9,9 +9,9 @@ import (
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 
-	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/contracts/native"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 )
 
 func bareState(t *testing.T) *state.StateDB {

@@ -13,9 +13,9 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
-	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 )
 
 // TestABI checks that the ABI compiles against the handlers and that

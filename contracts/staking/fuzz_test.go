@@ -6,8 +6,8 @@ import (
 
 	"github.com/holiman/uint256"
 
-	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 )
 
 // FuzzStakingCalls executes fuzzed call data in the staking contract (see

@@ -8,8 +8,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
-	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 )
 
 // TestSlash slashes D, who has a withdrawal pending, with evidence of two

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
-	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/contracts/staking"
+	"github.com/arbiter-chain/arbiter/internal/chaintest"
 )
 
 // short is a setup with 10-block epochs (unbonding 20 blocks, evidence of

@@ -17,10 +17,22 @@ import (
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 )
 
+// The key attributes of the table: a table for this package must have
+// PartitionKey (type S) as its partition key and SortKey (type N) as its
+// sort key.
+const (
+	PartitionKey = "pk"
+	SortKey      = "sk"
+)
+
+// IAMActions are the DynamoDB actions a Store performs on its table; a
+// role running the bridge needs exactly these.
+var IAMActions = []string{"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+
 // Attribute names of the single-table design (see the package doc).
 const (
-	attrPK          = "pk"
-	attrSK          = "sk"
+	attrPK          = PartitionKey
+	attrSK          = SortKey
 	attrWhite       = "white"
 	attrBlack       = "black"
 	attrStake       = "stake"

@@ -8,6 +8,10 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 )
 
+// pollTimeout bounds one poll, so that a request the server never
+// answers cannot stall a game's watchers for good.
+const pollTimeout = 10 * time.Second
+
 // pollers runs one poller per watched game, shared by all of the game's
 // watchers on this handle, so the reads a handle makes grow with the games
 // it watches, not with its watchers.
@@ -89,7 +93,9 @@ func (p *pollers) run(ctx context.Context, id common.Hash, last uint32) {
 			return
 		case <-t.C:
 		}
-		ply, err := p.headPly(ctx, id)
+		rctx, cancel := context.WithTimeout(ctx, pollTimeout)
+		ply, err := p.headPly(rctx, id)
+		cancel()
 		if err != nil || ply == last {
 			continue
 		}

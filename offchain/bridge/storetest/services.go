@@ -239,7 +239,8 @@ func repoRoot() (string, error) {
 	}
 }
 
-// startDynalite starts dynalite from .ci/dynalite on a free port.
+// startDynalite starts dynalite with .ci/dynalite/server.js on a free
+// port.
 func startDynalite() (string, func(), error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -249,16 +250,15 @@ func startDynalite() (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	cli := filepath.Join(root, ".ci", "dynalite", "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(cli); err != nil {
+	dir := filepath.Join(root, ".ci", "dynalite")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "dynalite")); err != nil {
 		return "", nil, fmt.Errorf("dynalite not installed: run npm ci in .ci/dynalite (or .ci/services start), or set %s", EnvDynamo)
 	}
 	port, err := freePort()
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+	cmd := exec.Command(node, filepath.Join(dir, "server.js"), "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stop, exited, err := startProcess(cmd)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	chesscontract "github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/storeurl"
 	"github.com/arbiter-chain/arbiter/offchain/watcher"
 )
 
@@ -31,14 +33,20 @@ const watcherDir = "watcher"
 // SIGINT or SIGTERM.
 const shutdownGrace = 5 * time.Second
 
-// runBridge serves the chess bridge over HTTP with its badger store and,
-// with --watch, runs the watcher and watchtower in the same process, until
-// SIGINT or SIGTERM.
+// defaultStoreTimeout bounds how long the bridge tries to reach its store
+// at start before refusing to start.
+const defaultStoreTimeout = 30 * time.Second
+
+// runBridge serves the chess bridge over HTTP with its store (--store, or
+// badger in --datadir) and, with --watch, runs the watcher and watchtower
+// in the same process, until SIGINT or SIGTERM.
 func runBridge(args []string, stdout io.Writer) error {
 	fs := newFlags("bridge")
 	nodeURL := fs.String("node", "http://127.0.0.1:8545", "node JSON-RPC endpoint (http, ws or ipc)")
 	listen := fs.String("listen", "127.0.0.1:8600", "HTTP listen address: POST /rpc, GET /ws, /healthz, /metrics")
-	dataDir := fs.String("datadir", "", "directory of the bridge's store; the watcher's database goes in DIR/"+watcherDir)
+	dataDir := fs.String("datadir", "", "directory of the bridge's badger store when --store is not given; the watcher's database goes in DIR/"+watcherDir)
+	storeURL := fs.String("store", "", "the bridge's store: badger:DIR, memory:, postgres://USER@HOST/DB or dynamodb://TABLE?region=R&endpoint=URL (default badger:DATADIR)")
+	storeTimeout := fs.Duration("store-timeout", defaultStoreTimeout, "how long to try reaching the store at start before refusing to start")
 	keyFile := fs.String("key", "", "watchtower key file (hex secp256k1) of a member or allowed account")
 	watch := fs.Bool("watch", false, "run the watcher and watchtower (needs --key)")
 	confirmations := fs.Uint64("confirmations", 0, "blocks the watcher stays behind the head: 0 with BFT finality, a few with PoW")
@@ -48,12 +56,19 @@ func runBridge(args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := required("datadir", *dataDir); err != nil {
-		return err
+	if *storeURL == "" {
+		if err := required("datadir", *dataDir); err != nil {
+			return fmt.Errorf("%w (or give --store)", err)
+		}
+		*storeURL = "badger:" + *dataDir
 	}
+	towerDir := ""
 	if *watch {
 		if err := required("key", *keyFile); err != nil {
 			return fmt.Errorf("--watch: %w", err)
+		}
+		if towerDir = watcherDataDir(*dataDir, *storeURL); towerDir == "" {
+			return errors.New("--watch: --datadir is required for the watcher's database")
 		}
 	}
 	log, err := newLogger(*logLevel)
@@ -63,9 +78,11 @@ func runBridge(args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	store, err := bridge.OpenBadger(*dataDir)
+	octx, cancelOpen := context.WithTimeout(ctx, *storeTimeout)
+	store, err := storeurl.Open(octx, *storeURL)
+	cancelOpen()
 	if err != nil {
-		return err
+		return fmt.Errorf("bridge refuses to start without its store: %w", err)
 	}
 	defer store.Close()
 	arb, err := bridge.DialArbiter(ctx, *nodeURL, chesscontract.Address)
@@ -96,7 +113,7 @@ func runBridge(args []string, stdout io.Writer) error {
 		srv.Close()
 		return err
 	}
-	log.Info("bridge listening", "addr", addr, "node", *nodeURL, "datadir", *dataDir, "watch", *watch)
+	log.Info("bridge listening", "addr", addr, "node", *nodeURL, "store", storeurl.Redact(*storeURL), "watch", *watch)
 
 	wctx, cancelWatch := context.WithCancel(ctx)
 	defer cancelWatch()
@@ -105,7 +122,7 @@ func runBridge(args []string, stdout io.Writer) error {
 		close(watching)
 	} else {
 		db, err := startWatcher(wctx, watcherOptions{
-			dir: filepath.Join(*dataDir, watcherDir), nodeURL: *nodeURL, keyFile: *keyFile,
+			dir: towerDir, nodeURL: *nodeURL, keyFile: *keyFile,
 			confirmations: *confirmations, poll: *poll, reg: reg, log: log, store: store,
 		}, errc, watching)
 		if err != nil {
@@ -128,6 +145,19 @@ func runBridge(args []string, stdout io.Writer) error {
 	cancelWatch()
 	<-watching
 	return errors.Join(runErr, err)
+}
+
+// watcherDataDir returns where the watcher's database lives: under
+// --datadir, else under the directory of a badger store, else nowhere
+// ("").
+func watcherDataDir(dataDir, storeURL string) string {
+	if dataDir != "" {
+		return filepath.Join(dataDir, watcherDir)
+	}
+	if dir, ok := strings.CutPrefix(storeURL, "badger:"); ok && dir != "" {
+		return filepath.Join(dir, watcherDir)
+	}
+	return ""
 }
 
 // watcherOptions configure the watcher of runBridge.

@@ -114,7 +114,13 @@ func (ec *eventChain) call(ctx context.Context, key *ecdsa.PrivateKey, nonce uin
 	if err != nil {
 		return err
 	}
-	to := chesscontract.Address
+	return ec.send(ctx, key, nonce, value, chesscontract.Address, method, data)
+}
+
+// send sends a transaction of data to to with the given nonce and waits
+// for a successful receipt; what names it in errors.
+func (ec *eventChain) send(ctx context.Context, key *ecdsa.PrivateKey, nonce uint64, value *big.Int, to common.Address, what string, data []byte) error {
+	method := what
 	tx := types.MustSignNewTx(key, ec.signer, &types.LegacyTx{Nonce: nonce, To: &to, Value: value, Gas: 1_000_000, GasPrice: big.NewInt(1e9), Data: data})
 	if err := ec.client.SendTransaction(ctx, tx); err != nil {
 		return fmt.Errorf("%s: %w", method, err)

@@ -24,7 +24,7 @@ var commands = []command{
 	{"testnet", "testnet --members N --engine pow|pos --out DIR   write a local network", runTestnet},
 	{"export", "export --datadir DIR --out FILE [--from N] [--to N]   write canonical blocks as RLP", runExport},
 	{"dev", "dev [--rpc 127.0.0.1:8545]            write a one-member network to a temp dir and run its node", runDev},
-	{"bridge", "bridge --node URL [--listen 127.0.0.1:8600] --datadir DIR [--key FILE --watch]   run the chess bridge (and watchtower)", runBridge},
+	{"bridge", "bridge --node URL [--listen 127.0.0.1:8600] (--datadir DIR | --store URL) [--key FILE --watch]   run the chess bridge (and watchtower)", runBridge},
 	{"demo", "demo [--engine pos|pow] [--dir DIR]      run the chess arbitration demo on a local consortium", runDemo},
 	{"bench", "bench --rpc ws://127.0.0.1:8545/ws (--funder FILE|node [--senders 20] [--per-sender 1000] | --keys FILE,... [--txs N])\n" +
 		"        [--nodes URL,...] [--batch K] [--finalized] [--pids PID,...|--procs NAME,...] [--json FILE]   load tool (any Ethereum JSON-RPC node)", runBench},

@@ -10,15 +10,17 @@ import (
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
-// TestTwoInstancesPush runs two Bridges, each with its own HTTP server,
-// over one store: moves submitted to either are pushed to a subscriber of
+// TestTwoInstancesPush runs two Bridges, each with its own HTTP server
+// and its own handle on one store (the same handle for a store one
+// process owns): moves submitted to either are pushed to a subscriber of
 // the other.
 func TestTwoInstancesPush(t *testing.T) {
 	ctx := context.Background()
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
-			e := newEnv(t, st.open(t))
-			a, b := e.newBridge(bridge.Config{}), e.newBridge(bridge.Config{})
+			db := backend(t, st.backend)
+			e := newEnv(t, db.Handle(t))
+			a, b := e.newBridge(bridge.Config{}), e.newBridgeOn(db.Handle(t), bridge.Config{})
 			srvA, srvB := e.serve(a), e.serve(b)
 			id := gameID("two instances")
 			e.openGame(a, id)
@@ -70,7 +72,7 @@ func TestTwoInstancesPush(t *testing.T) {
 }
 
 // TestConcurrentSubmits races many submitters, spread over two Bridges on
-// one store, on the same ply: exactly one state is accepted, the rest are
+// two handles of one store, on the same ply: exactly one state is accepted, the rest are
 // refused as duplicates (the same state) or as not continuing the game (a
 // rival state at that ply).
 func TestConcurrentSubmits(t *testing.T) {
@@ -78,8 +80,9 @@ func TestConcurrentSubmits(t *testing.T) {
 	const submitters = 16
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
-			e := newEnv(t, st.open(t))
-			bridges := []*bridge.Bridge{e.newBridge(bridge.Config{}), e.newBridge(bridge.Config{})}
+			db := backend(t, st.backend)
+			e := newEnv(t, db.Handle(t))
+			bridges := []*bridge.Bridge{e.newBridge(bridge.Config{}), e.newBridgeOn(db.Handle(t), bridge.Config{})}
 			for _, tt := range []struct {
 				name  string
 				moves []string // the ply-1 states submitted; cycled over submitters

@@ -12,8 +12,10 @@
 // docs/bridge.md): Handler serves POST /rpc and WebSocket /ws with
 // gorilla/mux and go-ethereum's rpc server, and LambdaHandler serves /rpc
 // on AWS Lambda behind an API Gateway HTTP API. Stores: BadgerStore
-// (embedded, the default), MemStore (tests), or any implementation that
-// keeps the guarantees listed on Store.
+// (embedded, the default), MemStore (tests), pgstore (PostgreSQL, for a
+// fleet) and dynamostore (DynamoDB, for Lambda) in the subpackages, or any
+// implementation that keeps the guarantees listed on Store and passes
+// the suite in storetest; storeurl opens one by URL.
 //
 //	store, err := bridge.OpenBadger(dir)
 //	if err != nil { ... }

@@ -84,6 +84,12 @@ var (
 	// stored ply is not the appended ply minus one: another writer got
 	// there first.
 	ErrConflict = errors.New("bridge: concurrent append")
+
+	// ErrBadRecord is returned by a Store for a game or state it cannot
+	// store and read back intact: a stake that is negative or wider than
+	// 256 bits, a fen or move over channel's size caps, a signature that
+	// is not 65 bytes. Nothing is stored.
+	ErrBadRecord = errors.New("bridge: record out of range")
 )
 
 var errBridgeClosed = errors.New("bridge: closed")

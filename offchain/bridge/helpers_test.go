@@ -103,6 +103,18 @@ func (e *env) newBridge(cfg bridge.Config) *bridge.Bridge {
 	return b
 }
 
+// newBridgeOn returns a Bridge over store (another handle on the env's
+// database) and the env's arbiter, closed at the end of the test.
+func (e *env) newBridgeOn(store bridge.Store, cfg bridge.Config) *bridge.Bridge {
+	e.tb.Helper()
+	b, err := bridge.New(cfg, store, e.arb)
+	if err != nil {
+		e.tb.Fatalf("New: have %v, want nil", err)
+	}
+	e.tb.Cleanup(b.Close)
+	return b
+}
+
 // serve starts an HTTP server for b, closed at the end of the test.
 func (e *env) serve(b *bridge.Bridge) *httptest.Server {
 	srv := httptest.NewServer(b.Handler())

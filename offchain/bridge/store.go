@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"math/big"
 	"sync"
 	"time"
@@ -32,8 +34,13 @@ import (
 //     afterwards, through any instance, is followed by a value on the
 //     channel (values may coalesce and may be spurious). A store without
 //     push notifications can implement it with PollWatch.
+//   - Bounds: a game or state that ValidateGame or ValidateRecord refuses
+//     is refused with ErrBadRecord and nothing is stored; anything they
+//     accept reads back exactly as written, Accepted to the nanosecond.
 //
-// Values passed in and returned are copies; callers may keep them.
+// Values passed in and returned are copies; callers may keep them. The
+// conformance suite in offchain/bridge/storetest checks all of this
+// against a real instance of the store.
 type Store interface {
 	// CreateGame stores g if no game with its id exists. It returns the
 	// stored game either way.
@@ -57,6 +64,13 @@ type Store interface {
 	Watch(ctx context.Context, id common.Hash) (<-chan struct{}, error)
 }
 
+// ClosableStore is a Store that holds connections or files until Close.
+// Every store offchain/bridge/storeurl opens is one.
+type ClosableStore interface {
+	Store
+	Close() error
+}
+
 // GameRecord is a game as the bridge registered it: the facts read from
 // the arbiter that do not change once the game is active.
 type GameRecord struct {
@@ -66,6 +80,47 @@ type GameRecord struct {
 	Stake       *big.Int
 	MoveTimeout uint64
 }
+
+// maxStakeBits is the width of the arbiter's uint256 stake.
+const maxStakeBits = 256
+
+// ValidateGame returns an error wrapping ErrBadRecord if g cannot be
+// stored: its stake is negative or wider than 256 bits. A nil stake is
+// stored as zero.
+func ValidateGame(g GameRecord) error {
+	if g.Stake != nil && (g.Stake.Sign() < 0 || g.Stake.BitLen() > maxStakeBits) {
+		return fmt.Errorf("%w: stake of game %s is not a uint256", ErrBadRecord, g.ID)
+	}
+	return nil
+}
+
+// ValidateRecord returns an error wrapping ErrBadRecord if r cannot be
+// stored: a fen or move longer than channel.MaxFENLength or
+// channel.MaxMoveLength, or a signature that is not
+// channel.SignatureLength bytes (the bounds channel.SignedState's JSON
+// decoding enforces, so a stored state always decodes), or an Accepted
+// time outside what int64 unix nanoseconds hold.
+func ValidateRecord(r Record) error {
+	s := r.State
+	switch {
+	case len(s.State.FEN) > channel.MaxFENLength:
+		return fmt.Errorf("%w: fen is %d bytes, at most %d", ErrBadRecord, len(s.State.FEN), channel.MaxFENLength)
+	case len(s.State.Move) > channel.MaxMoveLength:
+		return fmt.Errorf("%w: move is %d bytes, at most %d", ErrBadRecord, len(s.State.Move), channel.MaxMoveLength)
+	case len(s.Signature) != channel.SignatureLength:
+		return fmt.Errorf("%w: signature is %d bytes, want %d", ErrBadRecord, len(s.Signature), channel.SignatureLength)
+	case r.Accepted.Before(minAccepted) || r.Accepted.After(maxAccepted):
+		return fmt.Errorf("%w: accepted at %v, not representable in unix nanoseconds", ErrBadRecord, r.Accepted)
+	}
+	return nil
+}
+
+// The span of times int64 unix nanoseconds hold (1677 to 2262), the form
+// stores keep Record.Accepted in.
+var (
+	minAccepted = time.Unix(0, math.MinInt64)
+	maxAccepted = time.Unix(0, math.MaxInt64)
+)
 
 func (g GameRecord) copy() GameRecord {
 	if g.Stake != nil {
@@ -88,17 +143,20 @@ func (r Record) copy() Record {
 	return r
 }
 
-// feed fans Append notifications out to the watchers of each game within
-// one process. A store whose writes all go through one process (badger
-// holds a directory lock; the in-memory store lives in one process) needs
-// nothing more.
-type feed struct {
+// Feed fans Append notifications out to the watchers of each game within
+// one process. Stores use it to implement Watch: a store whose writes all
+// go through one process (badger holds a directory lock; the in-memory
+// store lives in one process) needs nothing more, and a shared database
+// feeds it from its own change notifications. The zero Feed is ready to
+// use.
+type Feed struct {
 	mu   sync.Mutex
 	subs map[common.Hash]map[chan struct{}]struct{}
 }
 
-// watch registers a watcher of id until ctx is done.
-func (f *feed) watch(ctx context.Context, id common.Hash) <-chan struct{} {
+// Watch registers a watcher of id until ctx is done and returns its
+// channel, which Notify never blocks on (a pending value absorbs more).
+func (f *Feed) Watch(ctx context.Context, id common.Hash) <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	f.mu.Lock()
 	if f.subs == nil {
@@ -126,16 +184,32 @@ func (f *feed) watch(ctx context.Context, id common.Hash) <-chan struct{} {
 	return ch
 }
 
-// notify wakes every watcher of id without blocking.
-func (f *feed) notify(id common.Hash) {
+// Notify wakes every watcher of id without blocking.
+func (f *Feed) Notify(id common.Hash) {
 	f.mu.Lock()
 	for ch := range f.subs[id] {
-		select {
-		case ch <- struct{}{}:
-		default:
+		wake(ch)
+	}
+	f.mu.Unlock()
+}
+
+// NotifyAll wakes every watcher of every game, for a store that may have
+// missed changes (a lost connection to its database).
+func (f *Feed) NotifyAll() {
+	f.mu.Lock()
+	for _, set := range f.subs {
+		for ch := range set {
+			wake(ch)
 		}
 	}
 	f.mu.Unlock()
+}
+
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 // PollWatch implements Store.Watch for a store that cannot push changes

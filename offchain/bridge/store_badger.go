@@ -26,7 +26,7 @@ const maxTxnRetries = 3
 // may share it, and Watch reaches all of them.
 type BadgerStore struct {
 	db   *badger.DB
-	feed feed
+	feed Feed
 }
 
 // OpenBadger opens (creating if needed) the store in dir. Writes are
@@ -76,6 +76,9 @@ type gameJSON struct {
 
 // CreateGame implements Store.
 func (s *BadgerStore) CreateGame(_ context.Context, g GameRecord) (GameRecord, error) {
+	if err := ValidateGame(g); err != nil {
+		return GameRecord{}, err
+	}
 	stake := g.Stake
 	if stake == nil {
 		stake = new(big.Int)
@@ -190,6 +193,9 @@ func (s *BadgerStore) States(_ context.Context, id common.Hash, from uint32, lim
 
 // Append implements Store.
 func (s *BadgerStore) Append(_ context.Context, rec Record) error {
+	if err := ValidateRecord(rec); err != nil {
+		return err
+	}
 	id, ply := rec.State.State.GameID, rec.Ply()
 	js, err := rec.State.MarshalJSON()
 	if err != nil {
@@ -216,7 +222,7 @@ func (s *BadgerStore) Append(_ context.Context, rec Record) error {
 		return txn.Set(headKey(id), encodePly(ply))
 	})
 	if err == nil {
-		s.feed.notify(id)
+		s.feed.Notify(id)
 	}
 	return err
 }
@@ -238,7 +244,7 @@ func (s *BadgerStore) update(fn func(*badger.Txn) error) error {
 // this process (badger's directory lock sees to that), so Append wakes the
 // watchers itself once its transaction has committed.
 func (s *BadgerStore) Watch(ctx context.Context, id common.Hash) (<-chan struct{}, error) {
-	return s.feed.watch(ctx, id), nil
+	return s.feed.Watch(ctx, id), nil
 }
 
 func decodeRecord(item *badger.Item) (Record, error) {

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"math/big"
 	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -10,7 +11,7 @@ import (
 // MemStore is a Store held in process memory, for tests. It keeps every
 // guarantee of Store except surviving a restart.
 type MemStore struct {
-	feed feed
+	feed Feed
 
 	mu    sync.RWMutex
 	games map[common.Hash]*memGame
@@ -26,14 +27,24 @@ func NewMemStore() *MemStore {
 	return &MemStore{games: make(map[common.Hash]*memGame)}
 }
 
+// Close implements ClosableStore; the data stays in memory.
+func (s *MemStore) Close() error { return nil }
+
 // CreateGame implements Store.
 func (s *MemStore) CreateGame(_ context.Context, g GameRecord) (GameRecord, error) {
+	if err := ValidateGame(g); err != nil {
+		return GameRecord{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.games[g.ID]; ok {
 		return old.rec.copy(), nil
 	}
-	s.games[g.ID] = &memGame{rec: g.copy()}
+	g = g.copy()
+	if g.Stake == nil {
+		g.Stake = new(big.Int) // as every store reads a nil stake back
+	}
+	s.games[g.ID] = &memGame{rec: g}
 	return g.copy(), nil
 }
 
@@ -80,6 +91,9 @@ func (s *MemStore) States(_ context.Context, id common.Hash, from uint32, limit 
 
 // Append implements Store.
 func (s *MemStore) Append(_ context.Context, rec Record) error {
+	if err := ValidateRecord(rec); err != nil {
+		return err
+	}
 	id := rec.State.State.GameID
 	s.mu.Lock()
 	g, ok := s.games[id]
@@ -93,11 +107,11 @@ func (s *MemStore) Append(_ context.Context, rec Record) error {
 	}
 	g.states = append(g.states, rec.copy())
 	s.mu.Unlock()
-	s.feed.notify(id)
+	s.feed.Notify(id)
 	return nil
 }
 
 // Watch implements Store.
 func (s *MemStore) Watch(ctx context.Context, id common.Hash) (<-chan struct{}, error) {
-	return s.feed.watch(ctx, id), nil
+	return s.feed.Watch(ctx, id), nil
 }

@@ -2,130 +2,68 @@ package bridge_test
 
 import (
 	"context"
-	"errors"
-	"math/big"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/dynamostore"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/pgstore"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/storetest"
 )
 
-// stores are the Store implementations every store test runs against.
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+// stores are the Store implementations the conformance suite and the
+// multi-instance tests run against: each gives a fresh database.
 var stores = []struct {
-	name string
-	open func(t *testing.T) bridge.Store
+	name    string
+	backend storetest.Factory
 }{
-	{"mem", func(t *testing.T) bridge.Store { return bridge.NewMemStore() }},
-	{"badger", func(t *testing.T) bridge.Store {
+	{"mem", func(t *testing.T) *storetest.Backend {
+		s := bridge.NewMemStore()
+		return &storetest.Backend{Single: true, Open: func() (bridge.ClosableStore, error) { return s, nil }}
+	}},
+	{"badger", func(t *testing.T) *storetest.Backend {
 		s, err := bridge.OpenBadgerInMemory()
 		if err != nil {
 			t.Fatalf("OpenBadgerInMemory: have %v, want nil", err)
 		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
+		return &storetest.Backend{Single: true, Open: func() (bridge.ClosableStore, error) { return s, nil }}
 	}},
-	{"badger-disk", func(t *testing.T) bridge.Store {
-		s, err := bridge.OpenBadger(t.TempDir())
-		if err != nil {
-			t.Fatalf("OpenBadger: have %v, want nil", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
+	{"badger-disk", func(t *testing.T) *storetest.Backend {
+		dir := t.TempDir()
+		return &storetest.Backend{Single: true, Durable: true, Open: func() (bridge.ClosableStore, error) {
+			return bridge.OpenBadger(dir)
+		}}
+	}},
+	{"postgres", func(t *testing.T) *storetest.Backend {
+		url := storetest.PostgresDB(t)
+		return &storetest.Backend{Durable: true, Open: func() (bridge.ClosableStore, error) {
+			return pgstore.Open(context.Background(), url)
+		}}
+	}},
+	{"dynamodb", func(t *testing.T) *storetest.Backend {
+		o := storetest.DynamoTable(t)
+		return &storetest.Backend{Durable: true, Open: func() (bridge.ClosableStore, error) {
+			return dynamostore.Open(context.Background(), o)
+		}}
 	}},
 }
 
-// TestStore checks the Store contract on every implementation.
-func TestStore(t *testing.T) {
-	ctx := context.Background()
+// backend returns a fresh database of st, whose handles are closed at
+// the end of the test.
+func backend(t *testing.T, f storetest.Factory) *storetest.Backend {
+	t.Helper()
+	b := f(t)
+	t.Cleanup(func() { b.CloseAll(t) })
+	return b
+}
+
+// TestConformance runs the Store conformance suite on every store.
+func TestConformance(t *testing.T) {
 	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
-			s := st.open(t)
-			e := newEnv(t, s)
-			id := gameID("store")
-			g := bridge.GameRecord{ID: id, White: addr(e.white), Black: addr(e.black), Stake: big.NewInt(5), MoveTimeout: 9}
-			states := e.line(id, "e2e4", "e7e5", "g1f3")
-			rec := func(i int) bridge.Record {
-				return bridge.Record{State: states[i], Accepted: time.Unix(0, int64(1000+i))}
-			}
-
-			if _, err := s.Game(ctx, id); !errors.Is(err, bridge.ErrNotFound) {
-				t.Fatalf("Game before create: have %v, want ErrNotFound", err)
-			}
-			if err := s.Append(ctx, rec(0)); !errors.Is(err, bridge.ErrNotFound) {
-				t.Fatalf("Append to unknown game: have %v, want ErrNotFound", err)
-			}
-			got, err := s.CreateGame(ctx, g)
-			if err != nil || got.White != g.White || got.Stake.Cmp(g.Stake) != 0 || got.MoveTimeout != 9 {
-				t.Fatalf("CreateGame: have %+v, %v", got, err)
-			}
-			other := g
-			other.MoveTimeout = 77
-			if got, err = s.CreateGame(ctx, other); err != nil || got.MoveTimeout != 9 {
-				t.Fatalf("CreateGame again: have %+v, %v; want the first game", got, err)
-			}
-			if _, ok, err := s.Head(ctx, id); ok || err != nil {
-				t.Fatalf("Head of empty game: have ok %v, %v", ok, err)
-			}
-
-			wctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			wake, err := s.Watch(wctx, id)
-			if err != nil {
-				t.Fatalf("Watch: have %v, want nil", err)
-			}
-
-			for _, tt := range []struct {
-				name string
-				rec  bridge.Record
-				want error
-			}{
-				{"ply 2 before ply 1", rec(1), bridge.ErrConflict},
-				{"ply 1", rec(0), nil},
-				{"ply 1 again", rec(0), bridge.ErrConflict},
-				{"ply 3 before ply 2", rec(2), bridge.ErrConflict},
-				{"ply 2", rec(1), nil},
-				{"ply 3", rec(2), nil},
-			} {
-				if err := s.Append(ctx, tt.rec); !errors.Is(err, tt.want) {
-					t.Fatalf("Append(%s): have %v, want %v", tt.name, err, tt.want)
-				}
-			}
-			select {
-			case <-wake:
-			default:
-				t.Fatalf("Watch: no wake-up after Append")
-			}
-
-			head, ok, err := s.Head(ctx, id)
-			if err != nil || !ok || !sameSigned(head.State, states[2]) || !head.Accepted.Equal(rec(2).Accepted) {
-				t.Fatalf("Head: have %+v, %v, %v", head, ok, err)
-			}
-			for _, tt := range []struct {
-				from       uint32
-				limit      int
-				wantPlies  []uint32
-				wantLength int
-			}{
-				{0, 10, []uint32{1, 2, 3}, 3},
-				{1, 10, []uint32{1, 2, 3}, 3},
-				{2, 10, []uint32{2, 3}, 2},
-				{2, 1, []uint32{2}, 1},
-				{4, 10, nil, 0},
-			} {
-				recs, err := s.States(ctx, id, tt.from, tt.limit)
-				if err != nil || len(recs) != tt.wantLength {
-					t.Fatalf("States(%d, %d): have %d, %v; want %d", tt.from, tt.limit, len(recs), err, tt.wantLength)
-				}
-				for i, r := range recs {
-					if r.Ply() != tt.wantPlies[i] || !sameSigned(r.State, states[r.Ply()-1]) {
-						t.Fatalf("States(%d, %d)[%d]: have ply %d", tt.from, tt.limit, i, r.Ply())
-					}
-				}
-			}
-			if recs, err := s.States(ctx, gameID("none"), 0, 10); err != nil || len(recs) != 0 {
-				t.Fatalf("States of unknown game: have %d, %v", len(recs), err)
-			}
-		})
+		t.Run(st.name, func(t *testing.T) { storetest.Run(t, st.backend) })
 	}
 }
 

@@ -72,7 +72,8 @@ type Node struct {
 	rpc     *rpc.Server
 	rpcAddr net.Addr
 	p2p     *p2p.Node
-	peers   atomic.Pointer[p2p.Node] // for RPC, which starts before p2p
+	peers   atomic.Pointer[p2p.Node]   // for RPC, which starts before p2p
+	driver  atomic.Pointer[pos.Driver] // for RPC: the pos validator's consensus, once it runs
 	reg     *prometheus.Registry
 
 	cancel context.CancelFunc
@@ -183,6 +184,11 @@ func (n *Node) Start() error {
 		}, rpcChain{n.chain}, n.pool)
 		if err != nil {
 			cancel()
+			return err
+		}
+		if err := srv.RegisterArbiter(n.arbiterSources()); err != nil {
+			cancel()
+			srv.Close()
 			return err
 		}
 		l, err := rpc.Listen(n.cfg.RPCAddr)

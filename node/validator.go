@@ -105,6 +105,7 @@ func (n *Node) startValidator(ctx context.Context, eng *pos.Engine) error {
 	if err != nil {
 		return fmt.Errorf("consensus driver: %w", err)
 	}
+	n.driver.Store(d)
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()

@@ -109,6 +109,7 @@ type Bridge struct {
 	arbiter Arbiter
 	metrics *metrics
 	chainID atomic.Pointer[big.Int]
+	offers  *offerBook // outcome offers, relayed from memory (offers.go)
 
 	rpc     *gethrpc.Server // HTTP JSON-RPC; WebSockets get one each
 	handler http.Handler
@@ -131,7 +132,7 @@ func New(cfg Config, store Store, arbiter Arbiter) (*Bridge, error) {
 			return nil, fmt.Errorf("bridge: registering metrics: %w", err)
 		}
 	}
-	b := &Bridge{cfg: cfg, store: store, arbiter: arbiter, metrics: m, conns: make(map[*gethrpc.Server]struct{})}
+	b := &Bridge{cfg: cfg, store: store, arbiter: arbiter, metrics: m, offers: newOfferBook(), conns: make(map[*gethrpc.Server]struct{})}
 	if cfg.ChainID != nil {
 		b.chainID.Store(cfg.ChainID)
 	}

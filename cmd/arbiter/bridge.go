@@ -16,6 +16,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
 	"github.com/prometheus/client_golang/prometheus"
 
 	chesscontract "github.com/arbiter-chain/arbiter/contracts/chess"
@@ -37,7 +38,7 @@ const shutdownGrace = 5 * time.Second
 func runBridge(args []string, stdout io.Writer) error {
 	fs := newFlags("bridge")
 	nodeURL := fs.String("node", "http://127.0.0.1:8545", "node JSON-RPC endpoint (http, ws or ipc)")
-	listen := fs.String("listen", "127.0.0.1:8600", "HTTP listen address: POST /rpc, GET /ws, /healthz, /metrics")
+	listen := fs.String("listen", "127.0.0.1:8600", "HTTP listen address: the chess page at /, POST /rpc, GET /ws, /healthz, /metrics")
 	dataDir := fs.String("datadir", "", "directory of the bridge's store; the watcher's database goes in DIR/"+watcherDir)
 	keyFile := fs.String("key", "", "watchtower key file (hex secp256k1) of a member or allowed account")
 	watch := fs.Bool("watch", false, "run the watcher and watchtower (needs --key)")
@@ -83,7 +84,14 @@ func runBridge(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The chess page reads the chain and sends its transactions through
+	// the bridge (POST /node), so it needs no access to the node itself.
+	pageNode, err := gethrpc.DialContext(ctx, *nodeURL)
+	if err != nil {
+		return err
+	}
+	defer pageNode.Close()
+	srv := &http.Server{Handler: b.PageHandler(bridge.PageConfig{Node: pageNode}), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

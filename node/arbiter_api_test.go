@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"io"
 	"log/slog"
@@ -23,6 +24,43 @@ import (
 	"github.com/arbiter-chain/arbiter/node/rpc"
 )
 
+// startPosCluster starts n proof-of-stake members in this process, each
+// with JSON-RPC on a free loopback port, dialling the ones started before
+// it; edit adjusts the genesis first.
+func startPosCluster(t *testing.T, n int, edit func(*genesis.Genesis)) ([]*Node, []*ecdsa.PrivateKey) {
+	t.Helper()
+	g, keys, err := TestnetGenesis(n, genesis.EnginePoS, 0, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(g)
+	}
+	var nodes []*Node
+	var peers []string
+	for i, key := range keys {
+		dir := filepath.Join(t.TempDir(), "m")
+		if _, err := Init(dir, g); err != nil {
+			t.Fatal(err)
+		}
+		nd, err := New(Config{DataDir: dir, Key: key, RPCAddr: "127.0.0.1:0", Mine: true,
+			P2PListen: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: peers,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatalf("member %d: %v", i+1, err)
+		}
+		if err := nd.Start(); err != nil {
+			t.Fatalf("member %d: %v", i+1, err)
+		}
+		t.Cleanup(func() { nd.Close() })
+		nodes = append(nodes, nd)
+		for _, a := range nd.P2P().Addrs() {
+			peers = append(peers, a.String())
+		}
+	}
+	return nodes, keys
+}
+
 // TestArbiterNamespace runs two proof-of-stake members in this process,
 // connected over loopback, and reads the arbiter_ namespace of member 1
 // through go-ethereum's rpc client: status, validators, members, vouched
@@ -32,34 +70,10 @@ func TestArbiterNamespace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two nodes")
 	}
-	g, keys, err := TestnetGenesis(2, genesis.EnginePoS, 0, 200*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
 	fromGenesis, vouched := memberKey(500), memberKey(501)
-	g.Allowed = append(g.Allowed, genesis.Allowance{Account: crypto.PubkeyToAddress(fromGenesis.PublicKey), By: g.Members[1].Address})
-	var nodes []*Node
-	var peers []string
-	for i, key := range keys {
-		dir := filepath.Join(t.TempDir(), "m")
-		if _, err := Init(dir, g); err != nil {
-			t.Fatal(err)
-		}
-		n, err := New(Config{DataDir: dir, Key: key, RPCAddr: "127.0.0.1:0", Mine: true,
-			P2PListen: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: peers,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatalf("member %d: %v", i+1, err)
-		}
-		if err := n.Start(); err != nil {
-			t.Fatalf("member %d: %v", i+1, err)
-		}
-		t.Cleanup(func() { n.Close() })
-		nodes = append(nodes, n)
-		for _, a := range n.P2P().Addrs() {
-			peers = append(peers, a.String())
-		}
-	}
+	nodes, keys := startPosCluster(t, 2, func(g *genesis.Genesis) {
+		g.Allowed = append(g.Allowed, genesis.Allowance{Account: crypto.PubkeyToAddress(fromGenesis.PublicKey), By: g.Members[1].Address})
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rc, err := gethrpc.DialContext(ctx, "http://"+nodes[0].RPCAddr().String())

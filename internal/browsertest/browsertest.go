@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,10 +87,17 @@ func New(t *testing.T) *Browser {
 // as if it were another person's browser.
 func (b *Browser) Tab(t *testing.T) context.Context {
 	t.Helper()
+	ctx, _ := b.TabCancel(t)
+	return ctx
+}
+
+// TabCancel is Tab with a function that closes the tab before the test ends.
+func (b *Browser) TabCancel(t *testing.T) (context.Context, context.CancelFunc) {
+	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	Do(t, ctx, chromedp.EmulateViewport(ViewportWidth, ViewportHeight))
-	return ctx
+	return ctx, cancel
 }
 
 // Do runs actions in a tab, failing the test on error.
@@ -167,3 +175,23 @@ func repoRoot(t *testing.T) string {
 
 // Timeout is a generous bound for one browser wait on 2 shared cores.
 const Timeout = 90 * time.Second
+
+// Click clicks the element a CSS selector finds, through the page's own
+// click event (the pages redraw often, which makes the DevTools' node ids
+// go stale between a query and a synthetic mouse event).
+func Click(t *testing.T, ctx context.Context, css string) {
+	t.Helper()
+	ok := Eval[bool](t, ctx, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false; e.click(); return true })()`, css))
+	if !ok {
+		t.Fatalf("click: no element %s", css)
+	}
+}
+
+// SetValue sets the value of the input a CSS selector finds.
+func SetValue(t *testing.T, ctx context.Context, css, value string) {
+	t.Helper()
+	ok := Eval[bool](t, ctx, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false; e.value = %q; return true })()`, css, value))
+	if !ok {
+		t.Fatalf("set value: no element %s", css)
+	}
+}

@@ -99,7 +99,7 @@ func (b *bot) start(ctx context.Context, id common.Hash) {
 
 // botGame is the bot's view of one game.
 type botGame struct {
-	id      common.Hash
+	id       common.Hash
 	states   []channel.SignedState // index = ply; 0 is the start state
 	claimed  bool                  // a claim or an offer of the end was made
 	answered uint32                // the claim ply last answered (0: none)

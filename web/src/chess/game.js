@@ -51,35 +51,46 @@ export class GameView {
   // refresh re-reads the chain's view of the game and, once it is active,
   // the bridge's; it runs on every new head.
   async refresh() {
-    this.info = await app.chain.game(this.id);
-    if (this.info.status >= 2 && !this.registered) await this.register();
+    // The chain's view and the bridge's history are read at once: the
+    // first board needs both.
+    const [info] = await Promise.all([app.chain.game(this.id), this.registered ? null : this.register()]);
+    this.info = info;
+    if (window.arbiterTimes && !window.arbiterTimes.game) window.arbiterTimes.game = performance.now();
     if (this.registered) this.offers = await app.bridge.call('chess_outcomes', this.id).catch(() => this.offers);
     await this.render();
   }
 
-  // register makes sure the bridge knows the game, loads its history and
-  // subscribes to its moves.
+  // register loads the game's history from the bridge, registering the
+  // game there first if the bridge does not know it yet and the arbiter
+  // reports it active, and then subscribes to its moves.
   async register() {
+    const history = () => app.bridge.call('chess_history', this.id, this.states.length + 1);
+    let page;
     try {
-      await app.bridge.call('chess_getGame', this.id);
+      page = await history();
     } catch (e) {
       if (e.code !== -32015) throw e;
       try {
         await app.bridge.call('chess_openGame', this.id);
       } catch (e2) {
-        if (e2.code === -32016) return; // the bridge's node has not seen the join yet
+        if (e2.code === -32016) return; // not active (yet): the join may still be on its way
         throw e2;
       }
+      page = await history();
     }
-    this.registered = true;
     for (;;) {
-      const page = await app.bridge.call('chess_history', this.id, this.states.length + 1);
       for (const s of page) this.accept(s);
       if (page.length < 512) break;
+      page = await history();
     }
-    this.unsub = await app.bridge.subscribe('chess', () => ['moves', this.id, this.states.length + 1], (s) => {
-      if (this.accept(s)) this.render();
-    });
+    this.registered = true;
+    if (window.arbiterTimes && !window.arbiterTimes.history) window.arbiterTimes.history = performance.now();
+    app.bridge
+      .subscribe('chess', () => ['moves', this.id, this.states.length + 1], (s) => {
+        if (this.accept(s)) this.render();
+      })
+      .then((unsub) => (this.unsub = unsub))
+      .catch((e) => app.log(`subscribe: ${e.message}`, 'bad'));
   }
 
   // accept appends the next state if it continues the game and its move is
@@ -160,11 +171,10 @@ export class GameView {
       last = this.replay ? this.states[this.replay - 1].move : null;
     }
     this.board.set(shown, { enabled: canMove, flipped: side === 'b', lastMove: last && { from: last.slice(0, 2), to: last.slice(2, 4) } });
-    if (window.arbiterFirstBoard === undefined) {
-      window.arbiterFirstBoard = performance.now();
-    }
+    if (window.arbiterFirstBoard === undefined) window.arbiterFirstBoard = performance.now();
     document.body.dataset.ply = this.states.length;
     document.body.dataset.status = info.status;
+    document.body.dataset.myturn = canMove;
 
     $('players').innerHTML = `<span class="w">♔ ${esc(app.name(info.white))}</span> vs <span class="b">♚ ${esc(app.name(info.black))}</span>
       · stake ${esc(formatEther(info.stake))} ether each · move timeout ${info.moveTimeout} blocks`;

@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"time"
 
@@ -49,21 +51,42 @@ type PageConfig struct {
 func (b *Bridge) PageHandler(cfg PageConfig) http.Handler {
 	files := web.Chess()
 	r := mux.NewRouter()
+	config := func(req *http.Request) (map[string]any, error) {
+		d, err := b.domain(req.Context())
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"chainId": d.ChainID.Uint64(), "arbiter": d.Contract, "demo": cfg.Vouch != nil, "node": cfg.Node != nil}, nil
+	}
+	index, err := fs.ReadFile(files, "index.html")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	// The page gets its configuration inline, saving a round trip before
+	// it can draw the board.
 	r.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
-		web.File(files, "index.html").ServeHTTP(w, req)
+		c, err := config(req)
+		if err != nil {
+			http.Error(w, "bridge: chain id unknown", http.StatusServiceUnavailable)
+			return
+		}
+		js, _ := json.Marshal(c)
+		page := bytes.Replace(index, []byte("<!--config-->"), []byte(`<script id="config" type="application/json">`+string(js)+`</script>`), 1)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(page)
 	}).Methods(http.MethodGet)
 	for _, name := range []string{"app.js", "style.css", "LICENSES.txt"} {
 		r.Handle("/"+name, web.File(files, name)).Methods(http.MethodGet)
 	}
 	r.HandleFunc("/page/config", func(w http.ResponseWriter, req *http.Request) {
-		d, err := b.domain(req.Context())
+		c, err := config(req)
 		if err != nil {
 			http.Error(w, "bridge: chain id unknown", http.StatusServiceUnavailable)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{
-			"chainId": d.ChainID.Uint64(), "arbiter": d.Contract, "demo": cfg.Vouch != nil, "node": cfg.Node != nil,
-		})
+		writeJSON(w, http.StatusOK, c)
 	}).Methods(http.MethodGet)
 	r.Handle("/node", &nodeProxy{b: b, node: cfg.Node}).Methods(http.MethodPost)
 	if cfg.Vouch != nil {

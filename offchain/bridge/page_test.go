@@ -67,7 +67,7 @@ func TestPageRoutes(t *testing.T) {
 	tests := []struct {
 		path, wantType, wantBody string
 	}{
-		{"/", "text/html; charset=utf-8", "<title>Arbiter chess</title>"},
+		{"/", "text/html; charset=utf-8", `<script id="config" type="application/json">{"arbiter":"0x0000000000000000000000000000000000001003","chainId":31337,"demo":false,"node":true}</script>`},
 		{"/app.js", "text/javascript; charset=utf-8", ""},
 		{"/style.css", "text/css; charset=utf-8", ""},
 		{"/LICENSES.txt", "text/plain; charset=utf-8", "chess.js"},

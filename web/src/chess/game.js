@@ -204,8 +204,9 @@ export class GameView {
     const turn = this.chess.turn();
     const since = this.arrived.length ? this.arrived[this.arrived.length - 1] : this.loadedAt ?? (this.loadedAt = head);
     const left = Math.max(0, info.moveTimeout - (head - since));
+    const bottom = this.side() === 'b' ? 'b' : 'w';
     for (const c of ['w', 'b']) {
-      const el = $(`clock-${c}`);
+      const el = $(c === bottom ? 'clock-bottom' : 'clock-top');
       let text = '';
       if (info.status === 2) text = c === turn ? (left > 0 ? `${left} blocks to move` : 'out of time: a timeout may be claimed') : 'waiting';
       if (info.status === 3) {
@@ -213,7 +214,7 @@ export class GameView {
         const window = Math.max(0, info.deadline - head);
         text = claim && (claim.claimant === info.white) === (c === 'w') ? `claimed ${KIND[claim.claimKind]}` : `${window} blocks left in the claim window`;
       }
-      el.textContent = text;
+      el.textContent = `${c === 'w' ? 'White' : 'Black'}: ${text}`;
       el.classList.toggle('low', info.status === 2 && c === turn && left <= 1);
     }
     this.timeLeft = left;
@@ -221,11 +222,12 @@ export class GameView {
 
   moves() {
     const hist = new Chess();
-    const items = this.states.map((s) => {
-      const m = hist.move({ from: s.move.slice(0, 2), to: s.move.slice(2, 4), promotion: s.move[4] });
-      return `<li data-ply="${s.ply}">${s.ply % 2 ? `${(s.ply + 1) / 2}.` : ''} ${esc(m.san)}</li>`;
-    });
-    $('moves').innerHTML = items.join('');
+    const sans = this.states.map((s) => hist.move({ from: s.move.slice(0, 2), to: s.move.slice(2, 4), promotion: s.move[4] }).san);
+    const pairs = [];
+    for (let i = 0; i < sans.length; i += 2) {
+      pairs.push(`<span class="mv" data-ply="${i + 1}">${i / 2 + 1}. ${esc(sans[i])} ${esc(sans[i + 1] || '')}</span>`);
+    }
+    $('moves').innerHTML = pairs.join('') || '<span class="muted">no moves yet</span>';
   }
 
   button(id, label, fn, title = '') {

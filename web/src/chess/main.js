@@ -55,11 +55,13 @@ window.arbiterTimes = { script: performance.now() };
 
 async function start() {
   app.node = httpRPC('node');
-  app.bridge = new WSRPC(wsURL('/ws')); // connects while the config loads
-  app.cfg = await (await fetch('page/config')).json();
+  app.bridge = new WSRPC(wsURL('/ws'));
+  app.bridge.onstatus = (s) => ($('bridge-status').textContent = `bridge ${s}`);
+  // The bridge writes the config into the page; page/config is the same.
+  const inline = document.getElementById('config');
+  app.cfg = inline ? JSON.parse(inline.textContent) : await (await fetch('page/config')).json();
   window.arbiterTimes.config = performance.now();
   app.cfg.arbiter = app.cfg.arbiter.toLowerCase();
-  app.bridge.onstatus = (s) => ($('bridge-status').textContent = `bridge ${s}`);
   app.chain = new Chain(app.cfg, app.node);
   app.me = new DevKey(app.cfg, app.node);
   if (window.ethereum) {

@@ -26,12 +26,15 @@ export class Board {
   }
 
   // set shows game (a chess.js Chess); moves are offered when enabled.
+  // A selected piece stays selected across redraws of the same position
+  // (the page redraws on every block).
   set(game, { enabled, flipped, lastMove }) {
+    const same = this.game && game && this.game.fen() === game.fen();
     this.game = game;
     this.enabled = enabled;
     this.flipped = flipped;
     this.lastMove = lastMove || null;
-    this.selected = null;
+    if (!same || !enabled || (this.selected && !this.mine(this.selected))) this.selected = null;
     this.render();
   }
 

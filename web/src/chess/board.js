@@ -29,7 +29,9 @@ export class Board {
   // A selected piece stays selected across redraws of the same position
   // (the page redraws on every block).
   set(game, { enabled, flipped, lastMove }) {
-    const same = this.game && game && this.game.fen() === game.fen();
+    const fen = game ? game.fen() : null;
+    const same = fen !== null && fen === this.fen;
+    this.fen = fen;
     this.game = game;
     this.enabled = enabled;
     this.flipped = flipped;

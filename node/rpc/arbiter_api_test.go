@@ -16,7 +16,7 @@ var fakeMember = common.HexToAddress("0x00000000000000000000000000000000000000aa
 func (fakeRegistry) Validators(*types.Header) ([]Validator, error) {
 	return []Validator{{Address: fakeMember, Power: 1, Active: true}}, nil
 }
-func (fakeRegistry) Members(*types.Header) ([]Member, error)  { return nil, nil }
+func (fakeRegistry) Members(*types.Header) ([]Member, error)   { return nil, nil }
 func (fakeRegistry) Accounts(*types.Header) ([]Account, error) { return nil, nil }
 func (fakeRegistry) Author(*types.Header) (common.Address, error) {
 	return fakeMember, nil

@@ -107,6 +107,7 @@ func (n *Node) startProducer(ctx context.Context) error {
 		cfg := posval.Config{
 			Engine: eng, Chain: n.chain, Pool: n.pool, Key: n.cfg.Key, DataDir: n.cfg.DataDir,
 			Clock: n.cfg.Clock, Logger: n.log, Slash: slices.Contains(n.chain.Genesis().Contracts, "staking"),
+			Driver: &n.driver,
 		}
 		if n.p2p != nil {
 			cfg.Net = n.p2p

@@ -13,10 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/arbiter-chain/arbiter/consensus/pos"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/p2p"
@@ -73,7 +75,8 @@ type Node struct {
 	rpc     *rpc.Server
 	rpcAddr net.Addr
 	p2p     *p2p.Node
-	peers   atomic.Pointer[p2p.Node] // for RPC, which starts before p2p
+	peers   atomic.Pointer[p2p.Node]   // for RPC, which starts before p2p
+	driver  atomic.Pointer[pos.Driver] // for RPC: the pos validator's consensus, once it runs
 	reg     *prometheus.Registry
 
 	cancel context.CancelFunc
@@ -175,6 +178,11 @@ func (n *Node) Start() error {
 			cancel()
 			return err
 		}
+		if err := srv.RegisterArbiter(n.arbiterSources()); err != nil {
+			cancel()
+			srv.Close()
+			return err
+		}
 		l, err := rpc.Listen(n.cfg.RPCAddr)
 		if err != nil {
 			cancel()
@@ -210,6 +218,9 @@ func (n *Node) Start() error {
 	}
 	return nil
 }
+
+// address is the node key's address.
+func (n *Node) address() common.Address { return crypto.PubkeyToAddress(n.cfg.Key.PublicKey) }
 
 // peerCounter answers net_peerCount from the p2p layer once it runs.
 type peerCounter struct{ p *atomic.Pointer[p2p.Node] }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
 	"github.com/prometheus/client_golang/prometheus"
 
 	chesscontract "github.com/arbiter-chain/arbiter/contracts/chess"
@@ -43,7 +44,7 @@ const defaultStoreTimeout = 30 * time.Second
 func runBridge(args []string, stdout io.Writer) error {
 	fs := newFlags("bridge")
 	nodeURL := fs.String("node", "http://127.0.0.1:8545", "node JSON-RPC endpoint (http, ws or ipc)")
-	listen := fs.String("listen", "127.0.0.1:8600", "HTTP listen address: POST /rpc, GET /ws, /healthz, /metrics")
+	listen := fs.String("listen", "127.0.0.1:8600", "HTTP listen address: the chess page at /, POST /rpc, GET /ws, /healthz, /metrics")
 	dataDir := fs.String("datadir", "", "directory of the bridge's badger store when --store is not given; the watcher's database goes in DIR/"+watcherDir)
 	storeURL := fs.String("store", "", "the bridge's store: badger:DIR, memory:, postgres://USER@HOST/DB or dynamodb://TABLE?region=R&endpoint=URL (default badger:DATADIR)")
 	storeTimeout := fs.Duration("store-timeout", defaultStoreTimeout, "how long to try reaching the store at start before refusing to start")
@@ -101,7 +102,14 @@ func runBridge(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := b.HTTPServer()
+	// The chess page reads the chain and sends its transactions through
+	// the bridge (POST /node), so it needs no access to the node itself.
+	pageNode, err := gethrpc.DialContext(ctx, *nodeURL)
+	if err != nil {
+		return err
+	}
+	defer pageNode.Close()
+	srv := b.PageServer(bridge.PageConfig{Node: pageNode})
 	errc := make(chan error, 2)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

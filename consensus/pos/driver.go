@@ -128,6 +128,8 @@ type Driver struct {
 
 	lastHeight uint64 // for logging round changes
 	lastRound  uint32
+
+	status statusTracker // for Status
 }
 
 // NewDriver opens the WAL, replays it and returns a driver ready to Run.
@@ -281,6 +283,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	if err := d.handle(d.initial); err != nil {
 		return err
 	}
+	d.status.observe(d.rep.core, time.Now())
 	inbound, heads := d.cfg.Inbound, d.cfg.Heads
 	for {
 		select {
@@ -341,6 +344,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		if err := d.handle(d.rep.core.Ready()); err != nil {
 			return err
 		}
+		d.status.observe(d.rep.core, time.Now())
 		if h, r := d.rep.core.Height(), d.rep.core.Round(); h != d.lastHeight || r != d.lastRound {
 			d.lastHeight, d.lastRound = h, r
 			d.log.Debug("consensus round", "height", h, "round", r)

@@ -1,6 +1,10 @@
 package p2p
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are the node's Prometheus metrics.
 type metrics struct {
@@ -9,6 +13,8 @@ type metrics struct {
 	target   prometheus.Gauge
 	blocks   prometheus.Counter
 	rejected *prometheus.CounterVec
+
+	targetN atomic.Uint64 // target's value, for SyncTarget
 }
 
 // newMetrics creates the metrics and registers them on reg, if not nil.
@@ -47,6 +53,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 func (m *metrics) setPeers(n int)      { m.peers.Set(float64(n)) }
 func (m *metrics) setHeight(n uint64)  { m.height.Set(float64(n)) }
-func (m *metrics) setTarget(n uint64)  { m.target.Set(float64(n)) }
+func (m *metrics) setTarget(n uint64)  { m.target.Set(float64(n)); m.targetN.Store(n) }
 func (m *metrics) imported(n int)      { m.blocks.Add(float64(n)) }
 func (m *metrics) reject(topic string) { m.rejected.WithLabelValues(topic).Inc() }

@@ -45,6 +45,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// Slash submits detected equivocation to the staking contract.
 	Slash bool
+	// Driver, if set, receives the consensus driver once it runs, for
+	// read-only status queries (arbiter_status, arbiter_rounds).
+	Driver *atomic.Pointer[pos.Driver]
 }
 
 // Validator runs the BFT consensus driver of a proof-of-stake validator:
@@ -171,6 +174,9 @@ func (v *Validator) start(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("consensus driver: %w", err)
+	}
+	if v.cfg.Driver != nil {
+		v.cfg.Driver.Store(d)
 	}
 	v.wg.Add(2)
 	go func() {

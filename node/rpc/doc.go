@@ -27,6 +27,16 @@
 //	eth_gasPrice eth_maxPriorityFeePerGas eth_feeHistory
 //	eth_subscribe("newHeads") eth_subscribe("logs", filter) eth_unsubscribe
 //	net_version net_listening net_peerCount web3_clientVersion web3_sha3
+//	arbiter_status arbiter_validators([block]) arbiter_members([block])
+//	arbiter_accounts([block]) arbiter_peers arbiter_rounds arbiter_blocks(count)
+//
+// The arbiter_ namespace (arbiter_api.go, registered by RegisterArbiter)
+// is a read-only view of the consortium for operators: engine, head,
+// finality and the pos validator's height, round and step; validators with
+// stakes and powers; members and vouched accounts with their genesis
+// names; connected peers; recent blocks with their proposers. GET /console
+// serves the operator console, a page that reads only these methods and
+// eth_subscribe.
 //
 // Block tags: "latest" and "pending" are the head, "safe" and "finalized"
 // the finalized block, "earliest" the genesis. eth_getTransactionCount with

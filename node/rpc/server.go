@@ -228,6 +228,7 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/ws", s.metrics.instrument("ws", ws)).Methods(http.MethodGet)
 	r.Handle("/healthz", s.metrics.instrument("healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	s.consoleRoutes(r)
 	return r
 }
 

@@ -143,6 +143,7 @@ type Bridge struct {
 	arbiter Arbiter
 	metrics *metrics
 	chainID atomic.Pointer[big.Int]
+	offers  *offerBook // outcome offers, relayed from memory (offers.go)
 
 	rpc     *gethrpc.Server // HTTP JSON-RPC; WebSockets get one each
 	origins origin.Policy   // who may open a WebSocket
@@ -170,7 +171,7 @@ func New(cfg Config, store Store, arbiter Arbiter) (*Bridge, error) {
 			return nil, fmt.Errorf("bridge: registering metrics: %w", err)
 		}
 	}
-	b := &Bridge{cfg: cfg, store: store, arbiter: arbiter, origins: origins, metrics: m, conns: make(map[*gethrpc.Server]struct{})}
+	b := &Bridge{cfg: cfg, store: store, arbiter: arbiter, origins: origins, metrics: m, offers: newOfferBook(), conns: make(map[*gethrpc.Server]struct{})}
 	if cfg.ChainID != nil {
 		b.chainID.Store(cfg.ChainID)
 	}

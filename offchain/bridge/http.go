@@ -39,9 +39,15 @@ func (b *Bridge) routes() http.Handler {
 // hijack); go-ethereum's codec then sets a write deadline on every
 // message and pings an idle connection, closing it when no pong comes.
 // The caller serves it (Serve, ListenAndServe) and shuts it down.
-func (b *Bridge) HTTPServer() *http.Server {
+func (b *Bridge) HTTPServer() *http.Server { return b.server(b.handler) }
+
+// PageServer is HTTPServer with the chess page served at / as well
+// (PageHandler).
+func (b *Bridge) PageServer(cfg PageConfig) *http.Server { return b.server(b.PageHandler(cfg)) }
+
+func (b *Bridge) server(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           b.handler,
+		Handler:           h,
 		ReadHeaderTimeout: b.cfg.ReadHeaderTimeout,
 		ReadTimeout:       b.cfg.ReadTimeout,
 		WriteTimeout:      b.cfg.WriteTimeout,

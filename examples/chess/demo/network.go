@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	arbiter "github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/node"
@@ -34,15 +35,28 @@ type network struct {
 	bridge    *bridge.Bridge
 	server    *http.Server
 	bridgeURL string
+	pageURL   string
 	wdb       *watcher.DB
 	stop      context.CancelFunc
 	done      chan struct{}
 	chainID   *big.Int
+	keys      []*ecdsa.PrivateKey // the members'
+	pageNode  *gethrpc.Client     // the page's node connection
+	opts      netOptions
+}
+
+// netOptions are the network's settings beyond its members.
+type netOptions struct {
+	// listen is the bridge's HTTP address (default a free loopback port).
+	listen string
+	// vouch serves the page's POST /demo/vouch: member 1 vouches for and
+	// funds a browser's development key.
+	vouch bool
 }
 
 // startNetwork writes a fresh network into dir (members plus the two
 // players, funded and vouched for by member 1) and starts everything.
-func startNetwork(ctx context.Context, dir, engine string, log *slog.Logger, players ...*ecdsa.PrivateKey) (*network, error) {
+func startNetwork(ctx context.Context, dir, engine string, log *slog.Logger, opts netOptions, players ...*ecdsa.PrivateKey) (*network, error) {
 	blockTime := time.Second // proof-of-work header times have second resolution
 	if engine == genesis.EnginePoS {
 		blockTime = 250 * time.Millisecond
@@ -61,7 +75,7 @@ func startNetwork(ctx context.Context, dir, engine string, log *slog.Logger, pla
 		g.Alloc[a] = genesis.Account{Balance: (*math.HexOrDecimal256)(new(big.Int).Set(fund))}
 		g.Allowed = append(g.Allowed, genesis.Allowance{Account: a, By: g.Members[0].Address})
 	}
-	n := &network{dir: dir, chainID: new(big.Int).SetUint64(g.ChainID)}
+	n := &network{dir: dir, chainID: new(big.Int).SetUint64(g.ChainID), keys: keys, opts: opts}
 	var peers []string
 	for i, key := range keys {
 		data := filepath.Join(dir, fmt.Sprintf("member%d", i+1))
@@ -144,13 +158,25 @@ func (n *network) startBridge(ctx context.Context, towerKey *ecdsa.PrivateKey, l
 		return err
 	}
 	n.bridge = b
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	listen := n.opts.listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
-	n.server = b.HTTPServer()
+	if n.pageNode, err = gethrpc.DialContext(ctx, n.rpcURL(0)); err != nil {
+		return err
+	}
+	page := bridge.PageConfig{Node: n.pageNode}
+	if n.opts.vouch {
+		page.Vouch = &voucher{n: n, log: log.With("component", "voucher")}
+	}
+	n.server = b.PageServer(page)
 	go n.server.Serve(ln) //nolint:errcheck // ErrServerClosed on close
 	n.bridgeURL = "ws://" + ln.Addr().String() + "/ws"
+	n.pageURL = "http://" + ln.Addr().String() + "/"
 
 	client, err := ethclient.DialContext(ctx, n.rpcURL(0))
 	if err != nil {
@@ -190,6 +216,9 @@ func (n *network) close() {
 	}
 	if n.bridge != nil {
 		n.bridge.Close()
+	}
+	if n.pageNode != nil {
+		n.pageNode.Close()
 	}
 	if n.store != nil {
 		n.store.Close()

@@ -19,18 +19,24 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	arbiter "github.com/arbiter-chain/arbiter/contracts/chess"
+	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/chess"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 )
 
-var arbiterABI = func() abi.ABI {
-	a, err := abi.JSON(bytes.NewReader(arbiter.ABIJSON))
+var (
+	arbiterABI    = mustABI(arbiter.ABIJSON)
+	membershipABI = mustABI(membership.ABIJSON)
+)
+
+func mustABI(j []byte) abi.ABI {
+	a, err := abi.JSON(bytes.NewReader(j))
 	if err != nil {
-		panic(err) // the ABI is embedded and tested in contracts/chess
+		panic(err) // the ABIs are embedded and tested in their contracts' packages
 	}
 	return a
-}()
+}
 
 // abiState is the State tuple as go-ethereum's ABI packer wants it.
 type abiState struct {
@@ -74,13 +80,17 @@ func newPlayer(name string, key *ecdsa.PrivateKey, eth *ethclient.Client, br *cl
 // transact sends a call to the arbiter and waits for its receipt. Gas is
 // priced at zero on the demo network, so balances move by stakes only.
 func (p *player) transact(ctx context.Context, data []byte, value *big.Int, gas uint64) (*types.Receipt, error) {
+	return p.send(ctx, arbiter.Address, data, value, gas)
+}
+
+// send sends a transaction to an address and waits for its receipt.
+func (p *player) send(ctx context.Context, to common.Address, data []byte, value *big.Int, gas uint64) (*types.Receipt, error) {
 	p.sendMu.Lock()
 	nonce, err := p.eth.PendingNonceAt(ctx, p.addr)
 	if err != nil {
 		p.sendMu.Unlock()
 		return nil, err
 	}
-	to := arbiter.Address
 	tx, err := types.SignNewTx(p.key, p.signer, &types.DynamicFeeTx{
 		ChainID: p.signer.ChainID(), Nonce: nonce, To: &to, Value: value, Gas: gas,
 		GasTipCap: new(big.Int), GasFeeCap: new(big.Int), Data: data,

@@ -29,8 +29,15 @@ type Options struct {
 	// Dir holds the network's data; empty means a fresh temporary
 	// directory, removed afterwards.
 	Dir string
-	// Timeout bounds the whole run.
+	// Timeout bounds the scenarios.
 	Timeout time.Duration
+	// Serve keeps the network, the bridge with its page and the
+	// watchtower running after the scenarios, with a bot opponent, until
+	// the context ends; the page can have its development key vouched for.
+	Serve bool
+	// Listen is the bridge's HTTP address (default: a free loopback port,
+	// 127.0.0.1:8600 with Serve).
+	Listen string
 }
 
 // Run starts the network, plays every scenario and checks each outcome and
@@ -46,6 +53,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Minute
 	}
+	if o.Serve && o.Listen == "" {
+		o.Listen = "127.0.0.1:8600"
+	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	if o.Dir == "" {
@@ -73,7 +84,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	started := time.Now()
 	aliceKey, bobKey := playerKey("alice"), playerKey("bob")
 	fmt.Fprintf(o.Out, "Starting a %d-member %s consortium, a bridge and its watchtower (logs: %s)\n", members, o.Engine, logFile.Name())
-	net, err := startNetwork(ctx, o.Dir, o.Engine, log, aliceKey, bobKey)
+	net, err := startNetwork(ctx, o.Dir, o.Engine, log, netOptions{listen: o.Listen, vouch: o.Serve}, aliceKey, bobKey, botKey())
 	if err != nil {
 		return fmt.Errorf("start network: %w", err)
 	}
@@ -148,7 +159,10 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}
 	fmt.Fprintf(o.Out, "\n%d of %d scenarios ended as expected in %v\n", len(scenarios)-len(failed), len(scenarios), time.Since(started).Round(100*time.Millisecond))
-	return errors.Join(failed...)
+	if len(failed) > 0 || !o.Serve {
+		return errors.Join(failed...)
+	}
+	return serve(parent, net, o.Out, log)
 }
 
 func connectPlayer(ctx context.Context, name string, key *ecdsa.PrivateKey, nodeURL, bridgeURL string, chainID *big.Int, seen *atomic.Uint64) (*player, error) {

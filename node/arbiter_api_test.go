@@ -120,6 +120,10 @@ func TestArbiterNamespace(t *testing.T) {
 	if st.Head.Number < st.Final.Number || st.FinalityLag != st.Head.Number-st.Final.Number {
 		t.Errorf("status: head %d final %d lag %d", st.Head.Number, st.Final.Number, st.FinalityLag)
 	}
+	if p := nodes[0].chain.Genesis().StakingParams(); st.Staking == nil || st.Staking.EpochLength != p.EpochLength ||
+		st.Staking.UnbondingDelay != p.UnbondingDelay || st.Staking.MinStake.ToInt().Cmp(p.MinStake.ToBig()) != 0 {
+		t.Errorf("status: staking %+v, want genesis's %+v", st.Staking, p)
+	}
 	if c := st.Consensus; c.Height < st.Final.Number || c.Step == "" {
 		t.Errorf("consensus: have height %d step %q, want at least %d and a step", c.Height, c.Step, st.Final.Number)
 	}

@@ -36,6 +36,10 @@ func (n *Node) arbiterSources() rpc.ArbiterSources {
 		Network:   networkReader{&n.peers},
 		Pool:      n.pool,
 	}
+	if g := n.chain.Genesis(); slices.Contains(g.Contracts, "staking") {
+		p := g.StakingParams()
+		src.Staking = &rpc.Staking{EpochLength: p.EpochLength, UnbondingDelay: p.UnbondingDelay, MinStake: (*hexutil.Big)(p.MinStake.ToBig())}
+	}
 	if n.cfg.Key != nil {
 		src.Self = n.address()
 	}

@@ -57,6 +57,7 @@ type ArbiterSources struct {
 	Consensus ConsensusReader // BFT validators only
 	Network   Network
 	Pool      PoolStats
+	Staking   *Staking // the staking contract's parameters from genesis; nil without it
 }
 
 // The results of the arbiter_ methods. Heights, counts and times (unix
@@ -74,6 +75,15 @@ type (
 		Peers       int        `json:"peers"`
 		Pool        PoolSize   `json:"pool"`
 		Sync        SyncStatus `json:"sync"`
+		Staking     *Staking   `json:"staking"` // null without the staking contract
+	}
+	// Staking is the staking contract's parameters, fixed in genesis.json:
+	// the epoch length and unbonding delay in blocks, the least stake of a
+	// validator in wei.
+	Staking struct {
+		EpochLength    uint64       `json:"epochLength"`
+		UnbondingDelay uint64       `json:"unbondingDelay"`
+		MinStake       *hexutil.Big `json:"minStake"`
 	}
 	// Named is an address with its genesis name.
 	Named struct {
@@ -192,6 +202,7 @@ func (api *arbiterAPI) Status() (*Status, error) {
 		ChainID: api.chain.Config().ChainID.Uint64(),
 		Head:    ref(h),
 		Sync:    SyncStatus{Current: h.Number.Uint64(), Highest: h.Number.Uint64()},
+		Staking: api.src.Staking,
 	}
 	if api.src.Self != (common.Address{}) {
 		st.Self = &Named{Address: api.src.Self, Name: api.src.Registry.Name(api.src.Self)}

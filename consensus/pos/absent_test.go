@@ -131,3 +131,24 @@ func TestAbsentMarks(t *testing.T) {
 	}
 }
 
+// checkNoCorrectAbsent counts the correct validators that a correct node
+// holds as having missed their last turn to propose (absent.go). The
+// cluster's network delivers every message before any timeout, so only a
+// faulty proposer can miss a turn: a mark on a correct one would mean the
+// faulty nodes found a way to shorten an honest proposer's rounds.
+func checkNoCorrectAbsent(t *testing.T, c *cluster) int {
+	t.Helper()
+	violations := 0
+	for _, n := range c.nodes {
+		if n.byz != nil || n.core == nil {
+			continue
+		}
+		for _, m := range c.nodes {
+			if m.byz == nil && n.core.absent.missed[m.addr] {
+				t.Errorf("node %s holds correct validator %s as an absent proposer", n.name, m.name)
+				violations++
+			}
+		}
+	}
+	return violations
+}

@@ -47,7 +47,7 @@ func TestValidatedNotExecutedAgain(t *testing.T) {
 			name: "an entry on a parent that is no longer the head is not used",
 			// c2 is validated on p1; q1 and q2 then make a heavier
 			// branch, so c2's parent is no longer the head.
-			steps:      []step{{false, "p1"}, {true, "c2"}, {false, "q1"}, {false, "q2"}, {false, "c2"}},
+			steps: []step{{false, "p1"}, {true, "c2"}, {false, "q1"}, {false, "q2"}, {false, "c2"}},
 			// q2 and c2 tie on total difficulty; the head is the lower
 			// hash, so it is not checked.
 			executions: 5,

@@ -309,6 +309,7 @@ func runByzantine(t *testing.T, s byzStrategy, n, f int, seed uint64, row *byzRo
 		t.Errorf("heights %v after %d ticks (the budget), want every correct node at %d", c.heights(), budget, row.heights)
 	}
 	row.violations += checkCorrectNodes(t, c)
+	row.violations += checkNoCorrectAbsent(t, c)
 	if byz != nil {
 		acts := byz.team().acts
 		for _, k := range s.wants {

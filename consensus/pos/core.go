@@ -46,6 +46,10 @@ type Config struct {
 	// TimeoutPropose, TimeoutPrevote and TimeoutPrecommit are the
 	// paper's timeoutPropose(r), timeoutPrevote(r), timeoutPrecommit(r).
 	TimeoutPropose, TimeoutPrevote, TimeoutPrecommit Timeout
+	// TimeoutProposeAbsent replaces TimeoutPropose in a round whose
+	// proposer missed its last turn as this node saw it (absent.go);
+	// zero: a quarter of TimeoutPropose's base.
+	TimeoutProposeAbsent Timeout
 	// CommitTicks is how long a new height waits before round 0 starts
 	// (Tendermint's timeoutCommit), which paces blocks to the block time.
 	CommitTicks uint64
@@ -200,6 +204,7 @@ type Core struct {
 	waitingCommit *CommitMessage            // a catch-up commit whose block awaits validation
 	latestRound   map[common.Address]uint32 // highest round seen per validator
 	building      int64                     // round awaiting Propose, or -1
+	absent        absentProposers           // who missed their last turn to propose
 
 	waiting bool   // between StartHeight and round 0 (CommitTicks)
 	startAt uint64 // tick at which round 0 starts
@@ -282,6 +287,7 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 	}
 	c.height, c.parent, c.vals, c.lastCommit = number, parent, vals, lastCommit
 	c.isValidator = c.cfg.Key != nil && vals.Has(c.self)
+	c.absent.keep(vals)
 	// Line 53: reset locked and valid values and the message log.
 	c.round, c.step, c.decision = 0, stepPropose, nil
 	c.lockedValue, c.lockedRound = nil, -1
@@ -493,6 +499,7 @@ func (c *Core) onProposal(p *Proposal) error {
 	if signer != rs.proposer {
 		return fmt.Errorf("%w: %v in round %d, proposer %v", errNotProposer, signer, p.Round, rs.proposer)
 	}
+	c.absent.proposed(signer)
 	if p.Block.ParentHash() != c.parent.Hash() {
 		return fmt.Errorf("%w: parent %x", errBlockMismatch, p.Block.ParentHash())
 	}
@@ -686,7 +693,7 @@ func (c *Core) schedule(kind timeoutKind, round uint32) {
 	var d uint64
 	switch kind {
 	case timeoutPropose:
-		d = c.cfg.TimeoutPropose.Ticks(round)
+		d = c.proposeTicks(round)
 	case timeoutPrevote:
 		d = c.cfg.TimeoutPrevote.Ticks(round)
 	case timeoutPrecommit:

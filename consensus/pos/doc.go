@@ -7,8 +7,8 @@
 //
 // The package has four parts:
 //
-//   - Core (core.go, rules.go, votes.go) is one validator's state machine,
-//     pure and single-threaded like etcd's raft: Step(message), Tick()
+//   - Core (core.go, rules.go, votes.go, absent.go) is one validator's
+//     state machine, pure and single-threaded like etcd's raft: Step(message), Tick()
 //     (logical time; timeouts are ticks), Propose(block), Validated(hash,
 //     err) and StartHeight in, Ready out (messages to persist and
 //     broadcast, a block to build, blocks to validate, the decided block

@@ -255,6 +255,7 @@ func (c *Core) farTarget() (uint32, bool) {
 // onTimeoutPropose is OnTimeoutPropose(height, round), lines 57-60.
 func (c *Core) onTimeoutPropose(height uint64, round uint32) {
 	if height == c.height && round == c.round && c.step == stepPropose { // line 58
+		c.absent.timedOut(c.roundState(round), c.self)
 		c.sendVote(Prevote, common.Hash{}) // line 59
 		c.step = stepPrevote               // line 60
 		c.building = -1

@@ -73,7 +73,10 @@ type Chain struct {
 	headers   *lru.Cache[common.Hash, *types.Header]
 	blocks    *lru.Cache[common.Hash, *types.Block]
 	built     *lru.Cache[common.Hash, *builtResult] // blocks this node built, by seal hash
-	validated *lru.Cache[common.Hash, *builtResult] // proposals validated, by block hash
+	validated execCache                             // proposals validated, for their import
+	// executions counts blocks executed to validate or import them (not
+	// those built here or taken from validated).
+	executions atomic.Uint64
 
 	headFeed event.Feed
 	logsFeed event.Feed
@@ -108,7 +111,7 @@ func New(db *store.DB, gen *genesis.Genesis, engine consensus.Engine, opts ...Op
 		headers:   lru.NewCache[common.Hash, *types.Header](4096),
 		blocks:    lru.NewCache[common.Hash, *types.Block](256),
 		built:     lru.NewCache[common.Hash, *builtResult](16),
-		validated: lru.NewCache[common.Hash, *builtResult](16),
+		validated: execCache{},
 	}
 	for _, o := range opts {
 		o(c)

@@ -148,15 +148,19 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 		return fmt.Errorf("write state: %w", err)
 	}
 	if c.certifier != nil {
-		return c.writeCertified(block, v.parent, v.receipts, cert)
+		err = c.writeCertified(block, v.parent, v.receipts, cert)
+	} else {
+		err = c.writeBlock(block, v.parent, v.receipts)
 	}
-	return c.writeBlock(block, v.parent, v.receipts)
+	c.validated.prune(c.CurrentBlock().Hash())
+	return err
 }
 
 // ValidateBlock checks a proposal completely against its stored parent
 // without storing it: the checks of validate without a certificate (a
-// proposal is not decided yet). It keeps the execution so that importing
-// the block once decided does not execute it again. A BFT validator uses
+// proposal is not decided yet). It keeps the execution, while the block's
+// parent is the head, so that importing the block once decided does not
+// execute it again (execCache). A BFT validator uses
 // it to judge a proposal before voting. A block already stored is valid.
 func (c *Chain) ValidateBlock(block *types.Block) error {
 	if c.db.HasBlock(block.Hash(), block.NumberU64()) {
@@ -166,7 +170,8 @@ func (c *Chain) ValidateBlock(block *types.Block) error {
 	if err != nil {
 		return err
 	}
-	c.validated.Add(block.Hash(), &builtResult{receipts: v.receipts, state: v.state})
+	c.validated.put(&execEntry{hash: block.Hash(), parent: v.parent.Hash(), receipts: v.receipts, state: v.state},
+		func() common.Hash { return c.CurrentBlock().Hash() })
 	return nil
 }
 
@@ -200,19 +205,19 @@ func (c *Chain) verifyHeader(block *types.Block, parent *types.Header) error {
 }
 
 // execute runs block on its parent's state and checks every execution-derived
-// header field. A block this node built or validated itself is not executed
-// again, unless fresh asks for a re-execution.
+// header field. A block this node built, or validated on the current head,
+// is not executed again, unless fresh asks for a re-execution.
 func (c *Chain) execute(block *types.Block, parent *types.Block, fresh bool) (types.Receipts, *state.StateDB, error) {
 	if !fresh {
 		if r, ok := c.built.Get(c.engine.SealHash(block.Header())); ok {
 			c.built.Remove(c.engine.SealHash(block.Header()))
 			return r.receipts, r.state, nil
 		}
-		if r, ok := c.validated.Get(block.Hash()); ok {
-			c.validated.Remove(block.Hash())
-			return r.receipts, r.state, nil
+		if e, ok := c.validated.take(block.Hash(), c.CurrentBlock().Hash()); ok {
+			return e.receipts, e.state, nil
 		}
 	}
+	c.executions.Add(1)
 	st, err := c.StateAt(parent.Root())
 	if err != nil {
 		return nil, nil, err

@@ -203,7 +203,10 @@ func (v *Validator) start(ctx context.Context) error {
 // proposal is awaited four block times (between 1 s and 3 s), votes two
 // (between 0.5 s and 1 s), each growing by 0.5 s a round. A fast network
 // thus recovers quickly from a missed proposal, for instance when a node
-// learnt the previous block by sync and has no commit to propose on.
+// learnt the previous block by sync and has no commit to propose on. A
+// proposer that missed its last turn (one that is down) is awaited only a
+// vote timeout, which is still enough for a live one to build and send a
+// block.
 func consensusTimeouts(blockTime time.Duration) pos.Config {
 	ticks := func(d time.Duration) uint64 { return uint64(d / pos.DefaultTickInterval) }
 	propose := min(max(4*blockTime, time.Second), 3*time.Second)
@@ -211,6 +214,7 @@ func consensusTimeouts(blockTime time.Duration) pos.Config {
 	delta := ticks(500 * time.Millisecond)
 	var c pos.Config
 	c.TimeoutPropose = pos.Timeout{Base: ticks(propose), Delta: delta}
+	c.TimeoutProposeAbsent = pos.Timeout{Base: ticks(vote), Delta: delta}
 	c.TimeoutPrevote = pos.Timeout{Base: ticks(vote), Delta: delta}
 	c.TimeoutPrecommit = pos.Timeout{Base: ticks(vote), Delta: delta}
 	return c

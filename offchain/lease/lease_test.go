@@ -49,13 +49,14 @@ func (h logTap) Handle(_ context.Context, r slog.Record) error {
 func (h logTap) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h logTap) WithGroup(string) slog.Handler      { return h }
 
-// contend starts a Lease on url; it is stopped at the end of the test.
-func contend(t *testing.T, url string) *contender {
+// contend starts a Lease on url that tries every retry; it is stopped at
+// the end of the test.
+func contend(t *testing.T, url string, retry time.Duration) *contender {
 	t.Helper()
 	c := &contender{gained: make(chan struct{}, 8), stopped: make(chan struct{}, 8), refused: make(chan struct{}, 1),
 		done: make(chan error, 1), exited: make(chan struct{}), fail: make(chan error, 1)}
 	var err error
-	c.l, err = New(Config{URL: url, Name: "test", Retry: 20 * time.Millisecond, Check: 20 * time.Millisecond,
+	c.l, err = New(Config{URL: url, Name: "test", Retry: retry, Check: 20 * time.Millisecond,
 		Logger: slog.New(logTap{refused: c.refused})})
 	if err != nil {
 		t.Fatalf("New: have %v, want nil", err)
@@ -137,12 +138,14 @@ func TestLease(t *testing.T) {
 			}
 			defer pool.Close()
 
-			a := contend(t, url)
+			// a, once deposed, waits far longer than b before trying
+			// again, so that b is the one that takes over.
+			a := contend(t, url, 2*time.Second)
 			await(t, "a gains", a.gained)
 			if err := guardErr(t, pool, a); err != nil {
 				t.Fatalf("a's Guard while it leads: have %v, want nil", err)
 			}
-			b := contend(t, url)
+			b := contend(t, url, 20*time.Millisecond)
 			refusedSeveral(t, b)
 			if len(b.gained) != 0 || b.l.Held() {
 				t.Fatalf("b leads while a holds the lease")
@@ -161,7 +164,7 @@ func TestLease(t *testing.T) {
 				t.Fatalf("b's Guard once it leads: have %v, want nil", err)
 			}
 			if tt.runsOn {
-				refusedSeveral(t, a)
+				await(t, "a refused", a.refused)
 				if len(a.gained) != 0 {
 					t.Fatalf("a regained the lease while b holds it")
 				}

@@ -115,11 +115,13 @@ func TestWatchtowerFailover(t *testing.T) {
 	if err != nil || claimed.Status != bridge.StatusClaimed {
 		t.Fatalf("game after the claim: have %+v, %v; want claimed", claimed, err)
 	}
+	killed := time.Now()
 	if err := procs[leader].stop(syscall.SIGKILL); err == nil {
 		t.Fatalf("the killed holder exited cleanly")
 	}
 	select {
 	case <-procs[follower].leased:
+		t.Logf("lease taken over %v after the SIGKILL", time.Since(killed).Round(time.Millisecond))
 	case <-procs[follower].exited:
 		t.Fatalf("the follower exited")
 	case <-time.After(60 * time.Second):
@@ -136,6 +138,7 @@ func TestWatchtowerFailover(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling a real node
 	}
+	t.Logf("game ended by the refute %v after the SIGKILL", time.Since(killed).Round(time.Millisecond))
 	if ended.Result != channel.ResultBlackWins {
 		t.Fatalf("result: have %d, want %d (the stale claimant loses)", ended.Result, channel.ResultBlackWins)
 	}

@@ -23,6 +23,7 @@ import (
 	chesscontract "github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/storeurl"
+	"github.com/arbiter-chain/arbiter/offchain/lease"
 	"github.com/arbiter-chain/arbiter/offchain/watcher"
 )
 
@@ -49,7 +50,7 @@ func runBridge(args []string, stdout io.Writer) error {
 	storeURL := fs.String("store", "", "the bridge's store: badger:DIR, memory:, postgres://USER@HOST/DB or dynamodb://TABLE?region=R&endpoint=URL (default badger:DATADIR)")
 	storeTimeout := fs.Duration("store-timeout", defaultStoreTimeout, "how long to try reaching the store at start before refusing to start")
 	keyFile := fs.String("key", "", "watchtower key file (hex secp256k1) of a member or allowed account")
-	watch := fs.Bool("watch", false, "run the watcher and watchtower (needs --key)")
+	watch := fs.Bool("watch", false, "run the watcher and watchtower (needs --key); with a postgres:// store, only the instance holding the fleet's watchtower lease runs them, its checkpoint in the same database")
 	confirmations := fs.Uint64("confirmations", 0, "blocks the watcher stays behind the head: 0 with BFT finality, a few with PoW")
 	poll := fs.Duration("poll", watcher.DefaultPollInterval, "how often the watcher asks the node for its head")
 	wsOrigins := fs.String("ws-origins", "", "comma-separated browser origins (scheme://host[:port], or *) allowed to open a WebSocket besides the bridge's own")
@@ -63,12 +64,12 @@ func runBridge(args []string, stdout io.Writer) error {
 		}
 		*storeURL = "badger:" + *dataDir
 	}
-	towerDir := ""
+	towerDir, leased := "", isPostgres(*storeURL)
 	if *watch {
 		if err := required("key", *keyFile); err != nil {
 			return fmt.Errorf("--watch: %w", err)
 		}
-		if towerDir = watcherDataDir(*dataDir, *storeURL); towerDir == "" {
+		if towerDir = watcherDataDir(*dataDir, *storeURL); towerDir == "" && !leased {
 			return errors.New("--watch: --datadir is required for the watcher's database")
 		}
 	}
@@ -129,10 +130,14 @@ func runBridge(args []string, stdout io.Writer) error {
 	if !*watch {
 		close(watching)
 	} else {
-		db, err := startWatcher(wctx, watcherOptions{
+		opts := watcherOptions{
 			dir: towerDir, nodeURL: *nodeURL, keyFile: *keyFile,
 			confirmations: *confirmations, poll: *poll, reg: reg, log: log, store: store,
-		}, errc, watching)
+		}
+		if leased {
+			opts.pgURL = *storeURL
+		}
+		db, err := startWatcher(wctx, opts, errc, watching)
 		if err != nil {
 			srv.Close()
 			return err
@@ -168,21 +173,32 @@ func watcherDataDir(dataDir, storeURL string) string {
 	return ""
 }
 
+// isPostgres reports whether storeURL names a PostgreSQL store, whose
+// fleet shares one watchtower through a lease.
+func isPostgres(storeURL string) bool {
+	return strings.HasPrefix(storeURL, "postgres://") || strings.HasPrefix(storeURL, "postgresql://")
+}
+
 // watcherOptions configure the watcher of runBridge.
 type watcherOptions struct {
 	dir, nodeURL, keyFile string
-	confirmations         uint64
-	poll                  time.Duration
-	reg                   prometheus.Registerer
-	log                   *slog.Logger
-	store                 watcher.StateSource
+	// pgURL, when set, is the PostgreSQL database of the bridge's store:
+	// the watcher keeps its tables there and runs only while this
+	// instance holds the watchtower lease.
+	pgURL         string
+	confirmations uint64
+	poll          time.Duration
+	reg           prometheus.Registerer
+	log           *slog.Logger
+	store         watcher.StateSource
 }
 
 // startWatcher opens the watcher's database and runs the watcher until ctx
-// is done; a watcher that stops on its own sends its error to errc. done
-// is closed once it has returned. The database is the caller's to close
-// after done.
-func startWatcher(ctx context.Context, o watcherOptions, errc chan<- error, done chan<- struct{}) (*watcher.DB, error) {
+// is done (with a PostgreSQL store, only while this instance holds the
+// watchtower lease); a watcher that stops on its own sends its error to
+// errc. done is closed once it has returned. The database is the caller's
+// to close after done.
+func startWatcher(ctx context.Context, o watcherOptions, errc chan<- error, done chan<- struct{}) (watcher.Store, error) {
 	key, err := crypto.LoadECDSA(o.keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("load key %s: %w", o.keyFile, err)
@@ -191,7 +207,18 @@ func startWatcher(ctx context.Context, o watcherOptions, errc chan<- error, done
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", o.nodeURL, err)
 	}
-	db, err := watcher.Open(o.dir)
+	var (
+		db  watcher.Store
+		lse *lease.Lease
+	)
+	if o.pgURL != "" {
+		lse, err = lease.New(lease.Config{URL: o.pgURL, Name: "watchtower", Logger: o.log, Registerer: o.reg})
+		if err == nil {
+			db, err = watcher.OpenPostgres(ctx, o.pgURL, lse.Guard)
+		}
+	} else {
+		db, err = watcher.Open(o.dir)
+	}
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -212,10 +239,17 @@ func startWatcher(ctx context.Context, o watcherOptions, errc chan<- error, done
 		return nil, err
 	}
 	o.log.Info("watcher starting", "block", cp.Block, "index", cp.Index, "tower", crypto.PubkeyToAddress(key.PublicKey), "confirmations", o.confirmations)
+	run := w.Run
+	if lse != nil {
+		// Followers wait here; the leader's watcher is cancelled the
+		// moment the lease may be lost, and a successor resumes from the
+		// checkpoint in the shared database.
+		run = func(ctx context.Context) error { return lse.Run(ctx, w.Run) }
+	}
 	go func() {
 		defer close(done)
 		defer client.Close()
-		if err := w.Run(ctx); !errors.Is(err, context.Canceled) {
+		if err := run(ctx); !errors.Is(err, context.Canceled) {
 			errc <- fmt.Errorf("watcher: %w", err)
 		}
 	}()

@@ -308,6 +308,7 @@ var (
 	handledLine   = regexp.MustCompile(`msg="watcher handled event" block=(\d+) index=(\d+)`)
 	progressLine  = regexp.MustCompile(`msg="watcher progress" block=(\d+)`)
 	listeningLine = regexp.MustCompile(`msg="bridge listening" addr=(\S+)`)
+	leaseLine     = regexp.MustCompile(`msg="lease gained"`)
 	problemLine   = regexp.MustCompile(`level=(WARN|ERROR)`)
 )
 
@@ -319,6 +320,7 @@ type bridgeProc struct {
 	handled   chan logPos
 	progress  chan uint64
 	listening chan string
+	leased    chan struct{} // a value each time it gains the watchtower lease
 	exited    chan struct{} // closed when its stderr is closed
 }
 
@@ -333,7 +335,7 @@ func startBridge(t *testing.T, bin string, args ...string) *bridgeProc {
 		t.Fatal(err)
 	}
 	p := &bridgeProc{cmd: cmd, handled: make(chan logPos, 1<<16), progress: make(chan uint64, 1<<16),
-		listening: make(chan string, 1), exited: make(chan struct{})}
+		listening: make(chan string, 1), leased: make(chan struct{}, 16), exited: make(chan struct{})}
 	go func() {
 		defer close(p.exited)
 		sc := bufio.NewScanner(stderr)
@@ -348,6 +350,8 @@ func startBridge(t *testing.T, bin string, args ...string) *bridgeProc {
 				p.progress <- b
 			} else if m := listeningLine.FindStringSubmatch(line); m != nil {
 				p.listening <- m[1]
+			} else if leaseLine.MatchString(line) {
+				p.leased <- struct{}{}
 			} else if problemLine.MatchString(line) {
 				t.Logf("bridge: %s", line)
 			}

@@ -14,6 +14,13 @@
 // decode under the arbiter ABI is quarantined with its raw form instead of
 // stalling the watcher.
 //
+// Where it keeps all this is a Store: DB, its own badger database, or
+// PGDB, tables of the bridge's PostgreSQL database (migrations/), for a
+// fleet of bridges of which one at a time holds the watchtower lease
+// (offchain/lease): the successor resumes from the same checkpoint,
+// records and stored transactions. A PGDB runs a Guard in each write
+// transaction, so that a deposed lease holder writes nothing more.
+//
 // As a watchtower, on GameClaimed for a game the bridge's store holds, it
 // refutes the claim with a later (or, at the claimed ply, a different)
 // state signed by the claimant, or answers a timeout claim with the
@@ -47,4 +54,12 @@
 //	w, err := watcher.New(watcher.Config{Key: key, Confirmations: 2}, db, client, bridgeStore, watcher.LogNotifier{})
 //	if err != nil { ... }
 //	err = w.Run(ctx) // until ctx is done
+//
+// In a fleet on PostgreSQL, the store is a PGDB and Run goes under the
+// lease:
+//
+//	l, err := lease.New(lease.Config{URL: url, Name: "watchtower"})
+//	db, err := watcher.OpenPostgres(ctx, url, l.Guard)
+//	w, err := watcher.New(cfg, db, client, bridgeStore, notifier)
+//	err = l.Run(ctx, w.Run)
 package watcher

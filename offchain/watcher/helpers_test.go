@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"log/slog"
 	"math/big"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/storetest"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/chess"
 )
@@ -42,8 +44,8 @@ type env struct {
 	tb                  testing.TB
 	chain               *fakeChain
 	store               *bridge.MemStore
-	db                  *DB
-	dir                 string
+	db                  Store
+	open                func() (Store, error) // opens db, the same one each time
 	cfg                 Config
 	notes               *MemNotifier
 	reg                 *prometheus.Registry
@@ -59,15 +61,50 @@ type env struct {
 // watchtower without a key.
 func newEnv(tb testing.TB, cfg Config, keyless bool) *env {
 	tb.Helper()
-	return newEnvAt(tb, cfg, keyless, "")
+	return newEnvOn(tb, backendMemory, cfg, keyless)
 }
 
-// newEnvAt builds an env whose database lives in dir ("" for memory).
-func newEnvAt(tb testing.TB, cfg Config, keyless bool, dir string) *env {
+// Backends of the watcher's Store that tests run on.
+const (
+	backendMemory   = "memory"   // badger in memory: no restart
+	backendBadger   = "badger"   // badger in a temporary directory
+	backendPostgres = "postgres" // PGDB in a fresh database of the test server
+)
+
+// persistentBackends are the backends a restarted watcher resumes from.
+var persistentBackends = []string{backendBadger, backendPostgres}
+
+// forBackends runs test once per backend, as a subtest named after it.
+func forBackends(t *testing.T, backends []string, test func(t *testing.T, backend string)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { test(t, b) })
+	}
+}
+
+// opener returns the function that opens the env's Store on backend.
+func opener(tb testing.TB, backend string) func() (Store, error) {
+	tb.Helper()
+	switch backend {
+	case backendMemory:
+		return func() (Store, error) { return OpenInMemory() }
+	case backendBadger:
+		dir := filepath.Join(tb.TempDir(), "watcher")
+		return func() (Store, error) { return Open(dir) }
+	case backendPostgres:
+		url := storetest.PostgresDB(tb)
+		return func() (Store, error) { return OpenPostgres(context.Background(), url, nil) }
+	}
+	tb.Fatalf("unknown backend %q", backend)
+	return nil
+}
+
+// newEnvOn builds an env whose database is on backend.
+func newEnvOn(tb testing.TB, backend string, cfg Config, keyless bool) *env {
 	tb.Helper()
 	e := &env{
 		tb: tb, chain: newFakeChain(testChainID), store: bridge.NewMemStore(), notes: NewMemNotifier(),
-		dir: dir, clock: &fakeClock{now: time.Unix(1_700_000_000, 0)}, logs: &logRecorder{},
+		open: opener(tb, backend), clock: &fakeClock{now: time.Unix(1_700_000_000, 0)}, logs: &logRecorder{},
 		domain: channel.DefaultDomain(big.NewInt(testChainID)),
 		white:  testKey("white"), black: testKey("black"), tower: testKey("tower"),
 	}
@@ -91,11 +128,7 @@ func newEnvAt(tb testing.TB, cfg Config, keyless bool, dir string) *env {
 func (e *env) start() {
 	e.tb.Helper()
 	var err error
-	if e.dir == "" {
-		e.db, err = OpenInMemory()
-	} else {
-		e.db, err = Open(e.dir)
-	}
+	e.db, err = e.open()
 	requireNoErr(e.tb, "open database", err)
 	db := e.db
 	e.tb.Cleanup(func() { db.Close() })
@@ -106,13 +139,10 @@ func (e *env) start() {
 	requireNoErr(e.tb, "New", err)
 }
 
-// restart closes the database of an on-disk env and starts again: a new
-// Watcher with nothing in memory from the old one.
+// restart closes the database of an env on a persistent backend and
+// starts again: a new Watcher with nothing in memory from the old one.
 func (e *env) restart() {
 	e.tb.Helper()
-	if e.dir == "" {
-		e.tb.Fatalf("restart: the env has no database directory")
-	}
 	requireNoErr(e.tb, "close database", e.db.Close())
 	e.start()
 }

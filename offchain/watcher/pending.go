@@ -1,11 +1,9 @@
 package watcher
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ethereum/go-ethereum/common"
@@ -68,12 +66,7 @@ func (d *DB) pendings() ([]pending, error) {
 	if err := scanJSON(d.db, pendingPrefix, func(_ []byte, p pending) { out = append(out, p) }); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b pending) int {
-		if c := cmp.Compare(a.Deadline, b.Deadline); c != 0 {
-			return c
-		}
-		return a.Claim.Cmp(b.Claim)
-	})
+	sortPendings(out)
 	return out, nil
 }
 

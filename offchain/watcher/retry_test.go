@@ -2,7 +2,6 @@ package watcher
 
 import (
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -241,13 +240,15 @@ func TestWatchtowerRetries(t *testing.T) {
 			wantNotices: []string{NoticeRetrying, NoticeFailed},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, Config{RetryBackoff: time.Second, RetryBackoffMax: 2 * time.Second}, false)
-			e.chain.refuse = tt.refuse
-			tt.check(t, e, staleClaim(e, tt.method))
-		})
-	}
+	forBackends(t, []string{backendMemory, backendPostgres}, func(t *testing.T, backend string) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := newEnvOn(t, backend, Config{RetryBackoff: time.Second, RetryBackoffMax: 2 * time.Second}, false)
+				e.chain.refuse = tt.refuse
+				tt.check(t, e, staleClaim(e, tt.method))
+			})
+		}
+	})
 }
 
 // TestWatchtowerResumesAfterRestart stops the watcher while an action is
@@ -276,13 +277,15 @@ func TestWatchtowerResumesAfterRestart(t *testing.T) {
 			wantNotices: []string{NoticeRetrying, NoticeFailed},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnvAt(t, Config{}, false, filepath.Join(t.TempDir(), "watcher"))
-			e.chain.refuse = tt.refuse
-			tt.check(t, e, staleClaim(e, tt.method))
-		})
-	}
+	forBackends(t, persistentBackends, func(t *testing.T, backend string) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := newEnvOn(t, backend, Config{}, false)
+				e.chain.refuse = tt.refuse
+				tt.check(t, e, staleClaim(e, tt.method))
+			})
+		}
+	})
 }
 
 // TestBackoff checks the wait after each failed attempt.

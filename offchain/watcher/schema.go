@@ -11,7 +11,8 @@ import (
 // its database, and the watcher must write its records and its checkpoint
 // in one transaction). Every key starts with a one-byte prefix; numbers
 // are big-endian so that byte order is numeric order. This is the only
-// file that knows how keys are laid out.
+// file that knows how keys are laid out. PGDB keeps the same content in
+// the tables of migrations/0001_init.sql.
 var (
 	// checkpointKey -> next block (8) + next log index in it (4): where
 	// processing resumes. Written in the same transaction as the record

@@ -149,57 +149,59 @@ func TestWatchtower(t *testing.T) {
 			wantOutcome: OutcomeNoKey, wantNotice: NoticePending,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, Config{}, tt.keyless)
-			e.chain.estimate = tt.estimate
-			logs, txs := tt.setup(e)
-			e.chain.mine("a", logs, txs...)
-			e.poll()
+	forBackends(t, []string{backendMemory, backendPostgres}, func(t *testing.T, backend string) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := newEnvOn(t, backend, Config{}, tt.keyless)
+				e.chain.estimate = tt.estimate
+				logs, txs := tt.setup(e)
+				e.chain.mine("a", logs, txs...)
+				e.poll()
 
-			recs := e.handled()
-			if len(recs) != len(logs) {
-				t.Fatalf("records: have %d, want %d", len(recs), len(logs))
-			}
-			last := recs[len(recs)-1]
-			if last.Event != EventGameClaimed || last.Outcome != tt.wantOutcome {
-				t.Fatalf("last record: have %s %s (%s), want %s %s", last.Event, last.Outcome, last.Detail, EventGameClaimed, tt.wantOutcome)
-			}
-			sent := e.chain.sentTxs()
-			switch {
-			case tt.wantCall == "" && len(sent) != 0:
-				t.Fatalf("sent %d transactions, want none", len(sent))
-			case tt.wantCall != "":
-				if len(sent) != 1 {
-					t.Fatalf("sent %d transactions, want 1", len(sent))
+				recs := e.handled()
+				if len(recs) != len(logs) {
+					t.Fatalf("records: have %d, want %d", len(recs), len(logs))
 				}
-				method, ply := e.sentCall(sent[0])
-				if method != tt.wantCall || ply != tt.wantPly {
-					t.Fatalf("sent: have %s with ply %d, want %s with ply %d", method, ply, tt.wantCall, tt.wantPly)
+				last := recs[len(recs)-1]
+				if last.Event != EventGameClaimed || last.Outcome != tt.wantOutcome {
+					t.Fatalf("last record: have %s %s (%s), want %s %s", last.Event, last.Outcome, last.Detail, EventGameClaimed, tt.wantOutcome)
 				}
-				if last.Action != sent[0].Hash() {
-					t.Fatalf("recorded action: have %s, want %s", last.Action, sent[0].Hash())
+				sent := e.chain.sentTxs()
+				switch {
+				case tt.wantCall == "" && len(sent) != 0:
+					t.Fatalf("sent %d transactions, want none", len(sent))
+				case tt.wantCall != "":
+					if len(sent) != 1 {
+						t.Fatalf("sent %d transactions, want 1", len(sent))
+					}
+					method, ply := e.sentCall(sent[0])
+					if method != tt.wantCall || ply != tt.wantPly {
+						t.Fatalf("sent: have %s with ply %d, want %s with ply %d", method, ply, tt.wantCall, tt.wantPly)
+					}
+					if last.Action != sent[0].Hash() {
+						t.Fatalf("recorded action: have %s, want %s", last.Action, sent[0].Hash())
+					}
+					if from, _ := types.Sender(types.LatestSignerForChainID(e.chain.chainID), sent[0]); from != addrOf(e.tower) {
+						t.Fatalf("sender: have %s, want the watchtower %s", from, addrOf(e.tower))
+					}
 				}
-				if from, _ := types.Sender(types.LatestSignerForChainID(e.chain.chainID), sent[0]); from != addrOf(e.tower) {
-					t.Fatalf("sender: have %s, want the watchtower %s", from, addrOf(e.tower))
+				opponent := addrOf(e.black)
+				if tt.blackClaims {
+					opponent = addrOf(e.white)
 				}
-			}
-			opponent := addrOf(e.black)
-			if tt.blackClaims {
-				opponent = addrOf(e.white)
-			}
-			var got []Notification
-			for _, n := range e.notes.Notifications() {
-				if n.Claim == last.TxHash {
-					got = append(got, n)
+				var got []Notification
+				for _, n := range e.notes.Notifications() {
+					if n.Claim == last.TxHash {
+						got = append(got, n)
+					}
 				}
-			}
-			switch {
-			case tt.wantNotice == "" && len(got) != 0:
-				t.Fatalf("notifications: have %+v, want none", got)
-			case tt.wantNotice != "" && (len(got) != 1 || got[0].Event != tt.wantNotice || got[0].Player != opponent):
-				t.Fatalf("notifications: have %+v, want one %s", got, tt.wantNotice)
-			}
-		})
-	}
+				switch {
+				case tt.wantNotice == "" && len(got) != 0:
+					t.Fatalf("notifications: have %+v, want none", got)
+				case tt.wantNotice != "" && (len(got) != 1 || got[0].Event != tt.wantNotice || got[0].Player != opponent):
+					t.Fatalf("notifications: have %+v, want one %s", got, tt.wantNotice)
+				}
+			})
+		}
+	})
 }

@@ -128,7 +128,7 @@ type StateSource interface {
 // that changes anything; Checkpoint may be called from any goroutine.
 type Watcher struct {
 	cfg      Config
-	db       *DB
+	db       Store
 	client   ChainClient
 	states   StateSource
 	notifier Notifier
@@ -143,8 +143,9 @@ type Watcher struct {
 	retryAt map[common.Hash]time.Time // claim -> earliest next attempt of its pending action
 }
 
-// New returns a Watcher over db (the caller's to close). It does no I/O.
-func New(cfg Config, db *DB, client ChainClient, states StateSource, notifier Notifier) (*Watcher, error) {
+// New returns a Watcher over db (a DB or a PGDB, the caller's to close).
+// It does no I/O.
+func New(cfg Config, db Store, client ChainClient, states StateSource, notifier Notifier) (*Watcher, error) {
 	if db == nil || client == nil || states == nil {
 		return nil, errors.New("watcher: db, client and states are required")
 	}

@@ -92,30 +92,32 @@ func TestQuarantine(t *testing.T) {
 			return l
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, Config{}, false)
-			bad, good := tt.bad(e), e.plain(game)
-			n := e.chain.mine("a", []types.Log{bad, good})
-			e.poll()
+	forBackends(t, []string{backendMemory, backendPostgres}, func(t *testing.T, backend string) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := newEnvOn(t, backend, Config{}, false)
+				bad, good := tt.bad(e), e.plain(game)
+				n := e.chain.mine("a", []types.Log{bad, good})
+				e.poll()
 
-			recs := e.handled()
-			if len(recs) != 2 || recs[0].Outcome != OutcomeQuarantined || recs[1].Outcome != OutcomeHandled {
-				t.Fatalf("records: have %+v, want one quarantined then one handled", recs)
-			}
-			q, err := e.db.Quarantined()
-			requireNoErr(t, "Quarantined", err)
-			if len(q) != 1 || q[0].Reason == "" || q[0].Log.Index != 0 || q[0].Log.BlockNumber != n || !slices.Equal(q[0].Log.Data, bad.Data) {
-				t.Fatalf("quarantined: have %+v, want the raw bad log with a reason", q)
-			}
-			if have := e.metric("arbiter_watcher_events_quarantined_total"); have != 1 {
-				t.Fatalf("quarantined counter: have %v, want 1", have)
-			}
-			if cp, _ := e.w.Checkpoint(); cp != (Checkpoint{Block: n + 1}) {
-				t.Fatalf("checkpoint: have %+v, want %+v", cp, Checkpoint{Block: n + 1})
-			}
-		})
-	}
+				recs := e.handled()
+				if len(recs) != 2 || recs[0].Outcome != OutcomeQuarantined || recs[1].Outcome != OutcomeHandled {
+					t.Fatalf("records: have %+v, want one quarantined then one handled", recs)
+				}
+				q, err := e.db.Quarantined()
+				requireNoErr(t, "Quarantined", err)
+				if len(q) != 1 || q[0].Reason == "" || q[0].Log.Index != 0 || q[0].Log.BlockNumber != n || !slices.Equal(q[0].Log.Data, bad.Data) {
+					t.Fatalf("quarantined: have %+v, want the raw bad log with a reason", q)
+				}
+				if have := e.metric("arbiter_watcher_events_quarantined_total"); have != 1 {
+					t.Fatalf("quarantined counter: have %v, want 1", have)
+				}
+				if cp, _ := e.w.Checkpoint(); cp != (Checkpoint{Block: n + 1}) {
+					t.Fatalf("checkpoint: have %+v, want %+v", cp, Checkpoint{Block: n + 1})
+				}
+			})
+		}
+	})
 }
 
 // TestReplay replays a claim that was handled, or whose refute was sent
@@ -148,36 +150,38 @@ func TestReplay(t *testing.T) {
 			return Checkpoint{Block: claim.BlockNumber}
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, Config{}, false)
-			id := e.newGame("g")
-			s := e.play(channel.StartState(id), shuffle(6)...)
-			e.accept(s...)
-			tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], 50)
-			e.chain.mine("a", []types.Log{e.plain(id), l}, tx)
-			claim := e.chain.logs[1][1]
+	forBackends(t, []string{backendMemory, backendPostgres}, func(t *testing.T, backend string) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := newEnvOn(t, backend, Config{}, false)
+				id := e.newGame("g")
+				s := e.play(channel.StartState(id), shuffle(6)...)
+				e.accept(s...)
+				tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], 50)
+				e.chain.mine("a", []types.Log{e.plain(id), l}, tx)
+				claim := e.chain.logs[1][1]
 
-			rewind := tt.crash(e, claim)
-			_, err := e.db.apply(write{cp: rewind})
-			requireNoErr(t, "rewind", err)
-			e.poll()
+				rewind := tt.crash(e, claim)
+				_, err := e.db.apply(write{cp: rewind})
+				requireNoErr(t, "rewind", err)
+				e.poll()
 
-			if sent := e.chain.sentTxs(); len(sent) != 1 {
-				t.Fatalf("sent %d transactions, want 1", len(sent))
-			}
-			recs := e.handled()
-			if !slices.Equal(ids(recs), e.onChain()) {
-				t.Fatalf("records: have %v, want %v", ids(recs), e.onChain())
-			}
-			if seq, _ := e.db.Sequence(); seq != uint64(len(recs)) {
-				t.Fatalf("sequence: have %d, want %d", seq, len(recs))
-			}
-			if last := recs[len(recs)-1]; last.Outcome != OutcomeRefuted || last.Action != e.chain.sentTxs()[0].Hash() {
-				t.Fatalf("claim record: have %s %s, want %s %s", last.Outcome, last.Action, OutcomeRefuted, e.chain.sentTxs()[0].Hash())
-			}
-		})
-	}
+				if sent := e.chain.sentTxs(); len(sent) != 1 {
+					t.Fatalf("sent %d transactions, want 1", len(sent))
+				}
+				recs := e.handled()
+				if !slices.Equal(ids(recs), e.onChain()) {
+					t.Fatalf("records: have %v, want %v", ids(recs), e.onChain())
+				}
+				if seq, _ := e.db.Sequence(); seq != uint64(len(recs)) {
+					t.Fatalf("sequence: have %d, want %d", seq, len(recs))
+				}
+				if last := recs[len(recs)-1]; last.Outcome != OutcomeRefuted || last.Action != e.chain.sentTxs()[0].Hash() {
+					t.Fatalf("claim record: have %s %s, want %s %s", last.Outcome, last.Action, OutcomeRefuted, e.chain.sentTxs()[0].Hash())
+				}
+			})
+		}
+	})
 }
 
 // TestReorg replaces processed blocks with a fork: the watcher rolls back
@@ -193,44 +197,46 @@ func TestReorg(t *testing.T) {
 		{"three blocks replaced", 0, 3},
 		{"deeper than the confirmations", 1, 2},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, Config{Confirmations: tt.confirmations, MaxRange: 2}, false)
-			id := e.newGame("g")
-			for range 5 {
-				e.chain.mine("a", []types.Log{e.plain(id), e.plain(id)})
-			}
-			e.poll()
-			e.chain.fork(tt.forkAt)
-			for range 6 - tt.forkAt + 1 {
-				e.chain.mine("b", []types.Log{e.plain(id)})
-			}
-			e.poll()
-
-			head, _ := e.chain.BlockNumber(context.Background())
-			var want []logID
-			for _, id := range e.onChain() {
-				if n := e.blockNumber(id.block); n+tt.confirmations <= head {
-					want = append(want, id)
+	forBackends(t, []string{backendMemory, backendPostgres}, func(t *testing.T, backend string) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := newEnvOn(t, backend, Config{Confirmations: tt.confirmations, MaxRange: 2}, false)
+				id := e.newGame("g")
+				for range 5 {
+					e.chain.mine("a", []types.Log{e.plain(id), e.plain(id)})
 				}
-			}
-			recs, err := e.db.Handled()
-			requireNoErr(t, "Handled", err)
-			have := ids(recs)
-			slices.SortFunc(have, func(a, b logID) int {
-				return cmp.Compare(e.blockNumber(a.block), e.blockNumber(b.block))*2 + cmp.Compare(a.index, b.index)
+				e.poll()
+				e.chain.fork(tt.forkAt)
+				for range 6 - tt.forkAt + 1 {
+					e.chain.mine("b", []types.Log{e.plain(id)})
+				}
+				e.poll()
+
+				head, _ := e.chain.BlockNumber(context.Background())
+				var want []logID
+				for _, id := range e.onChain() {
+					if n := e.blockNumber(id.block); n+tt.confirmations <= head {
+						want = append(want, id)
+					}
+				}
+				recs, err := e.db.Handled()
+				requireNoErr(t, "Handled", err)
+				have := ids(recs)
+				slices.SortFunc(have, func(a, b logID) int {
+					return cmp.Compare(e.blockNumber(a.block), e.blockNumber(b.block))*2 + cmp.Compare(a.index, b.index)
+				})
+				if !slices.Equal(have, want) {
+					t.Fatalf("records: have %v, want %v", have, want)
+				}
+				if have := e.metric("arbiter_watcher_reorgs_total"); have != 1 {
+					t.Fatalf("reorgs: have %v, want 1", have)
+				}
+				if cp, _ := e.w.Checkpoint(); cp.Block != head-tt.confirmations+1 {
+					t.Fatalf("checkpoint: have %+v, want block %d", cp, head-tt.confirmations+1)
+				}
 			})
-			if !slices.Equal(have, want) {
-				t.Fatalf("records: have %v, want %v", have, want)
-			}
-			if have := e.metric("arbiter_watcher_reorgs_total"); have != 1 {
-				t.Fatalf("reorgs: have %v, want 1", have)
-			}
-			if cp, _ := e.w.Checkpoint(); cp.Block != head-tt.confirmations+1 {
-				t.Fatalf("checkpoint: have %+v, want block %d", cp, head-tt.confirmations+1)
-			}
-		})
-	}
+		}
+	})
 }
 
 // blockNumber returns the height of a block of the fake chain's current

@@ -8,7 +8,10 @@
 // The migrations in migrations/ are embedded and applied at Open, each in
 // one transaction with its row in bridge_schema_migrations (version,
 // name); instances starting together on a fresh database apply each
-// migration once. The tables (0001_init.sql):
+// migration once. Migrate is the same runner for other components that
+// keep tables in the bridge's database with their own migrations and
+// version table (the watcher's watcher_* tables). The tables
+// (0001_init.sql):
 //
 //	bridge_games   game_id BYTEA(32) PRIMARY KEY, white BYTEA(20),
 //	               black BYTEA(20), stake NUMERIC(78,0) (wei),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,9 +31,9 @@ type migration struct {
 	sql     string
 }
 
-// migrations returns the embedded migrations in order.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+// migrations returns the migrations in directory dir of files, in order.
+func migrations(files fs.FS, dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(files, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +44,7 @@ func migrations() ([]migration, error) {
 		if !ok || err != nil || v <= 0 || !strings.HasSuffix(e.Name(), ".sql") {
 			return nil, fmt.Errorf("pgstore: migration file %q is not NNNN_name.sql", e.Name())
 		}
-		sql, err := fs.ReadFile(migrationFiles, path.Join("migrations", e.Name()))
+		sql, err := fs.ReadFile(files, path.Join(dir, e.Name()))
 		if err != nil {
 			return nil, err
 		}
@@ -62,21 +63,36 @@ func migrations() ([]migration, error) {
 // another instance starting at the same time.
 const migrateAttempts = 5
 
-// migrate applies the migrations the database lacks, each in its own
-// transaction together with its row in bridge_schema_migrations. Bridges
+// migrate applies the bridge's migrations the database lacks.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return Migrate(ctx, pool, migrationFiles, "migrations", "bridge_schema_migrations")
+}
+
+// versionTable matches the names Migrate accepts for its version table.
+var versionTable = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Migrate applies the migrations in directory dir of files (NNNN_name.sql,
+// in order of NNNN) that the database lacks, each in its own transaction
+// together with its row in the table named table (created if needed; a
+// lower-case SQL identifier). Another component keeping tables in the
+// bridge's database (the watcher) uses it with its own files and table.
+// Bridges
 // starting together on a fresh database race benignly: the version row's
 // primary key lets one transaction apply a migration, and the others wait
 // for it and then skip it (ON CONFLICT DO NOTHING); a transaction that
 // trips over another's concurrent CREATE TABLE is re-run.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := migrations()
+func Migrate(ctx context.Context, pool *pgxpool.Pool, files fs.FS, dir, table string) error {
+	if !versionTable.MatchString(table) {
+		return fmt.Errorf("pgstore: migration table %q is not a lower-case identifier", table)
+	}
+	ms, err := migrations(files, dir)
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
 		var err error
 		for range migrateAttempts {
-			if err = applyOnce(ctx, pool, m); !retryable(err) {
+			if err = applyOnce(ctx, pool, table, m); !retryable(err) {
 				break
 			}
 		}
@@ -88,15 +104,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // applyOnce applies m unless its version is recorded.
-func applyOnce(ctx context.Context, pool *pgxpool.Pool, m migration) error {
+func applyOnce(ctx context.Context, pool *pgxpool.Pool, table string, m migration) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS bridge_schema_migrations (
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
 			version INTEGER PRIMARY KEY,
 			name    TEXT    NOT NULL
 		)`); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO bridge_schema_migrations (version, name) VALUES ($1, $2)
+		tag, err := tx.Exec(ctx, `INSERT INTO `+table+` (version, name) VALUES ($1, $2)
 			ON CONFLICT (version) DO NOTHING`, m.version, m.name)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err // applied already, or by the transaction we waited for

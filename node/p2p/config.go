@@ -180,6 +180,7 @@ type Chain interface {
 // satisfies it.
 type Pool interface {
 	Add(tx *types.Transaction) error
+	Has(hash common.Hash) bool
 	SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscription
 }
 
@@ -197,14 +198,16 @@ type HeaderVerifier interface {
 }
 
 // ConsensusValidator checks a consensus message before it is delivered and
-// relayed. from is the member that signed the gossip message. An error that
+// relayed. from is the member the message arrived from (the one that
+// published or relayed it: gossip messages carry no author). An error that
 // wraps ErrIgnore drops the message quietly; any other error rejects it and
 // scores the relaying peer down.
 type ConsensusValidator interface {
 	ValidateConsensus(from common.Address, data []byte) error
 }
 
-// ConsensusMessage is a validated consensus message from a member.
+// ConsensusMessage is a validated consensus message; From is the member it
+// arrived from.
 type ConsensusMessage struct {
 	From common.Address
 	Data []byte

@@ -214,6 +214,9 @@ func (n *Node) validator(topic string, check checkFunc) pubsub.ValidatorEx {
 }
 
 func (n *Node) checkTxMsg(data []byte, _ common.Address) (pubsub.ValidationResult, any, error) {
+	if n.cfg.dropTxGossip {
+		return ignore, nil, errDropped
+	}
 	res, took, err := checkTxBatch(data, n.cfg.Rules, n.pool)
 	n.metrics.gossipTxs(took)
 	return res, nil, err

@@ -34,8 +34,12 @@ const (
 	recoverPerWorker = 8
 )
 
-// errBatch: a batch is empty or holds more transactions than a batch may.
-var errBatch = errors.New("bad transaction batch")
+var (
+	// errBatch: a batch is empty or holds more transactions than a batch may.
+	errBatch = errors.New("bad transaction batch")
+	// errDropped: a batch was dropped on purpose (Config.dropTxGossip).
+	errDropped = errors.New("transaction gossip dropped")
+)
 
 // txPool is the pool as the batch validator uses it.
 type txPool interface {

@@ -71,8 +71,8 @@ func OpenChain(db *store.DB, g *genesis.Genesis, key *ecdsa.PrivateKey, log *slo
 	return openChain(db, g, key, log, time.Now)
 }
 
-// openChain is OpenChain with the engine's clock.
-func openChain(db *store.DB, g *genesis.Genesis, key *ecdsa.PrivateKey, log *slog.Logger, clock func() time.Time) (*chain.Chain, error) {
+// openChain is OpenChain with the engine's clock and more chain options.
+func openChain(db *store.DB, g *genesis.Genesis, key *ecdsa.PrivateKey, log *slog.Logger, clock func() time.Time, opts ...chain.Option) (*chain.Chain, error) {
 	engine, src, err := newEngine(g, key, clock)
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func openChain(db *store.DB, g *genesis.Genesis, key *ecdsa.PrivateKey, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
-	c, err := chain.New(db, g, engine, chain.WithContracts(reg), chain.WithLogger(log))
+	c, err := chain.New(db, g, engine, append([]chain.Option{chain.WithContracts(reg), chain.WithLogger(log)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ func (n *Node) registerMetrics() error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_txpool_future", Help: "Pool transactions waiting for a nonce gap to fill."}, func() float64 { _, f := n.pool.Stats(); return float64(f) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_txpool_bytes", Help: "Encoded size of the pooled transactions."}, func() float64 { return float64(n.pool.Bytes()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_txpool_evicted_total", Help: "Pool transactions evicted to make room for others."}, func() float64 { e, _ := n.pool.Dropped(); return float64(e) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_chain_sender_recoveries_total", Help: "Transaction signatures block validation recovered because the pool had not."}, func() float64 { return float64(n.chain.SenderRecoveries()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_txpool_expired_total", Help: "Pool transactions dropped after waiting too many heads behind a nonce gap."}, func() float64 { _, x := n.pool.Dropped(); return float64(x) }),
 	}
 	for _, c := range collectors {

@@ -123,7 +123,10 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	c, err := openChain(db, g, cfg.Key, log, cfg.Clock)
+	// The pool remembers the senders it recovered; block validation reuses
+	// them, so each signature is recovered once on this node.
+	senders := txpool.NewSenders(2 * txpool.DefaultMaxTxs)
+	c, err := openChain(db, g, cfg.Key, log, cfg.Clock, chain.WithSenderCache(senders))
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -133,7 +136,7 @@ func New(cfg Config) (*Node, error) {
 		reg = prometheus.NewRegistry()
 	}
 	var minPrice = g.MinGasPriceBig()
-	pool := txpool.New(txpool.Config{MinGasPrice: minPrice}, c.Rules(), c)
+	pool := txpool.New(txpool.Config{MinGasPrice: minPrice, Senders: senders}, c.Rules(), c)
 	n := &Node{cfg: cfg, log: log, db: db, chain: c, pool: pool, reg: reg}
 	if err := n.registerMetrics(); err != nil {
 		db.Close()

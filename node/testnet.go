@@ -27,7 +27,7 @@ func TestnetGenesis(n int, engine string, basePort int, blockTime time.Duration)
 		ChainID:   TestnetChainID,
 		Engine:    engine,
 		BlockTime: genesis.Duration(blockTime),
-		GasLimit:  60_000_000,
+		GasLimit:  100_000_000,
 		Timestamp: uint64(time.Now().Unix()),
 		Contracts: []string{"membership", "staking", "chess"},
 		Alloc:     map[common.Address]genesis.Account{},

@@ -97,6 +97,35 @@ func benchChain(b *testing.B) (*genesis.Genesis, [][]byte) {
 // durable write. Compare tx/s with BenchmarkSenderRecovery.
 func BenchmarkImport1000Transfers(b *testing.B) {
 	g, encoded := benchChain(b)
+	benchImport(b, g, encoded)
+}
+
+// BenchmarkImport1000TransfersKnownSenders is BenchmarkImport1000Transfers
+// with every sender known to the sender cache, as when the pool admitted
+// the transactions before the blocks arrived: import without recovery.
+func BenchmarkImport1000TransfersKnownSenders(b *testing.B) {
+	g, encoded := benchChain(b)
+	cache := &mapSenders{m: make(map[common.Hash]common.Address)}
+	signer := types.NewLondonSigner(big.NewInt(testChainID))
+	for _, enc := range encoded {
+		blk := new(types.Block)
+		if err := rlp.Decode(bytes.NewReader(enc), blk); err != nil {
+			b.Fatal(err)
+		}
+		for _, tx := range blk.Transactions() {
+			from, err := types.Sender(signer, tx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cache.m[tx.Hash()] = from
+		}
+	}
+	benchImport(b, g, encoded, WithSenderCache(cache))
+}
+
+// benchImport imports the encoded blocks into a fresh chain per iteration
+// and reports transactions per second.
+func benchImport(b *testing.B, g *genesis.Genesis, encoded [][]byte, opts ...Option) {
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -104,7 +133,7 @@ func BenchmarkImport1000Transfers(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c, err := New(db, g, pow.New(*g.PoW, time.Second, nil))
+		c, err := New(db, g, pow.New(*g.PoW, time.Second, nil), opts...)
 		if err != nil {
 			b.Fatal(err)
 		}

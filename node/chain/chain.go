@@ -61,6 +61,7 @@ type Chain struct {
 	certifier consensus.Certifier // the engine, if it certifies blocks
 	rules     rules.Static
 	contracts Contracts
+	senders   SenderCache // senders known by transaction hash; may be nil
 	triedb    *triedb.Database
 	statedb   state.Database
 	log       *slog.Logger
@@ -81,6 +82,8 @@ type Chain struct {
 	headFeed event.Feed
 	logsFeed event.Feed
 	hdrFeed  event.Feed
+
+	recoveries atomic.Uint64 // signatures recovered by import (SenderRecoveries)
 }
 
 // Option configures a Chain.

@@ -74,9 +74,15 @@ func newTestChain(t *testing.T, miner string) *testEnv {
 
 func openTestChain(t *testing.T, db *store.DB, miner string) *testEnv {
 	t.Helper()
+	return openTestChainWith(t, db, miner)
+}
+
+// openTestChainWith opens a chain on db with options.
+func openTestChainWith(t *testing.T, db *store.DB, miner string, opts ...Option) *testEnv {
+	t.Helper()
 	g := testGenesis()
 	eng := pow.New(*g.PoW, time.Duration(g.BlockTime), testKey(miner), pow.WithClock(func() time.Time { return time.Unix(1<<40, 0) }))
-	c, err := New(db, g, eng)
+	c, err := New(db, g, eng, opts...)
 	if err != nil {
 		t.Fatalf("new chain: %v", err)
 	}

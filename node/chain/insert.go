@@ -112,7 +112,7 @@ func (c *Chain) prefetchSenders(blocks []*types.Block, stop <-chan struct{}) {
 					return
 				default:
 				}
-				_, _ = types.Sender(c.rules.Signer, txs[i]) // import itself reports bad signatures
+				c.primeSender(txs[i]) // import itself reports bad signatures
 			}
 		}()
 	}

@@ -112,7 +112,7 @@ func (c *Chain) applyTx(env Env, st *state.StateDB, tx *types.Transaction, from 
 
 // recoverSenders checks every transaction statically and recovers its sender,
 // spreading signature recovery over the cores. Senders already cached in a
-// transaction (from the pool) cost nothing.
+// transaction or known to the sender cache (from the pool) cost nothing.
 func (c *Chain) recoverSenders(txs types.Transactions) ([]common.Address, error) {
 	froms := make([]common.Address, len(txs))
 	errs := make([]error, len(txs))
@@ -126,6 +126,7 @@ func (c *Chain) recoverSenders(txs types.Transactions) ([]common.Address, error)
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < len(txs); i += workers {
+				c.primeSender(txs[i])
 				froms[i], errs[i] = c.rules.CheckStatic(txs[i])
 			}
 		}(w)

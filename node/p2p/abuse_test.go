@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math/big"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/libp2p/go-libp2p"
@@ -38,9 +40,8 @@ func newRogue(t *testing.T, name string, genesis [32]byte) *rogue {
 	t.Cleanup(func() { h.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	// The default message id (sender and sequence number) lets the rogue
-	// send the same payload twice: a replay.
-	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithFloodPublish(true), pubsub.WithMaxMessageSize(maxGossipMessage))
+	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithFloodPublish(true), pubsub.WithMaxMessageSize(maxGossipMessage),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor(), pubsub.WithMessageIdFn(msgID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +57,9 @@ func newRogue(t *testing.T, name string, genesis [32]byte) *rogue {
 	return r
 }
 
-func (r *rogue) publish(t *testing.T, topic string, data []byte, opts ...pubsub.PubOpt) {
+func (r *rogue) publish(t *testing.T, topic string, data []byte) {
 	t.Helper()
-	if err := r.topics[topic].Publish(context.Background(), data, opts...); err != nil {
+	if err := r.topics[topic].Publish(context.Background(), data); err != nil {
 		t.Fatalf("rogue publish: %v", err)
 	}
 }
@@ -84,7 +85,7 @@ func (r *rogue) request(t *testing.T, to peer.ID, raw []byte) error {
 }
 
 // TestMisbehavingPeer: a member relaying malformed, oversized, badly
-// signed, non-member and replayed gossip and sending malformed and excessive sync
+// signed and replayed gossip and sending malformed and excessive sync
 // requests is refused message by message; the node stays up, keeps its
 // other peer and nothing bad reaches that peer.
 func TestMisbehavingPeer(t *testing.T) {
@@ -108,13 +109,12 @@ func TestMisbehavingPeer(t *testing.T) {
 		return len(node.logs.lines("dd mesh link", good.ID().String(), txTopic)) > 0
 	})
 
-	// A valid transaction is taken and relayed; its replay and the replay
-	// of an old block are dropped without penalty.
+	// A valid transaction is taken and relayed; its replay in another
+	// batch and the replay of an old block are dropped without penalty.
 	valid := transfer(t, "C", 0, addrOf(t, "A"))
-	validRaw, _ := valid.MarshalBinary()
 	known, _ := rlp.EncodeToBytes(&gossipBlock{Block: nodeChain.chain.GetBlockByNumber(3)})
-	r.publish(t, txTopic, validRaw)
-	r.publish(t, txTopic, validRaw)
+	r.publish(t, txTopic, batchOf(t, valid))
+	r.publish(t, txTopic, batchOf(t, valid, valid))
 	r.publish(t, blockTopic, known)
 	waitFor(t, "the valid transaction to reach the good peer", func() bool {
 		return good.tc.pool.Has(valid.Hash())
@@ -133,29 +133,32 @@ func TestMisbehavingPeer(t *testing.T) {
 	hdr := next.Header()
 	hdr.Extra = bytes.Repeat([]byte{7}, 65)
 	forged, _ := rlp.EncodeToBytes(&gossipBlock{Block: types.NewBlockWithHeader(hdr)})
-	hkD, _ := HostKey(testKey(t, "D"))
-	idD, _ := PeerIDOf(testKey(t, "D"))
-	fromD, _ := transfer(t, "A", 0, addrOf(t, "B")).MarshalBinary()
+	// A batch with one transaction whose signature recovers no sender.
+	v, _, sv := valid.RawSignatureValues()
+	sig := append(append(make([]byte, 32), common.BigToHash(sv).Bytes()...), byte(v.Uint64()))
+	badSig, err := transfer(t, "C", 1, addrOf(t, "A")).WithSignature(types.NewLondonSigner(big.NewInt(testChainID)), sig)
+	if err != nil {
+		t.Fatal(err)
+	}
 	bad := []struct {
 		topic string
 		data  []byte
-		opts  []pubsub.PubOpt
 	}{
-		{txTopic, []byte("not a transaction"), nil},
-		{txTopic, bytes.Repeat([]byte{0xab}, maxTxGossip+1), nil},
-		{txTopic, fromD, []pubsub.PubOpt{pubsub.WithSecretKeyAndPeerId(hkD, idD)}}, // signed on gossip by a non-member
-		{blockTopic, []byte{0xf9, 0xff, 0xff, 0x00}, nil},
-		{blockTopic, tamperedRaw, nil},
-		{blockTopic, forged, nil}, // sealed by nobody
+		{txTopic, []byte("not a batch")},
+		{txTopic, bytes.Repeat([]byte{0xab}, maxBatchGossip+1)},
+		{txTopic, batchOf(t, transfer(t, "C", 2, addrOf(t, "A")), badSig)},
+		{blockTopic, []byte{0xf9, 0xff, 0xff, 0x00}},
+		{blockTopic, tamperedRaw},
+		{blockTopic, forged}, // sealed by nobody
 	}
 	for _, m := range bad {
-		r.publish(t, m.topic, m.data, m.opts...)
+		r.publish(t, m.topic, m.data)
 	}
 	waitFor(t, "the node to reject the bad gossip", func() bool {
 		return node.rejects(labelTxs) == 3 && node.rejects(labelBlocks) == 3
 	})
 	// Graylisted, the rogue's next valid transaction is dropped unread.
-	r.publish(t, txTopic, mustMarshal(t, transfer(t, "C", 1, addrOf(t, "A"))))
+	r.publish(t, txTopic, batchOf(t, transfer(t, "C", 1, addrOf(t, "A"))))
 	waitFor(t, "the rogue to be graylisted", func() bool {
 		return len(node.logs.lines("graylisted peer", r.host.ID().String())) > 0
 	})
@@ -215,11 +218,20 @@ func TestMisbehavingPeer(t *testing.T) {
 	}
 }
 
-func mustMarshal(t *testing.T, tx *types.Transaction) []byte {
+// batchOf encodes txs as one gossip batch.
+func batchOf(t *testing.T, txs ...*types.Transaction) []byte {
 	t.Helper()
-	b, err := tx.MarshalBinary()
+	raw := make([][]byte, len(txs))
+	for i, tx := range txs {
+		b, err := tx.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[i] = b
+	}
+	data, err := encodeBatch(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return data
 }

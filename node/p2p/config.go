@@ -15,6 +15,7 @@ import (
 	"github.com/arbiter-chain/arbiter/consensus"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/rules"
+	"github.com/arbiter-chain/arbiter/node/txpool"
 )
 
 // Errors New refuses a configuration with.
@@ -50,6 +51,7 @@ const (
 	DefaultRedialMax             = time.Minute
 	DefaultSyncInterval          = 5 * time.Second
 	DefaultSyncBatch             = 256
+	DefaultPullInterval          = 300 * time.Millisecond
 )
 
 // Limits bound what the node serves, accepts and how it retries. Zero fields
@@ -77,6 +79,9 @@ type Limits struct {
 	SyncInterval time.Duration
 	// SyncBatch is how many blocks the syncer asks for at once.
 	SyncBatch int
+	// PullInterval is how often the node compares its pool with a peer's
+	// digest and pulls the transactions it lacks (TxProtocol).
+	PullInterval time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -100,6 +105,7 @@ func (l Limits) withDefaults() Limits {
 	setDur(&l.RedialMin, DefaultRedialMin)
 	setDur(&l.RedialMax, DefaultRedialMax)
 	setDur(&l.SyncInterval, DefaultSyncInterval)
+	setDur(&l.PullInterval, DefaultPullInterval)
 	if l.RequestRate <= 0 {
 		l.RequestRate = DefaultRequestRate
 	}
@@ -139,6 +145,11 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Limits bound requests, responses and retries.
 	Limits Limits
+
+	// dropTxGossip makes the transaction topic ignore every peer's batch,
+	// as if gossip lost it: tests use it to show that pulling alone
+	// delivers.
+	dropTxGossip bool
 }
 
 func (c Config) check() (Config, error) {
@@ -180,7 +191,12 @@ type Chain interface {
 // satisfies it.
 type Pool interface {
 	Add(tx *types.Transaction) error
+	Has(hash common.Hash) bool
 	SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscription
+	// PendingNonce, Digest and Range serve and steer pulling (TxProtocol).
+	PendingNonce(addr common.Address) uint64
+	Digest(k int) []txpool.SenderNonce
+	Range(sender common.Address, from uint64, count int, maxBytes uint64) []*types.Transaction
 }
 
 // Members tells whether an address is a member now (in the state of the
@@ -197,14 +213,16 @@ type HeaderVerifier interface {
 }
 
 // ConsensusValidator checks a consensus message before it is delivered and
-// relayed. from is the member that signed the gossip message. An error that
+// relayed. from is the member the message arrived from (the one that
+// published or relayed it: gossip messages carry no author). An error that
 // wraps ErrIgnore drops the message quietly; any other error rejects it and
 // scores the relaying peer down.
 type ConsensusValidator interface {
 	ValidateConsensus(from common.Address, data []byte) error
 }
 
-// ConsensusMessage is a validated consensus message from a member.
+// ConsensusMessage is a validated consensus message; From is the member it
+// arrived from.
 type ConsensusMessage struct {
 	From common.Address
 	Data []byte

@@ -8,11 +8,21 @@
 //
 // Three gossipsub topics carry transactions, blocks and consensus messages.
 // Their names include the genesis hash (Topics), messages are identified by
-// the keccak256 of their payload, and every topic has a validator that
-// rejects malformed, oversized, wrongly signed or non-member payloads before
-// they spread; peer scoring pushes peers that relay them down. Gossiped
-// transactions go to the pool, gossiped blocks to the chain; blocks this
-// node produces and transactions its pool takes in locally are announced.
+// the keccak256 of their payload and carry no libp2p signature or author
+// (the gater admits only members, and every payload carries its own
+// signatures), and every topic has a validator that rejects malformed,
+// oversized, wrongly signed or non-member payloads before they spread; peer
+// scoring pushes peers that relay them down. Gossiped blocks go to the
+// chain.
+//
+// Transactions travel in batches (an RLP list of encodings, bounded by
+// count and bytes, flushed after a few milliseconds): a receiver checks a
+// batch cheapest first, recovers its senders on every core and offers them
+// to the pool; every transaction the pool takes, whatever its source, goes
+// out again in this node's own batches, never in a peer's. Gossip may lose
+// transactions; the transaction protocol (TxProtocol) repairs that: every
+// few hundred milliseconds the node compares its pool with a peer's digest
+// and pulls the runs of nonces it lacks, which also fills nonce gaps.
 //
 // The sync protocol (SyncProtocol) serves status, headers and blocks by
 // number, bounded per request and rate-limited per peer. The syncer

@@ -35,43 +35,53 @@ var ruleErrors = []error{
 	rules.ErrContractCreation, rules.ErrTipAboveFeeCap, rules.ErrFeeTooHigh, rules.ErrGasLimit, rules.ErrIntrinsicGas,
 }
 
-// FuzzGossipTx feeds a gossiped transaction payload to checkTx. Only a
-// transaction that decodes and passes the static rules reaches the pool;
-// every refusal wraps a sentinel; an accepted transaction re-encodes to the
-// payload (the binary encoding is canonical).
-func FuzzGossipTx(f *testing.F) {
+// FuzzGossipBatch feeds a gossiped batch payload to checkTxBatch. Only
+// transactions of a batch that decodes and passes the static rules reach
+// the pool; every refusal wraps a sentinel; a batch is never accepted (a
+// peer's batch is not relayed as it is); a batch the pool took from
+// re-encodes to the payload (the binary encoding is canonical).
+func FuzzGossipBatch(f *testing.F) {
 	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
+	var raws [][]byte
 	for _, n := range []uint64{0, 1, 1 << 40} {
 		b, err := transfer(f, "A", n, addrOf(f, "B")).MarshalBinary()
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b)
+		raws = append(raws, b)
+		one, _ := encodeBatch([][]byte{b})
+		f.Add(one)
 	}
-	f.Add([]byte{0x02, 0xc1, 0xff})
+	all, _ := encodeBatch(raws)
+	f.Add(all)
+	f.Add([]byte{0xc3, 0x82, 0x02, 0xc1})
+	f.Add([]byte{0xc0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var pooled *types.Transaction
-		pool := poolFunc(func(tx *types.Transaction) error { pooled = tx; return nil })
-		res, tx, err := checkTx(data, r, pool, nil)
+		var pooled []*types.Transaction
+		pool := &fakePool{add: func(tx *types.Transaction) error { pooled = append(pooled, tx); return nil }}
+		res, took, err := checkTxBatch(data, r, pool)
 		switch res {
-		case accept:
-			if tx == nil || pooled != tx || err != nil {
-				t.Fatalf("accepted: have tx %v, pooled %v, err %v", tx, pooled, err)
+		case ignore:
+			if took != len(pooled) || err != nil {
+				t.Fatalf("ignored: took %d, pooled %d, err %v", took, len(pooled), err)
 			}
-			enc, err := tx.MarshalBinary()
-			if err != nil || !bytes.Equal(enc, data) {
-				t.Fatalf("accepted payload does not re-encode to itself: have %x, %v", enc, err)
+			raw := make([][]byte, len(pooled))
+			for i, tx := range pooled {
+				raw[i], _ = tx.MarshalBinary()
+			}
+			if enc, _ := encodeBatch(raw); took > 0 && !bytes.Equal(enc, data) {
+				t.Fatalf("pooled transactions do not re-encode to the payload: have %x", enc)
 			}
 		case reject:
-			if pooled != nil {
-				t.Fatalf("rejected transaction reached the pool")
+			if len(pooled) != 0 {
+				t.Fatalf("rejected batch reached the pool")
 			}
-			if !wrapsOne(err, append(ruleErrors, errOversized, errMalformed)...) {
+			if !wrapsOne(err, append(ruleErrors, errOversized, errMalformed, errBatch)...) {
 				t.Fatalf("rejection %q wraps no sentinel", err)
 			}
 		default:
-			t.Fatalf("result %s with a pool that takes everything (err %v)", resultName(res), err)
+			t.Fatalf("result %s for a peer's batch (err %v)", resultName(res), err)
 		}
 	})
 }

@@ -15,7 +15,6 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/arbiter-chain/arbiter/consensus"
@@ -34,12 +33,14 @@ const (
 const blockSubBuffer = 256
 
 // Topics returns the gossip topic names of the network whose genesis block
-// hash is g: "/arbiter/<first 8 bytes of g in hex>/{txs/1,blocks/2,consensus/1}".
-// Networks with different genesis blocks never share a topic. A blocks/2
-// message is the RLP list [block, certificate] (see gossipBlock).
+// hash is g: "/arbiter/<first 8 bytes of g in hex>/{txs/2,blocks/2,consensus/1}".
+// Networks with different genesis blocks never share a topic. A txs/2
+// message is a batch: the RLP list of binary transaction encodings (see
+// decodeBatch). A blocks/2 message is the RLP list [block, certificate]
+// (see gossipBlock).
 func Topics(g common.Hash) (txs, blocks, cons string) {
 	prefix := "/arbiter/" + hex.EncodeToString(g[:8])
-	return prefix + "/txs/1", prefix + "/blocks/2", prefix + "/consensus/1"
+	return prefix + "/txs/2", prefix + "/blocks/2", prefix + "/consensus/1"
 }
 
 // gossipBlock is a message of the blocks topic: a block and, under a
@@ -100,12 +101,29 @@ func scoreParams(topics ...string) (*pubsub.PeerScoreParams, *pubsub.PeerScoreTh
 	return params, thresholds
 }
 
+// Queue sizes of the gossip router. The defaults (32) drop messages under
+// a burst of transactions: outbound when a peer's queue is full, inbound
+// when validation falls behind.
+const (
+	peerOutboundQueue = 1024
+	validateQueue     = 1024
+)
+
+// newGossipSub creates the gossip router. Messages are neither signed nor
+// carry an author (StrictNoSign, no author): the connection gater admits
+// only members, so the peer a message arrives from is a member; blocks
+// carry their seals and certificates, consensus messages their validator's
+// signature, transactions their sender's. A per-message libp2p signature
+// added nothing but the cost of signing and verifying every message.
 func newGossipSub(ctx context.Context, h host.Host, log *slog.Logger, topics ...string) (*pubsub.PubSub, error) {
 	params, thresholds := scoreParams(topics...)
 	return pubsub.NewGossipSub(ctx, h,
 		pubsub.WithLogger(log.With("module", "pubsub")),
 		pubsub.WithMessageIdFn(msgID),
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithPeerOutboundQueueSize(peerOutboundQueue),
+		pubsub.WithValidateQueueSize(validateQueue),
 		pubsub.WithPeerScore(params, thresholds),
 		pubsub.WithMaxMessageSize(maxGossipMessage),
 		pubsub.WithPeerExchange(false),
@@ -154,13 +172,14 @@ func (n *Node) join(name string, v pubsub.ValidatorEx, buffer int) (*pubsub.Topi
 	return t, s, nil
 }
 
-// checkFunc decides on a payload from a member; it returns what the
+// checkFunc decides on a payload relayed by a member; it returns what the
 // delivery loop needs (the decoded value) as validator data.
 type checkFunc func(data []byte, from common.Address) (pubsub.ValidationResult, any, error)
 
 // validator wraps a topic's check: messages published by this node pass;
-// others must be signed by a member (pubsub verifies the signature), then
-// the topic's check decides.
+// others must come from a peer that is a member now (messages are
+// unsigned: the peer that relayed one answers for it), then the topic's
+// check decides.
 func (n *Node) validator(topic string, check checkFunc) pubsub.ValidatorEx {
 	return func(_ context.Context, src peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 		if src == n.host.ID() {
@@ -171,7 +190,7 @@ func (n *Node) validator(topic string, check checkFunc) pubsub.ValidatorEx {
 			data any
 			err  error
 		)
-		if from, aerr := AddressOf(msg.GetFrom()); aerr != nil {
+		if from, aerr := AddressOf(src); aerr != nil {
 			err = aerr
 		} else if !n.members.IsMember(from) {
 			err = errNotMember
@@ -181,9 +200,9 @@ func (n *Node) validator(topic string, check checkFunc) pubsub.ValidatorEx {
 		switch res {
 		case reject:
 			n.metrics.reject(topic)
-			n.log.Debug("gossip rejected", "topic", topic, "from", msg.GetFrom(), "via", src, "err", err)
+			n.log.Debug("gossip rejected", "topic", topic, "via", src, "err", err)
 		case ignore:
-			n.log.Debug("gossip ignored", "topic", topic, "from", msg.GetFrom(), "via", src, "err", err)
+			n.log.Debug("gossip ignored", "topic", topic, "via", src, "err", err)
 			if errors.Is(err, errUnknownParent) {
 				n.syncer.hint(src) // it holds the parent we lack
 			}
@@ -195,8 +214,12 @@ func (n *Node) validator(topic string, check checkFunc) pubsub.ValidatorEx {
 }
 
 func (n *Node) checkTxMsg(data []byte, _ common.Address) (pubsub.ValidationResult, any, error) {
-	res, tx, err := checkTx(data, n.cfg.Rules, n.pool, n.markSeen)
-	return res, tx, err
+	if n.cfg.dropTxGossip {
+		return ignore, nil, errDropped
+	}
+	res, took, err := checkTxBatch(data, n.cfg.Rules, n.pool)
+	n.metrics.gossipTxs(took)
+	return res, nil, err
 }
 
 func (n *Node) checkBlockMsg(data []byte, _ common.Address) (pubsub.ValidationResult, any, error) {
@@ -236,10 +259,7 @@ func (n *Node) deliverBlocks() {
 			n.log.Debug("imported gossiped block", "number", b.NumberU64(), "hash", b.Hash())
 		case errors.Is(err, chain.ErrKnownBlock):
 		case errors.Is(err, consensus.ErrUnknownAncestor):
-			src := msg.GetFrom()
-			if n.host.Network().Connectedness(src) != network.Connected {
-				src = msg.ReceivedFrom
-			}
+			src := msg.ReceivedFrom
 			n.log.Debug("gossiped block has an unknown parent; syncing", "number", b.NumberU64(), "peer", src)
 			n.syncer.hint(src)
 		default:
@@ -248,8 +268,9 @@ func (n *Node) deliverBlocks() {
 	}
 }
 
-// drainTxs consumes the transaction subscription: validation already put
-// the transactions in the pool.
+// drainTxs consumes the transaction subscription: this node's own batches
+// (peers' batches are never delivered: validation put their transactions
+// in the pool and they go out again in this node's batches).
 func (n *Node) drainTxs() {
 	for {
 		if _, err := n.txSub.Next(n.ctx); err != nil {
@@ -269,36 +290,6 @@ func (n *Node) deliverConsensus() {
 			n.consFeed.Send(cm)
 		}
 	}
-}
-
-// publishTxs gossips the transactions the pool takes in that did not come
-// from the network.
-func (n *Node) publishTxs(ch <-chan []*types.Transaction, sub event.Subscription) {
-	defer sub.Unsubscribe()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case txs := <-ch:
-			for _, tx := range txs {
-				if n.seen.Contains(tx.Hash()) {
-					continue
-				}
-				if err := n.PublishTx(tx); err != nil && n.ctx.Err() == nil {
-					n.log.Debug("publishing transaction failed", "hash", tx.Hash(), "err", err)
-				}
-			}
-		}
-	}
-}
-
-// PublishTx gossips a transaction.
-func (n *Node) PublishTx(tx *types.Transaction) error {
-	data, err := tx.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	return n.txTopic.Publish(n.ctx, data)
 }
 
 // PublishBlock gossips a block with its certificate (nil under an engine

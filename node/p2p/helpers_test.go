@@ -86,12 +86,13 @@ func newTestChain(t testing.TB, g *genesis.Genesis, sealer string) *testChain {
 	}
 	t.Cleanup(func() { db.Close() })
 	eng := pow.New(*g.PoW, time.Duration(g.BlockTime), testKey(t, sealer))
-	c, err := chain.New(db, g, eng, chain.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	senders := txpool.NewSenders(1 << 14)
+	c, err := chain.New(db, g, eng, chain.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), chain.WithSenderCache(senders))
 	if err != nil {
 		t.Fatalf("new chain: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &testChain{t: t, chain: c, engine: eng, pool: txpool.New(txpool.Config{}, c.Rules(), c)}
+	return &testChain{t: t, chain: c, engine: eng, pool: txpool.New(txpool.Config{Senders: senders}, c.Rules(), c)}
 }
 
 // mine builds and seals a block on parent dt seconds after it, without

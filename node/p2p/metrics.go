@@ -13,6 +13,7 @@ type metrics struct {
 	target   prometheus.Gauge
 	blocks   prometheus.Counter
 	rejected *prometheus.CounterVec
+	txsIn    prometheus.Counter
 
 	targetN atomic.Uint64 // target's value, for SyncTarget
 }
@@ -40,9 +41,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "arbiter", Subsystem: "p2p", Name: "gossip_rejects_total",
 			Help: "Gossip messages rejected by validation, by topic (txs, blocks, consensus).",
 		}, []string{"topic"}),
+		txsIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "txs_received_total",
+			Help: "Transactions from peers (gossip and pull) that the pool took.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected} {
+		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -56,3 +61,4 @@ func (m *metrics) setHeight(n uint64)  { m.height.Set(float64(n)) }
 func (m *metrics) setTarget(n uint64)  { m.target.Set(float64(n)); m.targetN.Store(n) }
 func (m *metrics) imported(n int)      { m.blocks.Add(float64(n)) }
 func (m *metrics) reject(topic string) { m.rejected.WithLabelValues(topic).Inc() }
+func (m *metrics) gossipTxs(n int)     { m.txsIn.Add(float64(n)) }

@@ -60,6 +60,8 @@ type Node struct {
 	metrics *metrics
 	server  *server
 	syncer  *syncer
+	txSrv   *txServer
+	puller  *puller
 	blocks  *blockChecker
 	targets []peer.AddrInfo
 	seen    *lru.Cache[common.Hash, struct{}]
@@ -143,6 +145,12 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 	h.SetStreamHandler(SyncProtocol, n.server.handle)
 	client := &streamClient{host: h, timeout: cfg.Limits.RequestTimeout}
 	n.syncer = newSyncer(c, client, n.peerIDs, cfg.GenesisHash, cfg.Limits, log, m, n.markSeen)
+	n.txSrv = &txServer{pool: pool, timeout: cfg.Limits.RequestTimeout, limiter: newLimiter(cfg.Limits.RequestRate, cfg.Limits.RequestBurst), log: log}
+	h.SetStreamHandler(TxProtocol, n.txSrv.handle)
+	n.puller = &puller{
+		pool: pool, client: &txClient{host: h, timeout: cfg.Limits.RequestTimeout}, rules: cfg.Rules,
+		peers: n.peerIDs, interval: cfg.Limits.PullInterval, log: log, took: m.gossipTxs,
+	}
 	m.setHeight(c.CurrentBlock().NumberU64())
 	m.setTarget(c.CurrentBlock().NumberU64())
 	log.Info("p2p host listening", "id", h.ID(), "addrs", h.Addrs())
@@ -167,6 +175,7 @@ func (n *Node) Start() error {
 		n.spawn(n.deliverConsensus)
 	}
 	n.spawn(func() { n.syncer.run(n.ctx) })
+	n.spawn(func() { n.puller.run(n.ctx) })
 	for _, p := range n.peerIDs() { // connected before Start
 		n.syncer.hint(p)
 	}
@@ -306,6 +315,7 @@ func (n *Node) onConnectedness(ev levent.EvtPeerConnectednessChanged, rd *redial
 	case network.NotConnected:
 		rd.disconnected(ev.Peer, now)
 		n.server.limiter.forget(ev.Peer)
+		n.txSrv.limiter.forget(ev.Peer)
 		n.log.Info("peer disconnected", "peer", ev.Peer, "address", addr.Hex())
 	}
 	n.metrics.setPeers(n.PeerCount())

@@ -13,7 +13,6 @@ import (
 	"github.com/arbiter-chain/arbiter/consensus"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/rules"
-	"github.com/arbiter-chain/arbiter/node/txpool"
 )
 
 // Per-topic size limits of gossip payloads.
@@ -21,7 +20,7 @@ const (
 	maxTxGossip    = rules.MaxTxSize
 	maxBlockGossip = chain.MaxBlockSize
 	// maxGossipMessage bounds every pubsub message: the largest payload
-	// plus the envelope (topic, sender, sequence number, signature).
+	// plus the envelope (topic and framing).
 	maxGossipMessage = maxBlockGossip + 64<<10
 )
 
@@ -46,42 +45,6 @@ const (
 	reject = pubsub.ValidationReject
 	ignore = pubsub.ValidationIgnore
 )
-
-// txAdder is the pool as the transaction validator uses it.
-type txAdder interface {
-	Add(tx *types.Transaction) error
-}
-
-// checkTx decides on a gossiped transaction. A transaction that passes the
-// static rules is offered to the pool; it is relayed only if the pool takes
-// it. mark, if not nil, is told the hash before the pool sees it.
-func checkTx(data []byte, r rules.Static, pool txAdder, mark func(common.Hash)) (pubsub.ValidationResult, *types.Transaction, error) {
-	if len(data) > maxTxGossip {
-		return reject, nil, fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(data), maxTxGossip)
-	}
-	tx := new(types.Transaction)
-	if err := tx.UnmarshalBinary(data); err != nil {
-		return reject, nil, fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	if _, err := r.CheckStatic(tx); err != nil {
-		return reject, nil, err
-	}
-	if mark != nil {
-		mark(tx.Hash())
-	}
-	switch err := pool.Add(tx); {
-	case err == nil:
-		return accept, tx, nil
-	case errors.Is(err, rules.ErrNotAllowed):
-		return reject, nil, err
-	case errors.Is(err, txpool.ErrAlreadyKnown):
-		return ignore, nil, err
-	default:
-		// A replay of an included nonce, unaffordable or over a
-		// pool limit: depends on state the relaying peer may not share.
-		return ignore, nil, err
-	}
-}
 
 // blockChecker decides on gossiped blocks.
 type blockChecker struct {

@@ -19,10 +19,15 @@ import (
 	"github.com/arbiter-chain/arbiter/node/txpool"
 )
 
-// poolFunc is a pool whose Add answers with a function.
-type poolFunc func(*types.Transaction) error
+// fakePool is a pool that holds the hashes in has and whose Add answers
+// with a function.
+type fakePool struct {
+	has map[common.Hash]bool
+	add func(*types.Transaction) error
+}
 
-func (f poolFunc) Add(tx *types.Transaction) error { return f(tx) }
+func (p *fakePool) Has(h common.Hash) bool          { return p.has[h] }
+func (p *fakePool) Add(tx *types.Transaction) error { return p.add(tx) }
 
 func resultName(r pubsub.ValidationResult) string {
 	switch r {
@@ -36,16 +41,24 @@ func resultName(r pubsub.ValidationResult) string {
 	return fmt.Sprint(int(r))
 }
 
-func TestCheckTx(t *testing.T) {
+func TestCheckTxBatch(t *testing.T) {
 	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
 	to := addrOf(t, "B")
 	valid := transfer(t, "A", 0, to)
+	second := transfer(t, "A", 1, to)
 	enc := func(tx *types.Transaction) []byte {
 		b, err := tx.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
+	}
+	batch := func(raw ...[]byte) []byte {
+		data, err := encodeBatch(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
 	}
 	otherChain, err := types.SignNewTx(testKey(t, "A"), types.NewLondonSigner(big.NewInt(1)), &types.DynamicFeeTx{
 		ChainID: big.NewInt(1), To: &to, Gas: 21000, GasFeeCap: big.NewInt(1), GasTipCap: big.NewInt(1)})
@@ -68,39 +81,113 @@ func TestCheckTx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tooMany := make([][]byte, maxBatchTxs+1)
+	for i := range tooMany {
+		tooMany[i] = enc(valid)
+	}
+	nested, _ := rlp.EncodeToBytes([]any{enc(valid), []any{enc(second)}})
 
 	tests := []struct {
 		name    string
 		data    []byte
+		known   bool // the pool holds valid already
 		poolErr error
 		want    pubsub.ValidationResult
-		pooled  bool
+		offered int
 	}{
-		{"valid", enc(valid), nil, accept, true},
-		{"pool knows it", enc(valid), txpool.ErrAlreadyKnown, ignore, true},
-		{"replay of an included nonce", enc(valid), rules.ErrNonceTooLow, ignore, true},
-		{"pool full", enc(valid), txpool.ErrPoolFull, ignore, true},
-		{"sender not allowed", enc(valid), fmt.Errorf("%w: x", rules.ErrNotAllowed), reject, true},
-		{"oversized", enc(oversized), nil, reject, false},
-		{"malformed", []byte{0x02, 0xc1, 0xff}, nil, reject, false},
-		{"empty", nil, nil, reject, false},
-		{"other chain", enc(otherChain), nil, reject, false},
-		{"not replay-protected", enc(unprotected), nil, reject, false},
-		{"bad signature", enc(badSig), nil, reject, false},
+		{"valid", batch(enc(valid)), false, nil, ignore, 1},
+		{"two valid", batch(enc(valid), enc(second)), false, nil, ignore, 2},
+		{"pool knows one", batch(enc(valid), enc(second)), true, nil, ignore, 1},
+		{"replay of an included nonce", batch(enc(valid)), false, rules.ErrNonceTooLow, ignore, 1},
+		{"pool full", batch(enc(valid)), false, txpool.ErrPoolFull, ignore, 1},
+		{"sender not allowed", batch(enc(valid)), false, fmt.Errorf("%w: x", rules.ErrNotAllowed), reject, 1},
+		{"oversized transaction", batch(enc(valid), enc(oversized)), false, nil, reject, 0},
+		{"oversized batch", bytes.Repeat([]byte{0xab}, maxBatchGossip+1), false, nil, reject, 0},
+		{"too many transactions", batch(tooMany...), false, nil, reject, 0},
+		{"empty batch", batch(), false, nil, reject, 0},
+		{"empty payload", nil, false, nil, reject, 0},
+		{"not a list", enc(valid), false, nil, reject, 0},
+		{"nested list", nested, false, nil, reject, 0},
+		{"malformed transaction", batch([]byte{0x02, 0xc1, 0xff}), false, nil, reject, 0},
+		{"other chain after a valid one", batch(enc(valid), enc(otherChain)), false, nil, reject, 0},
+		{"not replay-protected", batch(enc(unprotected)), false, nil, reject, 0},
+		{"bad signature", batch(enc(badSig)), false, nil, reject, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var pooled, marked bool
-			pool := poolFunc(func(*types.Transaction) error { pooled = true; return tt.poolErr })
-			res, tx, err := checkTx(tt.data, r, pool, func(common.Hash) { marked = true })
+			offered := 0
+			pool := &fakePool{
+				has: map[common.Hash]bool{valid.Hash(): tt.known},
+				add: func(*types.Transaction) error { offered++; return tt.poolErr },
+			}
+			res, took, err := checkTxBatch(tt.data, r, pool)
 			if res != tt.want {
 				t.Fatalf("result: have %s (%v), want %s", resultName(res), err, resultName(tt.want))
 			}
-			if pooled != tt.pooled || marked != tt.pooled {
-				t.Fatalf("offered to the pool: have %v (marked %v), want %v", pooled, marked, tt.pooled)
+			if offered != tt.offered {
+				t.Fatalf("offered to the pool: have %v, want %v", offered, tt.offered)
 			}
-			if (res == accept) != (tx != nil) {
-				t.Fatalf("transaction returned: have %v, want %v", tx != nil, res == accept)
+			if wantTook := map[bool]int{true: tt.offered, false: 0}[tt.poolErr == nil]; took != wantTook {
+				t.Fatalf("taken: have %v, want %v", took, wantTook)
+			}
+		})
+	}
+}
+
+// TestBatcher: transactions go out in batches bounded by count and bytes,
+// in arrival order, each decoding to what was added.
+func TestBatcher(t *testing.T) {
+	to := addrOf(t, "B")
+	small := make([]*types.Transaction, maxBatchTxs+3)
+	for i := range small {
+		small[i] = transfer(t, "A", uint64(i), to)
+	}
+	large := make([]*types.Transaction, 6)
+	for i := range large {
+		data := &types.DynamicFeeTx{ChainID: big.NewInt(testChainID), Nonce: uint64(i), To: &to, Gas: 5_000_000, GasFeeCap: big.NewInt(1), GasTipCap: big.NewInt(1), Data: bytes.Repeat([]byte{1}, 100_000)}
+		tx, err := types.SignNewTx(testKey(t, "A"), types.NewLondonSigner(big.NewInt(testChainID)), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		large[i] = tx
+	}
+	tests := []struct {
+		name  string
+		txs   []*types.Transaction
+		sizes []int // transactions per published batch, after a final flush
+	}{
+		{"one", small[:1], []int{1}},
+		{"full by count", small, []int{maxBatchTxs, 3}},
+		{"full by bytes", large, []int{5, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []*types.Transaction
+			var sizes []int
+			b := &batcher{publish: func(data []byte) error {
+				txs, err := decodeBatch(data)
+				if err != nil {
+					t.Fatalf("published batch does not decode: %v", err)
+				}
+				got = append(got, txs...)
+				sizes = append(sizes, len(txs))
+				return nil
+			}}
+			for _, tx := range tt.txs {
+				if err := b.add(tx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.flush(); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(sizes) != fmt.Sprint(tt.sizes) {
+				t.Fatalf("batch sizes: have %v, want %v", sizes, tt.sizes)
+			}
+			for i, tx := range got {
+				if tx.Hash() != tt.txs[i].Hash() {
+					t.Fatalf("transaction %d: have %x, want %x", i, tx.Hash(), tt.txs[i].Hash())
+				}
 			}
 		})
 	}

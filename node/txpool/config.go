@@ -52,6 +52,9 @@ type Config struct {
 	// FutureHeads is how many new heads a transaction may wait without
 	// becoming executable before it is dropped (DefaultFutureHeads).
 	FutureHeads int
+	// Senders receives the sender of every admitted transaction, for block
+	// validation to reuse (nil: a cache of its own, of twice MaxTxs).
+	Senders *Senders
 }
 
 func (c Config) withDefaults() Config {
@@ -88,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FutureHeads <= 0 {
 		c.FutureHeads = DefaultFutureHeads
+	}
+	if c.Senders == nil {
+		c.Senders = NewSenders(max(2*c.MaxTxs, minSenders))
 	}
 	return c
 }

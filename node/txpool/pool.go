@@ -80,6 +80,7 @@ type Pool struct {
 	rules    rules.Static
 	chain    Chain
 	feed     event.Feed
+	senders  *Senders // of admitted transactions
 
 	mu       sync.Mutex
 	state    *state.StateDB // state at the head; nil until it could be opened
@@ -114,6 +115,7 @@ func New(cfg Config, r rules.Static, chain Chain) *Pool {
 		minPrice: minPrice,
 		rules:    r,
 		chain:    chain,
+		senders:  cfg.Senders,
 		gasLimit: r.GasLimit,
 		all:      make(map[common.Hash]*entry),
 		accounts: make(map[common.Address]*account),
@@ -184,6 +186,7 @@ func (p *Pool) Add(tx *types.Transaction) error {
 	if err != nil {
 		return err
 	}
+	p.senders.add(tx.Hash(), from)
 	p.feed.Send([]*types.Transaction{tx})
 	return nil
 }

@@ -44,6 +44,7 @@ func (p *Pool) Reset(newHead *types.Header, reinject []*types.Transaction) {
 	var added []*types.Transaction
 	for _, c := range cands {
 		if p.add(c.tx, c.from) == nil {
+			p.senders.add(c.tx.Hash(), c.from)
 			added = append(added, c.tx)
 		}
 	}

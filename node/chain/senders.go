@@ -1,0 +1,66 @@
+package chain
+
+import (
+	"sync/atomic"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+// SenderCache knows the senders of transactions recovered before, by
+// transaction hash; *txpool.Pool satisfies it with the senders of the
+// transactions it admitted. A hash commits to the signature, so a sender
+// found by hash is the one recovery would give, under the same chain id.
+// Implementations must be safe for concurrent use.
+type SenderCache interface {
+	Sender(hash common.Hash) (common.Address, bool)
+}
+
+// WithSenderCache makes block validation and execution take the senders of
+// the transactions that s knows from s instead of recovering them again:
+// with the pool's cache, each signature is checked once per node.
+func WithSenderCache(s SenderCache) Option { return func(ch *Chain) { ch.senders = s } }
+
+// SenderRecoveries returns how many transaction signatures block validation
+// and import have recovered since New: the senders that the sender cache
+// did not know.
+func (c *Chain) SenderRecoveries() uint64 { return c.recoveries.Load() }
+
+// primeSender makes tx carry its sender before the static checks ask for
+// it: from the sender cache if it knows the hash, else by recovery, which
+// is counted. A transaction that already carries its sender (one from this
+// node's pool, say) and that the cache has forgotten is recovered again:
+// the result is the same, only the count rises. A bad signature is left for
+// the static checks to report.
+func (c *Chain) primeSender(tx *types.Transaction) {
+	if c.senders != nil {
+		if from, ok := c.senders.Sender(tx.Hash()); ok {
+			_, _ = types.Sender(knownSigner{Signer: c.rules.Signer, from: from}, tx)
+			return
+		}
+	}
+	_, _ = types.Sender(countingSigner{Signer: c.rules.Signer, n: &c.recoveries}, tx)
+}
+
+// knownSigner answers Sender with a sender known in advance. Cached in a
+// transaction, it stands for the signer it wraps (Equal), so the static
+// checks' later types.Sender finds the sender without recovering it.
+type knownSigner struct {
+	types.Signer
+	from common.Address
+}
+
+func (s knownSigner) Sender(*types.Transaction) (common.Address, error) { return s.from, nil }
+func (s knownSigner) Equal(o types.Signer) bool                         { return s.Signer.Equal(o) }
+
+// countingSigner recovers with the signer it wraps and counts recoveries.
+type countingSigner struct {
+	types.Signer
+	n *atomic.Uint64
+}
+
+func (s countingSigner) Sender(tx *types.Transaction) (common.Address, error) {
+	s.n.Add(1)
+	return s.Signer.Sender(tx)
+}
+func (s countingSigner) Equal(o types.Signer) bool { return s.Signer.Equal(o) }

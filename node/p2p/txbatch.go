@@ -1,0 +1,249 @@
+package p2p
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/event"
+	"github.com/ethereum/go-ethereum/rlp"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+
+	"github.com/arbiter-chain/arbiter/node/rules"
+	"github.com/arbiter-chain/arbiter/node/txpool"
+)
+
+// Bounds of a transaction batch, the message of the txs topic: the RLP list
+// of the binary encodings of at most maxBatchTxs transactions, at most
+// maxBatchBytes of them (one transaction of the largest size always fits).
+const (
+	maxBatchTxs   = 256
+	maxBatchBytes = 512 << 10
+	// maxBatchGossip bounds a batch payload: the encodings plus their RLP
+	// headers (at most 5 bytes each, and the list's).
+	maxBatchGossip = maxBatchBytes + 5*maxBatchTxs + 16
+	// batchDelay is how long a transaction may wait for others to share
+	// its batch.
+	batchDelay = 15 * time.Millisecond
+	// recoverPerWorker is how many signatures make it worth starting
+	// another goroutine for recovery.
+	recoverPerWorker = 8
+)
+
+var (
+	// errBatch: a batch is empty or holds more transactions than a batch may.
+	errBatch = errors.New("bad transaction batch")
+	// errDropped: a batch was dropped on purpose (Config.dropTxGossip).
+	errDropped = errors.New("transaction gossip dropped")
+)
+
+// txPool is the pool as the batch validator uses it.
+type txPool interface {
+	Has(hash common.Hash) bool
+	Add(tx *types.Transaction) error
+}
+
+// encodeBatch encodes the binary transaction encodings raw as one batch.
+func encodeBatch(raw [][]byte) ([]byte, error) { return rlp.EncodeToBytes(raw) }
+
+// decodeBatch decodes a batch payload, cheapest checks first: its size, its
+// count of transactions before any is decoded, then each transaction's
+// size and decoding. The static rules are not checked here.
+func decodeBatch(data []byte) ([]*types.Transaction, error) {
+	if len(data) > maxBatchGossip {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(data), maxBatchGossip)
+	}
+	content, rest, err := rlp.SplitList(data)
+	if err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("%w: batch is not one list: %v", errMalformed, err)
+	}
+	n, err := rlp.CountValues(content)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+	case n == 0 || n > maxBatchTxs:
+		return nil, fmt.Errorf("%w: %d transactions, limit %d", errBatch, n, maxBatchTxs)
+	}
+	txs := make([]*types.Transaction, 0, n)
+	for len(content) > 0 {
+		raw, tail, err := rlp.SplitString(content)
+		if err != nil {
+			return nil, fmt.Errorf("%w: batch item %d: %v", errMalformed, len(txs), err)
+		}
+		content = tail
+		if len(raw) > maxTxGossip {
+			return nil, fmt.Errorf("%w: transaction of %d bytes, limit %d", errOversized, len(raw), maxTxGossip)
+		}
+		tx := new(types.Transaction)
+		if err := tx.UnmarshalBinary(raw); err != nil {
+			return nil, fmt.Errorf("%w: batch item %d: %v", errMalformed, len(txs), err)
+		}
+		txs = append(txs, tx)
+	}
+	return txs, nil
+}
+
+// checkStatic checks the static rules of txs, recovering their senders
+// (cached in each transaction) on every core. It returns the first error
+// in batch order.
+func checkStatic(txs []*types.Transaction, r rules.Static) error {
+	errs := make([]error, len(txs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(txs)/recoverPerWorker))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(txs); i += workers {
+				_, errs[i] = r.CheckStatic(txs[i])
+			}
+		}(w)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("batch item %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// checkTxBatch decides on a gossiped batch and offers its transactions to
+// the pool. A batch that does not decode, is out of bounds, or holds a
+// transaction that breaks the static rules or comes from a sender no
+// member may vouch for is rejected: an honest member only sends what its
+// pool took. Transactions the pool already holds cost a hash, not a
+// signature recovery. A peer's batch is never relayed as it is (the result
+// is at best ignore): what this node's pool takes goes out in this node's
+// own batches. It returns how many transactions the pool took.
+func checkTxBatch(data []byte, r rules.Static, pool txPool) (pubsub.ValidationResult, int, error) {
+	txs, err := decodeBatch(data)
+	if err != nil {
+		return reject, 0, err
+	}
+	fresh := txs[:0]
+	for _, tx := range txs {
+		if !pool.Has(tx.Hash()) {
+			fresh = append(fresh, tx)
+		}
+	}
+	if err := checkStatic(fresh, r); err != nil {
+		return reject, 0, err
+	}
+	res, took := ignore, 0
+	var firstErr error
+	for _, tx := range fresh {
+		switch err := pool.Add(tx); {
+		case err == nil:
+			took++
+		case errors.Is(err, rules.ErrNotAllowed):
+			res, firstErr = reject, err
+		case errors.Is(err, txpool.ErrAlreadyKnown):
+		default:
+			// A replay of an included nonce, unaffordable or over a pool
+			// limit: depends on state the sending peer may not share.
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	return res, took, firstErr
+}
+
+// batcher collects transactions into batches bounded by count and bytes and
+// hands each to publish when it is full or batchDelay after its first
+// transaction arrived.
+type batcher struct {
+	publish func([]byte) error
+	raw     [][]byte
+	bytes   int
+}
+
+// add appends tx, first flushing the pending batch if tx would overflow it,
+// and flushes when the batch is full.
+func (b *batcher) add(tx *types.Transaction) error {
+	enc, err := tx.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if len(enc) > maxTxGossip {
+		return fmt.Errorf("%w: transaction of %d bytes", errOversized, len(enc))
+	}
+	var ferr error
+	if b.bytes+len(enc) > maxBatchBytes {
+		ferr = b.flush()
+	}
+	b.raw = append(b.raw, enc)
+	b.bytes += len(enc)
+	if len(b.raw) >= maxBatchTxs || b.bytes >= maxBatchBytes {
+		if err := b.flush(); ferr == nil {
+			ferr = err
+		}
+	}
+	return ferr
+}
+
+// pending reports whether transactions wait for a flush.
+func (b *batcher) pending() bool { return len(b.raw) > 0 }
+
+// flush publishes the pending batch, if any.
+func (b *batcher) flush() error {
+	if len(b.raw) == 0 {
+		return nil
+	}
+	data, err := encodeBatch(b.raw)
+	b.raw, b.bytes = nil, 0
+	if err != nil {
+		return err
+	}
+	return b.publish(data)
+}
+
+// publishTxs gossips, in batches, every transaction the pool takes in:
+// from RPC, from the pull protocol and from peers' batches alike, so a
+// transaction spreads through every member whose pool admits it.
+func (n *Node) publishTxs(ch <-chan []*types.Transaction, sub event.Subscription) {
+	defer sub.Unsubscribe()
+	b := &batcher{publish: func(data []byte) error { return n.txTopic.Publish(n.ctx, data) }}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	report := func(err error) {
+		if err != nil && n.ctx.Err() == nil {
+			n.log.Debug("publishing transactions failed", "err", err)
+		}
+	}
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case txs := <-ch:
+			was := b.pending()
+			for _, tx := range txs {
+				report(b.add(tx))
+			}
+			if !was && b.pending() {
+				timer.Reset(batchDelay)
+			}
+		case <-timer.C:
+			report(b.flush())
+		}
+	}
+}
+
+// PublishTx gossips one transaction as a batch of its own.
+func (n *Node) PublishTx(tx *types.Transaction) error {
+	enc, err := tx.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	data, err := encodeBatch([][]byte{enc})
+	if err != nil {
+		return err
+	}
+	return n.txTopic.Publish(n.ctx, data)
+}

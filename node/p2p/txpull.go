@@ -1,0 +1,321 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/arbiter-chain/arbiter/node/rules"
+	"github.com/arbiter-chain/arbiter/node/txpool"
+)
+
+// TxProtocol is the request/response stream protocol by which a node pulls
+// pooled transactions it lacks from a peer: what gossip lost, and the gaps
+// that loss leaves in a sender's nonces. One request per stream, framed as
+// SyncProtocol's (a uvarint length, then RLP):
+//
+//	request:  [kind, sender, from, count]    kind 0 Digest, 1 GetTxs
+//	response: [code, message, payload]       codes as SyncProtocol's; payload by kind:
+//	  Digest: [[sender, next], ...]           at most maxDigest senders with pooled
+//	                                          executable transactions, the most recently
+//	                                          extended first; next extends them
+//	  GetTxs: [tx, ...]                       the sender's pooled transactions, binary
+//	                                          encoded, nonces from, from+1, ... without
+//	                                          a gap; at most min(count, maxPullTxs) and
+//	                                          maxPullBytes (one always)
+//
+// Every few hundred milliseconds (Limits.PullInterval) a node asks the next
+// connected peer for its digest and pulls, for each sender whose next nonce
+// there is above its own, the run from its own next nonce. What it pulls
+// is checked as gossip is (static rules, senders recovered on every core)
+// and offered to the pool; what the pool takes is gossiped on.
+const TxProtocol protocol.ID = "/arbiter/txs/1"
+
+// Request kinds of TxProtocol.
+const (
+	kindDigest uint64 = 0
+	kindGetTxs uint64 = 1
+)
+
+// Bounds of TxProtocol.
+const (
+	maxDigest       = 256
+	maxPullTxs      = 256
+	maxPullBytes    = 1 << 20
+	maxTxRequest    = 64
+	maxDigestFrame  = maxDigest*40 + 1024
+	maxGetTxsFrame  = maxPullBytes + rules.MaxTxSize + 5*maxPullTxs + 1024
+	maxPullsPerPeer = 16 // GetTxs requests per digest
+)
+
+// errWrongSender: a pulled transaction is not from the sender asked for.
+var errWrongSender = errors.New("transaction from another sender")
+
+type txRequest struct {
+	Kind   uint64
+	Sender common.Address
+	From   uint64
+	Count  uint64
+}
+
+// txSource is the pool as the pull server and client use it.
+type txSource interface {
+	txPool
+	PendingNonce(addr common.Address) uint64
+	Digest(k int) []txpool.SenderNonce
+	Range(sender common.Address, from uint64, count int, maxBytes uint64) []*types.Transaction
+}
+
+// txServer answers TxProtocol streams, rate-limited per peer.
+type txServer struct {
+	pool    txSource
+	timeout time.Duration
+	limiter *limiter
+	log     *slog.Logger
+}
+
+func (s *txServer) handle(st network.Stream) {
+	p := st.Conn().RemotePeer()
+	if err := st.SetDeadline(time.Now().Add(s.timeout)); err != nil {
+		_ = st.Reset()
+		return
+	}
+	code, msg, payload := s.answer(st, p)
+	if code != codeOK {
+		s.log.Debug("transaction request refused", "peer", p, "code", code, "reason", msg)
+	}
+	b, err := encodeResponse(code, msg, payload)
+	if err == nil {
+		err = writeFrame(st, b)
+	}
+	if err != nil {
+		_ = st.Reset()
+		return
+	}
+	_ = st.Close()
+}
+
+func (s *txServer) answer(st network.Stream, p peer.ID) (uint64, string, rlp.RawValue) {
+	raw, err := readFrame(st, maxTxRequest)
+	if !s.limiter.allow(p, time.Now()) {
+		return codeRateLimited, "too many requests", nil
+	}
+	if err != nil {
+		return codeBadRequest, fmt.Sprintf("read request: %v", err), nil
+	}
+	var req txRequest
+	if err := rlp.DecodeBytes(raw, &req); err != nil {
+		return codeBadRequest, fmt.Sprintf("%v: %v", errMalformed, err), nil
+	}
+	return serveTxs(s.pool, req)
+}
+
+// serveTxs answers a decoded request from the pool. Its work is bounded by
+// maxDigest or maxPullTxs, whatever the request says.
+func serveTxs(pool txSource, req txRequest) (uint64, string, rlp.RawValue) {
+	switch req.Kind {
+	case kindDigest:
+		d := pool.Digest(maxDigest)
+		if d == nil {
+			d = []txpool.SenderNonce{}
+		}
+		b, err := rlp.EncodeToBytes(d)
+		if err != nil {
+			return codeUnavailable, err.Error(), nil
+		}
+		return codeOK, "", b
+	case kindGetTxs:
+		if req.Count == 0 {
+			return codeBadRequest, fmt.Sprintf("%v: count 0", errMalformed), nil
+		}
+		txs := pool.Range(req.Sender, req.From, int(min(req.Count, maxPullTxs)), maxPullBytes)
+		raws := make([][]byte, 0, len(txs))
+		for _, tx := range txs {
+			enc, err := tx.MarshalBinary()
+			if err != nil {
+				return codeUnavailable, err.Error(), nil
+			}
+			raws = append(raws, enc)
+		}
+		b, err := rlp.EncodeToBytes(raws)
+		if err != nil {
+			return codeUnavailable, err.Error(), nil
+		}
+		return codeOK, "", b
+	default:
+		return codeBadRequest, errUnknownKind.Error(), nil
+	}
+}
+
+// txClient sends TxProtocol requests, one stream per request.
+type txClient struct {
+	host    host.Host
+	timeout time.Duration
+}
+
+func (c *txClient) roundTrip(ctx context.Context, p peer.ID, req txRequest, limit int) (rlp.RawValue, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	st, err := c.host.NewStream(ctx, p, TxProtocol)
+	if err != nil {
+		return nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	if err := st.SetDeadline(deadline); err != nil {
+		_ = st.Reset()
+		return nil, err
+	}
+	b, err := rlp.EncodeToBytes(&req)
+	if err == nil {
+		err = writeFrame(st, b)
+	}
+	if err == nil {
+		err = st.CloseWrite()
+	}
+	if err != nil {
+		_ = st.Reset()
+		return nil, fmt.Errorf("send request: %w", err)
+	}
+	raw, err := readFrame(st, limit)
+	if err != nil {
+		_ = st.Reset()
+		return nil, fmt.Errorf("read response: %w", err)
+	}
+	_ = st.Close()
+	return decodeResponse(raw)
+}
+
+// digest asks p for its digest.
+func (c *txClient) digest(ctx context.Context, p peer.ID) ([]txpool.SenderNonce, error) {
+	payload, err := c.roundTrip(ctx, p, txRequest{Kind: kindDigest}, maxDigestFrame)
+	if err != nil {
+		return nil, err
+	}
+	var d []txpool.SenderNonce
+	if err := rlp.DecodeBytes(payload, &d); err != nil {
+		return nil, fmt.Errorf("%w: digest: %v", errMalformed, err)
+	}
+	if len(d) > maxDigest {
+		return nil, fmt.Errorf("%w: digest of %d senders", errBadResponse, len(d))
+	}
+	return d, nil
+}
+
+// getTxs asks p for sender's transactions from nonce from.
+func (c *txClient) getTxs(ctx context.Context, p peer.ID, sender common.Address, from, count uint64) ([]*types.Transaction, error) {
+	payload, err := c.roundTrip(ctx, p, txRequest{Kind: kindGetTxs, Sender: sender, From: from, Count: count}, maxGetTxsFrame)
+	if err != nil {
+		return nil, err
+	}
+	return decodeTxRun(payload, from, count)
+}
+
+// decodeTxRun decodes a GetTxs answer and checks it holds at most count
+// transactions, each of bounded size, with the nonces from, from+1, ...
+// The static rules and the sender are the caller's to check.
+func decodeTxRun(payload []byte, from, count uint64) ([]*types.Transaction, error) {
+	var raws [][]byte
+	if err := rlp.DecodeBytes(payload, &raws); err != nil {
+		return nil, fmt.Errorf("%w: transactions: %v", errMalformed, err)
+	}
+	if uint64(len(raws)) > min(count, maxPullTxs) {
+		return nil, fmt.Errorf("%w: %d transactions for %d asked", errBadResponse, len(raws), count)
+	}
+	txs := make([]*types.Transaction, len(raws))
+	for i, raw := range raws {
+		if len(raw) > maxTxGossip {
+			return nil, fmt.Errorf("%w: transaction of %d bytes", errOversized, len(raw))
+		}
+		tx := new(types.Transaction)
+		if err := tx.UnmarshalBinary(raw); err != nil {
+			return nil, fmt.Errorf("%w: transaction %d: %v", errMalformed, i, err)
+		}
+		if tx.Nonce() != from+uint64(i) {
+			return nil, fmt.Errorf("%w: transaction %d has nonce %d, want %d", errBadResponse, i, tx.Nonce(), from+uint64(i))
+		}
+		txs[i] = tx
+	}
+	return txs, nil
+}
+
+// puller runs anti-entropy: it compares the pool with one peer's digest at
+// a time and pulls what the pool lacks.
+type puller struct {
+	pool     txSource
+	client   *txClient
+	rules    rules.Static
+	peers    func() []peer.ID
+	interval time.Duration
+	log      *slog.Logger
+	took     func(n int)
+	next     int // round-robin position in peers
+}
+
+func (p *puller) run(ctx context.Context) {
+	t := time.NewTicker(p.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			peers := p.peers()
+			if len(peers) == 0 {
+				continue
+			}
+			p.next = (p.next + 1) % len(peers)
+			if err := p.round(ctx, peers[p.next]); err != nil && ctx.Err() == nil {
+				p.log.Debug("pulling transactions failed", "peer", peers[p.next], "err", err)
+			}
+		}
+	}
+}
+
+// round compares the pool with peer's digest and pulls, for at most
+// maxPullsPerPeer senders, the run the pool lacks. A run that breaks the
+// static rules or comes from another sender ends the round with an error.
+func (p *puller) round(ctx context.Context, pid peer.ID) error {
+	d, err := p.client.digest(ctx, pid)
+	if err != nil {
+		return err
+	}
+	pulls := 0
+	for _, sn := range d {
+		if pulls == maxPullsPerPeer {
+			break
+		}
+		mine := p.pool.PendingNonce(sn.Sender)
+		if sn.Next <= mine {
+			continue
+		}
+		pulls++
+		txs, err := p.client.getTxs(ctx, pid, sn.Sender, mine, min(sn.Next-mine, maxPullTxs))
+		if err != nil {
+			return err
+		}
+		if err := checkStatic(txs, p.rules); err != nil {
+			return err
+		}
+		took := 0
+		for _, tx := range txs {
+			if from, _ := p.rules.CheckStatic(tx); from != sn.Sender {
+				return fmt.Errorf("%w: %s, asked for %s", errWrongSender, from, sn.Sender)
+			}
+			if err := p.pool.Add(tx); err == nil {
+				took++
+			}
+		}
+		p.took(took)
+	}
+	return nil
+}

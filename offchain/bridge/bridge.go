@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arbiter-chain/arbiter/internal/origin"
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/ethereum/go-ethereum/common"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -44,19 +45,11 @@ type Config struct {
 	// channel.ArbiterContract.
 	Arbiter common.Address
 
-	// MaxBodyBytes bounds an HTTP (and Lambda) request body; larger
-	// bodies get HTTP 413 and a CodeInvalidRequest error.
-	MaxBodyBytes int
-	// MaxBatchItems bounds the calls in one JSON-RPC batch.
-	MaxBatchItems int
-	// MaxBatchResponseBytes bounds the response to one batch.
-	MaxBatchResponseBytes int
-	// MaxWSMessageBytes bounds one incoming WebSocket message; a larger
-	// one closes the connection.
-	MaxWSMessageBytes int64
-	// MaxSubscriptionsPerConn bounds the live chess_subscribe
-	// subscriptions of one WebSocket connection.
-	MaxSubscriptionsPerConn int
+	// Limits bound request bodies (HTTP and Lambda; larger bodies get
+	// HTTP 413 and a CodeInvalidRequest error), batches, WebSocket
+	// messages, the chess_subscribe subscriptions of one connection and
+	// the timeouts of the server HTTPServer returns.
+	rpclimit.Limits
 	// MaxHistory bounds the states one chess_history call returns.
 	MaxHistory int
 	// WSOrigins are the browser origins, besides the bridge's own,
@@ -64,19 +57,6 @@ type Config struct {
 	// or "*" for any. Nil allows the bridge's own origin only. Clients
 	// that send no Origin header (not browsers) are always allowed.
 	WSOrigins []string
-
-	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound
-	// the HTTP exchanges of the server HTTPServer returns: a client gets
-	// ReadHeaderTimeout to send its headers, ReadTimeout for the whole
-	// request, WriteTimeout from the end of its headers to the end of the
-	// response, and IdleTimeout between requests on a kept-alive
-	// connection. A WebSocket leaves them behind once upgraded. Zero
-	// takes the defaults above; MaxHeaderBytes likewise.
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	MaxHeaderBytes    int
 
 	// Registerer, when set, gets the bridge's metrics.
 	Registerer prometheus.Registerer
@@ -86,6 +66,20 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// defaultLimits are the bridge's defaults for the zero fields of Limits.
+var defaultLimits = rpclimit.Limits{
+	MaxBodyBytes:            DefaultMaxBodyBytes,
+	MaxBatchItems:           DefaultMaxBatchItems,
+	MaxBatchResponseBytes:   DefaultMaxBatchResponseBytes,
+	MaxWSMessageBytes:       DefaultMaxWSMessageBytes,
+	MaxSubscriptionsPerConn: DefaultMaxSubscriptionsPerConn,
+	ReadHeaderTimeout:       DefaultReadHeaderTimeout,
+	ReadTimeout:             DefaultReadTimeout,
+	WriteTimeout:            DefaultWriteTimeout,
+	IdleTimeout:             DefaultIdleTimeout,
+	MaxHeaderBytes:          DefaultMaxHeaderBytes,
+}
+
 func (c Config) withDefaults() Config {
 	if c.Arbiter == (common.Address{}) {
 		c.Arbiter = common.HexToAddress(channel.ArbiterContract)
@@ -93,38 +87,9 @@ func (c Config) withDefaults() Config {
 	if c.ChainID != nil {
 		c.ChainID = new(big.Int).Set(c.ChainID)
 	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.MaxBatchItems <= 0 {
-		c.MaxBatchItems = DefaultMaxBatchItems
-	}
-	if c.MaxBatchResponseBytes <= 0 {
-		c.MaxBatchResponseBytes = DefaultMaxBatchResponseBytes
-	}
-	if c.MaxWSMessageBytes <= 0 {
-		c.MaxWSMessageBytes = DefaultMaxWSMessageBytes
-	}
-	if c.MaxSubscriptionsPerConn <= 0 {
-		c.MaxSubscriptionsPerConn = DefaultMaxSubscriptionsPerConn
-	}
+	c.Limits = c.Limits.WithDefaults(defaultLimits)
 	if c.MaxHistory <= 0 {
 		c.MaxHistory = DefaultMaxHistory
-	}
-	if c.ReadHeaderTimeout <= 0 {
-		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.MaxHeaderBytes <= 0 {
-		c.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -215,17 +180,19 @@ func (b *Bridge) domain(ctx context.Context) (channel.Domain, error) {
 	return channel.Domain{ChainID: id, Contract: b.cfg.Arbiter}, nil
 }
 
-// metrics are the bridge's Prometheus metrics.
+// metrics are the bridge's Prometheus metrics: the shared request and
+// subscription metrics and the bridge's own.
 type metrics struct {
+	*rpclimit.Metrics
 	accepted prometheus.Counter
 	rejected *prometheus.CounterVec
 	submit   prometheus.Histogram
 	relay    prometheus.Histogram
-	subs     prometheus.Gauge
 }
 
 func newMetrics() *metrics {
 	return &metrics{
+		Metrics: rpclimit.NewMetrics("bridge", "Live chess_subscribe subscriptions on this instance."),
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "arbiter", Subsystem: "bridge", Name: "moves_accepted_total",
 			Help: "Signed states accepted by chess_submitMove.",
@@ -244,18 +211,9 @@ func newMetrics() *metrics {
 			Help:    "Time from a state's acceptance to its push to a subscriber, on the pushing instance.",
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
 		}),
-		subs: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "arbiter", Subsystem: "bridge", Name: "subscriptions",
-			Help: "Live chess_subscribe subscriptions on this instance.",
-		}),
 	}
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.submit, m.relay, m.subs} {
-		if err := r.Register(c); err != nil {
-			return err
-		}
-	}
-	return nil
+	return m.Register(r, m.accepted, m.rejected, m.submit, m.relay)
 }

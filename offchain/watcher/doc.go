@@ -47,4 +47,9 @@
 //	w, err := watcher.New(watcher.Config{Key: key, Confirmations: 2}, db, client, bridgeStore, watcher.LogNotifier{})
 //	if err != nil { ... }
 //	err = w.Run(ctx) // until ctx is done
+//
+// It owns the watcher's database (schema.go, opened through
+// internal/kvopen) and the watchtower; it reaches a node over JSON-RPC
+// only and must not import node/, contracts/, consensus/, cmd/ or
+// examples/.
 package watcher

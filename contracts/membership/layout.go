@@ -10,15 +10,10 @@ import (
 var Address = common.HexToAddress("0x0000000000000000000000000000000000001001")
 
 // Reader reads contract storage; *state.StateDB satisfies it.
-type Reader interface {
-	GetState(addr common.Address, key common.Hash) common.Hash
-}
+type Reader = native.StateReader
 
 // Writer writes contract storage; *state.StateDB satisfies it.
-type Writer interface {
-	Reader
-	SetState(addr common.Address, key, value common.Hash) common.Hash
-}
+type Writer = native.StateWriter
 
 // Storage layout of the membership contract. Every slot key is a keccak256 of
 // a tag and its arguments, so slots of different kinds never collide:

@@ -13,6 +13,18 @@ import (
 // 32-byte word whose numbers are big-endian and whose address is
 // right-aligned unless a layout packs it otherwise.
 
+// StateReader reads contract storage; *state.StateDB satisfies it, and so
+// does a contract's metered storage in a call.
+type StateReader interface {
+	GetState(addr common.Address, key common.Hash) common.Hash
+}
+
+// StateWriter reads and writes contract storage.
+type StateWriter interface {
+	StateReader
+	SetState(addr common.Address, key, value common.Hash) common.Hash
+}
+
 // Slot returns the storage key keccak256(tag || args...).
 func Slot(tag string, args ...[]byte) common.Hash {
 	parts := append([][]byte{[]byte(tag)}, args...)

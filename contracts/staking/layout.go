@@ -20,16 +20,11 @@ var BurnAddress = common.HexToAddress("0x000000000000000000000000000000000000dEa
 var MaxStake = new(uint256.Int).SubUint64(new(uint256.Int).Lsh(uint256.NewInt(1), 96), 1)
 
 // StateReader reads contract storage; *state.StateDB satisfies it.
-type StateReader interface {
-	GetState(addr common.Address, key common.Hash) common.Hash
-}
+type StateReader = native.StateReader
 
 // kv reads and writes the contract's own storage: a *state.StateDB at
 // genesis, the call's metered storage (store) in a handler.
-type kv interface {
-	StateReader
-	SetState(addr common.Address, key, value common.Hash) common.Hash
-}
+type kv = native.StateWriter
 
 // Storage layout. Every slot key is keccak256 of a tag and its arguments
 // (addresses 20 bytes, numbers 8 bytes big-endian), so slots of different

@@ -7,6 +7,16 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
 
+// Shared defaults for the HTTP fields of Limits, taken when neither a
+// Limits nor the defaults passed to WithDefaults set them.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+)
+
 // Limits bounds what one client may ask of a JSON-RPC server. A zero
 // field means "use the server's default" (WithDefaults).
 type Limits struct {
@@ -40,7 +50,8 @@ type Limits struct {
 	MaxHeaderBytes    int
 }
 
-// WithDefaults returns l with each zero (or negative) field taken from def.
+// WithDefaults returns l with each zero (or negative) field taken from
+// def, and then each HTTP field still zero from the shared defaults above.
 func (l Limits) WithDefaults(def Limits) Limits {
 	orInt := func(v *int, d int) {
 		if *v <= 0 {
@@ -67,6 +78,11 @@ func (l Limits) WithDefaults(def Limits) Limits {
 	orDur(&l.WriteTimeout, def.WriteTimeout)
 	orDur(&l.IdleTimeout, def.IdleTimeout)
 	orInt(&l.MaxHeaderBytes, def.MaxHeaderBytes)
+	orDur(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	orDur(&l.ReadTimeout, DefaultReadTimeout)
+	orDur(&l.WriteTimeout, DefaultWriteTimeout)
+	orDur(&l.IdleTimeout, DefaultIdleTimeout)
+	orInt(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	return l
 }
 

@@ -36,8 +36,12 @@ func TestWithDefaults(t *testing.T) {
 			}()},
 		{"negative fields take the default", Limits{MaxBatchItems: -1, ReadTimeout: -time.Second}, def,
 			func() Limits { l := def; l.MaxWSMessageBytes = 100; return l }()},
-		{"a default WS bound wins over the body bound", Limits{MaxBodyBytes: 10}, Limits{MaxWSMessageBytes: 20},
-			Limits{MaxBodyBytes: 10, MaxWSMessageBytes: 20}},
+		{"a default WS bound wins over the body bound", Limits{MaxBodyBytes: 10, IdleTimeout: 1, ReadTimeout: 1, WriteTimeout: 1, ReadHeaderTimeout: 1, MaxHeaderBytes: 1},
+			Limits{MaxWSMessageBytes: 20},
+			Limits{MaxBodyBytes: 10, MaxWSMessageBytes: 20, IdleTimeout: 1, ReadTimeout: 1, WriteTimeout: 1, ReadHeaderTimeout: 1, MaxHeaderBytes: 1}},
+		{"HTTP fields fall back to the shared defaults", Limits{}, Limits{},
+			Limits{ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout, WriteTimeout: DefaultWriteTimeout,
+				IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +108,9 @@ func TestApplyAndMetrics(t *testing.T) {
 			}
 		})
 	}
+	// The counter moves after the handler returns, which may be after the
+	// client has its response: Close waits for every handler.
+	hs.Close()
 	if have := counterValue(t, m.Requests.WithLabelValues("http", "413")); have != 1 {
 		t.Errorf("have %v requests counted as 413, want 1", have)
 	}
@@ -136,4 +143,32 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestMetricNames checks the names every server's metrics get: the
+// dashboards and docs/bridge.md refer to them.
+func TestMetricNames(t *testing.T) {
+	m := NewMetrics("unit", "subs")
+	c := m.Counter("things_total", "things")
+	v := m.CounterVec("refused_total", "refusals", "code")
+	h := m.Histogram("took_seconds", "time", []float64{1})
+	reg := prometheus.NewRegistry()
+	if err := m.Register(reg, c, v, h); err != nil {
+		t.Fatal(err)
+	}
+	m.Requests.WithLabelValues("http", "200").Inc()
+	v.WithLabelValues("1").Inc()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var have []string
+	for _, f := range fams {
+		have = append(have, f.GetName())
+	}
+	want := []string{"arbiter_unit_http_requests_total", "arbiter_unit_refused_total", "arbiter_unit_subscriptions",
+		"arbiter_unit_things_total", "arbiter_unit_took_seconds"}
+	if strings.Join(have, " ") != strings.Join(want, " ") {
+		t.Errorf("have %v, want %v", have, want)
+	}
 }

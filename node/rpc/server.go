@@ -31,11 +31,9 @@ const (
 	DefaultMaxBatchResponseBytes = 25 * 1000 * 1000
 	DefaultMaxLogRange           = 10_000
 	DefaultMaxLogResults         = 10_000
-	DefaultReadTimeout           = 30 * time.Second
-	DefaultWriteTimeout          = 30 * time.Second
-	DefaultIdleTimeout           = 120 * time.Second
-	DefaultReadHeaderTimeout     = 10 * time.Second
-	DefaultMaxHeaderBytes        = 64 * 1024
+	DefaultReadTimeout           = rpclimit.DefaultReadTimeout
+	DefaultWriteTimeout          = rpclimit.DefaultWriteTimeout
+	DefaultIdleTimeout           = rpclimit.DefaultIdleTimeout
 	DefaultMaxSubscriptions      = 10_000
 	// DefaultMaxSubscriptionsPerConn leaves a WebSocket client room for
 	// every head and log filter it needs while no one connection can
@@ -84,17 +82,13 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 }
 
-// defaultLimits are the node's defaults for the zero fields of Limits.
+// defaultLimits are the node's defaults for the zero fields of Limits;
+// MaxWSMessageBytes defaults to MaxBodyBytes.
 var defaultLimits = rpclimit.Limits{
 	MaxBodyBytes:            DefaultMaxBodyBytes,
 	MaxBatchItems:           DefaultMaxBatchItems,
 	MaxBatchResponseBytes:   DefaultMaxBatchResponseBytes,
 	MaxSubscriptionsPerConn: DefaultMaxSubscriptionsPerConn,
-	ReadHeaderTimeout:       DefaultReadHeaderTimeout,
-	ReadTimeout:             DefaultReadTimeout,
-	WriteTimeout:            DefaultWriteTimeout,
-	IdleTimeout:             DefaultIdleTimeout,
-	MaxHeaderBytes:          DefaultMaxHeaderBytes,
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -154,10 +148,8 @@ func New(cfg Config, chain Chain, pool TxPool) (*Server, error) {
 		return nil, fmt.Errorf("rpc: WebSocket origins: %w", err)
 	}
 	m := newMetrics()
-	if cfg.Registerer != nil {
-		if err := m.register(cfg.Registerer); err != nil {
-			return nil, fmt.Errorf("rpc: registering metrics: %w", err)
-		}
+	if err := m.register(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("rpc: registering metrics: %w", err)
 	}
 
 	srv := gethrpc.NewServer()
@@ -286,13 +278,9 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{
-		Metrics: rpclimit.NewMetrics("rpc", "Active eth_subscribe subscriptions."),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "arbiter", Subsystem: "rpc", Name: "subscription_events_dropped_total",
-			Help: "Events dropped because a subscriber fell behind.",
-		}),
-	}
+	base := rpclimit.NewMetrics("rpc", "Active eth_subscribe subscriptions.")
+	return &metrics{Metrics: base,
+		dropped: base.Counter("subscription_events_dropped_total", "Events dropped because a subscriber fell behind.")}
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {

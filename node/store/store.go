@@ -22,16 +22,15 @@ type DB struct {
 // disk before a commit returns, so a committed block survives power loss as
 // well as a killed process.
 func Open(dir string) (*DB, error) {
-	db, err := kvopen.Open(dir, kvopen.Sizes{MemTable: 32 << 20, BlockCache: 64 << 20, IndexCache: 32 << 20})
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	return &DB{db: db}, nil
+	return newDB(kvopen.Open(dir, kvopen.Sizes{MemTable: 32 << 20, BlockCache: 64 << 20, IndexCache: 32 << 20}))
 }
 
 // OpenInMemory opens a database that lives only in memory, for tests.
 func OpenInMemory() (*DB, error) {
-	db, err := kvopen.OpenInMemory(kvopen.Sizes{MemTable: 16 << 20, BlockCache: 16 << 20, IndexCache: 8 << 20})
+	return newDB(kvopen.OpenInMemory(kvopen.Sizes{MemTable: 16 << 20, BlockCache: 16 << 20, IndexCache: 8 << 20}))
+}
+
+func newDB(db *badger.DB, err error) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

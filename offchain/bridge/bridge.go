@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/arbiter-chain/arbiter/internal/origin"
 	"github.com/arbiter-chain/arbiter/internal/rpclimit"
@@ -27,11 +26,11 @@ const (
 	DefaultMaxWSMessageBytes       = 64 << 10
 	DefaultMaxSubscriptionsPerConn = 16
 	DefaultMaxHistory              = 512
-	DefaultReadHeaderTimeout       = 10 * time.Second
-	DefaultReadTimeout             = 30 * time.Second
-	DefaultWriteTimeout            = 30 * time.Second
-	DefaultIdleTimeout             = 120 * time.Second
-	DefaultMaxHeaderBytes          = 64 << 10
+	DefaultReadHeaderTimeout       = rpclimit.DefaultReadHeaderTimeout
+	DefaultReadTimeout             = rpclimit.DefaultReadTimeout
+	DefaultWriteTimeout            = rpclimit.DefaultWriteTimeout
+	DefaultIdleTimeout             = rpclimit.DefaultIdleTimeout
+	DefaultMaxHeaderBytes          = rpclimit.DefaultMaxHeaderBytes
 )
 
 // Config configures a Bridge. Zero fields take the defaults above.
@@ -66,18 +65,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// defaultLimits are the bridge's defaults for the zero fields of Limits.
+// defaultLimits are the bridge's defaults for the zero fields of Limits;
+// the HTTP timeouts and header bound are rpclimit's shared ones.
 var defaultLimits = rpclimit.Limits{
 	MaxBodyBytes:            DefaultMaxBodyBytes,
 	MaxBatchItems:           DefaultMaxBatchItems,
 	MaxBatchResponseBytes:   DefaultMaxBatchResponseBytes,
 	MaxWSMessageBytes:       DefaultMaxWSMessageBytes,
 	MaxSubscriptionsPerConn: DefaultMaxSubscriptionsPerConn,
-	ReadHeaderTimeout:       DefaultReadHeaderTimeout,
-	ReadTimeout:             DefaultReadTimeout,
-	WriteTimeout:            DefaultWriteTimeout,
-	IdleTimeout:             DefaultIdleTimeout,
-	MaxHeaderBytes:          DefaultMaxHeaderBytes,
 }
 
 func (c Config) withDefaults() Config {
@@ -131,10 +126,8 @@ func New(cfg Config, store Store, arbiter Arbiter) (*Bridge, error) {
 		return nil, fmt.Errorf("bridge: WebSocket origins: %w", err)
 	}
 	m := newMetrics()
-	if cfg.Registerer != nil {
-		if err := m.register(cfg.Registerer); err != nil {
-			return nil, fmt.Errorf("bridge: registering metrics: %w", err)
-		}
+	if err := m.register(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("bridge: registering metrics: %w", err)
 	}
 	b := &Bridge{cfg: cfg, store: store, arbiter: arbiter, origins: origins, metrics: m, offers: newOfferBook(), conns: make(map[*gethrpc.Server]struct{})}
 	if cfg.ChainID != nil {
@@ -191,26 +184,14 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{
-		Metrics: rpclimit.NewMetrics("bridge", "Live chess_subscribe subscriptions on this instance."),
-		accepted: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "arbiter", Subsystem: "bridge", Name: "moves_accepted_total",
-			Help: "Signed states accepted by chess_submitMove.",
-		}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "arbiter", Subsystem: "bridge", Name: "moves_rejected_total",
-			Help: "Signed states refused by chess_submitMove, by JSON-RPC error code.",
-		}, []string{"code"}),
-		submit: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "arbiter", Subsystem: "bridge", Name: "submit_seconds",
-			Help:    "Time chess_submitMove takes to check and store a state.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
-		}),
-		relay: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "arbiter", Subsystem: "bridge", Name: "relay_seconds",
-			Help:    "Time from a state's acceptance to its push to a subscriber, on the pushing instance.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
-		}),
+	base := rpclimit.NewMetrics("bridge", "Live chess_subscribe subscriptions on this instance.")
+	buckets := prometheus.ExponentialBuckets(50e-6, 2, 16)
+	return &metrics{Metrics: base,
+		accepted: base.Counter("moves_accepted_total", "Signed states accepted by chess_submitMove."),
+		rejected: base.CounterVec("moves_rejected_total", "Signed states refused by chess_submitMove, by JSON-RPC error code.", "code"),
+		submit:   base.Histogram("submit_seconds", "Time chess_submitMove takes to check and store a state.", buckets),
+		relay: base.Histogram("relay_seconds",
+			"Time from a state's acceptance to its push to a subscriber, on the pushing instance.", buckets),
 	}
 }
 

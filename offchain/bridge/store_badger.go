@@ -34,17 +34,16 @@ type BadgerStore struct {
 // synced to disk before Append or CreateGame returns, so an accepted move
 // survives power loss as well as a killed process.
 func OpenBadger(dir string) (*BadgerStore, error) {
-	db, err := kvopen.Open(dir, kvopen.Sizes{MemTable: 16 << 20, BlockCache: 16 << 20, IndexCache: 8 << 20})
-	if err != nil {
-		return nil, fmt.Errorf("bridge: store: %w", err)
-	}
-	return &BadgerStore{db: db}, nil
+	return newBadgerStore(kvopen.Open(dir, kvopen.Sizes{MemTable: 16 << 20, BlockCache: 16 << 20, IndexCache: 8 << 20}))
 }
 
 // OpenBadgerInMemory opens a badger store that lives only in memory, for
 // tests.
 func OpenBadgerInMemory() (*BadgerStore, error) {
-	db, err := kvopen.OpenInMemory(kvopen.Sizes{MemTable: 8 << 20, BlockCache: 8 << 20, IndexCache: 4 << 20})
+	return newBadgerStore(kvopen.OpenInMemory(kvopen.Sizes{MemTable: 8 << 20, BlockCache: 8 << 20, IndexCache: 4 << 20}))
+}
+
+func newBadgerStore(db *badger.DB, err error) (*BadgerStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: store: %w", err)
 	}

@@ -88,16 +88,15 @@ type DB struct {
 // synced before they return, so a handled event survives power loss as
 // well as a killed process.
 func Open(dir string) (*DB, error) {
-	db, err := kvopen.Open(dir, kvopen.Sizes{MemTable: 16 << 20, BlockCache: 8 << 20, IndexCache: 4 << 20})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errStore, err)
-	}
-	return &DB{db: db}, nil
+	return newDB(kvopen.Open(dir, kvopen.Sizes{MemTable: 16 << 20, BlockCache: 8 << 20, IndexCache: 4 << 20}))
 }
 
 // OpenInMemory opens a database that lives only in memory, for tests.
 func OpenInMemory() (*DB, error) {
-	db, err := kvopen.OpenInMemory(kvopen.Sizes{MemTable: 8 << 20, BlockCache: 4 << 20, IndexCache: 2 << 20})
+	return newDB(kvopen.OpenInMemory(kvopen.Sizes{MemTable: 8 << 20, BlockCache: 4 << 20, IndexCache: 2 << 20}))
+}
+
+func newDB(db *badger.DB, err error) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errStore, err)
 	}

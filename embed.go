@@ -1,5 +1,3 @@
-// Package arbiter embeds the default network's genesis.json so that the
-// binary can initialise a node without any file beside it.
 package arbiter
 
 import _ "embed"

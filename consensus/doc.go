@@ -7,4 +7,8 @@
 //
 //	engine, err := node.NewEngine(genesis.Config, key)
 //	if err := engine.VerifyHeader(chain, header, parent); err != nil { ... }
+//
+// It owns the Engine interface and the errors every engine shares; it must
+// not import node/, contracts/, offchain/, cmd/ or examples/ (engines get
+// what they need of the chain through the small interfaces declared here).
 package consensus

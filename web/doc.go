@@ -7,4 +7,7 @@
 // rebuilds the bundle from the lockfile and compares it with web/dist.
 //
 //	http.Handle("/", http.FileServerFS(web.Chess()))
+//
+// It owns the embedded pages only and must not import any other package
+// of the module (nor cmd/ or examples/).
 package web

@@ -17,4 +17,9 @@
 //
 // deploy/bridge-lambda.yaml deploys it with its table; docs/bridge.md
 // explains the steps.
+//
+// It owns only the Lambda entry point and its environment settings; it
+// may import offchain/ and internal/, no other package may import it, and
+// it must not import node/ (the bridge reaches a node over JSON-RPC) or
+// examples/.
 package main

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/big"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -559,18 +558,6 @@ func TestBridgeColdStart(t *testing.T) {
 		runs, took[runs/2], took[0], took[runs-1])
 }
 
-// freeAddr returns a loopback address with a port free at the time of the
-// call.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // waitReceipt polls for a receipt until a deadline.
 func waitReceipt(t *testing.T, c *ethclient.Client, h common.Hash) *types.Receipt {
 	t.Helper()
@@ -599,16 +586,13 @@ func coldStart(t *testing.T, bin string) time.Duration {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	}()
-	for deadline := start.Add(10 * time.Second); time.Now().Before(deadline); {
+	waitReady(t, "bridge on "+addr, 10*time.Second, time.Millisecond, nil, func() bool {
 		resp, err := client.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return time.Since(start)
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(time.Millisecond) // polling a starting process
-	}
-	t.Fatalf("bridge on %s did not answer within 10s", addr)
-	return 0
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return time.Since(start)
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/big"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -22,25 +21,12 @@ import (
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/arbiter-chain/arbiter/consensus/pow"
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/store"
 )
-
-// buildBinary compiles the arbiter command once per test binary run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "arbiter")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	return bin
-}
 
 type generated struct {
 	gen    *genesis.Genesis
@@ -128,21 +114,7 @@ func TestCrashDuringImport(t *testing.T) {
 	gen := generateChain(t, blocks, txsPerBlock)
 
 	dir := t.TempDir()
-	genFile := filepath.Join(dir, "genesis.json")
-	if err := gen.gen.Write(genFile); err != nil {
-		t.Fatal(err)
-	}
-	chainFile := filepath.Join(dir, "blocks.rlp")
-	f, err := os.Create(chainFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range gen.blocks {
-		if err := rlp.Encode(f, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Close()
+	genFile, chainFile := writeChainFiles(t, dir, gen)
 	keyFile := filepath.Join(dir, "key")
 	if err := crypto.SaveECDSA(keyFile, gen.keys[1]); err != nil {
 		t.Fatal(err)

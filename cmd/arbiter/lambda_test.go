@@ -11,10 +11,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,18 +113,6 @@ func (rt *lambdaRuntime) invoke(t *testing.T, payload []byte, exited <-chan stru
 	return lambdaResult{}
 }
 
-// buildCommand compiles the main package in dir (relative to this one).
-func buildCommand(t *testing.T, dir, name string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), name)
-	cmd := exec.Command("go", "build", "-o", bin, dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build %s: %v", dir, err)
-	}
-	return bin
-}
-
 // lambdaFunction is a running arbiter-lambda process.
 type lambdaFunction struct {
 	cmd    *exec.Cmd
@@ -145,8 +133,7 @@ func startLambdaFunction(t *testing.T, bin string, env ...string) *lambdaFunctio
 		close(f.exited)
 	}()
 	t.Cleanup(func() {
-		_ = f.cmd.Process.Kill()
-		<-f.exited
+		stopProcess(f.cmd.Process, f.exited, syscall.SIGKILL, 10*time.Second, true)
 		if t.Failed() {
 			t.Logf("function log:\n%s", f.stderr)
 		}

@@ -1,5 +1,3 @@
-// Command arbiter is the one binary of an Arbiter consortium: it writes keys
-// and data directories, runs member nodes and writes local test networks.
 package main
 
 import (

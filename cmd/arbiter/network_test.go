@@ -17,7 +17,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/genesis"
@@ -387,23 +386,7 @@ func TestCatchUpAfterDowntime(t *testing.T) {
 func catchUp(t *testing.T, blocks, txsPerBlock int) {
 	gen := generateChain(t, blocks, txsPerBlock)
 	dir := t.TempDir()
-	genFile := filepath.Join(dir, "genesis.json")
-	if err := gen.gen.Write(genFile); err != nil {
-		t.Fatal(err)
-	}
-	chainFile := filepath.Join(dir, "blocks.rlp")
-	f, err := os.Create(chainFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range gen.blocks {
-		if err := rlp.Encode(f, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	genFile, chainFile := writeChainFiles(t, dir, gen)
 	var data, keyFiles []string
 	for i := range 2 {
 		m := filepath.Join(dir, fmt.Sprintf("member%d", i+1))

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/big"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -61,29 +59,22 @@ const posSparePorts = 4
 func startPosNet(t *testing.T, bin string, members int, blockTime time.Duration) *posNet {
 	t.Helper()
 	width := 2*members + posSparePorts + 1
-	for attempt := 0; attempt < 20; attempt++ {
-		base := 40000 + rand.IntN(20000-width)
-		if !posPortsFree(base+1, width-1) {
-			continue
-		}
-		dir := filepath.Join(t.TempDir(), "net")
-		out, err := exec.Command(bin, "testnet", "--members", strconv.Itoa(members), "--engine", "pos",
-			"--out", dir, "--base-port", strconv.Itoa(base), "--block-time", blockTime.String()).CombinedOutput()
-		if err != nil {
-			t.Fatalf("arbiter testnet: %v\n%s", err, out)
-		}
-		pn := &posNet{bin: bin, dir: dir, base: base, members: members,
-			final: map[uint64]common.Hash{}, finalBy: map[uint64]string{}, checked: map[*posNode]uint64{}}
-		for i := 1; i <= members; i++ {
-			m := filepath.Join(dir, fmt.Sprintf("member%d", i))
-			pn.nodes = append(pn.nodes, pn.newNode(t, fmt.Sprintf("node%d", i),
-				filepath.Join(m, "data"), filepath.Join(m, "key"), base+members+i))
-		}
-		t.Cleanup(func() { pn.stopAll(t) })
-		return pn
+	base := freeBasePort(t, width-1)
+	dir := filepath.Join(t.TempDir(), "net")
+	out, err := exec.Command(bin, "testnet", "--members", strconv.Itoa(members), "--engine", "pos",
+		"--out", dir, "--base-port", strconv.Itoa(base), "--block-time", blockTime.String()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("arbiter testnet: %v\n%s", err, out)
 	}
-	t.Fatal("no free port range found in 20 attempts")
-	return nil
+	pn := &posNet{bin: bin, dir: dir, base: base, members: members,
+		final: map[uint64]common.Hash{}, finalBy: map[uint64]string{}, checked: map[*posNode]uint64{}}
+	for i := 1; i <= members; i++ {
+		m := filepath.Join(dir, fmt.Sprintf("member%d", i))
+		pn.nodes = append(pn.nodes, pn.newNode(t, fmt.Sprintf("node%d", i),
+			filepath.Join(m, "data"), filepath.Join(m, "key"), base+members+i))
+	}
+	t.Cleanup(func() { pn.stopAll(t) })
+	return pn
 }
 
 // stopAll kills every process started on the network and, if the test
@@ -105,25 +96,6 @@ func (pn *posNet) stopAll(t *testing.T) {
 			p.dumpLog(t, 40)
 		}
 	}
-}
-
-// posPortsFree reports whether the n loopback ports from first on can be
-// listened on now.
-func posPortsFree(first, n int) bool {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for p := first; p < first+n; p++ {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			return false
-		}
-		ls = append(ls, l)
-	}
-	return true
 }
 
 // sparePort returns spare port i (0-based) of the network.
@@ -244,22 +216,11 @@ func (p *posNode) waitRPC(t *testing.T) {
 	p.mu.Lock()
 	done := p.done
 	p.mu.Unlock()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	what := fmt.Sprintf("%s: JSON-RPC on %s (log %s)", p.name, p.rpcAddr, p.logPath)
+	waitReady(t, what, 20*time.Second, 20*time.Millisecond, done, func() bool {
 		var num hexutil.Uint64
-		if err := p.call(&num, "eth_blockNumber"); err == nil {
-			return
-		}
-		select {
-		case <-done:
-			t.Fatalf("%s exited during start-up (log %s)", p.name, p.logPath)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: JSON-RPC on %s did not answer within 20s", p.name, p.rpcAddr)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a starting process
-	}
+		return p.call(&num, "eth_blockNumber") == nil
+	})
 }
 
 // kill sends SIGKILL and waits for the process to be gone. It does nothing
@@ -272,8 +233,7 @@ func (p *posNode) kill() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
+	stopProcess(cmd.Process, done, syscall.SIGKILL, 10*time.Second, true)
 }
 
 // quit sends SIGQUIT, which makes a Go process dump its goroutines and
@@ -285,11 +245,7 @@ func (p *posNode) quit() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
+	stopProcess(cmd.Process, done, syscall.SIGQUIT, 5*time.Second, false)
 }
 
 // dumpLog prints the last n lines of the node's log.

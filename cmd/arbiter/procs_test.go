@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -161,13 +159,7 @@ func (p *arbProc) stop() {
 		return
 	default:
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
+	stopProcess(p.cmd.Process, p.exited, syscall.SIGTERM, 10*time.Second, true)
 	if p.rpc != nil {
 		p.rpc.Close()
 	}
@@ -244,31 +236,6 @@ func mustStartNode(t *testing.T, name string, args ...string) *arbProc {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// freeBasePort returns a random base port in 40000-60000 such that
-// base+1..base+n are free on the loopback at the time of the call.
-func freeBasePort(t *testing.T, n int) int {
-	t.Helper()
-	for range 100 {
-		base := 40000 + rand.IntN(20000-n-1)
-		var ls []net.Listener
-		for i := 1; i <= n; i++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
-			if err != nil {
-				break
-			}
-			ls = append(ls, l)
-		}
-		for _, l := range ls {
-			l.Close()
-		}
-		if len(ls) == n {
-			return base
-		}
-	}
-	t.Fatalf("no %d free consecutive ports found", n)
-	return 0
 }
 
 // startTestnet writes a network with `arbiter testnet` and runs one node

@@ -42,4 +42,8 @@
 // Storage layout: see layout.go. Gas: the engine's schedule (package
 // native) plus GasChessMove per replayed move and GasChessStatus per
 // evaluated position.
+//
+// It owns the arbiter's ABI, storage layout (layout.go) and rulings; it may
+// import contracts/native and the off-chain protocol types of offchain/
+// (channel, chess) and must not import node/, cmd/ or examples/.
 package chess

@@ -1,10 +1,7 @@
 package chess
 
 import (
-	"encoding/binary"
-
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
 
 	"github.com/arbiter-chain/arbiter/contracts/native"
@@ -46,9 +43,7 @@ const (
 	fieldFEN      = 8
 )
 
-func slot(id common.Hash, field byte) common.Hash {
-	return crypto.Keccak256Hash([]byte("game"), id[:], []byte{field})
-}
+func slot(id common.Hash, field byte) common.Hash { return native.Slot("game", id[:], []byte{field}) }
 
 // game is the stored record of one game.
 type game struct {
@@ -75,19 +70,19 @@ const (
 // load reads game id; a game that was never opened has a zero white.
 func load(ctx *native.Context, id common.Hash) *game {
 	g := &game{id: id}
-	g.white = common.BytesToAddress(ctx.Get(slot(id, fieldWhite)).Bytes())
+	g.white = native.WordAddress(ctx.Get(slot(id, fieldWhite)))
 	if g.white == (common.Address{}) {
 		return g
 	}
-	g.black = common.BytesToAddress(ctx.Get(slot(id, fieldBlack)).Bytes())
+	g.black = native.WordAddress(ctx.Get(slot(id, fieldBlack)))
 	g.stake = new(uint256.Int).SetBytes32(ctx.Get(slot(id, fieldStake)).Bytes())
 	m := ctx.Get(slot(id, fieldMeta))
-	g.moveTimeout = binary.BigEndian.Uint64(m[0:8])
-	g.deadline = binary.BigEndian.Uint64(m[8:16])
-	g.claimPly = binary.BigEndian.Uint32(m[16:20])
+	g.moveTimeout = native.GetU64(m, 0)
+	g.deadline = native.GetU64(m, 8)
+	g.claimPly = native.GetU32(m, 16)
 	g.status, g.result, g.kind, g.claimant = m[20], m[21], m[22], m[23]
 	g.restOnBase = m[24] == 1
-	g.answeredPly = binary.BigEndian.Uint32(m[25:29])
+	g.answeredPly = native.GetU32(m, 25)
 	return g
 }
 
@@ -96,21 +91,21 @@ func (g *game) exists() bool { return g.white != (common.Address{}) }
 // saveMeta writes the packed small fields.
 func (g *game) saveMeta(ctx *native.Context) {
 	var m common.Hash
-	binary.BigEndian.PutUint64(m[0:8], g.moveTimeout)
-	binary.BigEndian.PutUint64(m[8:16], g.deadline)
-	binary.BigEndian.PutUint32(m[16:20], g.claimPly)
+	native.PutU64(&m, 0, g.moveTimeout)
+	native.PutU64(&m, 8, g.deadline)
+	native.PutU32(&m, 16, g.claimPly)
 	m[20], m[21], m[22], m[23] = g.status, g.result, g.kind, g.claimant
 	if g.restOnBase {
 		m[24] = 1
 	}
-	binary.BigEndian.PutUint32(m[25:29], g.answeredPly)
+	native.PutU32(&m, 25, g.answeredPly)
 	ctx.Set(slot(g.id, fieldMeta), m)
 }
 
 // create writes a new game.
 func (g *game) create(ctx *native.Context) {
-	ctx.Set(slot(g.id, fieldWhite), common.BytesToHash(g.white[:]))
-	ctx.Set(slot(g.id, fieldBlack), common.BytesToHash(g.black[:]))
+	ctx.Set(slot(g.id, fieldWhite), native.AddressWord(g.white))
+	ctx.Set(slot(g.id, fieldBlack), native.AddressWord(g.black))
 	ctx.Set(slot(g.id, fieldStake), g.stake.Bytes32())
 	g.saveMeta(ctx)
 }

@@ -124,7 +124,7 @@ func (v view) GetState(addr common.Address, key common.Hash) common.Hash {
 }
 
 // count returns the number of members.
-func count(s Reader) uint64 { return hashToU64(s.GetState(Address, slotCount())) }
+func count(s Reader) uint64 { return native.WordU64(s.GetState(Address, slotCount())) }
 
 // propose votes to admit (add) or remove candidate. The vote that brings
 // the votes above two thirds of the members executes the proposal. A vote

@@ -29,4 +29,8 @@
 // New was given one (WithRemovalCheck): the chain's registry gives it the
 // staking contract's, which refuses to remove the last validator that is
 // a member.
+//
+// It owns the member set, vouchers and votes and their storage layout; it
+// may import contracts/native only, and must not import node/, cmd/ or
+// examples/.
 package membership

@@ -1,9 +1,9 @@
 package membership
 
 import (
-	"encoding/binary"
-
 	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/arbiter-chain/arbiter/contracts/native"
 )
 
 // Membership history. The staking contract decides the validator set of an
@@ -23,13 +23,15 @@ import (
 // outcome if there is none. An address without recorded changes has had
 // its status since genesis (genesis seeds members with AddMember, which
 // records nothing).
-func slotChanges(a common.Address) common.Hash { return slot("changes", a[:]) }
+func slotChanges(a common.Address) common.Hash { return native.Slot("changes", a[:]) }
 
-func slotChange(a common.Address, i uint64) common.Hash { return slot("change", a[:], u64(i)) }
+func slotChange(a common.Address, i uint64) common.Hash {
+	return native.Slot("change", a[:], native.U64(i))
+}
 
 func packChange(block uint64, member bool) common.Hash {
 	var h common.Hash
-	binary.BigEndian.PutUint64(h[0:8], block)
+	native.PutU64(&h, 0, block)
 	if member {
 		h[8] = 1
 	}
@@ -37,7 +39,7 @@ func packChange(block uint64, member bool) common.Hash {
 }
 
 func unpackChange(h common.Hash) (block uint64, member bool) {
-	return binary.BigEndian.Uint64(h[0:8]), h[8] == 1
+	return native.GetU64(h, 0), h[8] == 1
 }
 
 // changeAt reads recorded change i of a.
@@ -48,7 +50,7 @@ func changeAt(s Reader, a common.Address, i uint64) (block uint64, member bool) 
 // changesHead reads the number of recorded changes of a and its latest.
 func changesHead(s Reader, a common.Address) (n, block uint64, member bool) {
 	h := s.GetState(Address, slotChanges(a))
-	return binary.BigEndian.Uint64(h[0:8]), binary.BigEndian.Uint64(h[8:16]), h[16] == 1
+	return native.GetU64(h, 0), native.GetU64(h, 8), h[16] == 1
 }
 
 // recordChange appends a change of a's membership, made in block.
@@ -56,8 +58,8 @@ func recordChange(s Writer, a common.Address, block uint64, member bool) {
 	n, _, _ := changesHead(s, a)
 	s.SetState(Address, slotChange(a, n), packChange(block, member))
 	var h common.Hash
-	binary.BigEndian.PutUint64(h[0:8], n+1)
-	binary.BigEndian.PutUint64(h[8:16], block)
+	native.PutU64(&h, 0, n+1)
+	native.PutU64(&h, 8, block)
 	if member {
 		h[16] = 1
 	}

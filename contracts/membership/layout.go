@@ -1,25 +1,19 @@
 package membership
 
 import (
-	"encoding/binary"
-
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/arbiter-chain/arbiter/contracts/native"
 )
 
 // Address is where the membership contract and its storage live.
 var Address = common.HexToAddress("0x0000000000000000000000000000000000001001")
 
 // Reader reads contract storage; *state.StateDB satisfies it.
-type Reader interface {
-	GetState(addr common.Address, key common.Hash) common.Hash
-}
+type Reader = native.StateReader
 
 // Writer writes contract storage; *state.StateDB satisfies it.
-type Writer interface {
-	Reader
-	SetState(addr common.Address, key, value common.Hash) common.Hash
-}
+type Writer = native.StateWriter
 
 // Storage layout of the membership contract. Every slot key is a keccak256 of
 // a tag and its arguments, so slots of different kinds never collide:
@@ -42,29 +36,11 @@ type Writer interface {
 //
 // The list keeps members in a deterministic order without iterating a map,
 // and index makes membership an O(1) read.
-func slot(tag string, args ...[]byte) common.Hash {
-	parts := append([][]byte{[]byte(tag)}, args...)
-	return crypto.Keccak256Hash(parts...)
-}
 
-func slotCount() common.Hash                   { return slot("count") }
-func slotList(i uint64) common.Hash            { return slot("list", u64(i)) }
-func slotIndex(a common.Address) common.Hash   { return slot("index", a[:]) }
-func slotAllowed(a common.Address) common.Hash { return slot("allowed", a[:]) }
-
-func u64(v uint64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], v)
-	return b[:]
-}
-
-func hashToU64(h common.Hash) uint64 { return binary.BigEndian.Uint64(h[24:]) }
-
-func u64ToHash(v uint64) common.Hash {
-	var h common.Hash
-	binary.BigEndian.PutUint64(h[24:], v)
-	return h
-}
+func slotCount() common.Hash                   { return native.Slot("count") }
+func slotList(i uint64) common.Hash            { return native.Slot("list", native.U64(i)) }
+func slotIndex(a common.Address) common.Hash   { return native.Slot("index", a[:]) }
+func slotAllowed(a common.Address) common.Hash { return native.Slot("allowed", a[:]) }
 
 // IsMember reports whether addr is a member in the given state.
 func IsMember(s Reader, addr common.Address) bool {
@@ -74,7 +50,7 @@ func IsMember(s Reader, addr common.Address) bool {
 // VoucherOf returns the member who allowed account, and whether one did.
 func VoucherOf(s Reader, account common.Address) (common.Address, bool) {
 	v := s.GetState(Address, slotAllowed(account))
-	return common.BytesToAddress(v[12:]), v != (common.Hash{})
+	return native.WordAddress(v), v != (common.Hash{})
 }
 
 // IsAllowed reports whether addr may send transactions: members always may,
@@ -91,11 +67,11 @@ func IsAllowed(s Reader, addr common.Address) bool {
 
 // Members returns the members in order of admission.
 func Members(s Reader) []common.Address {
-	n := hashToU64(s.GetState(Address, slotCount()))
+	n := native.WordU64(s.GetState(Address, slotCount()))
 	out := make([]common.Address, 0, n)
 	for i := uint64(0); i < n; i++ {
 		v := s.GetState(Address, slotList(i))
-		out = append(out, common.BytesToAddress(v[12:]))
+		out = append(out, native.WordAddress(v))
 	}
 	return out
 }
@@ -106,35 +82,35 @@ func AddMember(s Writer, addr common.Address) bool {
 	if IsMember(s, addr) {
 		return false
 	}
-	n := hashToU64(s.GetState(Address, slotCount()))
-	s.SetState(Address, slotList(n), common.BytesToHash(addr[:]))
-	s.SetState(Address, slotIndex(addr), u64ToHash(n+1))
-	s.SetState(Address, slotCount(), u64ToHash(n+1))
+	n := native.WordU64(s.GetState(Address, slotCount()))
+	s.SetState(Address, slotList(n), native.AddressWord(addr))
+	s.SetState(Address, slotIndex(addr), native.U64Word(n+1))
+	s.SetState(Address, slotCount(), native.U64Word(n+1))
 	return true
 }
 
 // RemoveMember removes addr by moving the last member into its place. It
 // reports false if addr was not a member.
 func RemoveMember(s Writer, addr common.Address) bool {
-	idx := hashToU64(s.GetState(Address, slotIndex(addr)))
+	idx := native.WordU64(s.GetState(Address, slotIndex(addr)))
 	if idx == 0 {
 		return false
 	}
-	n := hashToU64(s.GetState(Address, slotCount()))
+	n := native.WordU64(s.GetState(Address, slotCount()))
 	last := s.GetState(Address, slotList(n-1))
 	if idx-1 != n-1 {
 		s.SetState(Address, slotList(idx-1), last)
-		s.SetState(Address, slotIndex(common.BytesToAddress(last[12:])), u64ToHash(idx))
+		s.SetState(Address, slotIndex(native.WordAddress(last)), native.U64Word(idx))
 	}
 	s.SetState(Address, slotList(n-1), common.Hash{})
 	s.SetState(Address, slotIndex(addr), common.Hash{})
-	s.SetState(Address, slotCount(), u64ToHash(n-1))
+	s.SetState(Address, slotCount(), native.U64Word(n-1))
 	return true
 }
 
 // Allow records that member by vouches for account.
 func Allow(s Writer, account, by common.Address) {
-	s.SetState(Address, slotAllowed(account), common.BytesToHash(by[:]))
+	s.SetState(Address, slotAllowed(account), native.AddressWord(by))
 }
 
 // Revoke withdraws the voucher for account.

@@ -67,4 +67,9 @@
 // BurnAddress (0x...dEaD, whose key no one holds), it leaves the set from
 // the next epoch on, and it is barred for good: it can never deposit
 // again, and further evidence against it is refused.
+//
+// It owns validator stakes, unbonding and slashing and their storage
+// layout; it may import contracts/native, contracts/membership and the
+// evidence types of consensus/pos, and must not import node/, cmd/ or
+// examples/.
 package staking

@@ -1,11 +1,10 @@
 package staking
 
 import (
-	"encoding/binary"
-
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
+
+	"github.com/arbiter-chain/arbiter/contracts/native"
 )
 
 // Address is where the staking contract, its storage and the staked value live.
@@ -21,16 +20,11 @@ var BurnAddress = common.HexToAddress("0x000000000000000000000000000000000000dEa
 var MaxStake = new(uint256.Int).SubUint64(new(uint256.Int).Lsh(uint256.NewInt(1), 96), 1)
 
 // StateReader reads contract storage; *state.StateDB satisfies it.
-type StateReader interface {
-	GetState(addr common.Address, key common.Hash) common.Hash
-}
+type StateReader = native.StateReader
 
 // kv reads and writes the contract's own storage: a *state.StateDB at
 // genesis, the call's metered storage (store) in a handler.
-type kv interface {
-	StateReader
-	SetState(addr common.Address, key, value common.Hash) common.Hash
-}
+type kv = native.StateWriter
 
 // Storage layout. Every slot key is keccak256 of a tag and its arguments
 // (addresses 20 bytes, numbers 8 bytes big-endian), so slots of different
@@ -61,32 +55,19 @@ type kv interface {
 // An account's unbonding queue holds withdrawals in order (claimableAt
 // never decreases), entries first <= j < end; total is their sum. An
 // emptied queue starts again at 0 so its slots are reused.
-func slot(tag string, args ...[]byte) common.Hash {
-	parts := append([][]byte{[]byte(tag)}, args...)
-	return crypto.Keccak256Hash(parts...)
+
+func slotParams() common.Hash                { return native.Slot("params") }
+func slotMinStake() common.Hash              { return native.Slot("minStake") }
+func slotHead() common.Hash                  { return native.Slot("head") }
+func slotLive(i uint64) common.Hash          { return native.Slot("live", native.U64(i)) }
+func slotIndex(a common.Address) common.Hash { return native.Slot("index", a[:]) }
+func slotSnap(k uint64) common.Hash          { return native.Slot("snap", native.U64(k)) }
+func slotSnapEntry(k, i uint64) common.Hash  { return native.Slot("snap", native.U64(k), native.U64(i)) }
+func slotQueue(a common.Address) common.Hash { return native.Slot("unbond", a[:]) }
+func slotQueueAt(a common.Address, j uint64) common.Hash {
+	return native.Slot("unbond", a[:], native.U64(j))
 }
-
-func slotParams() common.Hash                            { return slot("params") }
-func slotMinStake() common.Hash                          { return slot("minStake") }
-func slotHead() common.Hash                              { return slot("head") }
-func slotLive(i uint64) common.Hash                      { return slot("live", u64(i)) }
-func slotIndex(a common.Address) common.Hash             { return slot("index", a[:]) }
-func slotSnap(k uint64) common.Hash                      { return slot("snap", u64(k)) }
-func slotSnapEntry(k, i uint64) common.Hash              { return slot("snap", u64(k), u64(i)) }
-func slotQueue(a common.Address) common.Hash             { return slot("unbond", a[:]) }
-func slotQueueAt(a common.Address, j uint64) common.Hash { return slot("unbond", a[:], u64(j)) }
-func slotSlashed(a common.Address) common.Hash           { return slot("slashed", a[:]) }
-
-func u64(v uint64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], v)
-	return b[:]
-}
-
-// getU64 and putU64 read and write the big-endian u64 at byte off of a word.
-func getU64(h common.Hash, off int) uint64 { return binary.BigEndian.Uint64(h[off : off+8]) }
-
-func putU64(h *common.Hash, off int, v uint64) { binary.BigEndian.PutUint64(h[off:off+8], v) }
+func slotSlashed(a common.Address) common.Hash { return native.Slot("slashed", a[:]) }
 
 // getU96 and putU96 read and write the 12-byte amount at byte off of a
 // word; putU96 keeps the low 96 bits (callers check against MaxStake).
@@ -123,21 +104,21 @@ type head struct {
 
 func loadHead(s StateReader) head {
 	h := s.GetState(Address, slotHead())
-	return head{liveFrom: getU64(h, 0), count: getU64(h, 8), snapshots: getU64(h, 16)}
+	return head{liveFrom: native.GetU64(h, 0), count: native.GetU64(h, 8), snapshots: native.GetU64(h, 16)}
 }
 
 func (hd head) save(s kv) {
 	var h common.Hash
-	putU64(&h, 0, hd.liveFrom)
-	putU64(&h, 8, hd.count)
-	putU64(&h, 16, hd.snapshots)
+	native.PutU64(&h, 0, hd.liveFrom)
+	native.PutU64(&h, 8, hd.count)
+	native.PutU64(&h, 16, hd.snapshots)
 	s.SetState(Address, slotHead(), h)
 }
 
 // bonded returns the live index+1 of a (0 if it has no bonded stake) and
 // its bonded stake.
 func bonded(s StateReader, a common.Address) (uint64, *uint256.Int) {
-	idx := getU64(s.GetState(Address, slotIndex(a)), 24)
+	idx := native.GetU64(s.GetState(Address, slotIndex(a)), 24)
 	if idx == 0 {
 		return 0, new(uint256.Int)
 	}
@@ -171,7 +152,7 @@ func setBonded(s kv, hd *head, a common.Address, v *uint256.Int) {
 
 func indexWord(v uint64) common.Hash {
 	var h common.Hash
-	putU64(&h, 24, v)
+	native.PutU64(&h, 24, v)
 	return h
 }
 
@@ -195,8 +176,8 @@ func schedule(s kv, p Params, hd *head, e uint64) bool {
 	}
 	k := hd.snapshots % p.historySets()
 	var h common.Hash
-	putU64(&h, 0, hd.liveFrom)
-	putU64(&h, 8, hd.count)
+	native.PutU64(&h, 0, hd.liveFrom)
+	native.PutU64(&h, 8, hd.count)
 	s.SetState(Address, slotSnap(k), h)
 	for i := uint64(0); i < hd.count; i++ {
 		s.SetState(Address, slotSnapEntry(k, i), s.GetState(Address, slotLive(i)))
@@ -217,7 +198,7 @@ func setAt(s StateReader, p Params, hd head, e uint64) ([]entry, uint64, error) 
 	for n := hd.snapshots; n > 0 && hd.snapshots-n < ring; n-- {
 		k := (n - 1) % ring
 		h := s.GetState(Address, slotSnap(k))
-		from, count := getU64(h, 0), getU64(h, 8)
+		from, count := native.GetU64(h, 0), native.GetU64(h, 8)
 		if from > e {
 			continue
 		}
@@ -238,7 +219,7 @@ type queue struct {
 
 func loadQueue(s StateReader, a common.Address) queue {
 	h := s.GetState(Address, slotQueue(a))
-	return queue{first: getU64(h, 0), end: getU64(h, 8), total: getU96(h, 16)}
+	return queue{first: native.GetU64(h, 0), end: native.GetU64(h, 8), total: getU96(h, 16)}
 }
 
 func (q queue) save(s kv, a common.Address) {
@@ -246,8 +227,8 @@ func (q queue) save(s kv, a common.Address) {
 		q.first, q.end = 0, 0
 	}
 	var h common.Hash
-	putU64(&h, 0, q.first)
-	putU64(&h, 8, q.end)
+	native.PutU64(&h, 0, q.first)
+	native.PutU64(&h, 8, q.end)
 	putU96(&h, 16, q.total)
 	s.SetState(Address, slotQueue(a), h)
 }
@@ -255,14 +236,14 @@ func (q queue) save(s kv, a common.Address) {
 // at returns queue entry j: its amount and the height it is claimable from.
 func (q queue) at(s StateReader, a common.Address, j uint64) (*uint256.Int, uint64) {
 	h := s.GetState(Address, slotQueueAt(a, j))
-	return getU96(h, 0), getU64(h, 24)
+	return getU96(h, 0), native.GetU64(h, 24)
 }
 
 // put writes queue entry j.
 func (q queue) put(s kv, a common.Address, j uint64, amount *uint256.Int, claimableAt uint64) {
 	var h common.Hash
 	putU96(&h, 0, amount)
-	putU64(&h, 24, claimableAt)
+	native.PutU64(&h, 24, claimableAt)
 	s.SetState(Address, slotQueueAt(a, j), h)
 }
 
@@ -286,7 +267,7 @@ func (q *queue) push(s kv, a common.Address, amount *uint256.Int, claimableAt ui
 // slashedAt returns the height of the evidence a was slashed for, and
 // whether it was.
 func slashedAt(s StateReader, a common.Address) (uint64, bool) {
-	v := getU64(s.GetState(Address, slotSlashed(a)), 24)
+	v := native.GetU64(s.GetState(Address, slotSlashed(a)), 24)
 	if v == 0 {
 		return 0, false
 	}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/holiman/uint256"
+
+	"github.com/arbiter-chain/arbiter/contracts/native"
 )
 
 // Default parameters, those of New without options.
@@ -82,8 +84,8 @@ func (p Params) Validate() error {
 
 func (p Params) save(s kv) {
 	var h common.Hash
-	putU64(&h, 0, p.EpochLength)
-	putU64(&h, 8, p.UnbondingDelay)
+	native.PutU64(&h, 0, p.EpochLength)
+	native.PutU64(&h, 8, p.UnbondingDelay)
 	s.SetState(Address, slotParams(), h)
 	s.SetState(Address, slotMinStake(), p.MinStake.Bytes32())
 }
@@ -92,7 +94,7 @@ func (p Params) save(s kv) {
 // if the contract was not enabled at genesis.
 func ParamsOf(s StateReader) (Params, error) {
 	h := s.GetState(Address, slotParams())
-	p := Params{EpochLength: getU64(h, 0), UnbondingDelay: getU64(h, 8)}
+	p := Params{EpochLength: native.GetU64(h, 0), UnbondingDelay: native.GetU64(h, 8)}
 	if p.EpochLength == 0 {
 		return Params{}, ErrNotSeeded
 	}

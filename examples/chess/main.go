@@ -1,9 +1,3 @@
-// Command chess runs the chess arbitration demo: a local consortium, a
-// bridge with its watchtower and two bot players, through six games that
-// end every way a game can end. It exits non-zero if any outcome differs
-// from the expected one.
-//
-//	go run ./examples/chess
 package main
 
 import (

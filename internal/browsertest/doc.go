@@ -12,4 +12,7 @@
 // Screenshots go to the directory named by ARBITER_SCREENSHOTS (the docs/
 // pictures are refreshed with ARBITER_SCREENSHOTS=docs), else to a
 // temporary directory; all are taken at Viewport.
+//
+// It is imported by tests only and must not import any other package of
+// the module (nor cmd/ or examples/).
 package browsertest

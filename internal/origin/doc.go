@@ -12,4 +12,7 @@
 //	p, err := origin.New([]string{"https://console.example.org"})
 //	if err != nil { ... }
 //	http.Handle("/ws", p.Guard(wsHandler)) // others get 403
+//
+// It owns the origin policy only and must not import any other package of
+// the module (nor cmd/ or examples/).
 package origin

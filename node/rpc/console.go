@@ -13,9 +13,9 @@ import (
 // only the arbiter_ and eth_ methods over the WebSocket at /ws.
 func (s *Server) consoleRoutes(r *mux.Router) {
 	files := web.Console()
-	r.Handle("/console", s.metrics.instrument("console", web.File(files, "index.html"))).Methods(http.MethodGet)
+	r.Handle("/console", s.metrics.Instrument("console", web.File(files, "index.html"))).Methods(http.MethodGet)
 	r.Handle("/console/", http.RedirectHandler("/console", http.StatusMovedPermanently)).Methods(http.MethodGet)
 	for _, name := range []string{"console.js", "console.css", "LICENSES.txt"} {
-		r.Handle("/console/"+name, s.metrics.instrument("console", web.File(files, name))).Methods(http.MethodGet)
+		r.Handle("/console/"+name, s.metrics.Instrument("console", web.File(files, name))).Methods(http.MethodGet)
 	}
 }

@@ -66,4 +66,9 @@
 // falls more than a few hundred events behind misses events (counted in
 // arbiter_rpc_subscription_events_dropped_total when Config.Registerer is
 // set).
+//
+// It owns the node's JSON-RPC adapters (eth_, net_, web3_, arbiter_); its
+// limits and their metrics come from internal/rpclimit. It asks the chain
+// and pool only through the interfaces declared here and must not import
+// node itself, node/chain, node/p2p, cmd/ or examples/.
 package rpc

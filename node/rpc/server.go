@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/arbiter-chain/arbiter/internal/origin"
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 )
 
 // Defaults for the zero fields of Config.
@@ -30,18 +31,16 @@ const (
 	DefaultMaxBatchResponseBytes = 25 * 1000 * 1000
 	DefaultMaxLogRange           = 10_000
 	DefaultMaxLogResults         = 10_000
-	DefaultReadTimeout           = 30 * time.Second
-	DefaultWriteTimeout          = 30 * time.Second
-	DefaultIdleTimeout           = 120 * time.Second
+	DefaultReadTimeout           = rpclimit.DefaultReadTimeout
+	DefaultWriteTimeout          = rpclimit.DefaultWriteTimeout
+	DefaultIdleTimeout           = rpclimit.DefaultIdleTimeout
 	DefaultMaxSubscriptions      = 10_000
 	// DefaultMaxSubscriptionsPerConn leaves a WebSocket client room for
 	// every head and log filter it needs while no one connection can
 	// take more than a small share of MaxSubscriptions.
 	DefaultMaxSubscriptionsPerConn = 100
 
-	readHeaderTimeout = 10 * time.Second
-	maxHeaderBytes    = 64 * 1024
-	shutdownTimeout   = 5 * time.Second
+	shutdownTimeout = 5 * time.Second
 )
 
 // Config configures a Server. Zero fields take the defaults above.
@@ -53,14 +52,10 @@ type Config struct {
 	// any. Nil means zero.
 	GasPrice *big.Int
 
-	// MaxBodyBytes bounds an HTTP request body (larger: HTTP 413).
-	MaxBodyBytes int
-	// MaxBatchItems bounds the calls in one batch.
-	MaxBatchItems int
-	// MaxBatchResponseBytes bounds the response to one batch.
-	MaxBatchResponseBytes int
-	// MaxWSMessageBytes bounds one WebSocket message; it defaults to MaxBodyBytes.
-	MaxWSMessageBytes int64
+	// Limits bound request bodies, batches, WebSocket messages, the
+	// subscriptions of one connection (MaxSubscriptionsPerConn) and the
+	// HTTP timeouts; MaxWSMessageBytes defaults to MaxBodyBytes.
+	rpclimit.Limits
 	// MaxLogRange bounds the blocks one eth_getLogs may scan.
 	MaxLogRange uint64
 	// MaxLogResults bounds the logs one eth_getLogs may return.
@@ -74,9 +69,8 @@ type Config struct {
 	// browsers) are always allowed. See package internal/origin.
 	WSOrigins []string
 	// MaxSubscriptions bounds the live eth_subscribe subscriptions of the
-	// server, MaxSubscriptionsPerConn those of one WebSocket connection.
-	MaxSubscriptions        int
-	MaxSubscriptionsPerConn int
+	// server (Limits.MaxSubscriptionsPerConn those of one connection).
+	MaxSubscriptions int
 	// AdminToken is reserved for admin methods; unused for now.
 	AdminToken string
 
@@ -86,10 +80,15 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Gatherer is served on /metrics; nil means prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
+}
 
-	ReadTimeout  time.Duration
-	WriteTimeout time.Duration
-	IdleTimeout  time.Duration
+// defaultLimits are the node's defaults for the zero fields of Limits;
+// MaxWSMessageBytes defaults to MaxBodyBytes.
+var defaultLimits = rpclimit.Limits{
+	MaxBodyBytes:            DefaultMaxBodyBytes,
+	MaxBatchItems:           DefaultMaxBatchItems,
+	MaxBatchResponseBytes:   DefaultMaxBatchResponseBytes,
+	MaxSubscriptionsPerConn: DefaultMaxSubscriptionsPerConn,
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -101,18 +100,7 @@ func (c Config) withDefaults() (Config, error) {
 	} else if c.GasPrice.Sign() < 0 {
 		return c, fmt.Errorf("rpc: negative gas price %v", c.GasPrice)
 	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.MaxBatchItems <= 0 {
-		c.MaxBatchItems = DefaultMaxBatchItems
-	}
-	if c.MaxBatchResponseBytes <= 0 {
-		c.MaxBatchResponseBytes = DefaultMaxBatchResponseBytes
-	}
-	if c.MaxWSMessageBytes <= 0 {
-		c.MaxWSMessageBytes = int64(c.MaxBodyBytes)
-	}
+	c.Limits = c.Limits.WithDefaults(defaultLimits)
 	if c.MaxLogRange == 0 {
 		c.MaxLogRange = DefaultMaxLogRange
 	}
@@ -122,20 +110,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxSubscriptions <= 0 {
 		c.MaxSubscriptions = DefaultMaxSubscriptions
 	}
-	if c.MaxSubscriptionsPerConn <= 0 {
-		c.MaxSubscriptionsPerConn = DefaultMaxSubscriptionsPerConn
-	}
 	if c.Gatherer == nil {
 		c.Gatherer = prometheus.DefaultGatherer
-	}
-	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
 	}
 	return c, nil
 }
@@ -172,16 +148,12 @@ func New(cfg Config, chain Chain, pool TxPool) (*Server, error) {
 		return nil, fmt.Errorf("rpc: WebSocket origins: %w", err)
 	}
 	m := newMetrics()
-	if cfg.Registerer != nil {
-		if err := m.register(cfg.Registerer); err != nil {
-			return nil, fmt.Errorf("rpc: registering metrics: %w", err)
-		}
+	if err := m.register(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("rpc: registering metrics: %w", err)
 	}
 
 	srv := gethrpc.NewServer()
-	srv.SetHTTPBodyLimit(cfg.MaxBodyBytes)
-	srv.SetBatchLimits(cfg.MaxBatchItems, cfg.MaxBatchResponseBytes)
-	srv.SetWebsocketReadLimit(cfg.MaxWSMessageBytes)
+	cfg.Limits.Apply(srv)
 
 	s := &Server{cfg: cfg, chain: chain, rpc: srv, origins: origins, metrics: m}
 	s.hub = newHub(chain, m, cfg.MaxSubscriptions, cfg.MaxSubscriptionsPerConn)
@@ -204,14 +176,7 @@ func New(cfg Config, chain Chain, pool TxPool) (*Server, error) {
 	}
 
 	s.handler = s.routes()
-	s.http = &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-	}
+	s.http = cfg.Limits.HTTPServer(s.handler)
 	return s, nil
 }
 
@@ -222,11 +187,11 @@ func (s *Server) routes() http.Handler {
 	// check is told to let everything through it.
 	ws := s.origins.Guard(s.rpc.WebsocketHandler([]string{"*"}))
 	r := mux.NewRouter()
-	r.Handle("/", s.metrics.instrument("ws", ws)).
+	r.Handle("/", s.metrics.Instrument("ws", ws)).
 		Methods(http.MethodGet).HeadersRegexp("Upgrade", "(?i)^websocket$")
-	r.Handle("/", s.metrics.instrument("http", s.rpc)).Methods(http.MethodPost)
-	r.Handle("/ws", s.metrics.instrument("ws", ws)).Methods(http.MethodGet)
-	r.Handle("/healthz", s.metrics.instrument("healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet)
+	r.Handle("/", s.metrics.Instrument("http", s.rpc)).Methods(http.MethodPost)
+	r.Handle("/ws", s.metrics.Instrument("ws", ws)).Methods(http.MethodGet)
+	r.Handle("/healthz", s.metrics.Instrument("healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.consoleRoutes(r)
 	return r
@@ -304,42 +269,22 @@ func Listen(addr string) (net.Listener, error) {
 	return net.Listen("tcp", a)
 }
 
-// metrics are the server's own metrics; registered only when
-// Config.Registerer is set.
+// metrics are the server's own metrics: the shared request and
+// subscription metrics, and the events dropped for slow subscribers.
+// Registered only when Config.Registerer is set.
 type metrics struct {
-	requests *prometheus.CounterVec
-	subs     prometheus.Gauge
-	dropped  prometheus.Counter
+	*rpclimit.Metrics
+	dropped prometheus.Counter
 }
 
 func newMetrics() *metrics {
-	return &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "arbiter", Subsystem: "rpc", Name: "http_requests_total",
-			Help: "HTTP requests to the RPC server by route and status code.",
-		}, []string{"route", "code"}),
-		subs: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "arbiter", Subsystem: "rpc", Name: "subscriptions",
-			Help: "Active eth_subscribe subscriptions.",
-		}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "arbiter", Subsystem: "rpc", Name: "subscription_events_dropped_total",
-			Help: "Events dropped because a subscriber fell behind.",
-		}),
-	}
+	base := rpclimit.NewMetrics("rpc", "Active eth_subscribe subscriptions.")
+	return &metrics{Metrics: base,
+		dropped: base.Counter("subscription_events_dropped_total", "Events dropped because a subscriber fell behind.")}
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.requests, m.subs, m.dropped} {
-		if err := r.Register(c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (m *metrics) instrument(route string, h http.Handler) http.Handler {
-	return promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(prometheus.Labels{"route": route}), h)
+	return m.Register(r, m.dropped)
 }
 
 // head returns the current head header, or an error if the chain has none.

@@ -13,10 +13,12 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 )
 
 func TestHTTPErrors(t *testing.T) {
-	e := newTestEnv(t, Config{MaxBodyBytes: 1024, MaxBatchItems: 3})
+	e := newTestEnv(t, Config{Limits: rpclimit.Limits{MaxBodyBytes: 1024, MaxBatchItems: 3}})
 	call := func(method, params string) string {
 		return `{"jsonrpc":"2.0","id":1,"method":"` + method + `","params":` + params + `}`
 	}

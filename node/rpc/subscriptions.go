@@ -114,7 +114,7 @@ func add[T any](h *hub, set map[chan T]struct{}, conn *gethrpc.Client) (chan T, 
 	c := make(chan T, subBuffer)
 	set[c] = struct{}{}
 	h.perConn[conn]++
-	h.m.subs.Inc()
+	h.m.Subscriptions.Inc()
 	return c, func() {
 		h.mu.Lock()
 		delete(set, c)
@@ -122,7 +122,7 @@ func add[T any](h *hub, set map[chan T]struct{}, conn *gethrpc.Client) (chan T, 
 			delete(h.perConn, conn)
 		}
 		h.mu.Unlock()
-		h.m.subs.Dec()
+		h.m.Subscriptions.Dec()
 	}, nil
 }
 

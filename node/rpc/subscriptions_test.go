@@ -123,7 +123,7 @@ func TestSlowSubscriberDoesNotBlockFeed(t *testing.T) {
 	if dropped := metricValue(t, m.dropped); dropped < extra {
 		t.Errorf("dropped %v events, want at least %d", dropped, extra)
 	}
-	if subs := metricValue(t, m.subs); subs != 1 {
+	if subs := metricValue(t, m.Subscriptions); subs != 1 {
 		t.Errorf("subscriptions gauge %v, want 1", subs)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 )
 
 // TestWebSocketOrigins opens WebSockets with and without a browser's
@@ -79,7 +81,7 @@ func TestNewRefusesBadOrigins(t *testing.T) {
 // the server-wide bound holds across connections, and that a
 // connection's slots come back when its subscriptions end.
 func TestSubscriptionsPerConnection(t *testing.T) {
-	e := newTestEnv(t, Config{MaxSubscriptionsPerConn: 3, MaxSubscriptions: 5})
+	e := newTestEnv(t, Config{Limits: rpclimit.Limits{MaxSubscriptionsPerConn: 3}, MaxSubscriptions: 5})
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	dial := func() *ethclient.Client {

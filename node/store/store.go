@@ -3,9 +3,10 @@ package store
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/arbiter-chain/arbiter/internal/kvopen"
 )
 
 // ErrNotFound is returned by reads of keys the database does not hold.
@@ -21,31 +22,17 @@ type DB struct {
 // disk before a commit returns, so a committed block survives power loss as
 // well as a killed process.
 func Open(dir string) (*DB, error) {
-	opts := badger.DefaultOptions(dir).
-		WithSyncWrites(true).
-		WithLogger(quietLogger{}).
-		WithNumVersionsToKeep(1).
-		WithMemTableSize(32 << 20).
-		WithBlockCacheSize(64 << 20).
-		WithIndexCacheSize(32 << 20)
-	db, err := badger.Open(opts)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", dir, err)
-	}
-	return &DB{db: db}, nil
+	return newDB(kvopen.Open(dir, kvopen.Sizes{MemTable: 32 << 20, BlockCache: 64 << 20, IndexCache: 32 << 20}))
 }
 
 // OpenInMemory opens a database that lives only in memory, for tests.
 func OpenInMemory() (*DB, error) {
-	opts := badger.DefaultOptions("").
-		WithInMemory(true).
-		WithLogger(quietLogger{}).
-		WithMemTableSize(16 << 20).
-		WithBlockCacheSize(16 << 20).
-		WithIndexCacheSize(8 << 20)
-	db, err := badger.Open(opts)
+	return newDB(kvopen.OpenInMemory(kvopen.Sizes{MemTable: 16 << 20, BlockCache: 16 << 20, IndexCache: 8 << 20}))
+}
+
+func newDB(db *badger.DB, err error) (*DB, error) {
 	if err != nil {
-		return nil, fmt.Errorf("open in-memory database: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	return &DB{db: db}, nil
 }
@@ -89,10 +76,3 @@ func (d *DB) MetaPut(name string, value []byte) error {
 		return txn.Set(metaKey(name), value)
 	})
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Errorf(f string, a ...any)   { slog.Error(fmt.Sprintf("badger: "+f, a...)) }
-func (quietLogger) Warningf(f string, a ...any) { slog.Warn(fmt.Sprintf("badger: "+f, a...)) }
-func (quietLogger) Infof(string, ...any)        {}
-func (quietLogger) Debugf(string, ...any)       {}

@@ -83,7 +83,7 @@ func (a *chessAPI) Moves(ctx context.Context, gameID common.Hash, fromPly *uint3
 		return nil, a.b.rpcError(err)
 	}
 	sub := n.CreateSubscription()
-	a.b.metrics.subs.Inc()
+	a.b.metrics.Subscriptions.Inc()
 	go func() {
 		select {
 		case <-sub.Err(): // unsubscribed or connection gone
@@ -95,7 +95,7 @@ func (a *chessAPI) Moves(ctx context.Context, gameID common.Hash, fromPly *uint3
 		defer func() {
 			cancel()
 			a.subs.release()
-			a.b.metrics.subs.Dec()
+			a.b.metrics.Subscriptions.Dec()
 		}()
 		_ = w.Run(func(s channel.SignedState) error { return n.Notify(sub.ID, s) })
 	}()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/dynamostore"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/pgstore"
@@ -210,7 +211,7 @@ func BenchmarkRelay(b *testing.B) {
 func benchRelay(b *testing.B, games int) {
 	ctx := context.Background()
 	e := newEnv(b, bridge.NewMemStore())
-	br := e.newBridge(bridge.Config{MaxSubscriptionsPerConn: 1})
+	br := e.newBridge(bridge.Config{Limits: rpclimit.Limits{MaxSubscriptionsPerConn: 1}})
 	srv := e.serve(br)
 	per := (b.N + games - 1) / games
 	lines := e.presign(b, br, "relay", games, per)

@@ -9,9 +9,9 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/arbiter-chain/arbiter/internal/origin"
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/ethereum/go-ethereum/common"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -26,11 +26,11 @@ const (
 	DefaultMaxWSMessageBytes       = 64 << 10
 	DefaultMaxSubscriptionsPerConn = 16
 	DefaultMaxHistory              = 512
-	DefaultReadHeaderTimeout       = 10 * time.Second
-	DefaultReadTimeout             = 30 * time.Second
-	DefaultWriteTimeout            = 30 * time.Second
-	DefaultIdleTimeout             = 120 * time.Second
-	DefaultMaxHeaderBytes          = 64 << 10
+	DefaultReadHeaderTimeout       = rpclimit.DefaultReadHeaderTimeout
+	DefaultReadTimeout             = rpclimit.DefaultReadTimeout
+	DefaultWriteTimeout            = rpclimit.DefaultWriteTimeout
+	DefaultIdleTimeout             = rpclimit.DefaultIdleTimeout
+	DefaultMaxHeaderBytes          = rpclimit.DefaultMaxHeaderBytes
 )
 
 // Config configures a Bridge. Zero fields take the defaults above.
@@ -44,19 +44,11 @@ type Config struct {
 	// channel.ArbiterContract.
 	Arbiter common.Address
 
-	// MaxBodyBytes bounds an HTTP (and Lambda) request body; larger
-	// bodies get HTTP 413 and a CodeInvalidRequest error.
-	MaxBodyBytes int
-	// MaxBatchItems bounds the calls in one JSON-RPC batch.
-	MaxBatchItems int
-	// MaxBatchResponseBytes bounds the response to one batch.
-	MaxBatchResponseBytes int
-	// MaxWSMessageBytes bounds one incoming WebSocket message; a larger
-	// one closes the connection.
-	MaxWSMessageBytes int64
-	// MaxSubscriptionsPerConn bounds the live chess_subscribe
-	// subscriptions of one WebSocket connection.
-	MaxSubscriptionsPerConn int
+	// Limits bound request bodies (HTTP and Lambda; larger bodies get
+	// HTTP 413 and a CodeInvalidRequest error), batches, WebSocket
+	// messages, the chess_subscribe subscriptions of one connection and
+	// the timeouts of the server HTTPServer returns.
+	rpclimit.Limits
 	// MaxHistory bounds the states one chess_history call returns.
 	MaxHistory int
 	// WSOrigins are the browser origins, besides the bridge's own,
@@ -64,19 +56,6 @@ type Config struct {
 	// or "*" for any. Nil allows the bridge's own origin only. Clients
 	// that send no Origin header (not browsers) are always allowed.
 	WSOrigins []string
-
-	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound
-	// the HTTP exchanges of the server HTTPServer returns: a client gets
-	// ReadHeaderTimeout to send its headers, ReadTimeout for the whole
-	// request, WriteTimeout from the end of its headers to the end of the
-	// response, and IdleTimeout between requests on a kept-alive
-	// connection. A WebSocket leaves them behind once upgraded. Zero
-	// takes the defaults above; MaxHeaderBytes likewise.
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	MaxHeaderBytes    int
 
 	// Registerer, when set, gets the bridge's metrics.
 	Registerer prometheus.Registerer
@@ -86,6 +65,16 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// defaultLimits are the bridge's defaults for the zero fields of Limits;
+// the HTTP timeouts and header bound are rpclimit's shared ones.
+var defaultLimits = rpclimit.Limits{
+	MaxBodyBytes:            DefaultMaxBodyBytes,
+	MaxBatchItems:           DefaultMaxBatchItems,
+	MaxBatchResponseBytes:   DefaultMaxBatchResponseBytes,
+	MaxWSMessageBytes:       DefaultMaxWSMessageBytes,
+	MaxSubscriptionsPerConn: DefaultMaxSubscriptionsPerConn,
+}
+
 func (c Config) withDefaults() Config {
 	if c.Arbiter == (common.Address{}) {
 		c.Arbiter = common.HexToAddress(channel.ArbiterContract)
@@ -93,38 +82,9 @@ func (c Config) withDefaults() Config {
 	if c.ChainID != nil {
 		c.ChainID = new(big.Int).Set(c.ChainID)
 	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.MaxBatchItems <= 0 {
-		c.MaxBatchItems = DefaultMaxBatchItems
-	}
-	if c.MaxBatchResponseBytes <= 0 {
-		c.MaxBatchResponseBytes = DefaultMaxBatchResponseBytes
-	}
-	if c.MaxWSMessageBytes <= 0 {
-		c.MaxWSMessageBytes = DefaultMaxWSMessageBytes
-	}
-	if c.MaxSubscriptionsPerConn <= 0 {
-		c.MaxSubscriptionsPerConn = DefaultMaxSubscriptionsPerConn
-	}
+	c.Limits = c.Limits.WithDefaults(defaultLimits)
 	if c.MaxHistory <= 0 {
 		c.MaxHistory = DefaultMaxHistory
-	}
-	if c.ReadHeaderTimeout <= 0 {
-		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.MaxHeaderBytes <= 0 {
-		c.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -166,10 +126,8 @@ func New(cfg Config, store Store, arbiter Arbiter) (*Bridge, error) {
 		return nil, fmt.Errorf("bridge: WebSocket origins: %w", err)
 	}
 	m := newMetrics()
-	if cfg.Registerer != nil {
-		if err := m.register(cfg.Registerer); err != nil {
-			return nil, fmt.Errorf("bridge: registering metrics: %w", err)
-		}
+	if err := m.register(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("bridge: registering metrics: %w", err)
 	}
 	b := &Bridge{cfg: cfg, store: store, arbiter: arbiter, origins: origins, metrics: m, offers: newOfferBook(), conns: make(map[*gethrpc.Server]struct{})}
 	if cfg.ChainID != nil {
@@ -215,47 +173,28 @@ func (b *Bridge) domain(ctx context.Context) (channel.Domain, error) {
 	return channel.Domain{ChainID: id, Contract: b.cfg.Arbiter}, nil
 }
 
-// metrics are the bridge's Prometheus metrics.
+// metrics are the bridge's Prometheus metrics: the shared request and
+// subscription metrics and the bridge's own.
 type metrics struct {
+	*rpclimit.Metrics
 	accepted prometheus.Counter
 	rejected *prometheus.CounterVec
 	submit   prometheus.Histogram
 	relay    prometheus.Histogram
-	subs     prometheus.Gauge
 }
 
 func newMetrics() *metrics {
-	return &metrics{
-		accepted: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "arbiter", Subsystem: "bridge", Name: "moves_accepted_total",
-			Help: "Signed states accepted by chess_submitMove.",
-		}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "arbiter", Subsystem: "bridge", Name: "moves_rejected_total",
-			Help: "Signed states refused by chess_submitMove, by JSON-RPC error code.",
-		}, []string{"code"}),
-		submit: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "arbiter", Subsystem: "bridge", Name: "submit_seconds",
-			Help:    "Time chess_submitMove takes to check and store a state.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
-		}),
-		relay: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "arbiter", Subsystem: "bridge", Name: "relay_seconds",
-			Help:    "Time from a state's acceptance to its push to a subscriber, on the pushing instance.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
-		}),
-		subs: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "arbiter", Subsystem: "bridge", Name: "subscriptions",
-			Help: "Live chess_subscribe subscriptions on this instance.",
-		}),
+	base := rpclimit.NewMetrics("bridge", "Live chess_subscribe subscriptions on this instance.")
+	buckets := prometheus.ExponentialBuckets(50e-6, 2, 16)
+	return &metrics{Metrics: base,
+		accepted: base.Counter("moves_accepted_total", "Signed states accepted by chess_submitMove."),
+		rejected: base.CounterVec("moves_rejected_total", "Signed states refused by chess_submitMove, by JSON-RPC error code.", "code"),
+		submit:   base.Histogram("submit_seconds", "Time chess_submitMove takes to check and store a state.", buckets),
+		relay: base.Histogram("relay_seconds",
+			"Time from a state's acceptance to its push to a subscriber, on the pushing instance.", buckets),
 	}
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.submit, m.relay, m.subs} {
-		if err := r.Register(c); err != nil {
-			return err
-		}
-	}
-	return nil
+	return m.Register(r, m.accepted, m.rejected, m.submit, m.relay)
 }

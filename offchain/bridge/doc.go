@@ -29,4 +29,10 @@
 //
 // Refusals carry JSON-RPC codes -32010 to -32018; ErrorCode maps an
 // operation's error to its code.
+//
+// It owns the chess_* operations, their HTTP, WebSocket and Lambda
+// adapters and the embedded badger store; its limits come from
+// internal/rpclimit and its database options from internal/kvopen. It
+// reaches a node over JSON-RPC only and must not import node/, contracts/,
+// consensus/, cmd/ or examples/.
 package bridge

@@ -19,8 +19,8 @@ func (b *Bridge) Handler() http.Handler { return b.handler }
 
 func (b *Bridge) routes() http.Handler {
 	r := mux.NewRouter()
-	r.Handle("/rpc", b.rpcHandler()).Methods(http.MethodPost)
-	r.Handle("/ws", b.origins.Guard(http.HandlerFunc(b.serveWS))).Methods(http.MethodGet)
+	r.Handle("/rpc", b.metrics.Instrument("http", b.rpcHandler())).Methods(http.MethodPost)
+	r.Handle("/ws", b.metrics.Instrument("ws", b.origins.Guard(http.HandlerFunc(b.serveWS)))).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
@@ -45,24 +45,13 @@ func (b *Bridge) HTTPServer() *http.Server { return b.server(b.handler) }
 // (PageHandler).
 func (b *Bridge) PageServer(cfg PageConfig) *http.Server { return b.server(b.PageHandler(cfg)) }
 
-func (b *Bridge) server(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: b.cfg.ReadHeaderTimeout,
-		ReadTimeout:       b.cfg.ReadTimeout,
-		WriteTimeout:      b.cfg.WriteTimeout,
-		IdleTimeout:       b.cfg.IdleTimeout,
-		MaxHeaderBytes:    b.cfg.MaxHeaderBytes,
-	}
-}
+func (b *Bridge) server(h http.Handler) *http.Server { return b.cfg.Limits.HTTPServer(h) }
 
 // newRPCServer returns a JSON-RPC server with the configured limits
 // serving api as the chess namespace.
 func (b *Bridge) newRPCServer(api *chessAPI) (*gethrpc.Server, error) {
 	srv := gethrpc.NewServer()
-	srv.SetHTTPBodyLimit(b.cfg.MaxBodyBytes)
-	srv.SetBatchLimits(b.cfg.MaxBatchItems, b.cfg.MaxBatchResponseBytes)
-	srv.SetWebsocketReadLimit(b.cfg.MaxWSMessageBytes)
+	b.cfg.Limits.Apply(srv)
 	if err := srv.RegisterName("chess", api); err != nil {
 		srv.Stop()
 		return nil, fmt.Errorf("bridge: registering chess API: %w", err)

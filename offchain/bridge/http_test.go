@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
@@ -29,7 +30,7 @@ type rpcResponse struct {
 // TestHTTPLimits posts raw bodies to /rpc.
 func TestHTTPLimits(t *testing.T) {
 	e := newEnv(t, bridge.NewMemStore())
-	b := e.newBridge(bridge.Config{MaxBodyBytes: 4096, MaxBatchItems: 3})
+	b := e.newBridge(bridge.Config{Limits: rpclimit.Limits{MaxBodyBytes: 4096, MaxBatchItems: 3}})
 	srv := e.serve(b)
 	id := gameID("limits")
 	e.openGame(b, id)
@@ -109,7 +110,7 @@ func TestHTTPLimits(t *testing.T) {
 func TestWebSocketLimits(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, bridge.NewMemStore())
-	b := e.newBridge(bridge.Config{MaxWSMessageBytes: 2048, MaxSubscriptionsPerConn: 2})
+	b := e.newBridge(bridge.Config{Limits: rpclimit.Limits{MaxWSMessageBytes: 2048, MaxSubscriptionsPerConn: 2}})
 	srv := e.serve(b)
 	id := gameID("ws limits")
 	e.openGame(b, id)

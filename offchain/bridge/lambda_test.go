@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/ethereum/go-ethereum/common"
@@ -36,7 +37,7 @@ func loadEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 // the test white key for chain 31337), and read it back.
 func TestLambda(t *testing.T) {
 	e := newEnv(t, bridge.NewMemStore())
-	b := e.newBridge(bridge.Config{MaxBodyBytes: 8192})
+	b := e.newBridge(bridge.Config{Limits: rpclimit.Limits{MaxBodyBytes: 8192}})
 	e.activate(lambdaGameID)
 	handle := b.LambdaHandler()
 

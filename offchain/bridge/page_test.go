@@ -14,6 +14,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
@@ -97,7 +98,7 @@ func TestPageRoutes(t *testing.T) {
 // batches are refused without reaching it.
 func TestNodeProxy(t *testing.T) {
 	e := newEnv(t, bridge.NewMemStore())
-	b := e.newBridge(bridge.Config{ChainID: testChainID, MaxBodyBytes: 2048, MaxBatchItems: 2})
+	b := e.newBridge(bridge.Config{ChainID: testChainID, Limits: rpclimit.Limits{MaxBodyBytes: 2048, MaxBatchItems: 2}})
 	node := &fakeNode{}
 	srv := httptest.NewServer(b.PageHandler(bridge.PageConfig{Node: node}))
 	t.Cleanup(srv.Close)

@@ -13,6 +13,7 @@ import (
 
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 )
 
@@ -99,10 +100,10 @@ func TestHTTPServerDropsSlowClients(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, bridge.NewMemStore())
-			b := e.newBridge(bridge.Config{
+			b := e.newBridge(bridge.Config{Limits: rpclimit.Limits{
 				ReadHeaderTimeout: serverTimeout, ReadTimeout: serverTimeout,
 				WriteTimeout: serverTimeout, IdleTimeout: serverTimeout,
-			})
+			}})
 			addr := serveHTTP(t, b)
 
 			const slow = 4
@@ -146,10 +147,10 @@ func TestHTTPServerDropsSlowClients(t *testing.T) {
 // cut by the HTTP timeouts: it still answers after all of them passed.
 func TestHTTPServerWebSocketOutlivesTimeouts(t *testing.T) {
 	e := newEnv(t, bridge.NewMemStore())
-	b := e.newBridge(bridge.Config{
+	b := e.newBridge(bridge.Config{Limits: rpclimit.Limits{
 		ReadHeaderTimeout: serverTimeout, ReadTimeout: serverTimeout,
 		WriteTimeout: serverTimeout, IdleTimeout: serverTimeout,
-	})
+	}})
 	addr := serveHTTP(t, b)
 	id := gameID("ws outlives")
 	e.openGame(b, id)

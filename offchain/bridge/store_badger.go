@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/big"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/arbiter-chain/arbiter/internal/kvopen"
 )
 
 // maxTxnRetries bounds the re-runs of an Append whose badger transaction
@@ -33,32 +34,18 @@ type BadgerStore struct {
 // synced to disk before Append or CreateGame returns, so an accepted move
 // survives power loss as well as a killed process.
 func OpenBadger(dir string) (*BadgerStore, error) {
-	opts := badger.DefaultOptions(dir).
-		WithSyncWrites(true).
-		WithLogger(badgerLogger{}).
-		WithNumVersionsToKeep(1).
-		WithMemTableSize(16 << 20).
-		WithBlockCacheSize(16 << 20).
-		WithIndexCacheSize(8 << 20)
-	db, err := badger.Open(opts)
-	if err != nil {
-		return nil, fmt.Errorf("bridge: open store %s: %w", dir, err)
-	}
-	return &BadgerStore{db: db}, nil
+	return newBadgerStore(kvopen.Open(dir, kvopen.Sizes{MemTable: 16 << 20, BlockCache: 16 << 20, IndexCache: 8 << 20}))
 }
 
 // OpenBadgerInMemory opens a badger store that lives only in memory, for
 // tests.
 func OpenBadgerInMemory() (*BadgerStore, error) {
-	opts := badger.DefaultOptions("").
-		WithInMemory(true).
-		WithLogger(badgerLogger{}).
-		WithMemTableSize(8 << 20).
-		WithBlockCacheSize(8 << 20).
-		WithIndexCacheSize(4 << 20)
-	db, err := badger.Open(opts)
+	return newBadgerStore(kvopen.OpenInMemory(kvopen.Sizes{MemTable: 8 << 20, BlockCache: 8 << 20, IndexCache: 4 << 20}))
+}
+
+func newBadgerStore(db *badger.DB, err error) (*BadgerStore, error) {
 	if err != nil {
-		return nil, fmt.Errorf("bridge: open in-memory store: %w", err)
+		return nil, fmt.Errorf("bridge: store: %w", err)
 	}
 	return &BadgerStore{db: db}, nil
 }
@@ -261,12 +248,3 @@ func decodeRecord(item *badger.Item) (Record, error) {
 	}
 	return rec, nil
 }
-
-// badgerLogger sends badger's warnings and errors to slog and drops the
-// rest.
-type badgerLogger struct{}
-
-func (badgerLogger) Errorf(f string, a ...any)   { slog.Error(fmt.Sprintf("badger: "+f, a...)) }
-func (badgerLogger) Warningf(f string, a ...any) { slog.Warn(fmt.Sprintf("badger: "+f, a...)) }
-func (badgerLogger) Infof(string, ...any)        {}
-func (badgerLogger) Debugf(string, ...any)       {}

@@ -30,4 +30,9 @@
 //
 // Everything here is deterministic: no clock, no floating point, no map
 // iteration.
+//
+// It owns the signed-state protocol facts (typed data, acceptance rules);
+// it may import offchain/chess and must not import node/, contracts/,
+// consensus/, cmd/ or examples/: the contracts import it, not the other
+// way round.
 package channel

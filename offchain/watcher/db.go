@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 
 	"github.com/dgraph-io/badger/v4"
@@ -14,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/arbiter-chain/arbiter/internal/kvopen"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -88,31 +88,17 @@ type DB struct {
 // synced before they return, so a handled event survives power loss as
 // well as a killed process.
 func Open(dir string) (*DB, error) {
-	opts := badger.DefaultOptions(dir).
-		WithSyncWrites(true).
-		WithLogger(badgerLogger{}).
-		WithNumVersionsToKeep(1).
-		WithMemTableSize(16 << 20).
-		WithBlockCacheSize(8 << 20).
-		WithIndexCacheSize(4 << 20)
-	db, err := badger.Open(opts)
-	if err != nil {
-		return nil, fmt.Errorf("%w: open %s: %w", errStore, dir, err)
-	}
-	return &DB{db: db}, nil
+	return newDB(kvopen.Open(dir, kvopen.Sizes{MemTable: 16 << 20, BlockCache: 8 << 20, IndexCache: 4 << 20}))
 }
 
 // OpenInMemory opens a database that lives only in memory, for tests.
 func OpenInMemory() (*DB, error) {
-	opts := badger.DefaultOptions("").
-		WithInMemory(true).
-		WithLogger(badgerLogger{}).
-		WithMemTableSize(8 << 20).
-		WithBlockCacheSize(4 << 20).
-		WithIndexCacheSize(2 << 20)
-	db, err := badger.Open(opts)
+	return newDB(kvopen.OpenInMemory(kvopen.Sizes{MemTable: 8 << 20, BlockCache: 4 << 20, IndexCache: 2 << 20}))
+}
+
+func newDB(db *badger.DB, err error) (*DB, error) {
 	if err != nil {
-		return nil, fmt.Errorf("%w: open in memory: %w", errStore, err)
+		return nil, fmt.Errorf("%w: %w", errStore, err)
 	}
 	return &DB{db: db}, nil
 }
@@ -482,12 +468,3 @@ func (d *DB) evidence(game common.Hash, from uint32) ([]channel.SignedState, err
 	})
 	return out, err
 }
-
-// badgerLogger sends badger's warnings and errors to slog and drops the
-// rest.
-type badgerLogger struct{}
-
-func (badgerLogger) Errorf(f string, a ...any)   { slog.Error(fmt.Sprintf("badger: "+f, a...)) }
-func (badgerLogger) Warningf(f string, a ...any) { slog.Warn(fmt.Sprintf("badger: "+f, a...)) }
-func (badgerLogger) Infof(string, ...any)        {}
-func (badgerLogger) Debugf(string, ...any)       {}

@@ -62,4 +62,10 @@
 //	db, err := watcher.OpenPostgres(ctx, url, l.Guard)
 //	w, err := watcher.New(cfg, db, client, bridgeStore, notifier)
 //	err = l.Run(ctx, w.Run)
+//
+// It owns the watcher's databases (badger: schema.go, opened through
+// internal/kvopen; PostgreSQL: pgdb.go) and the watchtower; it reaches a
+// node over JSON-RPC
+// only and must not import node/, contracts/, consensus/, cmd/ or
+// examples/.
 package watcher

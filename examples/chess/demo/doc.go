@@ -7,4 +7,7 @@
 // expected one.
 //
 //	if err := demo.Run(ctx, demo.Options{Out: os.Stdout}); err != nil { os.Exit(1) }
+//
+// It may import node/, contracts/, offchain/ and internal/; it must not
+// import cmd/, and no package outside cmd/ and examples/ may import it.
 package demo

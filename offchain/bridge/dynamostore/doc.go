@@ -65,4 +65,7 @@
 // come from the SDK's default chain (in Lambda, the function's role).
 // CreateTable makes a table with this key schema for a local server; in
 // AWS, deploy/bridge-lambda.yaml creates it.
+//
+// It may import offchain/bridge (the Store contract it implements); it
+// must not import node/, contracts/, consensus/, cmd/ or examples/.
 package dynamostore

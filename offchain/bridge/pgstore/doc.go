@@ -65,4 +65,8 @@
 //	if err != nil { ... }
 //	defer s.Close()
 //	b, err := bridge.New(cfg, s, arbiter)
+//
+// It may import offchain/bridge (the Store contract it implements) and
+// offchain/channel; it must not import node/, contracts/, consensus/,
+// cmd/ or examples/.
 package pgstore

@@ -25,4 +25,8 @@
 // otherwise skips the test saying what to install; with ARBITER_CI=1 a
 // missing server fails the test instead. A package whose tests use them
 // calls Main from its TestMain so that servers it started are stopped.
+//
+// It is imported by tests only; it may import offchain/bridge and its
+// stores and must not import node/, contracts/, consensus/, cmd/ or
+// examples/.
 package storetest

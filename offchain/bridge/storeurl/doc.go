@@ -12,4 +12,8 @@
 //
 // Open connects before it returns, so a bridge started on a database it
 // cannot reach refuses to start instead of serving without a store.
+//
+// It owns the store URL schemes only; it may import offchain/bridge and
+// its stores and must not import node/, contracts/, consensus/, cmd/ or
+// examples/.
 package storeurl

@@ -65,7 +65,6 @@
 //
 // It owns the watcher's databases (badger: schema.go, opened through
 // internal/kvopen; PostgreSQL: pgdb.go) and the watchtower; it reaches a
-// node over JSON-RPC
-// only and must not import node/, contracts/, consensus/, cmd/ or
-// examples/.
+// node over JSON-RPC only and must not import node/, contracts/,
+// consensus/, cmd/ or examples/.
 package watcher

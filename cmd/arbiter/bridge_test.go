@@ -36,7 +36,7 @@ import (
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	chessrules "github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 	"github.com/arbiter-chain/arbiter/offchain/watcher"
 )

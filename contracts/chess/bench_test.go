@@ -15,7 +15,7 @@ import (
 	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/node/rules"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	ochess "github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // harness runs the arbiter the way the chain does (nonce bump, value
@@ -264,7 +264,7 @@ func BenchmarkChessWork(b *testing.B) {
 	for _, s := range steps {
 		b.Run("move/"+s.name, func(b *testing.B) {
 			signer := addr(white)
-			if channel.Signer(s.next.Ply) == ochess.Black {
+			if channel.Signer(s.next.Ply) == chessrules.Black {
 				signer = addr(black)
 			}
 			for i := 0; i < b.N; i++ {
@@ -278,11 +278,11 @@ func BenchmarkChessWork(b *testing.B) {
 	for _, s := range steps {
 		b.Run("status/"+s.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				pos, err := ochess.ParseFEN(s.next.FEN)
+				pos, err := chessrules.ParseFEN(s.next.FEN)
 				if err != nil {
 					b.Fatalf("parse: %v", err)
 				}
-				if _, err := ochess.Status(pos); err != nil {
+				if _, err := chessrules.Status(pos); err != nil {
 					b.Fatalf("status: %v", err)
 				}
 			}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	rules "github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // signedPair checks a base state and the state built on it: last carries
@@ -230,7 +230,7 @@ func proveCheat(ctx *native.Context, args native.Args) ([]any, error) {
 	if cheat == 0 || signer != g.player(cheat) {
 		return nil, fmt.Errorf("%w: ply %d signed by %s", errWrongSigner, bad.Ply, signer)
 	}
-	if _, err := rules.ParseFEN(base.FEN); err != nil {
+	if _, err := chessrules.ParseFEN(base.FEN); err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadBase, err)
 	}
 	err = checkTransition(ctx, g, base, bad, signer)

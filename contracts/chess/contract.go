@@ -9,7 +9,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	rules "github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // ABIJSON is the arbiter's ABI; docs/abi/chess.json is a copy.
@@ -182,15 +182,15 @@ func checkTransition(ctx *native.Context, g *game, prev, next channel.State, sig
 
 // status charges for and evaluates the position of a state whose FEN a
 // transition check has accepted.
-func status(ctx *native.Context, s channel.State) (rules.Result, error) {
+func status(ctx *native.Context, s channel.State) (chessrules.Result, error) {
 	if err := ctx.UseGas(GasChessStatus); err != nil {
-		return rules.Result{}, err
+		return chessrules.Result{}, err
 	}
-	pos, err := rules.ParseFEN(s.FEN)
+	pos, err := chessrules.ParseFEN(s.FEN)
 	if err != nil {
-		return rules.Result{}, fmt.Errorf("%w: %v", errTransition, err)
+		return chessrules.Result{}, fmt.Errorf("%w: %v", errTransition, err)
 	}
-	return rules.Status(pos)
+	return chessrules.Status(pos)
 }
 
 // side returns the side addr plays in g, or 0.
@@ -215,9 +215,9 @@ func (g *game) player(side uint8) common.Address {
 // sideOf returns the side that signs the state at ply (0 for ply 0).
 func sideOf(ply uint32) uint8 {
 	switch channel.Signer(ply) {
-	case rules.White:
+	case chessrules.White:
 		return sideWhite
-	case rules.Black:
+	case chessrules.Black:
 		return sideBlack
 	}
 	return 0

@@ -3,7 +3,7 @@
 // the players play off-chain by exchanging signed states (package
 // offchain/channel: EIP-712, domain "Arbiter Chess" version "1", this
 // chain's id and this address), and rules on the game from as little as
-// one signed move, which it replays with package offchain/chess.
+// one signed move, which it replays with package offchain/chessrules.
 //
 // The ABI is in abi.json (and docs/abi/chess.json):
 //

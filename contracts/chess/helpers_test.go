@@ -11,7 +11,7 @@ import (
 	"github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	rules "github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 var addr = chaintest.Addr
@@ -178,7 +178,7 @@ func domain() channel.Domain { return channel.DefaultDomain(big.NewInt(chaintest
 func (f *fixture) sign(s channel.State) []byte {
 	f.t.Helper()
 	name := black
-	if channel.Signer(s.Ply) == rules.White {
+	if channel.Signer(s.Ply) == chessrules.White {
 		name = white
 	}
 	return f.signAs(s, name, domain())
@@ -224,11 +224,11 @@ func (f *fixture) from(base channel.State, moves ...string) []channel.State {
 	states := []channel.State{base}
 	for _, m := range moves {
 		prev := states[len(states)-1]
-		pos, err := rules.ParseFEN(prev.FEN)
+		pos, err := chessrules.ParseFEN(prev.FEN)
 		if err != nil {
 			f.t.Fatalf("parse %q: %v", prev.FEN, err)
 		}
-		next, err := rules.ApplyUCI(pos, m)
+		next, err := chessrules.ApplyUCI(pos, m)
 		if err != nil {
 			f.t.Fatalf("ply %d %s: %v", prev.Ply+1, m, err)
 		}

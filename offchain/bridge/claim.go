@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // BuildClaim returns the arbiter call claim(gameId, kind, base, baseSig,
@@ -37,7 +37,7 @@ func (b *Bridge) BuildClaim(ctx context.Context, req BuildClaimRequest) (ClaimTx
 		return ClaimTx{}, err
 	}
 	side := playerColor(g, req.Claimant)
-	if side == chess.NoColor {
+	if side == chessrules.NoColor {
 		return ClaimTx{}, fmt.Errorf("%w: %s does not play %s", ErrInvalidParams, req.Claimant, req.GameID)
 	}
 	info, err := b.arbiter.Game(ctx, req.GameID)
@@ -78,11 +78,11 @@ func (b *Bridge) BuildClaim(ctx context.Context, req BuildClaimRequest) (ClaimTx
 // judgeClaim reports whether a claim of kind holds after last, with the
 // side that did not sign last to move.
 func judgeClaim(kind uint8, last channel.State) error {
-	pos, err := chess.ParseFEN(last.FEN)
+	pos, err := chessrules.ParseFEN(last.FEN)
 	if err != nil {
 		return fmt.Errorf("bridge: accepted state %d: %w", last.Ply, err)
 	}
-	res, err := chess.Status(pos)
+	res, err := chessrules.Status(pos)
 	if err != nil {
 		return fmt.Errorf("bridge: accepted state %d: %w", last.Ply, err)
 	}

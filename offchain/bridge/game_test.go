@@ -8,7 +8,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -28,7 +28,7 @@ func TestScholarsMate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenGame: have %v, want nil", err)
 	}
-	if g.White != addr(e.white) || g.Black != addr(e.black) || g.Ply != 0 || g.FEN != chess.StartFEN ||
+	if g.White != addr(e.white) || g.Black != addr(e.black) || g.Ply != 0 || g.FEN != chessrules.StartFEN ||
 		g.ToMove != "white" || g.Status != bridge.StatusActive || g.Stake.ToInt().Int64() != 1e18 || g.MoveTimeout != 20 {
 		t.Fatalf("OpenGame: have %+v", g)
 	}
@@ -44,7 +44,7 @@ func TestScholarsMate(t *testing.T) {
 	states := e.line(id, scholarsMate...)
 	for _, s := range states {
 		c := white
-		if channel.Signer(s.State.Ply) == chess.Black {
+		if channel.Signer(s.State.Ply) == chessrules.Black {
 			c = black
 		}
 		r, err := c.SubmitMove(ctx, s)

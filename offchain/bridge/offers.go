@@ -9,7 +9,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // maxOfferGames bounds the games whose outcome offers a bridge holds; the
@@ -95,7 +95,7 @@ func (b *Bridge) OfferOutcome(ctx context.Context, gameID common.Hash, result ui
 		return Offer{}, fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	side := playerColor(g, signer)
-	if side == chess.NoColor {
+	if side == chessrules.NoColor {
 		return Offer{}, fmt.Errorf("%w: outcome signed by %s, not a player", ErrBadSignature, signer)
 	}
 	info, err := b.arbiter.Game(ctx, gameID)
@@ -107,7 +107,7 @@ func (b *Bridge) OfferOutcome(ctx context.Context, gameID common.Hash, result ui
 	}
 	o := Offer{GameID: gameID, Result: result, Signer: signer, Side: side.String(), Signature: append(hexutil.Bytes(nil), sig...)}
 	idx := 0
-	if side == chess.Black {
+	if side == chessrules.Black {
 		idx = 1
 	}
 	b.offers.put(o, idx)

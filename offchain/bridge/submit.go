@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -84,7 +84,7 @@ func (b *Bridge) submit(ctx context.Context, ss channel.SignedState) (MoveReceip
 			return MoveReceipt{}, b.notNew(ctx, next)
 		}
 		toMove := g.Black
-		if channel.Signer(prev.Ply+1) == chess.White {
+		if channel.Signer(prev.Ply+1) == chessrules.White {
 			toMove = g.White
 		}
 		if signer != toMove {
@@ -120,13 +120,13 @@ func (b *Bridge) notNew(ctx context.Context, next channel.State) error {
 }
 
 // playerColor returns the side addr plays in g, or NoColor.
-func playerColor(g GameRecord, addr common.Address) chess.Color {
+func playerColor(g GameRecord, addr common.Address) chessrules.Color {
 	switch addr {
 	case g.White:
-		return chess.White
+		return chessrules.White
 	case g.Black:
-		return chess.Black
+		return chessrules.Black
 	default:
-		return chess.NoColor
+		return chessrules.NoColor
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 const testChainID = 4242
@@ -184,7 +184,7 @@ func (e *env) newGame(label string) common.Hash {
 }
 
 func (e *env) keyFor(ply uint32) *ecdsa.PrivateKey {
-	if channel.Signer(ply) == chess.White {
+	if channel.Signer(ply) == chessrules.White {
 		return e.white
 	}
 	return e.black
@@ -195,9 +195,9 @@ func (e *env) play(prev channel.State, moves ...string) []channel.SignedState {
 	e.tb.Helper()
 	out := make([]channel.SignedState, len(moves))
 	for i, m := range moves {
-		pos, err := chess.ParseFEN(prev.FEN)
+		pos, err := chessrules.ParseFEN(prev.FEN)
 		requireNoErr(e.tb, "ParseFEN", err)
-		after, err := chess.ApplyUCI(pos, m)
+		after, err := chessrules.ApplyUCI(pos, m)
 		requireNoErr(e.tb, "ApplyUCI "+m, err)
 		next := channel.State{GameID: prev.GameID, Ply: prev.Ply + 1, FEN: after.FEN(), Move: m, PrevHash: prev.StructHash()}
 		sig, err := channel.SignState(e.domain, next, e.keyFor(next.Ply))

@@ -15,7 +15,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // claimResult is what the watchtower made of a claim.
@@ -51,11 +51,11 @@ func (w *Watcher) onClaim(ctx context.Context, l types.Log, ev event) (claimResu
 	} else if err != nil {
 		return claimResult{}, fmt.Errorf("watcher: bridge store: %w", err)
 	}
-	side, opponent := chess.White, g.Black
+	side, opponent := chessrules.White, g.Black
 	switch c.Claimant {
 	case g.White:
 	case g.Black:
-		side, opponent = chess.Black, g.White
+		side, opponent = chessrules.Black, g.White
 	default:
 		return claimResult{outcome: OutcomeUnwatched, detail: "claimant does not play the stored game"}, nil
 	}
@@ -216,8 +216,8 @@ func signedBy(d channel.Domain, g bridge.GameRecord, states ...channel.SignedSta
 	return out
 }
 
-func player(g bridge.GameRecord, c chess.Color) common.Address {
-	if c == chess.White {
+func player(g bridge.GameRecord, c chessrules.Color) common.Address {
+	if c == chessrules.White {
 		return g.White
 	}
 	return g.Black
@@ -227,7 +227,7 @@ func player(g bridge.GameRecord, c chess.Color) common.Address {
 // claim resting on restPly: the newest at a later ply, else one at
 // restPly that differs from the claimed state (known only if claimed is
 // not nil).
-func refutation(d channel.Domain, g bridge.GameRecord, cands []channel.SignedState, side chess.Color, restPly uint32, restOnBase bool, claimed *channel.State) (channel.SignedState, bool) {
+func refutation(d channel.Domain, g bridge.GameRecord, cands []channel.SignedState, side chessrules.Color, restPly uint32, restOnBase bool, claimed *channel.State) (channel.SignedState, bool) {
 	var restHash *common.Hash
 	if claimed != nil {
 		h := claimed.StructHash()

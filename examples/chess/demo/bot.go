@@ -18,7 +18,7 @@ import (
 
 	arbiter "github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 )
 
@@ -206,11 +206,11 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 			return false, err
 		}
 	}
-	pos, err := chess.ParseFEN(g.last().FEN)
+	pos, err := chessrules.ParseFEN(g.last().FEN)
 	if err != nil {
 		return false, err
 	}
-	st, err := chess.Status(pos)
+	st, err := chessrules.Status(pos)
 	if err != nil {
 		return false, err
 	}
@@ -242,7 +242,7 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 		}
 		_, err = b.p.bridge.OfferOutcome(ctx, g.id, arbiter.ResultDraw, sig)
 		return false, err
-	case pos.SideToMove() == chess.Black:
+	case pos.SideToMove() == chessrules.Black:
 		return false, b.move(ctx, g, false)
 	}
 	return false, nil
@@ -253,11 +253,11 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 // sent to the arbiter as the answer to a timeout claim.
 func (b *bot) move(ctx context.Context, g *botGame, answer bool) error {
 	prev := g.last()
-	pos, err := chess.ParseFEN(prev.FEN)
+	pos, err := chessrules.ParseFEN(prev.FEN)
 	if err != nil {
 		return err
 	}
-	legal := chess.LegalMoves(pos)
+	legal := chessrules.LegalMoves(pos)
 	if len(legal) == 0 {
 		return nil
 	}
@@ -265,14 +265,14 @@ func (b *bot) move(ctx context.Context, g *botGame, answer bool) error {
 	copy(seed[:], crypto.Keccak256(g.id[:], binary.BigEndian.AppendUint32(nil, prev.Ply)))
 	uci := legal[binary.BigEndian.Uint64(seed[:])%uint64(len(legal))]
 	for _, m := range legal {
-		if next, err := chess.ApplyUCI(pos, m); err == nil {
-			if st, err := chess.Status(next); err == nil && st.IsCheckmate() {
+		if next, err := chessrules.ApplyUCI(pos, m); err == nil {
+			if st, err := chessrules.Status(next); err == nil && st.IsCheckmate() {
 				uci = m
 				break
 			}
 		}
 	}
-	next, err := chess.ApplyUCI(pos, uci)
+	next, err := chessrules.ApplyUCI(pos, uci)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 	arbiter "github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 )
 
@@ -183,11 +183,11 @@ func (m *match) mover(ply uint32) *player {
 // without sending it anywhere.
 func (m *match) sign(uci string) (channel.SignedState, error) {
 	prev := m.last().State
-	pos, err := chess.ParseFEN(prev.FEN)
+	pos, err := chessrules.ParseFEN(prev.FEN)
 	if err != nil {
 		return channel.SignedState{}, err
 	}
-	next, err := chess.ApplyUCI(pos, uci)
+	next, err := chessrules.ApplyUCI(pos, uci)
 	if err != nil {
 		return channel.SignedState{}, fmt.Errorf("move %s: %w", uci, err)
 	}

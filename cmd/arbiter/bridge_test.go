@@ -101,7 +101,7 @@ func startEventChain(t *testing.T, pairs int) *eventChain {
 		t.Fatalf("dial: have %v, want nil", err)
 	}
 	t.Cleanup(ec.client.Close)
-	if ec.abi, err = bridge.ArbiterABI(); err != nil {
+	if ec.abi, err = channel.ArbiterABI(); err != nil {
 		t.Fatalf("ArbiterABI: have %v, want nil", err)
 	}
 	return ec
@@ -235,7 +235,7 @@ func (ec *eventChain) claimer(ctx context.Context, t *testing.T, bridgeURL strin
 			}
 		}
 		base, last := states[1], states[2]
-		err = ec.call(ctx, white, wn+1, nil, "claim", [32]byte(id), bridge.ClaimTimeout,
+		err = ec.call(ctx, white, wn+1, nil, "claim", [32]byte(id), channel.ClaimTimeout,
 			stateTuple(base.State), base.Signature, stateTuple(last.State), last.Signature)
 		if err != nil {
 			return claims
@@ -243,7 +243,7 @@ func (ec *eventChain) claimer(ctx context.Context, t *testing.T, bridgeURL strin
 		claims++
 		ended := retry(func() error {
 			info, err := arb.Game(ctx, id)
-			if err == nil && info.Status != bridge.StatusEnded {
+			if err == nil && info.Status != channel.StatusEnded {
 				err = errors.New("not ended")
 			}
 			return err

@@ -19,7 +19,6 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	chesscontract "github.com/arbiter-chain/arbiter/contracts/chess"
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 )
@@ -205,7 +204,7 @@ func (l *faultLoad) chess(ctx context.Context, white, black *ecdsa.PrivateKey) {
 				return
 			}
 		}
-		o := channel.Outcome{GameID: id, Result: bridge.ResultBlackWins}
+		o := channel.Outcome{GameID: id, Result: channel.ResultBlackWins}
 		ws, err := channel.SignOutcome(l.domain, o, white)
 		if err != nil {
 			l.fail("chess: %v", err)

@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	chesscontract "github.com/arbiter-chain/arbiter/contracts/chess"
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/storetest"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/client"
@@ -159,7 +158,7 @@ func TestBridgeFleetPostgres(t *testing.T) {
 				t.Fatalf("instance 2 pushed ply %d, want %d", got.State.Ply, s.State.Ply)
 			}
 		}
-		if _, err := onB.BuildClaim(ctx, game, bridge.ClaimCheckmate, crypto.PubkeyToAddress(white.PublicKey)); err != nil {
+		if _, err := onB.BuildClaim(ctx, game, channel.ClaimCheckmate, crypto.PubkeyToAddress(white.PublicKey)); err != nil {
 			t.Fatalf("BuildClaim(checkmate) on instance 2: have %v, want nil", err)
 		}
 	})

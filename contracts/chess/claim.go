@@ -64,7 +64,7 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusActive)
+	g, err := require(ctx, in.GameId, channel.StatusActive)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 	if claimant == 0 {
 		return nil, errNotPlayer
 	}
-	if in.Kind < KindCheckmate || in.Kind > KindTimeout {
+	if !channel.ValidClaimKind(in.Kind) {
 		return nil, errBadKind
 	}
 	base, last := in.Base.state(), in.Last.state()
@@ -87,28 +87,20 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := checkTransition(ctx, g, base, last, signer); err != nil {
 		return nil, fmt.Errorf("%w: %w", errTransition, err)
 	}
-	if restOnBase && in.Kind != KindDraw {
+	if restOnBase && in.Kind != channel.ClaimDraw {
 		return nil, errNotOwnState
 	}
 	res, err := status(ctx, last)
 	if err != nil {
 		return nil, err
 	}
-	switch in.Kind {
-	case KindCheckmate:
-		if !res.IsCheckmate() {
-			return nil, fmt.Errorf("%w after ply %d", errNotCheckmate, last.Ply)
-		}
-	case KindDraw:
-		if !res.IsStalemate() && !res.IsInsufficientMaterial() && !res.IsFiftyMove() {
-			return nil, fmt.Errorf("%w after ply %d", errNoDraw, last.Ply)
-		}
-	case KindTimeout:
-		if !res.HasLegalMove() {
-			return nil, errNoLegalMove
-		}
+	switch err := channel.JudgeClaim(in.Kind, res); {
+	case errors.Is(err, channel.ErrNoLegalMove):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w after ply %d", err, last.Ply)
 	}
-	g.status, g.kind, g.claimant, g.restOnBase = StatusClaimed, in.Kind, claimant, restOnBase
+	g.status, g.kind, g.claimant, g.restOnBase = channel.StatusClaimed, in.Kind, claimant, restOnBase
 	g.claimPly, g.deadline = last.Ply, ctx.Number()+g.moveTimeout
 	g.saveMeta(ctx)
 	g.saveClaimed(ctx, last)
@@ -127,11 +119,11 @@ func answer(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusClaimed)
+	g, err := require(ctx, in.GameId, channel.StatusClaimed)
 	if err != nil {
 		return nil, err
 	}
-	if g.kind != KindTimeout {
+	if g.kind != channel.ClaimTimeout {
 		return nil, errNotTimeout
 	}
 	if ctx.Number() > g.deadline {
@@ -149,7 +141,7 @@ func answer(ctx *native.Context, args native.Args) ([]any, error) {
 		return nil, fmt.Errorf("%w: %w", errTransition, err)
 	}
 	g.answeredPly = g.claimPly // a timeout claim rests on its last state
-	g.status, g.kind, g.claimant, g.restOnBase, g.claimPly, g.deadline = StatusActive, 0, 0, false, 0, 0
+	g.status, g.kind, g.claimant, g.restOnBase, g.claimPly, g.deadline = channel.StatusActive, 0, 0, false, 0, 0
 	g.saveMeta(ctx)
 	ctx.Emit("ClaimAnswered", g.id, next.Ply)
 	return nil, nil
@@ -167,7 +159,7 @@ func refute(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusClaimed)
+	g, err := require(ctx, in.GameId, channel.StatusClaimed)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +209,7 @@ func proveCheat(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusActive, StatusClaimed)
+	g, err := require(ctx, in.GameId, channel.StatusActive, channel.StatusClaimed)
 	if err != nil {
 		return nil, err
 	}

@@ -143,14 +143,14 @@ func (f *fixture) check(status, result uint8, joined bool) {
 	}
 	got := map[string]*big.Int{white: new(big.Int), black: new(big.Int)}
 	switch {
-	case status == chess.StatusCancelled:
+	case status == channel.StatusCancelled:
 		got[white].Set(stake)
-	case status != chess.StatusEnded:
-	case result == chess.ResultWhiteWins:
+	case status != channel.StatusEnded:
+	case result == channel.ResultWhiteWins:
 		got[white].Set(two)
-	case result == chess.ResultBlackWins:
+	case result == channel.ResultBlackWins:
 		got[black].Set(two)
-	case result == chess.ResultDraw:
+	case result == channel.ResultDraw:
 		got[white].Set(stake)
 		got[black].Set(stake)
 	}

@@ -94,7 +94,7 @@ func fuzzBridge(t testing.TB, line []channel.SignedState) *Bridge {
 	arb := NewMemArbiter(fuzzChainID)
 	arb.SetGame(fuzzGame, GameInfo{
 		White: crypto.PubkeyToAddress(fuzzWhite.PublicKey), Black: crypto.PubkeyToAddress(fuzzBlack.PublicKey),
-		Stake: big.NewInt(1e18), MoveTimeout: 20, Status: StatusActive,
+		Stake: big.NewInt(1e18), MoveTimeout: 20, Status: channel.StatusActive,
 	})
 	b, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, NewMemStore(), arb)
 	if err != nil {

@@ -81,7 +81,7 @@ func newEnv(tb testing.TB, store bridge.Store) *env {
 // activate makes the arbiter report game id as active between the env's
 // players.
 func (e *env) activate(id common.Hash) {
-	e.setStatus(id, bridge.StatusActive)
+	e.setStatus(id, channel.StatusActive)
 }
 
 func (e *env) setStatus(id common.Hash, status uint8) {

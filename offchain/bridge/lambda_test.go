@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -54,7 +55,7 @@ func TestLambda(t *testing.T) {
 	}{
 		{name: "open game", event: loadEvent(t, "apigw_open_game.json"), status: http.StatusOK, check: func(out string) {
 			var g bridge.Game
-			if err := json.Unmarshal([]byte(out), &g); err != nil || g.GameID != lambdaGameID || g.White != addr(e.white) || g.Status != bridge.StatusActive {
+			if err := json.Unmarshal([]byte(out), &g); err != nil || g.GameID != lambdaGameID || g.White != addr(e.white) || g.Status != channel.StatusActive {
 				t.Errorf("openGame result: have %s", out)
 			}
 		}},

@@ -102,7 +102,7 @@ func (b *Bridge) OfferOutcome(ctx context.Context, gameID common.Hash, result ui
 	if err != nil {
 		return Offer{}, err
 	}
-	if info.Status != StatusActive && info.Status != StatusClaimed {
+	if info.Status != channel.StatusActive && info.Status != channel.StatusClaimed {
 		return Offer{}, fmt.Errorf("%w: arbiter reports status %d", ErrGameNotActive, info.Status)
 	}
 	o := Offer{GameID: gameID, Result: result, Signer: signer, Side: side.String(), Signature: append(hexutil.Bytes(nil), sig...)}

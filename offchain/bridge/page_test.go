@@ -194,7 +194,7 @@ func TestOutcomeOffers(t *testing.T) {
 		}
 	}
 	// Once the game has ended no offer is taken.
-	e.setStatus(id, bridge.StatusEnded)
+	e.setStatus(id, channel.StatusEnded)
 	if _, err := c.OfferOutcome(ctx, id, 3, signOutcome(e.black, id, 3)); rpcCode(err) != bridge.CodeGameNotActive {
 		t.Errorf("offer after the end: have %v, want code %d", err, bridge.CodeGameNotActive)
 	}

@@ -61,7 +61,7 @@ func (b *Bridge) submit(ctx context.Context, ss channel.SignedState) (MoveReceip
 	if err != nil {
 		return MoveReceipt{}, err
 	}
-	if info.Status != StatusActive && info.Status != StatusClaimed {
+	if info.Status != channel.StatusActive && info.Status != channel.StatusClaimed {
 		return MoveReceipt{}, fmt.Errorf("%w: arbiter reports status %d", ErrGameNotActive, info.Status)
 	}
 	d, err := b.domain(ctx)

@@ -168,7 +168,7 @@ func TestSubmitRefused(t *testing.T) {
 		{
 			name: "game ended on chain",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
-				e.setStatus(id, bridge.StatusEnded)
+				e.setStatus(id, channel.StatusEnded)
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.black)
 			},
 			code: client.CodeGameNotActive, want: client.ErrGameNotActive,
@@ -176,7 +176,7 @@ func TestSubmitRefused(t *testing.T) {
 		{
 			name: "game cancelled on chain",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
-				e.setStatus(id, bridge.StatusCancelled)
+				e.setStatus(id, channel.StatusCancelled)
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.black)
 			},
 			code: client.CodeGameNotActive, want: client.ErrGameNotActive,
@@ -211,7 +211,7 @@ func TestSubmitDuringClaim(t *testing.T) {
 	e.openGame(b, id)
 	states := e.line(id, "e2e4", "e7e5")
 	e.submitAll(b, states[:1])
-	e.setStatus(id, bridge.StatusClaimed)
+	e.setStatus(id, channel.StatusClaimed)
 	e.submitAll(b, states[1:])
 }
 
@@ -279,15 +279,15 @@ func TestOpenGame(t *testing.T) {
 		status uint8 // arbiter status; 0 = unknown to the arbiter
 		want   error
 	}{
-		{"unknown on chain", bridge.StatusNone, client.ErrGameNotActive},
-		{"open, not joined", bridge.StatusOpen, client.ErrGameNotActive},
-		{"ended", bridge.StatusEnded, client.ErrGameNotActive},
-		{"active", bridge.StatusActive, nil},
+		{"unknown on chain", channel.StatusNone, client.ErrGameNotActive},
+		{"open, not joined", channel.StatusOpen, client.ErrGameNotActive},
+		{"ended", channel.StatusEnded, client.ErrGameNotActive},
+		{"active", channel.StatusActive, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := gameID("open: " + tt.name)
-			if tt.status != bridge.StatusNone {
+			if tt.status != channel.StatusNone {
 				e.setStatus(id, tt.status)
 			}
 			_, err := c.OpenGame(ctx, id)
@@ -300,9 +300,9 @@ func TestOpenGame(t *testing.T) {
 			}
 			if tt.want == nil {
 				// Opening twice returns the same game; status follows the chain.
-				e.setStatus(id, bridge.StatusEnded)
+				e.setStatus(id, channel.StatusEnded)
 				g, err := c.OpenGame(ctx, id)
-				if err != nil || g.Status != bridge.StatusEnded {
+				if err != nil || g.Status != channel.StatusEnded {
 					t.Fatalf("second OpenGame: have %+v, %v; want status ended", g, err)
 				}
 			}

@@ -8,33 +8,8 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 )
 
-// Game status codes, as the arbiter's game() view returns them. Zero means
-// the arbiter knows no such game.
-const (
-	StatusNone      uint8 = 0
-	StatusOpen      uint8 = 1
-	StatusActive    uint8 = 2
-	StatusClaimed   uint8 = 3
-	StatusEnded     uint8 = 4
-	StatusCancelled uint8 = 5
-)
-
-// Result codes of an ended game (zero while it runs).
-const (
-	ResultNone      uint8 = 0
-	ResultWhiteWins       = channel.ResultWhiteWins
-	ResultBlackWins       = channel.ResultBlackWins
-	ResultDraw            = channel.ResultDraw
-)
-
-// Claim kinds of the arbiter's claim().
-const (
-	ClaimCheckmate uint8 = 1
-	ClaimDraw      uint8 = 2
-	ClaimTimeout   uint8 = 3
-)
-
-// GameInfo is what the arbiter's game(gameId) view returns.
+// GameInfo is what the arbiter's game(gameId) view returns. Status and
+// Result are channel.Status* and channel.Result* codes.
 type GameInfo struct {
 	White       common.Address
 	Black       common.Address

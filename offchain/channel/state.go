@@ -54,8 +54,10 @@ func Signer(ply uint32) chessrules.Color {
 	}
 }
 
-// Result codes of an Outcome.
+// Result codes of an Outcome and of an ended game in the arbiter's game()
+// view, where ResultNone stands for a game that has not ended.
 const (
+	ResultNone      uint8 = 0
 	ResultWhiteWins uint8 = 1
 	ResultBlackWins uint8 = 2
 	ResultDraw      uint8 = 3

@@ -10,13 +10,6 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 )
 
-// Claim kinds for BuildClaim.
-const (
-	ClaimCheckmate uint8 = 1
-	ClaimDraw      uint8 = 2
-	ClaimTimeout   uint8 = 3
-)
-
 // Game is a game as the bridge reports it. Status and Result are the
 // arbiter's codes; Ply and FEN are those of the newest accepted state.
 type Game struct {
@@ -114,7 +107,8 @@ func (c *Client) History(ctx context.Context, gameID common.Hash, fromPly uint32
 	return out, nil
 }
 
-// BuildClaim returns the arbiter claim call for claimant (chess_buildClaim).
+// BuildClaim returns the arbiter claim call for claimant (chess_buildClaim);
+// kind is one of channel.ClaimCheckmate, ClaimDraw and ClaimTimeout.
 func (c *Client) BuildClaim(ctx context.Context, gameID common.Hash, kind uint8, claimant common.Address) (*ClaimTx, error) {
 	var tx ClaimTx
 	if err := c.c.CallContext(ctx, &tx, "chess_buildClaim", gameID, kind, claimant); err != nil {

@@ -10,13 +10,12 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
 func fuzzABI(t testing.TB) abi.ABI {
 	t.Helper()
-	a, err := bridge.ArbiterABI()
+	a, err := channel.ArbiterABI()
 	if err != nil {
 		t.Fatal(err)
 	}

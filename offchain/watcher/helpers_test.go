@@ -72,7 +72,7 @@ func newEnvAt(tb testing.TB, cfg Config, keyless bool, dir string) *env {
 		white:  testKey("white"), black: testKey("black"), tower: testKey("tower"),
 	}
 	var err error
-	e.abi, err = bridge.ArbiterABI()
+	e.abi, err = channel.ArbiterABI()
 	requireNoErr(tb, "ArbiterABI", err)
 	if !keyless {
 		cfg.Key = e.tower

@@ -261,7 +261,7 @@ func refutation(d channel.Domain, g bridge.GameRecord, cands []channel.SignedSta
 // timeout claim. Without the claimed state it offers the opponent's state
 // at the next ply and leaves the check to the chain's dry run.
 func answer(d channel.Domain, g bridge.GameRecord, cands []channel.SignedState, c claimEvent, claimed *channel.State) (channel.SignedState, bool) {
-	if c.Kind != bridge.ClaimTimeout {
+	if c.Kind != channel.ClaimTimeout {
 		return channel.SignedState{}, false
 	}
 	for _, s := range signedBy(d, g, cands...) {

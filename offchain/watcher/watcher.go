@@ -152,7 +152,7 @@ func New(cfg Config, db *DB, client ChainClient, states StateSource, notifier No
 	if notifier == nil {
 		notifier = LogNotifier{Logger: cfg.Logger}
 	}
-	a, err := bridge.ArbiterABI()
+	a, err := channel.ArbiterABI()
 	if err != nil {
 		return nil, err
 	}

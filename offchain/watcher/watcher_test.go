@@ -10,7 +10,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -154,7 +153,7 @@ func TestReplay(t *testing.T) {
 			id := e.newGame("g")
 			s := e.play(channel.StartState(id), shuffle(6)...)
 			e.accept(s...)
-			tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], 50)
+			tx, l := e.claim(e.white, channel.ClaimTimeout, s[1], s[2], 50)
 			e.chain.mine("a", []types.Log{e.plain(id), l}, tx)
 			claim := e.chain.logs[1][1]
 

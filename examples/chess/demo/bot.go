@@ -113,7 +113,7 @@ func (b *bot) play(ctx context.Context, id common.Hash) error {
 	if err != nil {
 		return err
 	}
-	if info.Status != arbiter.StatusOpen {
+	if info.Status != channel.StatusOpen {
 		return nil
 	}
 	r, err := b.p.call(ctx, "join", info.Stake, callGas, id)
@@ -174,10 +174,10 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 		return false, err
 	}
 	switch info.Status {
-	case arbiter.StatusEnded, arbiter.StatusCancelled:
+	case channel.StatusEnded, channel.StatusCancelled:
 		b.log.Info("bot game over", "game", g.id, "result", info.Result)
 		return true, nil
-	case arbiter.StatusClaimed:
+	case channel.StatusClaimed:
 		head, err := b.p.eth.BlockNumber(ctx)
 		if err != nil {
 			return false, err
@@ -197,7 +197,7 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 		return false, err
 	}
 	for _, o := range offers {
-		if o.Side == "white" && (o.Result == arbiter.ResultDraw || o.Result == arbiter.ResultBlackWins) {
+		if o.Side == "white" && (o.Result == channel.ResultDraw || o.Result == channel.ResultBlackWins) {
 			sig, err := channel.SignOutcome(b.p.domain, channel.Outcome{GameID: g.id, Result: o.Result}, b.p.key)
 			if err != nil {
 				return false, err
@@ -220,7 +220,7 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 		return false, nil
 	case st.IsCheckmate() && botMoved:
 		g.claimed = true
-		c, err := b.p.bridge.BuildClaim(ctx, g.id, arbiter.KindCheckmate, b.p.addr)
+		c, err := b.p.bridge.BuildClaim(ctx, g.id, channel.ClaimCheckmate, b.p.addr)
 		if err != nil {
 			return false, err
 		}
@@ -228,19 +228,19 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 		return false, err
 	case st.IsCheckmate():
 		g.claimed = true
-		sig, err := channel.SignOutcome(b.p.domain, channel.Outcome{GameID: g.id, Result: arbiter.ResultWhiteWins}, b.p.key)
+		sig, err := channel.SignOutcome(b.p.domain, channel.Outcome{GameID: g.id, Result: channel.ResultWhiteWins}, b.p.key)
 		if err != nil {
 			return false, err
 		}
-		_, err = b.p.bridge.OfferOutcome(ctx, g.id, arbiter.ResultWhiteWins, sig)
+		_, err = b.p.bridge.OfferOutcome(ctx, g.id, channel.ResultWhiteWins, sig)
 		return false, err
 	case !st.HasLegalMove() || st.IsInsufficientMaterial():
 		g.claimed = true
-		sig, err := channel.SignOutcome(b.p.domain, channel.Outcome{GameID: g.id, Result: arbiter.ResultDraw}, b.p.key)
+		sig, err := channel.SignOutcome(b.p.domain, channel.Outcome{GameID: g.id, Result: channel.ResultDraw}, b.p.key)
 		if err != nil {
 			return false, err
 		}
-		_, err = b.p.bridge.OfferOutcome(ctx, g.id, arbiter.ResultDraw, sig)
+		_, err = b.p.bridge.OfferOutcome(ctx, g.id, channel.ResultDraw, sig)
 		return false, err
 	case pos.SideToMove() == chessrules.Black:
 		return false, b.move(ctx, g, false)

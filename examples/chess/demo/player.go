@@ -26,7 +26,7 @@ import (
 )
 
 var (
-	arbiterABI    = mustABI(arbiter.ABIJSON)
+	arbiterABI    = mustABI(channel.ArbiterABIJSON)
 	membershipABI = mustABI(membership.ABIJSON)
 )
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/storetest"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -268,8 +269,8 @@ func TestLambdaFunction(t *testing.T) {
 			t.Fatalf("chess_submitMove(ply %d): have %+v", s.State.Ply, r)
 		}
 	}
-	if reply := call("chess_submitMove", states[6]); reply.Error == nil || reply.Error.Code != bridge.CodeDuplicate {
-		t.Fatalf("resubmitting the mate: have %+v, want error %d", reply.Error, bridge.CodeDuplicate)
+	if reply := call("chess_submitMove", states[6]); reply.Error == nil || reply.Error.Code != wire.CodeDuplicate {
+		t.Fatalf("resubmitting the mate: have %+v, want error %d", reply.Error, wire.CodeDuplicate)
 	}
 	result("chess_getGame", &g, id)
 	if g.Ply != 7 || g.ToMove != "black" {

@@ -45,7 +45,7 @@ type Config struct {
 	Arbiter common.Address
 
 	// MaxBodyBytes bounds an HTTP (and Lambda) request body; larger
-	// bodies get HTTP 413 and a CodeInvalidRequest error.
+	// bodies get HTTP 413 and a wire.CodeInvalidRequest error.
 	MaxBodyBytes int
 	// MaxBatchItems bounds the calls in one JSON-RPC batch.
 	MaxBatchItems int

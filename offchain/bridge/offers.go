@@ -8,6 +8,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
@@ -18,16 +19,8 @@ import (
 // filling the book costs real games.
 const maxOfferGames = 4096
 
-// Offer is an outcome one player signed and offers the other: a draw, or
-// the signer's own defeat. The other player signs the same outcome and
-// sends both signatures to the arbiter's conclude.
-type Offer struct {
-	GameID    common.Hash    `json:"gameId"`
-	Result    uint8          `json:"result"`
-	Signer    common.Address `json:"signer"`
-	Side      string         `json:"side"` // "white" or "black"
-	Signature hexutil.Bytes  `json:"signature"`
-}
+// Offer is an outcome one player signed and offers the other (wire.Offer).
+type Offer = wire.Offer
 
 // offerBook holds the newest offer of each player of recent games. Offers
 // are relayed, not stored: they live in this bridge instance's memory

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/ethereum/go-ethereum/common"
@@ -38,7 +39,7 @@ func (b *Bridge) SubmitMove(ctx context.Context, req SubmitMoveRequest) (MoveRec
 	start := time.Now()
 	r, err := b.submit(ctx, req.State)
 	if err != nil {
-		b.metrics.rejected.WithLabelValues(strconv.Itoa(ErrorCode(err))).Inc()
+		b.metrics.rejected.WithLabelValues(strconv.Itoa(wire.ErrorCode(err))).Inc()
 		return MoveReceipt{}, err
 	}
 	b.metrics.accepted.Inc()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 	"github.com/ethereum/go-ethereum/common"
@@ -36,7 +37,7 @@ func TestSubmitRefused(t *testing.T) {
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), stranger)
 			},
-			code: client.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: client.ErrBadSignature,
 		},
 		{
 			name: "malformed signature v",
@@ -45,7 +46,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Signature[64] = 7
 				return s
 			},
-			code: client.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: client.ErrBadSignature,
 		},
 		{
 			name: "replay of a move from another game",
@@ -58,14 +59,14 @@ func TestSubmitRefused(t *testing.T) {
 				s.State.PrevHash = ply1.State.StructHash()
 				return s
 			},
-			code: client.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: client.ErrBadSignature,
 		},
 		{
 			name: "signed for another chain id",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, channel.DefaultDomain(big.NewInt(1)), step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: client.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: client.ErrBadSignature,
 		},
 		{
 			name: "signed for another contract",
@@ -73,14 +74,14 @@ func TestSubmitRefused(t *testing.T) {
 				d := channel.Domain{ChainID: testChainID, Contract: common.HexToAddress("0x1004")}
 				return sign(t, d, step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: client.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: client.ErrBadSignature,
 		},
 		{
 			name: "white moves on black's turn",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.white)
 			},
-			code: client.CodeNotYourTurn, want: client.ErrNotYourTurn,
+			code: wire.CodeNotYourTurn, want: client.ErrNotYourTurn,
 		},
 		{
 			name: "white plays again at ply 3",
@@ -88,7 +89,7 @@ func TestSubmitRefused(t *testing.T) {
 				s := step(t, step(t, ply1.State, "e7e5"), "g1f3")
 				return sign(t, e.domain, s, e.white)
 			},
-			code: client.CodeNotYourTurn, want: client.ErrNotYourTurn,
+			code: wire.CodeNotYourTurn, want: client.ErrNotYourTurn,
 		},
 		{
 			name: "ply gap",
@@ -97,7 +98,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Ply = 4
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeNotNext, want: client.ErrNotNext,
+			code: wire.CodeNotNext, want: client.ErrNotNext,
 		},
 		{
 			name: "prevHash mismatch",
@@ -106,14 +107,14 @@ func TestSubmitRefused(t *testing.T) {
 				s.PrevHash = common.HexToHash("0x01")
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeNotNext, want: client.ErrNotNext,
+			code: wire.CodeNotNext, want: client.ErrNotNext,
 		},
 		{
 			name: "another state at an accepted ply",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, e.domain, step(t, channel.StartState(id), "d2d4"), e.white)
 			},
-			code: client.CodeNotNext, want: client.ErrNotNext,
+			code: wire.CodeNotNext, want: client.ErrNotNext,
 		},
 		{
 			name: "illegal move",
@@ -122,7 +123,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Move = "e7e4"
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeIllegalMove, want: client.ErrIllegalMove,
+			code: wire.CodeIllegalMove, want: client.ErrIllegalMove,
 		},
 		{
 			name: "move not in UCI",
@@ -131,7 +132,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Move = "e5"
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeIllegalMove, want: client.ErrIllegalMove,
+			code: wire.CodeIllegalMove, want: client.ErrIllegalMove,
 		},
 		{
 			name: "FEN of another position",
@@ -140,7 +141,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.FEN = step(t, ply1.State, "e7e6").FEN
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeFENMismatch, want: client.ErrFENMismatch,
+			code: wire.CodeFENMismatch, want: client.ErrFENMismatch,
 		},
 		{
 			name: "unparsable FEN",
@@ -149,21 +150,21 @@ func TestSubmitRefused(t *testing.T) {
 				s.FEN = "not a position"
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeFENMismatch, want: client.ErrFENMismatch,
+			code: wire.CodeFENMismatch, want: client.ErrFENMismatch,
 		},
 		{
 			name: "duplicate",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return ply1
 			},
-			code: client.CodeDuplicate, want: client.ErrDuplicate,
+			code: wire.CodeDuplicate, want: client.ErrDuplicate,
 		},
 		{
 			name: "unknown game",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return e.line(gameID("never opened"), "e2e4")[0]
 			},
-			code: client.CodeUnknownGame, want: client.ErrUnknownGame,
+			code: wire.CodeUnknownGame, want: client.ErrUnknownGame,
 		},
 		{
 			name: "game ended on chain",
@@ -171,7 +172,7 @@ func TestSubmitRefused(t *testing.T) {
 				e.setStatus(id, channel.StatusEnded)
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: client.CodeGameNotActive, want: client.ErrGameNotActive,
+			code: wire.CodeGameNotActive, want: client.ErrGameNotActive,
 		},
 		{
 			name: "game cancelled on chain",
@@ -179,7 +180,7 @@ func TestSubmitRefused(t *testing.T) {
 				e.setStatus(id, channel.StatusCancelled)
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: client.CodeGameNotActive, want: client.ErrGameNotActive,
+			code: wire.CodeGameNotActive, want: client.ErrGameNotActive,
 		},
 	}
 	for _, tt := range tests {
@@ -254,8 +255,8 @@ func TestSubmitMalformedParams(t *testing.T) {
 			var out any
 			err := c.RPC().CallContext(ctx, &out, "chess_submitMove", tt.param)
 			var re interface{ ErrorCode() int }
-			if !errors.As(err, &re) || re.ErrorCode() != bridge.CodeInvalidParams {
-				t.Fatalf("have %v, want code %d", err, bridge.CodeInvalidParams)
+			if !errors.As(err, &re) || re.ErrorCode() != wire.CodeInvalidParams {
+				t.Fatalf("have %v, want code %d", err, wire.CodeInvalidParams)
 			}
 		})
 	}
@@ -320,22 +321,22 @@ func TestErrorCodes(t *testing.T) {
 		err        error
 		code, want int
 	}{
-		{bridge.ErrBadSignature, bridge.CodeBadSignature, client.CodeBadSignature},
-		{bridge.ErrNotYourTurn, bridge.CodeNotYourTurn, client.CodeNotYourTurn},
-		{bridge.ErrIllegalMove, bridge.CodeIllegalMove, client.CodeIllegalMove},
-		{bridge.ErrFENMismatch, bridge.CodeFENMismatch, client.CodeFENMismatch},
-		{bridge.ErrNotNext, bridge.CodeNotNext, client.CodeNotNext},
-		{bridge.ErrUnknownGame, bridge.CodeUnknownGame, client.CodeUnknownGame},
-		{bridge.ErrGameNotActive, bridge.CodeGameNotActive, client.CodeGameNotActive},
-		{bridge.ErrDuplicate, bridge.CodeDuplicate, client.CodeDuplicate},
-		{bridge.ErrFalseClaim, bridge.CodeFalseClaim, client.CodeFalseClaim},
-		{errors.New("disk on fire"), bridge.CodeInternal, bridge.CodeInternal},
+		{bridge.ErrBadSignature, wire.CodeBadSignature, wire.CodeBadSignature},
+		{bridge.ErrNotYourTurn, wire.CodeNotYourTurn, wire.CodeNotYourTurn},
+		{bridge.ErrIllegalMove, wire.CodeIllegalMove, wire.CodeIllegalMove},
+		{bridge.ErrFENMismatch, wire.CodeFENMismatch, wire.CodeFENMismatch},
+		{bridge.ErrNotNext, wire.CodeNotNext, wire.CodeNotNext},
+		{bridge.ErrUnknownGame, wire.CodeUnknownGame, wire.CodeUnknownGame},
+		{bridge.ErrGameNotActive, wire.CodeGameNotActive, wire.CodeGameNotActive},
+		{bridge.ErrDuplicate, wire.CodeDuplicate, wire.CodeDuplicate},
+		{bridge.ErrFalseClaim, wire.CodeFalseClaim, wire.CodeFalseClaim},
+		{errors.New("disk on fire"), wire.CodeInternal, wire.CodeInternal},
 	}
 	for _, tt := range tests {
 		if tt.code != tt.want {
 			t.Errorf("%v: bridge code %d, client code %d", tt.err, tt.code, tt.want)
 		}
-		if got := bridge.ErrorCode(tt.err); got != tt.code {
+		if got := wire.ErrorCode(tt.err); got != tt.code {
 			t.Errorf("ErrorCode(%v): have %d, want %d", tt.err, got, tt.code)
 		}
 	}

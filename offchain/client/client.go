@@ -3,41 +3,24 @@ package client
 import (
 	"context"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
 )
 
-// Game is a game as the bridge reports it. Status and Result are the
-// arbiter's codes; Ply and FEN are those of the newest accepted state.
-type Game struct {
-	GameID      common.Hash    `json:"gameId"`
-	White       common.Address `json:"white"`
-	Black       common.Address `json:"black"`
-	Stake       *hexutil.Big   `json:"stake"`
-	MoveTimeout uint64         `json:"moveTimeout"`
-	Status      uint8          `json:"status"`
-	Result      uint8          `json:"result"`
-	Ply         uint32         `json:"ply"`
-	FEN         string         `json:"fen"`
-	ToMove      string         `json:"toMove"`
-}
-
-// MoveReceipt confirms an accepted state.
-type MoveReceipt struct {
-	Accepted bool   `json:"accepted"`
-	Ply      uint32 `json:"ply"`
-	FEN      string `json:"fen"`
-}
-
-// ClaimTx is an arbiter call to sign and send: To is the arbiter, Data the
-// ABI-encoded claim.
-type ClaimTx struct {
-	To   common.Address `json:"to"`
-	Data hexutil.Bytes  `json:"data"`
-}
+// The bridge's responses, defined once in package wire.
+type (
+	// Game is a game as the bridge reports it. Status and Result are the
+	// arbiter's codes; Ply and FEN are those of the newest accepted state.
+	Game = wire.Game
+	// MoveReceipt confirms an accepted state.
+	MoveReceipt = wire.MoveReceipt
+	// ClaimTx is an arbiter call to sign and send: To is the arbiter,
+	// Data the ABI-encoded claim.
+	ClaimTx = wire.ClaimTx
+)
 
 // Client is a typed client of the bridge's chess_* methods.
 type Client struct {

@@ -15,6 +15,7 @@
 //	case errors.Is(err, client.ErrIllegalMove): ...
 //	}
 //
-// The client does not import the bridge; its types mirror the wire format
-// documented in docs/bridge.md.
+// The client does not import the bridge: its types, error codes and
+// sentinels are those of package offchain/bridge/wire, which the bridge
+// serves too (the format is documented in docs/bridge.md).
 package client

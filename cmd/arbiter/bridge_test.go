@@ -35,6 +35,7 @@ import (
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/arbiter-chain/arbiter/offchain/client"
@@ -225,7 +226,7 @@ func (ec *eventChain) claimer(ctx context.Context, t *testing.T, bridgeURL strin
 		for _, st := range states {
 			ok := retry(func() error {
 				_, err := c.SubmitMove(ctx, st)
-				if errors.Is(err, client.ErrDuplicate) {
+				if errors.Is(err, wire.ErrDuplicate) {
 					return nil // stored before a kill
 				}
 				return err

@@ -257,7 +257,7 @@ func TestState(t *testing.T) {
 		{"nonce latest", func() (any, error) { return e.client.NonceAt(ctx, e.addr1, nil) }, uint64(2)},
 		{"nonce by hash", func() (any, error) { return e.client.NonceAtHash(ctx, e.addr2, b1.Hash()) }, uint64(0)},
 		{"nonce pending from pool", func() (any, error) { return e.client.PendingNonceAt(ctx, e.addr1) }, uint64(9)},
-		{"code empty", func() (any, error) { return e.wire.CodeAt(ctx, contractAddr, nil) }, []byte{}},
+		{"code empty", func() (any, error) { return e.client.CodeAt(ctx, contractAddr, nil) }, []byte{}},
 		{"storage", func() (any, error) { return e.client.StorageAt(ctx, contractAddr, storageSlot, nil) }, storageValue.Bytes()},
 		{"storage short slot", func() (any, error) {
 			var v hexutil.Bytes

@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/chessrules"
-	"github.com/arbiter-chain/arbiter/offchain/client"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -84,7 +84,7 @@ func TestScholarsMate(t *testing.T) {
 
 	// Black is mated: any move is illegal.
 	after := channel.State{GameID: id, Ply: 8, FEN: states[6].State.FEN, Move: "e8e7", PrevHash: states[6].State.StructHash()}
-	if _, err := black.SubmitMove(ctx, sign(t, e.domain, after, e.black)); !errors.Is(err, client.ErrIllegalMove) {
+	if _, err := black.SubmitMove(ctx, sign(t, e.domain, after, e.black)); !errors.Is(err, wire.ErrIllegalMove) {
 		t.Fatalf("move after mate: have %v, want ErrIllegalMove", err)
 	}
 
@@ -106,7 +106,7 @@ func TestScholarsMate(t *testing.T) {
 		{"draw in a mate", channel.ClaimDraw, addr(e.white)},
 		{"mate claimed by the mated side", channel.ClaimCheckmate, addr(e.black)},
 	} {
-		if _, err := white.BuildClaim(ctx, id, c.kind, c.claimant); !errors.Is(err, client.ErrFalseClaim) {
+		if _, err := white.BuildClaim(ctx, id, c.kind, c.claimant); !errors.Is(err, wire.ErrFalseClaim) {
 			t.Errorf("BuildClaim(%s): have %v, want ErrFalseClaim", c.name, err)
 		}
 	}

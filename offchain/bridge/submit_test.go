@@ -10,7 +10,6 @@ import (
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/client"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -37,7 +36,7 @@ func TestSubmitRefused(t *testing.T) {
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), stranger)
 			},
-			code: wire.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: wire.ErrBadSignature,
 		},
 		{
 			name: "malformed signature v",
@@ -46,7 +45,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Signature[64] = 7
 				return s
 			},
-			code: wire.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: wire.ErrBadSignature,
 		},
 		{
 			name: "replay of a move from another game",
@@ -59,14 +58,14 @@ func TestSubmitRefused(t *testing.T) {
 				s.State.PrevHash = ply1.State.StructHash()
 				return s
 			},
-			code: wire.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: wire.ErrBadSignature,
 		},
 		{
 			name: "signed for another chain id",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, channel.DefaultDomain(big.NewInt(1)), step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: wire.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: wire.ErrBadSignature,
 		},
 		{
 			name: "signed for another contract",
@@ -74,14 +73,14 @@ func TestSubmitRefused(t *testing.T) {
 				d := channel.Domain{ChainID: testChainID, Contract: common.HexToAddress("0x1004")}
 				return sign(t, d, step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: wire.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: wire.ErrBadSignature,
 		},
 		{
 			name: "white moves on black's turn",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.white)
 			},
-			code: wire.CodeNotYourTurn, want: client.ErrNotYourTurn,
+			code: wire.CodeNotYourTurn, want: wire.ErrNotYourTurn,
 		},
 		{
 			name: "white plays again at ply 3",
@@ -89,7 +88,7 @@ func TestSubmitRefused(t *testing.T) {
 				s := step(t, step(t, ply1.State, "e7e5"), "g1f3")
 				return sign(t, e.domain, s, e.white)
 			},
-			code: wire.CodeNotYourTurn, want: client.ErrNotYourTurn,
+			code: wire.CodeNotYourTurn, want: wire.ErrNotYourTurn,
 		},
 		{
 			name: "ply gap",
@@ -98,7 +97,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Ply = 4
 				return sign(t, e.domain, s, e.black)
 			},
-			code: wire.CodeNotNext, want: client.ErrNotNext,
+			code: wire.CodeNotNext, want: wire.ErrNotNext,
 		},
 		{
 			name: "prevHash mismatch",
@@ -107,14 +106,14 @@ func TestSubmitRefused(t *testing.T) {
 				s.PrevHash = common.HexToHash("0x01")
 				return sign(t, e.domain, s, e.black)
 			},
-			code: wire.CodeNotNext, want: client.ErrNotNext,
+			code: wire.CodeNotNext, want: wire.ErrNotNext,
 		},
 		{
 			name: "another state at an accepted ply",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, e.domain, step(t, channel.StartState(id), "d2d4"), e.white)
 			},
-			code: wire.CodeNotNext, want: client.ErrNotNext,
+			code: wire.CodeNotNext, want: wire.ErrNotNext,
 		},
 		{
 			name: "illegal move",
@@ -123,7 +122,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Move = "e7e4"
 				return sign(t, e.domain, s, e.black)
 			},
-			code: wire.CodeIllegalMove, want: client.ErrIllegalMove,
+			code: wire.CodeIllegalMove, want: wire.ErrIllegalMove,
 		},
 		{
 			name: "move not in UCI",
@@ -132,7 +131,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Move = "e5"
 				return sign(t, e.domain, s, e.black)
 			},
-			code: wire.CodeIllegalMove, want: client.ErrIllegalMove,
+			code: wire.CodeIllegalMove, want: wire.ErrIllegalMove,
 		},
 		{
 			name: "FEN of another position",
@@ -141,7 +140,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.FEN = step(t, ply1.State, "e7e6").FEN
 				return sign(t, e.domain, s, e.black)
 			},
-			code: wire.CodeFENMismatch, want: client.ErrFENMismatch,
+			code: wire.CodeFENMismatch, want: wire.ErrFENMismatch,
 		},
 		{
 			name: "unparsable FEN",
@@ -150,21 +149,21 @@ func TestSubmitRefused(t *testing.T) {
 				s.FEN = "not a position"
 				return sign(t, e.domain, s, e.black)
 			},
-			code: wire.CodeFENMismatch, want: client.ErrFENMismatch,
+			code: wire.CodeFENMismatch, want: wire.ErrFENMismatch,
 		},
 		{
 			name: "duplicate",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return ply1
 			},
-			code: wire.CodeDuplicate, want: client.ErrDuplicate,
+			code: wire.CodeDuplicate, want: wire.ErrDuplicate,
 		},
 		{
 			name: "unknown game",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return e.line(gameID("never opened"), "e2e4")[0]
 			},
-			code: wire.CodeUnknownGame, want: client.ErrUnknownGame,
+			code: wire.CodeUnknownGame, want: wire.ErrUnknownGame,
 		},
 		{
 			name: "game ended on chain",
@@ -172,7 +171,7 @@ func TestSubmitRefused(t *testing.T) {
 				e.setStatus(id, channel.StatusEnded)
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: wire.CodeGameNotActive, want: client.ErrGameNotActive,
+			code: wire.CodeGameNotActive, want: wire.ErrGameNotActive,
 		},
 		{
 			name: "game cancelled on chain",
@@ -180,7 +179,7 @@ func TestSubmitRefused(t *testing.T) {
 				e.setStatus(id, channel.StatusCancelled)
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: wire.CodeGameNotActive, want: client.ErrGameNotActive,
+			code: wire.CodeGameNotActive, want: wire.ErrGameNotActive,
 		},
 	}
 	for _, tt := range tests {
@@ -280,9 +279,9 @@ func TestOpenGame(t *testing.T) {
 		status uint8 // arbiter status; 0 = unknown to the arbiter
 		want   error
 	}{
-		{"unknown on chain", channel.StatusNone, client.ErrGameNotActive},
-		{"open, not joined", channel.StatusOpen, client.ErrGameNotActive},
-		{"ended", channel.StatusEnded, client.ErrGameNotActive},
+		{"unknown on chain", channel.StatusNone, wire.ErrGameNotActive},
+		{"open, not joined", channel.StatusOpen, wire.ErrGameNotActive},
+		{"ended", channel.StatusEnded, wire.ErrGameNotActive},
 		{"active", channel.StatusActive, nil},
 	}
 	for _, tt := range tests {
@@ -296,7 +295,7 @@ func TestOpenGame(t *testing.T) {
 				t.Fatalf("OpenGame: have %v, want %v", err, tt.want)
 			}
 			_, err = c.GetGame(ctx, id)
-			if tt.want != nil && !errors.Is(err, client.ErrUnknownGame) {
+			if tt.want != nil && !errors.Is(err, wire.ErrUnknownGame) {
 				t.Fatalf("GetGame of a refused game: have %v, want ErrUnknownGame", err)
 			}
 			if tt.want == nil {
@@ -309,7 +308,7 @@ func TestOpenGame(t *testing.T) {
 			}
 		})
 	}
-	if _, err := c.History(ctx, gameID("nope"), 0); !errors.Is(err, client.ErrUnknownGame) {
+	if _, err := c.History(ctx, gameID("nope"), 0); !errors.Is(err, wire.ErrUnknownGame) {
 		t.Fatalf("History of unknown game: have %v, want ErrUnknownGame", err)
 	}
 }

@@ -70,7 +70,7 @@ func (c *Client) GetGame(ctx context.Context, gameID common.Hash) (*Game, error)
 }
 
 // SubmitMove sends a signed state (chess_submitMove). A refusal is an
-// *Error that matches one of the Err* sentinels with errors.Is.
+// *Error that matches one of the wire.Err* sentinels with errors.Is.
 func (c *Client) SubmitMove(ctx context.Context, s channel.SignedState) (*MoveReceipt, error) {
 	var r MoveReceipt
 	if err := c.c.CallContext(ctx, &r, "chess_submitMove", s); err != nil {

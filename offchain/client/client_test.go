@@ -55,15 +55,15 @@ func TestErrors(t *testing.T) {
 		code int
 		want error
 	}{
-		{wire.CodeBadSignature, client.ErrBadSignature},
-		{wire.CodeNotYourTurn, client.ErrNotYourTurn},
-		{wire.CodeIllegalMove, client.ErrIllegalMove},
-		{wire.CodeFENMismatch, client.ErrFENMismatch},
-		{wire.CodeNotNext, client.ErrNotNext},
-		{wire.CodeUnknownGame, client.ErrUnknownGame},
-		{wire.CodeGameNotActive, client.ErrGameNotActive},
-		{wire.CodeDuplicate, client.ErrDuplicate},
-		{wire.CodeFalseClaim, client.ErrFalseClaim},
+		{wire.CodeBadSignature, wire.ErrBadSignature},
+		{wire.CodeNotYourTurn, wire.ErrNotYourTurn},
+		{wire.CodeIllegalMove, wire.ErrIllegalMove},
+		{wire.CodeFENMismatch, wire.ErrFENMismatch},
+		{wire.CodeNotNext, wire.ErrNotNext},
+		{wire.CodeUnknownGame, wire.ErrUnknownGame},
+		{wire.CodeGameNotActive, wire.ErrGameNotActive},
+		{wire.CodeDuplicate, wire.ErrDuplicate},
+		{wire.CodeFalseClaim, wire.ErrFalseClaim},
 		{-32000, nil},
 	}
 	for _, tt := range tests {

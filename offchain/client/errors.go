@@ -7,25 +7,10 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 )
 
-// Errors a bridge call can fail with: the bridge's own sentinels
-// (package wire), under the same names. Test with errors.Is; the error
-// itself is an *Error carrying the code (wire.Code*) and the bridge's
-// message.
-var (
-	ErrBadSignature  = wire.ErrBadSignature
-	ErrNotYourTurn   = wire.ErrNotYourTurn
-	ErrIllegalMove   = wire.ErrIllegalMove
-	ErrFENMismatch   = wire.ErrFENMismatch
-	ErrNotNext       = wire.ErrNotNext
-	ErrUnknownGame   = wire.ErrUnknownGame
-	ErrGameNotActive = wire.ErrGameNotActive
-	ErrDuplicate     = wire.ErrDuplicate
-	ErrFalseClaim    = wire.ErrFalseClaim
-	ErrInvalidParams = wire.ErrInvalidParams
-)
-
 // Error is a JSON-RPC error returned by the bridge. It unwraps to the
-// sentinel of its code, if the code is one of the bridge's own.
+// sentinel of its code (wire.Sentinel), if the code is one of the
+// bridge's own, so errors.Is(err, wire.ErrNotYourTurn) and the like tell
+// refusals apart.
 type Error struct {
 	Code    int
 	Message string

@@ -17,9 +17,9 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	arbiter "github.com/arbiter-chain/arbiter/contracts/chess"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/chessrules"
-	"github.com/arbiter-chain/arbiter/offchain/client"
 )
 
 // botPoll is how often the bot looks for new games and at its games.
@@ -129,7 +129,7 @@ func (b *bot) play(ctx context.Context, id common.Hash) error {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, client.ErrGameNotActive) {
+		if !errors.Is(err, wire.ErrGameNotActive) {
 			return err
 		}
 		select {
@@ -290,7 +290,7 @@ func (b *bot) move(ctx context.Context, g *botGame, answer bool) error {
 			return errors.New("answer reverted")
 		}
 	}
-	if _, err := b.p.bridge.SubmitMove(ctx, channel.SignedState{State: s, Signature: sig}); err != nil && !errors.Is(err, client.ErrDuplicate) {
+	if _, err := b.p.bridge.SubmitMove(ctx, channel.SignedState{State: s, Signature: sig}); err != nil && !errors.Is(err, wire.ErrDuplicate) {
 		return err
 	}
 	return nil

@@ -13,8 +13,8 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	arbiter "github.com/arbiter-chain/arbiter/contracts/chess"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/client"
 )
 
 const (
@@ -78,7 +78,7 @@ func newMatch(ctx context.Context, e *env, tl *timeline) (*match, error) {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, client.ErrGameNotActive) && !errors.Is(err, client.ErrUnknownGame) {
+		if !errors.Is(err, wire.ErrGameNotActive) && !errors.Is(err, wire.ErrUnknownGame) {
 			return nil, fmt.Errorf("bridge openGame: %w", err)
 		}
 		select {
@@ -300,7 +300,7 @@ func timeoutAnswered(ctx context.Context, e *env, tl *timeline) error {
 	}
 	tl.add("  claim answered: game active again, play resumes off-chain")
 	// The answered move enters the bridge like any other, then play goes on.
-	if _, err := m.black.bridge.SubmitMove(ctx, next); err != nil && !errors.Is(err, client.ErrDuplicate) {
+	if _, err := m.black.bridge.SubmitMove(ctx, next); err != nil && !errors.Is(err, wire.ErrDuplicate) {
 		return fmt.Errorf("bridge refused the answered move: %w", err)
 	}
 	for _, ch := range m.pushes {

@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -115,5 +116,30 @@ func TestArbiterABIOneSource(t *testing.T) {
 	}
 	if !bytes.Equal(src, doc) {
 		t.Fatalf("%s differs from %s", docs, source)
+	}
+}
+
+// TestClientWireOnly checks that the client depends on the bridge's wire
+// format (offchain/bridge/wire), whose types and codes it shares with the
+// bridge, and on nothing else of the bridge, so a bot does not pull in
+// the bridge's stores.
+func TestClientWireOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./offchain/client").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	wire := false
+	for _, dep := range strings.Fields(string(out)) {
+		rel, ok := strings.CutPrefix(dep, module)
+		if !ok || !strings.HasPrefix(rel+"/", "offchain/bridge/") {
+			continue
+		}
+		if rel != "offchain/bridge/wire" {
+			t.Errorf("offchain/client depends on %s", rel)
+		}
+		wire = true
+	}
+	if !wire {
+		t.Errorf("offchain/client does not use offchain/bridge/wire")
 	}
 }

@@ -19,8 +19,12 @@ import (
 const protocolHome = "offchain/channel"
 
 // protocolConst matches the names the arbiter's codes have had: game
-// statuses, results and claim kinds.
-var protocolConst = regexp.MustCompile(`^(?i:status|result|claim|kind)(None|Open|Active|Claimed|Ended|Cancelled|WhiteWins|BlackWins|Draw|Checkmate|Timeout)$`)
+// statuses, results, claim kinds and event names.
+var protocolConst = regexp.MustCompile(`^(?i:status|result|claim|kind|event)(None|Open|Active|Claimed|Ended|Cancelled|WhiteWins|BlackWins|Draw|Checkmate|Timeout|GameOpened|GameJoined|GameClaimed|ClaimAnswered|GameEnded)$`)
+
+// eventNames are the arbiter's events; outside protocolHome no Go code
+// spells them as string literals.
+var eventNames = []string{`"GameOpened"`, `"GameJoined"`, `"GameClaimed"`, `"ClaimAnswered"`, `"GameEnded"`}
 
 // walkSource calls fn for every file of the module, skipping .git,
 // node_modules and build output.
@@ -46,8 +50,9 @@ func walkSource(t *testing.T, fn func(path string, d fs.DirEntry)) {
 }
 
 // TestProtocolConstantsDefinedOnce parses every Go file outside tests and
-// fails if a game status, result or claim kind constant is declared
-// anywhere but in protocolHome, or twice there.
+// fails if a game status, result, claim kind or event name constant is
+// declared anywhere but in protocolHome, or twice there, or if an event
+// name is written as a literal elsewhere.
 func TestProtocolConstantsDefinedOnce(t *testing.T) {
 	where := make(map[string][]string) // name -> files declaring it
 	fset := token.NewFileSet()
@@ -58,6 +63,14 @@ func TestProtocolConstantsDefinedOnce(t *testing.T) {
 		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
 		if err != nil {
 			t.Fatalf("parse %s: %v", path, err)
+		}
+		if filepath.Dir(path) != protocolHome {
+			ast.Inspect(f, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && slices.Contains(eventNames, lit.Value) {
+					t.Errorf("%s: event name %s spelled out, want channel.Event*", fset.Position(lit.Pos()), lit.Value)
+				}
+				return true
+			})
 		}
 		for _, decl := range f.Decls {
 			gd, ok := decl.(*ast.GenDecl)
@@ -73,8 +86,8 @@ func TestProtocolConstantsDefinedOnce(t *testing.T) {
 			}
 		}
 	})
-	if len(where) < 13 {
-		t.Fatalf("found %d protocol constants, want at least the 13 codes: %v", len(where), where)
+	if len(where) < 18 {
+		t.Fatalf("found %d protocol constants, want at least the 13 codes and 5 event names: %v", len(where), where)
 	}
 	for name, files := range where {
 		if len(files) != 1 || filepath.Dir(files[0]) != protocolHome {

@@ -509,7 +509,7 @@ func TestWatcherResumesAfterKill(t *testing.T) {
 	// watchtower, whatever the kills interrupted.
 	var refutes []common.Hash
 	for _, h := range snap.Handled {
-		if h.Event != watcher.EventGameClaimed {
+		if h.Event != channel.EventGameClaimed {
 			continue
 		}
 		if h.Outcome != watcher.OutcomeRefuted {

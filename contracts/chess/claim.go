@@ -56,9 +56,9 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 	var in struct {
 		GameId  [32]byte
 		Kind    uint8
-		Base    stateArg
+		Base    channel.ABIState
 		BaseSig []byte
-		Last    stateArg
+		Last    channel.ABIState
 		LastSig []byte
 	}
 	if err := args.Decode(&in); err != nil {
@@ -75,7 +75,7 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 	if !channel.ValidClaimKind(in.Kind) {
 		return nil, errBadKind
 	}
-	base, last := in.Base.state(), in.Last.state()
+	base, last := in.Base.State(), in.Last.State()
 	restOnBase := sideOf(last.Ply) != claimant
 	if rest := restPly(last.Ply, restOnBase); g.answeredPly != 0 && rest <= g.answeredPly {
 		return nil, fmt.Errorf("%w: rests on ply %d, answered claim on ply %d", errClaimNotLater, rest, g.answeredPly)
@@ -104,7 +104,7 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 	g.claimPly, g.deadline = last.Ply, ctx.Number()+g.moveTimeout
 	g.saveMeta(ctx)
 	g.saveClaimed(ctx, last)
-	ctx.Emit("GameClaimed", g.id, ctx.Caller(), in.Kind, last.Ply, g.deadline)
+	ctx.Emit(channel.EventGameClaimed, g.id, ctx.Caller(), in.Kind, last.Ply, g.deadline)
 	return nil, nil
 }
 
@@ -113,7 +113,7 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 func answer(ctx *native.Context, args native.Args) ([]any, error) {
 	var in struct {
 		GameId  [32]byte
-		Next    stateArg
+		Next    channel.ABIState
 		NextSig []byte
 	}
 	if err := args.Decode(&in); err != nil {
@@ -129,7 +129,7 @@ func answer(ctx *native.Context, args native.Args) ([]any, error) {
 	if ctx.Number() > g.deadline {
 		return nil, fmt.Errorf("%w at block %d", errWindowClosed, g.deadline)
 	}
-	next := in.Next.state()
+	next := in.Next.State()
 	if next.GameID != g.id {
 		return nil, fmt.Errorf("%w: %s", errWrongGame, common.Hash(next.GameID))
 	}
@@ -143,7 +143,7 @@ func answer(ctx *native.Context, args native.Args) ([]any, error) {
 	g.answeredPly = g.claimPly // a timeout claim rests on its last state
 	g.status, g.kind, g.claimant, g.restOnBase, g.claimPly, g.deadline = channel.StatusActive, 0, 0, false, 0, 0
 	g.saveMeta(ctx)
-	ctx.Emit("ClaimAnswered", g.id, next.Ply)
+	ctx.Emit(channel.EventClaimAnswered, g.id, next.Ply)
 	return nil, nil
 }
 
@@ -153,7 +153,7 @@ func answer(ctx *native.Context, args native.Args) ([]any, error) {
 func refute(ctx *native.Context, args native.Args) ([]any, error) {
 	var in struct {
 		GameId   [32]byte
-		Newer    stateArg
+		Newer    channel.ABIState
 		NewerSig []byte
 	}
 	if err := args.Decode(&in); err != nil {
@@ -166,7 +166,7 @@ func refute(ctx *native.Context, args native.Args) ([]any, error) {
 	if ctx.Number() > g.deadline {
 		return nil, fmt.Errorf("%w at block %d", errWindowClosed, g.deadline)
 	}
-	newer := in.Newer.state()
+	newer := in.Newer.State()
 	if newer.GameID != g.id {
 		return nil, fmt.Errorf("%w: %s", errWrongGame, common.Hash(newer.GameID))
 	}
@@ -201,9 +201,9 @@ func refute(ctx *native.Context, args native.Args) ([]any, error) {
 func proveCheat(ctx *native.Context, args native.Args) ([]any, error) {
 	var in struct {
 		GameId  [32]byte
-		Base    stateArg
+		Base    channel.ABIState
 		BaseSig []byte
-		Bad     stateArg
+		Bad     channel.ABIState
 		BadSig  []byte
 	}
 	if err := args.Decode(&in); err != nil {
@@ -213,7 +213,7 @@ func proveCheat(ctx *native.Context, args native.Args) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, bad := in.Base.state(), in.Bad.state()
+	base, bad := in.Base.State(), in.Bad.State()
 	signer, err := signedPair(ctx, g, base, in.BaseSig, bad, in.BadSig)
 	if err != nil {
 		return nil, err

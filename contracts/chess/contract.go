@@ -96,20 +96,9 @@ func (Contract) Handlers() map[string]native.Handler {
 	}
 }
 
-// stateArg is the ABI State tuple as go-ethereum decodes it. Argument
-// structs here name their fields after the ABI names in CamelCase
-// (gameId -> GameId), which is how native.Args.Decode matches them.
-type stateArg struct {
-	GameId   [32]byte
-	Ply      uint32
-	Fen      string
-	Move     string
-	PrevHash [32]byte
-}
-
-func (s stateArg) state() channel.State {
-	return channel.State{GameID: s.GameId, Ply: s.Ply, FEN: s.Fen, Move: s.Move, PrevHash: s.PrevHash}
-}
+// Argument structs here name their fields after the ABI names in
+// CamelCase (gameId -> GameId), which is how native.Args.Decode matches
+// them; a State tuple is a channel.ABIState.
 
 // domain is the EIP-712 domain of this chain and contract.
 func domain(ctx *native.Context) channel.Domain {

@@ -47,7 +47,7 @@ func open(ctx *native.Context, args native.Args) ([]any, error) {
 	}
 	g := &game{id: id, white: white, black: in.Black, stake: ctx.Value(), moveTimeout: in.MoveTimeout, status: channel.StatusOpen}
 	g.create(ctx)
-	ctx.Emit("GameOpened", id, white, in.Black, g.stake.ToBig(), in.MoveTimeout)
+	ctx.Emit(channel.EventGameOpened, id, white, in.Black, g.stake.ToBig(), in.MoveTimeout)
 	return []any{[32]byte(id)}, nil
 }
 
@@ -69,7 +69,7 @@ func join(ctx *native.Context, args native.Args) ([]any, error) {
 	}
 	g.status = channel.StatusActive
 	g.saveMeta(ctx)
-	ctx.Emit("GameJoined", g.id)
+	ctx.Emit(channel.EventGameJoined, g.id)
 	return nil, nil
 }
 
@@ -91,7 +91,7 @@ func cancel(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := ctx.Transfer(g.white, g.stake); err != nil {
 		return nil, fmt.Errorf("%w: %w", errInternalTransfer, err)
 	}
-	ctx.Emit("GameEnded", g.id, uint8(0), "cancelled")
+	ctx.Emit(channel.EventGameEnded, g.id, uint8(0), "cancelled")
 	return nil, nil
 }
 
@@ -205,6 +205,6 @@ func end(ctx *native.Context, g *game, result uint8, reason string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errInternalTransfer, err)
 	}
-	ctx.Emit("GameEnded", g.id, result, reason)
+	ctx.Emit(channel.EventGameEnded, g.id, result, reason)
 	return nil
 }

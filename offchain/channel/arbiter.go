@@ -32,6 +32,37 @@ var arbiterABI = sync.OnceValues(func() (abi.ABI, error) {
 // ArbiterABI returns the parsed ArbiterABIJSON. Callers must not modify it.
 func ArbiterABI() (abi.ABI, error) { return arbiterABI() }
 
+// Names of the arbiter's events, as in ArbiterABIJSON.
+const (
+	EventGameOpened    = "GameOpened"    // (gameId, white, black, stake, moveTimeout)
+	EventGameJoined    = "GameJoined"    // (gameId)
+	EventGameClaimed   = "GameClaimed"   // (gameId, claimant, kind, ply, deadline)
+	EventClaimAnswered = "ClaimAnswered" // (gameId, ply)
+	EventGameEnded     = "GameEnded"     // (gameId, result, reason)
+)
+
+// ABIState is a State as the arbiter's ABI tuple
+// State(bytes32 gameId, uint32 ply, string fen, string move, bytes32 prevHash)
+// is packed and unpacked by go-ethereum's abi package, which matches
+// fields to the tuple's names in Go case.
+type ABIState struct {
+	GameId   [32]byte //nolint:revive // must match the ABI name gameId
+	Ply      uint32
+	Fen      string
+	Move     string
+	PrevHash [32]byte
+}
+
+// NewABIState returns s as an ABI tuple.
+func NewABIState(s State) ABIState {
+	return ABIState{GameId: s.GameID, Ply: s.Ply, Fen: s.FEN, Move: s.Move, PrevHash: s.PrevHash}
+}
+
+// State returns the tuple as a State.
+func (t ABIState) State() State {
+	return State{GameID: t.GameId, Ply: t.Ply, FEN: t.Fen, Move: t.Move, PrevHash: t.PrevHash}
+}
+
 // Game status codes of the arbiter, as its game() view returns them. A
 // game moves Open -> Active <-> Claimed -> Ended, or Open -> Cancelled.
 const (

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/arbiter-chain/arbiter/offchain/chessrules"
+	"github.com/ethereum/go-ethereum/common"
 )
 
 func TestJudgeClaim(t *testing.T) {
@@ -72,5 +73,37 @@ func TestArbiterABI(t *testing.T) {
 		if _, ok := a.Events[e]; !ok {
 			t.Errorf("event %s: missing", e)
 		}
+	}
+}
+
+// TestABIState packs a State as the answer() tuple and unpacks it again.
+func TestABIState(t *testing.T) {
+	a, err := ArbiterABI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := State{GameID: common.HexToHash("0x42"), Ply: 7, FEN: chessrules.StartFEN, Move: "e2e4", PrevHash: common.HexToHash("0x99")}
+	if have := NewABIState(s).State(); have != s {
+		t.Fatalf("round trip: have %+v, want %+v", have, s)
+	}
+	data, err := a.Pack("answer", [32]byte(s.GameID), NewABIState(s), make([]byte, SignatureLength))
+	if err != nil {
+		t.Fatalf("pack: %v", err)
+	}
+	m := a.Methods["answer"]
+	vals, err := m.Inputs.Unpack(data[4:])
+	if err != nil {
+		t.Fatalf("unpack: %v", err)
+	}
+	var in struct {
+		GameId  [32]byte
+		Next    ABIState
+		NextSig []byte
+	}
+	if err := m.Inputs.Copy(&in, vals); err != nil {
+		t.Fatalf("copy: %v", err)
+	}
+	if have := in.Next.State(); have != s {
+		t.Fatalf("unpacked: have %+v, want %+v", have, s)
 	}
 }

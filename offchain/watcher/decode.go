@@ -11,15 +11,6 @@ import (
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
-// The arbiter's events.
-const (
-	EventGameOpened    = "GameOpened"
-	EventGameJoined    = "GameJoined"
-	EventGameClaimed   = "GameClaimed"
-	EventClaimAnswered = "ClaimAnswered"
-	EventGameEnded     = "GameEnded"
-)
-
 // event is a decoded arbiter log.
 type event struct {
 	Name   string
@@ -73,7 +64,7 @@ func decodeLog(a abi.ABI, l types.Log) (event, error) {
 		return event{}, fmt.Errorf("%w: %s has no gameId topic", errUndecodable, ev.Name)
 	}
 	out := event{Name: ev.Name, GameID: l.Topics[1]}
-	if ev.Name == EventGameClaimed {
+	if ev.Name == channel.EventGameClaimed {
 		if len(vals) != 3 {
 			return event{}, fmt.Errorf("%w: GameClaimed has %d values", errUndecodable, len(vals))
 		}
@@ -88,33 +79,14 @@ func decodeLog(a abi.ABI, l types.Log) (event, error) {
 	return out, nil
 }
 
-// stateTuple is the ABI tuple State(bytes32 gameId, uint32 ply, string
-// fen, string move, bytes32 prevHash); field names are the ABI's in Go
-// case, as go-ethereum's abi package matches them.
-type stateTuple struct {
-	GameId   [32]byte //nolint:revive // must match the ABI name gameId
-	Ply      uint32
-	Fen      string
-	Move     string
-	PrevHash [32]byte
-}
-
-func toTuple(s channel.State) stateTuple {
-	return stateTuple{GameId: s.GameID, Ply: s.Ply, Fen: s.FEN, Move: s.Move, PrevHash: s.PrevHash}
-}
-
-func (t stateTuple) state() channel.State {
-	return channel.State{GameID: t.GameId, Ply: t.Ply, FEN: t.Fen, Move: t.Move, PrevHash: t.PrevHash}
-}
-
 // claimCall is the arguments of claim(gameId, kind, base, baseSig, last,
 // lastSig).
 type claimCall struct {
 	GameId  [32]byte //nolint:revive // must match the ABI name gameId
 	Kind    uint8
-	Base    stateTuple
+	Base    channel.ABIState
 	BaseSig []byte
-	Last    stateTuple
+	Last    channel.ABIState
 	LastSig []byte
 }
 

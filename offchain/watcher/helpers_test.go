@@ -233,12 +233,12 @@ func (e *env) claim(claimant *ecdsa.PrivateKey, kind uint8, base, last channel.S
 	if base.State.FEN == "" {
 		base = channel.SignedState{State: channel.StartState(last.State.GameID), Signature: []byte{}}
 	}
-	data, err := e.abi.Pack("claim", [32]byte(last.State.GameID), kind, toTuple(base.State), base.Signature, toTuple(last.State), last.Signature)
+	data, err := e.abi.Pack("claim", [32]byte(last.State.GameID), kind, channel.NewABIState(base.State), base.Signature, channel.NewABIState(last.State), last.Signature)
 	requireNoErr(e.tb, "pack claim", err)
 	to := arbiterAddr
 	tx, err := types.SignNewTx(claimant, types.LatestSignerForChainID(big.NewInt(testChainID)), &types.LegacyTx{Nonce: 0, To: &to, Gas: 1e6, GasPrice: big.NewInt(1), Data: data, Value: new(big.Int)})
 	requireNoErr(e.tb, "sign claim", err)
-	l := e.event(EventGameClaimed, []common.Hash{last.State.GameID, common.BytesToHash(addrOf(claimant).Bytes())}, kind, last.State.Ply, deadline)
+	l := e.event(channel.EventGameClaimed, []common.Hash{last.State.GameID, common.BytesToHash(addrOf(claimant).Bytes())}, kind, last.State.Ply, deadline)
 	l.TxHash = tx.Hash()
 	return tx, l
 }
@@ -284,7 +284,7 @@ func (e *env) sentCall(tx *types.Transaction) (string, uint32) {
 	case "refute":
 		var a struct {
 			GameId   [32]byte
-			Newer    stateTuple
+			Newer    channel.ABIState
 			NewerSig []byte
 		}
 		requireNoErr(e.tb, "Copy", m.Inputs.Copy(&a, vals))
@@ -292,7 +292,7 @@ func (e *env) sentCall(tx *types.Transaction) (string, uint32) {
 	case "answer":
 		var a struct {
 			GameId  [32]byte
-			Next    stateTuple
+			Next    channel.ABIState
 			NextSig []byte
 		}
 		requireNoErr(e.tb, "Copy", m.Inputs.Copy(&a, vals))

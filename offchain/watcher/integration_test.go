@@ -193,11 +193,11 @@ func TestWatchtowerOnChain(t *testing.T) {
 		}
 	}()
 
-	lc.send(ctx, white, nil, "claim", [32]byte(stale), channel.ClaimTimeout, toTuple(s1[1].State), s1[1].Signature, toTuple(s1[2].State), s1[2].Signature)
+	lc.send(ctx, white, nil, "claim", [32]byte(stale), channel.ClaimTimeout, channel.NewABIState(s1[1].State), s1[1].Signature, channel.NewABIState(s1[2].State), s1[2].Signature)
 	if info := lc.waitStatus(ctx, stale, channel.StatusEnded); info.Result != channel.ResultBlackWins {
 		t.Fatalf("stale claim: result %d, want %d (black wins)", info.Result, channel.ResultBlackWins)
 	}
-	lc.send(ctx, white, nil, "claim", [32]byte(answered), channel.ClaimTimeout, toTuple(s2[1].State), s2[1].Signature, toTuple(s2[2].State), s2[2].Signature)
+	lc.send(ctx, white, nil, "claim", [32]byte(answered), channel.ClaimTimeout, channel.NewABIState(s2[1].State), s2[1].Signature, channel.NewABIState(s2[2].State), s2[2].Signature)
 	lc.waitStatus(ctx, answered, channel.StatusClaimed)
 	lc.waitStatus(ctx, answered, channel.StatusActive)
 

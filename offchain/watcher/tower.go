@@ -70,9 +70,9 @@ func (w *Watcher) onClaim(ctx context.Context, l types.Log, ev event) (claimResu
 	}
 	var claimed *channel.State
 	if call != nil {
-		last := call.Last.state()
+		last := call.Last.State()
 		claimed = &last
-		res.evidence = signedBy(d, g, channel.SignedState{State: call.Base.state(), Signature: call.BaseSig},
+		res.evidence = signedBy(d, g, channel.SignedState{State: call.Base.State(), Signature: call.BaseSig},
 			channel.SignedState{State: last, Signature: call.LastSig})
 	}
 	restPly, restOnBase := c.Ply, channel.Signer(c.Ply) != side
@@ -112,7 +112,7 @@ func (w *Watcher) onClaim(ctx context.Context, l types.Log, ev event) (claimResu
 			Claim: l.TxHash, Method: method, Game: ev.GameID, Player: opponent, Deadline: c.Deadline,
 			What: res.detail, LogBlock: l.BlockHash, LogIndex: l.Index,
 		}
-		if p.Data, err = w.abi.Pack(method, [32]byte(ev.GameID), toTuple(state.State), state.Signature); err != nil {
+		if p.Data, err = w.abi.Pack(method, [32]byte(ev.GameID), channel.NewABIState(state.State), state.Signature); err != nil {
 			return claimResult{}, fmt.Errorf("watcher: pack %s: %w", method, err)
 		}
 		r, err := w.attempt(ctx, p)

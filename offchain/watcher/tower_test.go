@@ -161,8 +161,8 @@ func TestWatchtower(t *testing.T) {
 				t.Fatalf("records: have %d, want %d", len(recs), len(logs))
 			}
 			last := recs[len(recs)-1]
-			if last.Event != EventGameClaimed || last.Outcome != tt.wantOutcome {
-				t.Fatalf("last record: have %s %s (%s), want %s %s", last.Event, last.Outcome, last.Detail, EventGameClaimed, tt.wantOutcome)
+			if last.Event != channel.EventGameClaimed || last.Outcome != tt.wantOutcome {
+				t.Fatalf("last record: have %s %s (%s), want %s %s", last.Event, last.Outcome, last.Detail, channel.EventGameClaimed, tt.wantOutcome)
 			}
 			sent := e.chain.sentTxs()
 			switch {

@@ -422,7 +422,7 @@ func (w *Watcher) handleLog(ctx context.Context, l types.Log) (Checkpoint, error
 	}
 	rec.Event, rec.GameID = ev.Name, ev.GameID
 	wr := write{cp: next, block: blk, handled: &rec}
-	if ev.Name == EventGameClaimed {
+	if ev.Name == channel.EventGameClaimed {
 		res, err := w.onClaim(ctx, l, ev)
 		if err != nil {
 			return Checkpoint{}, err

@@ -58,7 +58,7 @@ func (b *bot) run(ctx context.Context) {
 	defer b.wg.Done()
 	q := ethereum.FilterQuery{
 		Addresses: []common.Address{arbiter.Address},
-		Topics:    [][]common.Hash{{arbiterABI.Events["GameOpened"].ID}, nil, nil, {common.BytesToHash(b.p.addr[:])}},
+		Topics:    [][]common.Hash{{arbiterABI.Events[channel.EventGameOpened].ID}, nil, nil, {common.BytesToHash(b.p.addr[:])}},
 	}
 	var from uint64
 	for {
@@ -282,7 +282,7 @@ func (b *bot) move(ctx context.Context, g *botGame, answer bool) error {
 		return err
 	}
 	if answer {
-		r, err := b.p.call(ctx, "answer", nil, callGas, g.id, toABI(s), sig)
+		r, err := b.p.call(ctx, "answer", nil, callGas, g.id, channel.NewABIState(s), sig)
 		if err != nil {
 			return err
 		}

@@ -38,19 +38,6 @@ func mustABI(j []byte) abi.ABI {
 	return a
 }
 
-// abiState is the State tuple as go-ethereum's ABI packer wants it.
-type abiState struct {
-	GameId   [32]byte
-	Ply      uint32
-	Fen      string
-	Move     string
-	PrevHash [32]byte
-}
-
-func toABI(s channel.State) abiState {
-	return abiState{GameId: s.GameID, Ply: s.Ply, Fen: s.FEN, Move: s.Move, PrevHash: s.PrevHash}
-}
-
 // player is a bot: a funded, allowed account with a node connection and a
 // bridge connection.
 type player struct {

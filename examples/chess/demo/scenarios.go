@@ -286,13 +286,13 @@ func timeoutAnswered(ctx context.Context, e *env, tl *timeline) error {
 	if err != nil {
 		return err
 	}
-	r, err := m.black.call(ctx, "answer", nil, callGas, m.id, toABI(next.State), next.Signature)
+	r, err := m.black.call(ctx, "answer", nil, callGas, m.id, channel.NewABIState(next.State), next.Signature)
 	if err != nil {
 		return err
 	}
 	tl.onchain("answer with ply 4 e7e6", m.black.name, r)
 	m.txs++
-	if err := expectOK(ctx, m.black, r, "answer", m.id, toABI(next.State), next.Signature); err != nil {
+	if err := expectOK(ctx, m.black, r, "answer", m.id, channel.NewABIState(next.State), next.Signature); err != nil {
 		return err
 	}
 	if g, err := readGame(ctx, e, m.id); err != nil || g.Status != channel.StatusActive {
@@ -337,7 +337,7 @@ func falseCheckmate(ctx context.Context, e *env, tl *timeline) error {
 	}
 	// White sends it anyway, built by hand from the signed states.
 	base, last := m.states[2], m.states[3]
-	args := []any{m.id, channel.ClaimCheckmate, toABI(base.State), base.Signature, toABI(last.State), last.Signature}
+	args := []any{m.id, channel.ClaimCheckmate, channel.NewABIState(base.State), base.Signature, channel.NewABIState(last.State), last.Signature}
 	r, err := m.white.call(ctx, "claim", nil, callGas, args...)
 	if err != nil {
 		return err
@@ -373,7 +373,7 @@ func staleClaim(ctx context.Context, e *env, tl *timeline) error {
 	// White claims a timeout resting on ply 3, though it has since signed
 	// plies 5 and 7 (which the bridge holds).
 	base, last := m.states[2], m.states[3]
-	args := []any{m.id, channel.ClaimTimeout, toABI(base.State), base.Signature, toABI(last.State), last.Signature}
+	args := []any{m.id, channel.ClaimTimeout, channel.NewABIState(base.State), base.Signature, channel.NewABIState(last.State), last.Signature}
 	r, err := m.white.call(ctx, "claim", nil, callGas, args...)
 	if err != nil {
 		return err
@@ -401,7 +401,7 @@ func staleClaim(ctx context.Context, e *env, tl *timeline) error {
 
 // waitEnded waits for the game's GameEnded event.
 func waitEnded(ctx context.Context, eth *ethclient.Client, id common.Hash) (types.Log, error) {
-	topic := arbiterABI.Events["GameEnded"].ID
+	topic := arbiterABI.Events[channel.EventGameEnded].ID
 	logs := make(chan types.Log, 4)
 	q := ethereum.FilterQuery{Addresses: []common.Address{arbiter.Address}, Topics: [][]common.Hash{{topic}, {id}}}
 	sub, err := eth.SubscribeFilterLogs(ctx, q, logs)
@@ -447,7 +447,7 @@ func illegalMove(ctx context.Context, e *env, tl *timeline) error {
 		return errors.New("the bridge relayed an illegal move")
 	}
 	base := m.last()
-	args := []any{m.id, toABI(base.State), base.Signature, toABI(bad), sig}
+	args := []any{m.id, channel.NewABIState(base.State), base.Signature, channel.NewABIState(bad), sig}
 	r, err := m.white.call(ctx, "proveCheat", nil, callGas, args...)
 	if err != nil {
 		return err

@@ -53,14 +53,7 @@ func restPly(lastPly uint32, restOnBase bool) uint32 {
 // than it did: the game has moved on, and the same claim made again would
 // make the opponent answer it again and again until one window is missed.
 func claim(ctx *native.Context, args native.Args) ([]any, error) {
-	var in struct {
-		GameId  [32]byte
-		Kind    uint8
-		Base    channel.ABIState
-		BaseSig []byte
-		Last    channel.ABIState
-		LastSig []byte
-	}
+	var in channel.ClaimArgs
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}

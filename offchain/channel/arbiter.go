@@ -63,6 +63,18 @@ func (t ABIState) State() State {
 	return State{GameID: t.GameId, Ply: t.Ply, FEN: t.Fen, Move: t.Move, PrevHash: t.PrevHash}
 }
 
+// ClaimArgs are the arguments of the arbiter's claim(gameId, kind, base,
+// baseSig, last, lastSig), named as go-ethereum's abi package matches
+// them.
+type ClaimArgs struct {
+	GameId  [32]byte //nolint:revive // must match the ABI name gameId
+	Kind    uint8
+	Base    ABIState
+	BaseSig []byte
+	Last    ABIState
+	LastSig []byte
+}
+
 // Game status codes of the arbiter, as its game() view returns them. A
 // game moves Open -> Active <-> Claimed -> Ended, or Open -> Cancelled.
 const (

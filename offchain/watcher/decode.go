@@ -79,37 +79,26 @@ func decodeLog(a abi.ABI, l types.Log) (event, error) {
 	return out, nil
 }
 
-// claimCall is the arguments of claim(gameId, kind, base, baseSig, last,
-// lastSig).
-type claimCall struct {
-	GameId  [32]byte //nolint:revive // must match the ABI name gameId
-	Kind    uint8
-	Base    channel.ABIState
-	BaseSig []byte
-	Last    channel.ABIState
-	LastSig []byte
-}
-
 // decodeClaimCall decodes the calldata of a claim() transaction and checks
 // that it is the claim ev reports.
-func decodeClaimCall(a abi.ABI, data []byte, id common.Hash, ev claimEvent) (claimCall, error) {
+func decodeClaimCall(a abi.ABI, data []byte, id common.Hash, ev claimEvent) (channel.ClaimArgs, error) {
 	if len(data) < 4 {
-		return claimCall{}, fmt.Errorf("%w: %d bytes of calldata", errNotClaim, len(data))
+		return channel.ClaimArgs{}, fmt.Errorf("%w: %d bytes of calldata", errNotClaim, len(data))
 	}
 	m, err := a.MethodById(data[:4])
 	if err != nil || m.Name != "claim" {
-		return claimCall{}, fmt.Errorf("%w: selector %x", errNotClaim, data[:4])
+		return channel.ClaimArgs{}, fmt.Errorf("%w: selector %x", errNotClaim, data[:4])
 	}
 	vals, err := m.Inputs.Unpack(data[4:])
 	if err != nil {
-		return claimCall{}, fmt.Errorf("%w: %v", errNotClaim, err)
+		return channel.ClaimArgs{}, fmt.Errorf("%w: %v", errNotClaim, err)
 	}
-	var in claimCall
+	var in channel.ClaimArgs
 	if err := m.Inputs.Copy(&in, vals); err != nil {
-		return claimCall{}, fmt.Errorf("%w: %v", errNotClaim, err)
+		return channel.ClaimArgs{}, fmt.Errorf("%w: %v", errNotClaim, err)
 	}
 	if in.GameId != id || in.Kind != ev.Kind || in.Last.Ply != ev.Ply || in.Last.GameId != id {
-		return claimCall{}, fmt.Errorf("%w: claims game %x kind %d ply %d", errNotClaim, in.GameId, in.Kind, in.Last.Ply)
+		return channel.ClaimArgs{}, fmt.Errorf("%w: claims game %x kind %d ply %d", errNotClaim, in.GameId, in.Kind, in.Last.Ply)
 	}
 	return in, nil
 }

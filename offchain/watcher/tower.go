@@ -153,7 +153,7 @@ func (w *Watcher) domainOf(ctx context.Context) (channel.Domain, error) {
 // claimCall returns the arguments of the claim behind a GameClaimed log,
 // or nil if its transaction is gone or is not a direct claim() call (then
 // the watchtower judges from the event alone).
-func (w *Watcher) claimCall(ctx context.Context, txHash common.Hash, ev event) (*claimCall, error) {
+func (w *Watcher) claimCall(ctx context.Context, txHash common.Hash, ev event) (*channel.ClaimArgs, error) {
 	tx, _, err := w.client.TransactionByHash(ctx, txHash)
 	if errors.Is(err, ethereum.NotFound) {
 		return nil, nil

@@ -10,8 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/storeurl"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -72,7 +72,7 @@ func TestSetupServes(t *testing.T) {
 	var out struct {
 		Error *struct{ Code int } `json:"error"`
 	}
-	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil || out.Error == nil || out.Error.Code != bridge.CodeUnknownGame {
-		t.Fatalf("body: have %s, want error %d", strings.TrimSpace(resp.Body), bridge.CodeUnknownGame)
+	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil || out.Error == nil || out.Error.Code != wire.CodeUnknownGame {
+		t.Fatalf("body: have %s, want error %d", strings.TrimSpace(resp.Body), wire.CodeUnknownGame)
 	}
 }

@@ -34,8 +34,9 @@ import (
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	chessrules "github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 	"github.com/arbiter-chain/arbiter/offchain/watcher"
 )
@@ -100,7 +101,7 @@ func startEventChain(t *testing.T, pairs int) *eventChain {
 		t.Fatalf("dial: have %v, want nil", err)
 	}
 	t.Cleanup(ec.client.Close)
-	if ec.abi, err = bridge.ArbiterABI(); err != nil {
+	if ec.abi, err = channel.ArbiterABI(); err != nil {
 		t.Fatalf("ArbiterABI: have %v, want nil", err)
 	}
 	return ec
@@ -224,7 +225,7 @@ func (ec *eventChain) claimer(ctx context.Context, t *testing.T, bridgeURL strin
 		for _, st := range states {
 			ok := retry(func() error {
 				_, err := c.SubmitMove(ctx, st)
-				if errors.Is(err, client.ErrDuplicate) {
+				if errors.Is(err, wire.ErrDuplicate) {
 					return nil // stored before a kill
 				}
 				return err
@@ -234,7 +235,7 @@ func (ec *eventChain) claimer(ctx context.Context, t *testing.T, bridgeURL strin
 			}
 		}
 		base, last := states[1], states[2]
-		err = ec.call(ctx, white, wn+1, nil, "claim", [32]byte(id), bridge.ClaimTimeout,
+		err = ec.call(ctx, white, wn+1, nil, "claim", [32]byte(id), channel.ClaimTimeout,
 			stateTuple(base.State), base.Signature, stateTuple(last.State), last.Signature)
 		if err != nil {
 			return claims
@@ -242,7 +243,7 @@ func (ec *eventChain) claimer(ctx context.Context, t *testing.T, bridgeURL strin
 		claims++
 		ended := retry(func() error {
 			info, err := arb.Game(ctx, id)
-			if err == nil && info.Status != bridge.StatusEnded {
+			if err == nil && info.Status != channel.StatusEnded {
 				err = errors.New("not ended")
 			}
 			return err
@@ -511,7 +512,7 @@ func TestWatcherResumesAfterKill(t *testing.T) {
 	// watchtower, whatever the kills interrupted.
 	var refutes []common.Hash
 	for _, h := range snap.Handled {
-		if h.Event != watcher.EventGameClaimed {
+		if h.Event != channel.EventGameClaimed {
 			continue
 		}
 		if h.Outcome != watcher.OutcomeRefuted {

@@ -19,7 +19,7 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	chesscontract "github.com/arbiter-chain/arbiter/contracts/chess"
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 )
@@ -196,7 +196,7 @@ func (l *faultLoad) chess(ctx context.Context, white, black *ecdsa.PrivateKey) {
 		for _, st := range states {
 			ok := retry(func(ctx context.Context) error {
 				_, err := c.SubmitMove(ctx, st)
-				if errors.Is(err, client.ErrDuplicate) {
+				if errors.Is(err, wire.ErrDuplicate) {
 					return nil // accepted by an attempt whose answer was lost
 				}
 				return err
@@ -205,7 +205,7 @@ func (l *faultLoad) chess(ctx context.Context, white, black *ecdsa.PrivateKey) {
 				return
 			}
 		}
-		o := channel.Outcome{GameID: id, Result: bridge.ResultBlackWins}
+		o := channel.Outcome{GameID: id, Result: channel.ResultBlackWins}
 		ws, err := channel.SignOutcome(l.domain, o, white)
 		if err != nil {
 			l.fail("chess: %v", err)

@@ -25,7 +25,6 @@ import (
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/p2p"
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -150,7 +149,7 @@ func newFaultTest(t *testing.T, seed uint64) *faultTest {
 	t.Logf("4 nodes in namespaces %s-n1..4 on %s.0/24 finalized >= 3 after %v: %v", fn.prefix, fn.subnet, took.Round(time.Millisecond), f)
 
 	chainID := new(big.Int).SetUint64(g.ChainID)
-	arbABI, err := bridge.ArbiterABI()
+	arbABI, err := channel.ArbiterABI()
 	if err != nil {
 		t.Fatal(err)
 	}

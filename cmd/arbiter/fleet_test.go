@@ -17,8 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	chesscontract "github.com/arbiter-chain/arbiter/contracts/chess"
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/storetest"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 )
@@ -159,7 +159,7 @@ func TestBridgeFleetPostgres(t *testing.T) {
 				t.Fatalf("instance 2 pushed ply %d, want %d", got.State.Ply, s.State.Ply)
 			}
 		}
-		if _, err := onB.BuildClaim(ctx, game, bridge.ClaimCheckmate, crypto.PubkeyToAddress(white.PublicKey)); err != nil {
+		if _, err := onB.BuildClaim(ctx, game, channel.ClaimCheckmate, crypto.PubkeyToAddress(white.PublicKey)); err != nil {
 			t.Fatalf("BuildClaim(checkmate) on instance 2: have %v, want nil", err)
 		}
 	})
@@ -199,7 +199,7 @@ func TestBridgeFleetPostgres(t *testing.T) {
 				t.Fatalf("submissions %d and %d both accepted", winner, i)
 			case err == nil:
 				winner = i
-			case !errors.Is(err, client.ErrDuplicate) && !errors.Is(err, client.ErrNotNext):
+			case !errors.Is(err, wire.ErrDuplicate) && !errors.Is(err, wire.ErrNotNext):
 				t.Fatalf("submission %d: have %v, want accepted, duplicate or not-next", i, err)
 			}
 		}
@@ -209,7 +209,7 @@ func TestBridgeFleetPostgres(t *testing.T) {
 		won := candidates[winner%len(candidates)]
 		for i, err := range errs {
 			same := i%len(candidates) == winner%len(candidates)
-			if err != nil && same != errors.Is(err, client.ErrDuplicate) {
+			if err != nil && same != errors.Is(err, wire.ErrDuplicate) {
 				t.Errorf("submission %d (the winner's state: %v): have %v", i, same, err)
 			}
 		}

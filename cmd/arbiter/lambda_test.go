@@ -23,6 +23,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/storetest"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -241,7 +242,7 @@ func TestLambdaFunction(t *testing.T) {
 	id := openOnChain(t, ctx, ec, white, black, 0, 0)
 	var g bridge.Game
 	result("chess_openGame", &g, id)
-	if g.Status != bridge.StatusActive || g.White != crypto.PubkeyToAddress(white.PublicKey) {
+	if g.Status != channel.StatusActive || g.White != crypto.PubkeyToAddress(white.PublicKey) {
 		t.Fatalf("chess_openGame: have %+v, want the active game", g)
 	}
 	states, err := signedLine(channel.DefaultDomain(big.NewInt(bridgeTestChainID)), id, white, black, scholarsMate...)
@@ -255,20 +256,20 @@ func TestLambdaFunction(t *testing.T) {
 			t.Fatalf("chess_submitMove(ply %d): have %+v", s.State.Ply, r)
 		}
 	}
-	if reply := call("chess_submitMove", states[6]); reply.Error == nil || reply.Error.Code != bridge.CodeDuplicate {
-		t.Fatalf("resubmitting the mate: have %+v, want error %d", reply.Error, bridge.CodeDuplicate)
+	if reply := call("chess_submitMove", states[6]); reply.Error == nil || reply.Error.Code != wire.CodeDuplicate {
+		t.Fatalf("resubmitting the mate: have %+v, want error %d", reply.Error, wire.CodeDuplicate)
 	}
 	result("chess_getGame", &g, id)
 	if g.Ply != 7 || g.ToMove != "black" {
 		t.Fatalf("chess_getGame: have ply %d, %s to move; want 7, black", g.Ply, g.ToMove)
 	}
 	var claim bridge.ClaimTx
-	result("chess_buildClaim", &claim, id, bridge.ClaimCheckmate, crypto.PubkeyToAddress(white.PublicKey))
+	result("chess_buildClaim", &claim, id, channel.ClaimCheckmate, crypto.PubkeyToAddress(white.PublicKey))
 	if err := ec.send(ctx, white, 1, nil, claim.To, "claim", claim.Data); err != nil {
 		t.Fatalf("sending the built claim: have %v, want a successful receipt", err)
 	}
 	result("chess_getGame", &g, id)
-	if g.Status != bridge.StatusClaimed {
-		t.Fatalf("status after the claim: have %d, want %d (claimed)", g.Status, bridge.StatusClaimed)
+	if g.Status != channel.StatusClaimed {
+		t.Fatalf("status after the claim: have %d, want %d (claimed)", g.Status, channel.StatusClaimed)
 	}
 }

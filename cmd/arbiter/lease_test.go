@@ -106,13 +106,13 @@ func TestWatchtowerFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, last := states[1], states[2]
-	if err := ec.call(ctx, white, 1, nil, "claim", [32]byte(id), bridge.ClaimTimeout,
+	if err := ec.call(ctx, white, 1, nil, "claim", [32]byte(id), channel.ClaimTimeout,
 		stateTuple(base.State), base.Signature, stateTuple(last.State), last.Signature); err != nil {
 		t.Fatalf("stale claim: have %v, want nil", err)
 	}
 	arb := bridge.NewChainArbiter(ec.client, chesscontract.Address)
 	claimed, err := arb.Game(ctx, id)
-	if err != nil || claimed.Status != bridge.StatusClaimed {
+	if err != nil || claimed.Status != channel.StatusClaimed {
 		t.Fatalf("game after the claim: have %+v, %v; want claimed", claimed, err)
 	}
 	killed := time.Now()
@@ -130,7 +130,7 @@ func TestWatchtowerFailover(t *testing.T) {
 
 	var ended bridge.GameInfo
 	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if ended, err = arb.Game(ctx, id); err == nil && ended.Status == bridge.StatusEnded {
+		if ended, err = arb.Game(ctx, id); err == nil && ended.Status == channel.StatusEnded {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -152,7 +152,7 @@ func TestWatchtowerFailover(t *testing.T) {
 	defer conn.Close(ctx)
 	var raw []byte
 	if err := conn.QueryRow(ctx, `SELECT record FROM watcher_handled WHERE convert_from(record, 'UTF8')::jsonb->>'event' = $1`,
-		watcher.EventGameClaimed).Scan(&raw); err != nil {
+		channel.EventGameClaimed).Scan(&raw); err != nil {
 		t.Fatalf("the claim's record: %v", err)
 	}
 	var rec watcher.Handled

@@ -8,7 +8,6 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/signer/core/apitypes"
 
-	"github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
@@ -91,9 +90,9 @@ func walletOutcome(t *testing.T, f *fixture, result uint8, name string) []byte {
 func TestWalletSignatures(t *testing.T) {
 	f := newGame(t)
 	s := f.line(scholarsMate...)
-	f.expect(black, "claim", nil, "", f.id, chess.KindTimeout, tuple(s[1]), walletState(t, s[1], white), tuple(s[2]), walletState(t, s[2], black))
+	f.expect(black, "claim", nil, "", f.id, channel.ClaimTimeout, tuple(s[1]), walletState(t, s[1], white), tuple(s[2]), walletState(t, s[2], black))
 	f.expect(white, "answer", nil, "", f.id, tuple(s[3]), walletState(t, s[3], white))
-	f.expect(black, "claim", nil, "", f.id, chess.KindTimeout, tuple(s[3]), walletState(t, s[3], white), tuple(s[4]), walletState(t, s[4], black))
-	f.expect(watcher, "conclude", nil, "", f.id, chess.ResultBlackWins, walletOutcome(t, f, chess.ResultBlackWins, white), walletOutcome(t, f, chess.ResultBlackWins, black))
-	f.check(chess.StatusEnded, chess.ResultBlackWins, true)
+	f.expect(black, "claim", nil, "", f.id, channel.ClaimTimeout, tuple(s[3]), walletState(t, s[3], white), tuple(s[4]), walletState(t, s[4], black))
+	f.expect(watcher, "conclude", nil, "", f.id, channel.ResultBlackWins, walletOutcome(t, f, channel.ResultBlackWins, white), walletOutcome(t, f, channel.ResultBlackWins, black))
+	f.check(channel.StatusEnded, channel.ResultBlackWins, true)
 }

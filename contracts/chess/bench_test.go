@@ -15,7 +15,7 @@ import (
 	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/node/rules"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	ochess "github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // harness runs the arbiter the way the chain does (nonce bump, value
@@ -117,7 +117,7 @@ func benchCases() []struct {
 		return c{"answer/" + name, func(h *harness) call {
 			h.openJoin()
 			s := line(h.f)
-			h.must(claimant, "claim", nil, h.claimArgs(chess.KindTimeout, s[b], s[l])...)
+			h.must(claimant, "claim", nil, h.claimArgs(channel.ClaimTimeout, s[b], s[l])...)
 			return call{answerer, nil, "answer", []any{h.f.id, tuple(s[l+1]), h.f.sign(s[l+1])}}
 		}}
 	}
@@ -134,20 +134,20 @@ func benchCases() []struct {
 		{"resign", func(h *harness) call { h.openJoin(); return call{black, nil, "resign", []any{h.f.id}} }},
 		{"conclude", func(h *harness) call {
 			h.openJoin()
-			w := chess.ResultWhiteWins
+			w := channel.ResultWhiteWins
 			return call{watcher, nil, "conclude", []any{h.f.id, w, h.f.outcome(w, white, domain()), h.f.outcome(w, black, domain())}}
 		}},
-		claimOn("timeout-start", white, chess.KindTimeout, moves("e2e4"), 0, 1),
-		claimOn("checkmate-fools", black, chess.KindCheckmate, moves(foolsMate...), 3, 4),
-		claimOn("checkmate-scholars", white, chess.KindCheckmate, moves(scholarsMate...), 6, 7),
-		claimOn("draw-stalemate", white, chess.KindDraw, moves(loydStalemate...), 18, 19),
-		claimOn("draw-stalemated-claimant", black, chess.KindDraw, moves(loydStalemate...), 18, 19),
-		claimOn("draw-insufficient", white, chess.KindDraw, at(78, insufficientFEN, "a1c3"), 0, 1),
-		claimOn("draw-fifty", white, chess.KindDraw, at(80, fiftyFEN, "a2b2"), 0, 1),
-		claimOn("timeout-promotion", white, chess.KindTimeout, at(60, promotionFEN, "b7b8q"), 0, 1),
-		claimOn("timeout-castle-short", white, chess.KindTimeout, moves(castling...), 6, 7),
-		claimOn("timeout-castle-long", black, chess.KindTimeout, moves(castling...), 11, 12),
-		claimOn("timeout-en-passant", white, chess.KindTimeout, moves(enPassant...), 4, 5),
+		claimOn("timeout-start", white, channel.ClaimTimeout, moves("e2e4"), 0, 1),
+		claimOn("checkmate-fools", black, channel.ClaimCheckmate, moves(foolsMate...), 3, 4),
+		claimOn("checkmate-scholars", white, channel.ClaimCheckmate, moves(scholarsMate...), 6, 7),
+		claimOn("draw-stalemate", white, channel.ClaimDraw, moves(loydStalemate...), 18, 19),
+		claimOn("draw-stalemated-claimant", black, channel.ClaimDraw, moves(loydStalemate...), 18, 19),
+		claimOn("draw-insufficient", white, channel.ClaimDraw, at(78, insufficientFEN, "a1c3"), 0, 1),
+		claimOn("draw-fifty", white, channel.ClaimDraw, at(80, fiftyFEN, "a2b2"), 0, 1),
+		claimOn("timeout-promotion", white, channel.ClaimTimeout, at(60, promotionFEN, "b7b8q"), 0, 1),
+		claimOn("timeout-castle-short", white, channel.ClaimTimeout, moves(castling...), 6, 7),
+		claimOn("timeout-castle-long", black, channel.ClaimTimeout, moves(castling...), 11, 12),
+		claimOn("timeout-en-passant", white, channel.ClaimTimeout, moves(enPassant...), 4, 5),
 		answerOn("start", white, black, moves("e2e4", "e7e5"), 0, 1),
 		answerOn("promotion", white, black, at(60, promotionFEN, "b7b8q", "e8d7"), 0, 1),
 		answerOn("castle-short", white, black, moves(castling...), 6, 7),
@@ -156,14 +156,14 @@ func benchCases() []struct {
 		{"refute/later-state", func(h *harness) call {
 			h.openJoin()
 			s := h.f.line("e2e4", "e7e5", "g1f3", "b8c6", "f1c4")
-			h.must(white, "claim", nil, h.claimArgs(chess.KindTimeout, s[2], s[3])...)
+			h.must(white, "claim", nil, h.claimArgs(channel.ClaimTimeout, s[2], s[3])...)
 			return call{black, nil, "refute", []any{h.f.id, tuple(s[5]), h.f.sign(s[5])}}
 		}},
 		{"refute/double-signed", func(h *harness) call {
 			h.openJoin()
 			s := h.f.line("e2e4", "e7e5", "g1f3")
 			alt := h.f.from(s[2], "b1c3")[1]
-			h.must(white, "claim", nil, h.claimArgs(chess.KindTimeout, s[2], s[3])...)
+			h.must(white, "claim", nil, h.claimArgs(channel.ClaimTimeout, s[2], s[3])...)
 			return call{black, nil, "refute", []any{h.f.id, tuple(alt), h.f.sign(alt)}}
 		}},
 		{"proveCheat/illegal-move", func(h *harness) call {
@@ -189,14 +189,14 @@ func benchCases() []struct {
 		{"finalize/checkmate", func(h *harness) call {
 			h.openJoin()
 			s := h.f.line(scholarsMate...)
-			h.must(white, "claim", nil, h.claimArgs(chess.KindCheckmate, s[6], s[7])...)
+			h.must(white, "claim", nil, h.claimArgs(channel.ClaimCheckmate, s[6], s[7])...)
 			h.num += 20
 			return call{watcher, nil, "finalize", []any{h.f.id}}
 		}},
 		{"finalize/draw", func(h *harness) call {
 			h.openJoin()
 			s := h.f.line(loydStalemate...)
-			h.must(white, "claim", nil, h.claimArgs(chess.KindDraw, s[18], s[19])...)
+			h.must(white, "claim", nil, h.claimArgs(channel.ClaimDraw, s[18], s[19])...)
 			h.num += 20
 			return call{watcher, nil, "finalize", []any{h.f.id}}
 		}},
@@ -264,7 +264,7 @@ func BenchmarkChessWork(b *testing.B) {
 	for _, s := range steps {
 		b.Run("move/"+s.name, func(b *testing.B) {
 			signer := addr(white)
-			if channel.Signer(s.next.Ply) == ochess.Black {
+			if channel.Signer(s.next.Ply) == chessrules.Black {
 				signer = addr(black)
 			}
 			for i := 0; i < b.N; i++ {
@@ -278,11 +278,11 @@ func BenchmarkChessWork(b *testing.B) {
 	for _, s := range steps {
 		b.Run("status/"+s.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				pos, err := ochess.ParseFEN(s.next.FEN)
+				pos, err := chessrules.ParseFEN(s.next.FEN)
 				if err != nil {
 					b.Fatalf("parse: %v", err)
 				}
-				if _, err := ochess.Status(pos); err != nil {
+				if _, err := chessrules.Status(pos); err != nil {
 					b.Fatalf("status: %v", err)
 				}
 			}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	rules "github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // signedPair checks a base state and the state built on it: last carries
@@ -53,18 +53,11 @@ func restPly(lastPly uint32, restOnBase bool) uint32 {
 // than it did: the game has moved on, and the same claim made again would
 // make the opponent answer it again and again until one window is missed.
 func claim(ctx *native.Context, args native.Args) ([]any, error) {
-	var in struct {
-		GameId  [32]byte
-		Kind    uint8
-		Base    stateArg
-		BaseSig []byte
-		Last    stateArg
-		LastSig []byte
-	}
+	var in channel.ClaimArgs
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusActive)
+	g, err := require(ctx, in.GameId, channel.StatusActive)
 	if err != nil {
 		return nil, err
 	}
@@ -72,10 +65,10 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 	if claimant == 0 {
 		return nil, errNotPlayer
 	}
-	if in.Kind < KindCheckmate || in.Kind > KindTimeout {
+	if !channel.ValidClaimKind(in.Kind) {
 		return nil, errBadKind
 	}
-	base, last := in.Base.state(), in.Last.state()
+	base, last := in.Base.State(), in.Last.State()
 	restOnBase := sideOf(last.Ply) != claimant
 	if rest := restPly(last.Ply, restOnBase); g.answeredPly != 0 && rest <= g.answeredPly {
 		return nil, fmt.Errorf("%w: rests on ply %d, answered claim on ply %d", errClaimNotLater, rest, g.answeredPly)
@@ -87,32 +80,24 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := checkTransition(ctx, g, base, last, signer); err != nil {
 		return nil, fmt.Errorf("%w: %w", errTransition, err)
 	}
-	if restOnBase && in.Kind != KindDraw {
+	if restOnBase && in.Kind != channel.ClaimDraw {
 		return nil, errNotOwnState
 	}
 	res, err := status(ctx, last)
 	if err != nil {
 		return nil, err
 	}
-	switch in.Kind {
-	case KindCheckmate:
-		if !res.IsCheckmate() {
-			return nil, fmt.Errorf("%w after ply %d", errNotCheckmate, last.Ply)
-		}
-	case KindDraw:
-		if !res.IsStalemate() && !res.IsInsufficientMaterial() && !res.IsFiftyMove() {
-			return nil, fmt.Errorf("%w after ply %d", errNoDraw, last.Ply)
-		}
-	case KindTimeout:
-		if !res.HasLegalMove() {
-			return nil, errNoLegalMove
-		}
+	switch err := channel.JudgeClaim(in.Kind, res); {
+	case errors.Is(err, channel.ErrNoLegalMove):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w after ply %d", err, last.Ply)
 	}
-	g.status, g.kind, g.claimant, g.restOnBase = StatusClaimed, in.Kind, claimant, restOnBase
+	g.status, g.kind, g.claimant, g.restOnBase = channel.StatusClaimed, in.Kind, claimant, restOnBase
 	g.claimPly, g.deadline = last.Ply, ctx.Number()+g.moveTimeout
 	g.saveMeta(ctx)
 	g.saveClaimed(ctx, last)
-	ctx.Emit("GameClaimed", g.id, ctx.Caller(), in.Kind, last.Ply, g.deadline)
+	ctx.Emit(channel.EventGameClaimed, g.id, ctx.Caller(), in.Kind, last.Ply, g.deadline)
 	return nil, nil
 }
 
@@ -121,23 +106,23 @@ func claim(ctx *native.Context, args native.Args) ([]any, error) {
 func answer(ctx *native.Context, args native.Args) ([]any, error) {
 	var in struct {
 		GameId  [32]byte
-		Next    stateArg
+		Next    channel.ABIState
 		NextSig []byte
 	}
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusClaimed)
+	g, err := require(ctx, in.GameId, channel.StatusClaimed)
 	if err != nil {
 		return nil, err
 	}
-	if g.kind != KindTimeout {
+	if g.kind != channel.ClaimTimeout {
 		return nil, errNotTimeout
 	}
 	if ctx.Number() > g.deadline {
 		return nil, fmt.Errorf("%w at block %d", errWindowClosed, g.deadline)
 	}
-	next := in.Next.state()
+	next := in.Next.State()
 	if next.GameID != g.id {
 		return nil, fmt.Errorf("%w: %s", errWrongGame, common.Hash(next.GameID))
 	}
@@ -149,9 +134,9 @@ func answer(ctx *native.Context, args native.Args) ([]any, error) {
 		return nil, fmt.Errorf("%w: %w", errTransition, err)
 	}
 	g.answeredPly = g.claimPly // a timeout claim rests on its last state
-	g.status, g.kind, g.claimant, g.restOnBase, g.claimPly, g.deadline = StatusActive, 0, 0, false, 0, 0
+	g.status, g.kind, g.claimant, g.restOnBase, g.claimPly, g.deadline = channel.StatusActive, 0, 0, false, 0, 0
 	g.saveMeta(ctx)
-	ctx.Emit("ClaimAnswered", g.id, next.Ply)
+	ctx.Emit(channel.EventClaimAnswered, g.id, next.Ply)
 	return nil, nil
 }
 
@@ -161,20 +146,20 @@ func answer(ctx *native.Context, args native.Args) ([]any, error) {
 func refute(ctx *native.Context, args native.Args) ([]any, error) {
 	var in struct {
 		GameId   [32]byte
-		Newer    stateArg
+		Newer    channel.ABIState
 		NewerSig []byte
 	}
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusClaimed)
+	g, err := require(ctx, in.GameId, channel.StatusClaimed)
 	if err != nil {
 		return nil, err
 	}
 	if ctx.Number() > g.deadline {
 		return nil, fmt.Errorf("%w at block %d", errWindowClosed, g.deadline)
 	}
-	newer := in.Newer.state()
+	newer := in.Newer.State()
 	if newer.GameID != g.id {
 		return nil, fmt.Errorf("%w: %s", errWrongGame, common.Hash(newer.GameID))
 	}
@@ -209,19 +194,19 @@ func refute(ctx *native.Context, args native.Args) ([]any, error) {
 func proveCheat(ctx *native.Context, args native.Args) ([]any, error) {
 	var in struct {
 		GameId  [32]byte
-		Base    stateArg
+		Base    channel.ABIState
 		BaseSig []byte
-		Bad     stateArg
+		Bad     channel.ABIState
 		BadSig  []byte
 	}
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusActive, StatusClaimed)
+	g, err := require(ctx, in.GameId, channel.StatusActive, channel.StatusClaimed)
 	if err != nil {
 		return nil, err
 	}
-	base, bad := in.Base.state(), in.Bad.state()
+	base, bad := in.Base.State(), in.Bad.State()
 	signer, err := signedPair(ctx, g, base, in.BaseSig, bad, in.BadSig)
 	if err != nil {
 		return nil, err
@@ -230,7 +215,7 @@ func proveCheat(ctx *native.Context, args native.Args) ([]any, error) {
 	if cheat == 0 || signer != g.player(cheat) {
 		return nil, fmt.Errorf("%w: ply %d signed by %s", errWrongSigner, bad.Ply, signer)
 	}
-	if _, err := rules.ParseFEN(base.FEN); err != nil {
+	if _, err := chessrules.ParseFEN(base.FEN); err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadBase, err)
 	}
 	err = checkTransition(ctx, g, base, bad, signer)

@@ -1,7 +1,6 @@
 package chess
 
 import (
-	_ "embed"
 	"errors"
 	"fmt"
 
@@ -9,40 +8,12 @@ import (
 
 	"github.com/arbiter-chain/arbiter/contracts/native"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	rules "github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
-
-// ABIJSON is the arbiter's ABI; docs/abi/chess.json is a copy.
-//
-//go:embed abi.json
-var ABIJSON []byte
 
 // Address is where the arbiter lives; signed states name it as the EIP-712
 // verifying contract.
 var Address = common.HexToAddress(channel.ArbiterContract)
-
-// Result codes (channel.Result*); 0 while the game is not over.
-const (
-	ResultWhiteWins = channel.ResultWhiteWins
-	ResultBlackWins = channel.ResultBlackWins
-	ResultDraw      = channel.ResultDraw
-)
-
-// Status codes of a game; 0 means no such game.
-const (
-	StatusOpen      uint8 = 1 // opened by white, waiting for black
-	StatusActive    uint8 = 2 // both stakes escrowed, play is off-chain
-	StatusClaimed   uint8 = 3 // a claim waits out its window
-	StatusEnded     uint8 = 4 // paid out; terminal
-	StatusCancelled uint8 = 5 // white withdrew before black joined; terminal
-)
-
-// Claim kinds.
-const (
-	KindCheckmate uint8 = 1 // the claimant's last move mates
-	KindDraw      uint8 = 2 // stalemate, insufficient material or fifty-move rule
-	KindTimeout   uint8 = 3 // the opponent does not answer the claimant's last move
-)
 
 // MaxMoveTimeout caps a game's window, in blocks.
 const MaxMoveTimeout = 100000
@@ -83,9 +54,6 @@ var (
 	errTransition       = errors.New("invalid transition")
 	errNotOwnState      = errors.New("checkmate and timeout claims rest on the claimant's own last state")
 	errClaimNotLater    = errors.New("claim must rest on a later ply than the answered claim")
-	errNotCheckmate     = errors.New("not checkmate")
-	errNoDraw           = errors.New("no draw by rule")
-	errNoLegalMove      = errors.New("no legal move: claim checkmate or draw instead")
 	errNotTimeout       = errors.New("only a timeout claim can be answered")
 	errWindowClosed     = errors.New("claim window has closed")
 	errWindowOpen       = errors.New("claim window is still open")
@@ -108,8 +76,8 @@ func (Contract) Name() string { return "chess" }
 // Address returns Address.
 func (Contract) Address() common.Address { return Address }
 
-// ABI returns ABIJSON.
-func (Contract) ABI() []byte { return ABIJSON }
+// ABI returns channel.ArbiterABIJSON, the one copy of the arbiter's ABI.
+func (Contract) ABI() []byte { return channel.ArbiterABIJSON }
 
 // Handlers returns the arbiter's methods.
 func (Contract) Handlers() map[string]native.Handler {
@@ -128,20 +96,9 @@ func (Contract) Handlers() map[string]native.Handler {
 	}
 }
 
-// stateArg is the ABI State tuple as go-ethereum decodes it. Argument
-// structs here name their fields after the ABI names in CamelCase
-// (gameId -> GameId), which is how native.Args.Decode matches them.
-type stateArg struct {
-	GameId   [32]byte
-	Ply      uint32
-	Fen      string
-	Move     string
-	PrevHash [32]byte
-}
-
-func (s stateArg) state() channel.State {
-	return channel.State{GameID: s.GameId, Ply: s.Ply, FEN: s.Fen, Move: s.Move, PrevHash: s.PrevHash}
-}
+// Argument structs here name their fields after the ABI names in
+// CamelCase (gameId -> GameId), which is how native.Args.Decode matches
+// them; a State tuple is a channel.ABIState.
 
 // domain is the EIP-712 domain of this chain and contract.
 func domain(ctx *native.Context) channel.Domain {
@@ -182,15 +139,15 @@ func checkTransition(ctx *native.Context, g *game, prev, next channel.State, sig
 
 // status charges for and evaluates the position of a state whose FEN a
 // transition check has accepted.
-func status(ctx *native.Context, s channel.State) (rules.Result, error) {
+func status(ctx *native.Context, s channel.State) (chessrules.Result, error) {
 	if err := ctx.UseGas(GasChessStatus); err != nil {
-		return rules.Result{}, err
+		return chessrules.Result{}, err
 	}
-	pos, err := rules.ParseFEN(s.FEN)
+	pos, err := chessrules.ParseFEN(s.FEN)
 	if err != nil {
-		return rules.Result{}, fmt.Errorf("%w: %v", errTransition, err)
+		return chessrules.Result{}, fmt.Errorf("%w: %v", errTransition, err)
 	}
-	return rules.Status(pos)
+	return chessrules.Status(pos)
 }
 
 // side returns the side addr plays in g, or 0.
@@ -215,9 +172,9 @@ func (g *game) player(side uint8) common.Address {
 // sideOf returns the side that signs the state at ply (0 for ply 0).
 func sideOf(ply uint32) uint8 {
 	switch channel.Signer(ply) {
-	case rules.White:
+	case chessrules.White:
 		return sideWhite
-	case rules.Black:
+	case chessrules.Black:
 		return sideBlack
 	}
 	return 0
@@ -229,22 +186,22 @@ func other(side uint8) uint8 { return 3 - side }
 // winResult is the result of side winning.
 func winResult(side uint8) uint8 {
 	if side == sideWhite {
-		return ResultWhiteWins
+		return channel.ResultWhiteWins
 	}
-	return ResultBlackWins
+	return channel.ResultBlackWins
 }
 
 func statusName(s uint8) string {
 	switch s {
-	case StatusOpen:
+	case channel.StatusOpen:
 		return "open"
-	case StatusActive:
+	case channel.StatusActive:
 		return "active"
-	case StatusClaimed:
+	case channel.StatusClaimed:
 		return "claimed"
-	case StatusEnded:
+	case channel.StatusEnded:
 		return "ended"
-	case StatusCancelled:
+	case channel.StatusCancelled:
 		return "cancelled"
 	}
 	return "none"

@@ -3,7 +3,7 @@ package chess_test
 import (
 	"testing"
 
-	"github.com/arbiter-chain/arbiter/contracts/chess"
+	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
 // TestGameCost measures, from the receipts of mined transactions, the gas
@@ -23,8 +23,8 @@ func TestGameCost(t *testing.T) {
 		mate   bool // the last move mates
 		result uint8
 	}{
-		{"scholar's mate, 7 plies, checkmate", scholarsMate, true, chess.ResultWhiteWins},
-		{"castling game, 13 plies, won on time", castling, false, chess.ResultWhiteWins},
+		{"scholar's mate, 7 plies, checkmate", scholarsMate, true, channel.ResultWhiteWins},
+		{"castling game, 13 plies, won on time", castling, false, channel.ResultWhiteWins},
 	}
 	for _, g := range games {
 		t.Run(g.name, func(t *testing.T) {
@@ -33,7 +33,7 @@ func TestGameCost(t *testing.T) {
 			d := domain()
 			conclude := coop.expect(watcher, "conclude", nil, "", coop.id, g.result,
 				coop.outcome(g.result, white, d), coop.outcome(g.result, black, d)).Receipt.GasUsed
-			coop.check(chess.StatusEnded, g.result, true)
+			coop.check(channel.StatusEnded, g.result, true)
 
 			f := newFixture(t)
 			f.open()
@@ -42,9 +42,9 @@ func TestGameCost(t *testing.T) {
 			var claims, answers uint64
 			for i := 1; i < len(s); i++ {
 				if i%2 == 1 {
-					kind := chess.KindTimeout
+					kind := channel.ClaimTimeout
 					if i == len(s)-1 && g.mate {
-						kind = chess.KindCheckmate
+						kind = channel.ClaimCheckmate
 					}
 					claims += f.claim(white, kind, s[i-1], s[i], "").Receipt.GasUsed
 				} else {
@@ -53,7 +53,7 @@ func TestGameCost(t *testing.T) {
 			}
 			f.waitWindow()
 			finalize := f.expect(watcher, "finalize", nil, "", f.id).Receipt.GasUsed
-			f.check(chess.StatusEnded, g.result, true)
+			f.check(channel.StatusEnded, g.result, true)
 
 			plies := uint64(len(g.moves))
 			nClaims, nAnswers := (plies+1)/2, plies/2

@@ -3,9 +3,13 @@
 // the players play off-chain by exchanging signed states (package
 // offchain/channel: EIP-712, domain "Arbiter Chess" version "1", this
 // chain's id and this address), and rules on the game from as little as
-// one signed move, which it replays with package offchain/chess.
+// one signed move, which it replays with package offchain/chessrules.
 //
-// The ABI is in abi.json (and docs/abi/chess.json):
+// The protocol facts live in package offchain/channel, shared with the
+// bridge, the watcher and the client: the ABI is channel.ArbiterABIJSON
+// (docs/abi/chess.json is a copy checked by a test), the codes are
+// channel.Status*, channel.Claim* and channel.Result*, and a claim's
+// position is judged by channel.JudgeClaim. The methods:
 //
 //	open(black, moveTimeout) payable -> gameId    white escrows the stake
 //	join(gameId) payable                           black escrows the same stake

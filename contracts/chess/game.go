@@ -45,9 +45,9 @@ func open(ctx *native.Context, args native.Args) ([]any, error) {
 	if load(ctx, id).exists() {
 		return nil, fmt.Errorf("%w: %s", errGameExists, id)
 	}
-	g := &game{id: id, white: white, black: in.Black, stake: ctx.Value(), moveTimeout: in.MoveTimeout, status: StatusOpen}
+	g := &game{id: id, white: white, black: in.Black, stake: ctx.Value(), moveTimeout: in.MoveTimeout, status: channel.StatusOpen}
 	g.create(ctx)
-	ctx.Emit("GameOpened", id, white, in.Black, g.stake.ToBig(), in.MoveTimeout)
+	ctx.Emit(channel.EventGameOpened, id, white, in.Black, g.stake.ToBig(), in.MoveTimeout)
 	return []any{[32]byte(id)}, nil
 }
 
@@ -57,7 +57,7 @@ func join(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusOpen)
+	g, err := require(ctx, in.GameId, channel.StatusOpen)
 	if err != nil {
 		return nil, err
 	}
@@ -67,9 +67,9 @@ func join(ctx *native.Context, args native.Args) ([]any, error) {
 	if v := ctx.Value(); !v.Eq(g.stake) {
 		return nil, fmt.Errorf("%w: have %v, want %v", errWrongStake, v, g.stake)
 	}
-	g.status = StatusActive
+	g.status = channel.StatusActive
 	g.saveMeta(ctx)
-	ctx.Emit("GameJoined", g.id)
+	ctx.Emit(channel.EventGameJoined, g.id)
 	return nil, nil
 }
 
@@ -79,19 +79,19 @@ func cancel(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusOpen)
+	g, err := require(ctx, in.GameId, channel.StatusOpen)
 	if err != nil {
 		return nil, err
 	}
 	if ctx.Caller() != g.white {
 		return nil, errNotWhite
 	}
-	g.status = StatusCancelled
+	g.status = channel.StatusCancelled
 	g.saveMeta(ctx)
 	if err := ctx.Transfer(g.white, g.stake); err != nil {
 		return nil, fmt.Errorf("%w: %w", errInternalTransfer, err)
 	}
-	ctx.Emit("GameEnded", g.id, uint8(0), "cancelled")
+	ctx.Emit(channel.EventGameEnded, g.id, uint8(0), "cancelled")
 	return nil, nil
 }
 
@@ -101,7 +101,7 @@ func resign(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusActive, StatusClaimed)
+	g, err := require(ctx, in.GameId, channel.StatusActive, channel.StatusClaimed)
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +123,11 @@ func conclude(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusActive, StatusClaimed)
+	g, err := require(ctx, in.GameId, channel.StatusActive, channel.StatusClaimed)
 	if err != nil {
 		return nil, err
 	}
-	if in.Result < ResultWhiteWins || in.Result > ResultDraw {
+	if in.Result < channel.ResultWhiteWins || in.Result > channel.ResultDraw {
 		return nil, errBadResult
 	}
 	o := channel.Outcome{GameID: g.id, Result: in.Result}
@@ -154,7 +154,7 @@ func finalize(ctx *native.Context, args native.Args) ([]any, error) {
 	if err := args.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := require(ctx, in.GameId, StatusClaimed)
+	g, err := require(ctx, in.GameId, channel.StatusClaimed)
 	if err != nil {
 		return nil, err
 	}
@@ -162,10 +162,10 @@ func finalize(ctx *native.Context, args native.Args) ([]any, error) {
 		return nil, fmt.Errorf("%w: until block %d", errWindowOpen, g.deadline)
 	}
 	switch g.kind {
-	case KindCheckmate:
+	case channel.ClaimCheckmate:
 		return nil, end(ctx, g, winResult(g.claimant), "checkmate")
-	case KindDraw:
-		return nil, end(ctx, g, ResultDraw, "draw by rule")
+	case channel.ClaimDraw:
+		return nil, end(ctx, g, channel.ResultDraw, "draw by rule")
 	default:
 		return nil, end(ctx, g, winResult(g.claimant), "timeout")
 	}
@@ -189,13 +189,13 @@ func gameView(ctx *native.Context, args native.Args) ([]any, error) {
 // StatusEnded before any transfer and every caller requires an active or
 // claimed game, so no game pays twice.
 func end(ctx *native.Context, g *game, result uint8, reason string) error {
-	g.status, g.result = StatusEnded, result
+	g.status, g.result = channel.StatusEnded, result
 	g.saveMeta(ctx)
 	var err error
 	switch result {
-	case ResultWhiteWins:
+	case channel.ResultWhiteWins:
 		err = ctx.Transfer(g.white, new(uint256.Int).Add(g.stake, g.stake))
-	case ResultBlackWins:
+	case channel.ResultBlackWins:
 		err = ctx.Transfer(g.black, new(uint256.Int).Add(g.stake, g.stake))
 	default:
 		if err = ctx.Transfer(g.white, g.stake); err == nil {
@@ -205,6 +205,6 @@ func end(ctx *native.Context, g *game, result uint8, reason string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errInternalTransfer, err)
 	}
-	ctx.Emit("GameEnded", g.id, result, reason)
+	ctx.Emit(channel.EventGameEnded, g.id, result, reason)
 	return nil
 }

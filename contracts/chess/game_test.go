@@ -7,7 +7,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -41,100 +40,100 @@ func TestGames(t *testing.T) {
 	}{
 		{"fool's mate: black claims checkmate, finalized after the window", func(f *fixture) {
 			s := f.line(foolsMate...)
-			f.claim(black, chess.KindTimeout, s[3], s[4], "no legal move: claim checkmate or draw instead")
-			f.claim(black, chess.KindDraw, s[3], s[4], "no draw by rule after ply 4")
-			f.claim(white, chess.KindCheckmate, s[3], s[4], "checkmate and timeout claims rest on the claimant's own last state")
-			r := f.claim(black, chess.KindCheckmate, s[3], s[4], "")
+			f.claim(black, channel.ClaimTimeout, s[3], s[4], "no legal move: claim checkmate or draw instead")
+			f.claim(black, channel.ClaimDraw, s[3], s[4], "no draw by rule after ply 4")
+			f.claim(white, channel.ClaimCheckmate, s[3], s[4], "checkmate and timeout claims rest on the claimant's own last state")
+			r := f.claim(black, channel.ClaimCheckmate, s[3], s[4], "")
 			g := f.info()
-			if g.Status != chess.StatusClaimed || g.ClaimPly != 4 || g.Deadline != r.Receipt.BlockNumber.Uint64()+testTimeout {
+			if g.Status != channel.StatusClaimed || g.ClaimPly != 4 || g.Deadline != r.Receipt.BlockNumber.Uint64()+testTimeout {
 				t.Fatalf("claimed game: have %+v", g)
 			}
 			f.answer(white, channel.State{GameID: f.id, Ply: 5, FEN: s[4].FEN, Move: "e1f2", PrevHash: s[4].StructHash()}, "only a timeout claim can be answered")
 			f.expect(watcher, "finalize", nil, "claim window is still open", f.id)
 			f.waitWindow()
 			r = f.expect(watcher, "finalize", nil, "", f.id)
-			if res, reason := ended(t, r); res != chess.ResultBlackWins || reason != "checkmate" {
-				t.Fatalf("GameEnded: have %d %q, want %d checkmate", res, reason, chess.ResultBlackWins)
+			if res, reason := ended(t, r); res != channel.ResultBlackWins || reason != "checkmate" {
+				t.Fatalf("GameEnded: have %d %q, want %d checkmate", res, reason, channel.ResultBlackWins)
 			}
-		}, chess.StatusEnded, chess.ResultBlackWins},
+		}, channel.StatusEnded, channel.ResultBlackWins},
 
 		{"scholar's mate: false then true checkmate, no second payout", func(f *fixture) {
 			s := f.line(scholarsMate...)
-			f.claim(white, chess.KindCheckmate, s[4], s[5], "not checkmate after ply 5")
-			f.claim(white, chess.KindCheckmate, s[6], s[7], "")
-			f.claim(white, chess.KindCheckmate, s[6], s[7], "not allowed in this game status: game is claimed")
+			f.claim(white, channel.ClaimCheckmate, s[4], s[5], "not checkmate after ply 5")
+			f.claim(white, channel.ClaimCheckmate, s[6], s[7], "")
+			f.claim(white, channel.ClaimCheckmate, s[6], s[7], "not allowed in this game status: game is claimed")
 			f.waitWindow()
 			f.expect(black, "finalize", nil, "", f.id)
 			f.expect(watcher, "finalize", nil, "not allowed in this game status: game is ended", f.id)
-			f.claim(white, chess.KindCheckmate, s[6], s[7], "not allowed in this game status: game is ended")
+			f.claim(white, channel.ClaimCheckmate, s[6], s[7], "not allowed in this game status: game is ended")
 			d := domain()
-			f.expect(watcher, "conclude", nil, "not allowed in this game status: game is ended", f.id, chess.ResultWhiteWins,
-				f.outcome(chess.ResultWhiteWins, white, d), f.outcome(chess.ResultWhiteWins, black, d))
+			f.expect(watcher, "conclude", nil, "not allowed in this game status: game is ended", f.id, channel.ResultWhiteWins,
+				f.outcome(channel.ResultWhiteWins, white, d), f.outcome(channel.ResultWhiteWins, black, d))
 			f.expect(black, "resign", nil, "not allowed in this game status: game is ended", f.id)
-		}, chess.StatusEnded, chess.ResultWhiteWins},
+		}, channel.StatusEnded, channel.ResultWhiteWins},
 
 		{"stalemate: white claims the draw", func(f *fixture) {
 			s := f.line(loydStalemate...)
-			f.claim(white, chess.KindTimeout, s[18], s[19], "no legal move: claim checkmate or draw instead")
-			f.claim(white, chess.KindCheckmate, s[18], s[19], "not checkmate after ply 19")
-			f.claim(white, chess.KindDraw, s[18], s[19], "")
+			f.claim(white, channel.ClaimTimeout, s[18], s[19], "no legal move: claim checkmate or draw instead")
+			f.claim(white, channel.ClaimCheckmate, s[18], s[19], "not checkmate after ply 19")
+			f.claim(white, channel.ClaimDraw, s[18], s[19], "")
 			f.waitWindow()
 			r := f.expect(watcher, "finalize", nil, "", f.id)
-			if res, reason := ended(t, r); res != chess.ResultDraw || reason != "draw by rule" {
+			if res, reason := ended(t, r); res != channel.ResultDraw || reason != "draw by rule" {
 				t.Fatalf("GameEnded: have %d %q", res, reason)
 			}
-		}, chess.StatusEnded, chess.ResultDraw},
+		}, channel.StatusEnded, channel.ResultDraw},
 
 		{"stalemate: the stalemated player claims the draw on the opponent's move", func(f *fixture) {
 			s := f.line(loydStalemate...)
-			f.claim(black, chess.KindCheckmate, s[18], s[19], "checkmate and timeout claims rest on the claimant's own last state")
-			f.claim(black, chess.KindDraw, s[18], s[19], "")
+			f.claim(black, channel.ClaimCheckmate, s[18], s[19], "checkmate and timeout claims rest on the claimant's own last state")
+			f.claim(black, channel.ClaimDraw, s[18], s[19], "")
 			f.waitWindow()
 			f.expect(black, "finalize", nil, "", f.id)
-		}, chess.StatusEnded, chess.ResultDraw},
+		}, channel.StatusEnded, channel.ResultDraw},
 
 		{"insufficient material: bishop takes the last knight", func(f *fixture) {
 			s := f.at(78, insufficientFEN, "a1c3")
-			f.claim(white, chess.KindDraw, s[0], s[1], "")
+			f.claim(white, channel.ClaimDraw, s[0], s[1], "")
 			f.waitWindow()
 			f.expect(white, "finalize", nil, "", f.id)
-		}, chess.StatusEnded, chess.ResultDraw},
+		}, channel.StatusEnded, channel.ResultDraw},
 
 		{"fifty-move rule: claimable at 100 half-moves, not 99", func(f *fixture) {
 			early := f.at(80, fortyNineFEN, "a2b2")
-			f.claim(white, chess.KindDraw, early[0], early[1], "no draw by rule after ply 81")
+			f.claim(white, channel.ClaimDraw, early[0], early[1], "no draw by rule after ply 81")
 			s := f.at(80, fiftyFEN, "a2b2")
-			f.claim(white, chess.KindDraw, s[0], s[1], "")
+			f.claim(white, channel.ClaimDraw, s[0], s[1], "")
 			f.waitWindow()
 			f.expect(black, "finalize", nil, "", f.id)
-		}, chess.StatusEnded, chess.ResultDraw},
+		}, channel.StatusEnded, channel.ResultDraw},
 
 		{"promotion to queen: timeout claim answered, agreed draw", func(f *fixture) {
 			s := f.at(60, promotionFEN, "b7b8q", "e8d7")
-			f.claim(white, chess.KindTimeout, s[0], s[1], "")
+			f.claim(white, channel.ClaimTimeout, s[0], s[1], "")
 			r := f.answer(black, s[2], "")
 			ev := r.Receipt.Logs[0]
 			if ev.Topics[0] != crypto.Keccak256Hash([]byte("ClaimAnswered(bytes32,uint32)")) || ev.Topics[1] != f.id {
 				t.Fatalf("log: have topics %v, want ClaimAnswered", ev.Topics)
 			}
-			if g := f.info(); g.Status != chess.StatusActive || g.ClaimPly != 0 || g.Deadline != 0 {
+			if g := f.info(); g.Status != channel.StatusActive || g.ClaimPly != 0 || g.Deadline != 0 {
 				t.Fatalf("answered game: have %+v", g)
 			}
 			d := domain()
-			f.expect(watcher, "conclude", nil, "", f.id, chess.ResultDraw, f.outcome(chess.ResultDraw, white, d), f.outcome(chess.ResultDraw, black, d))
-		}, chess.StatusEnded, chess.ResultDraw},
+			f.expect(watcher, "conclude", nil, "", f.id, channel.ResultDraw, f.outcome(channel.ResultDraw, white, d), f.outcome(channel.ResultDraw, black, d))
+		}, channel.StatusEnded, channel.ResultDraw},
 
 		{"under-promotion to knight: unanswered timeout claim wins", func(f *fixture) {
 			s := f.at(60, promotionFEN, "b7b8n", "e8e7")
-			f.claim(white, chess.KindTimeout, s[0], s[1], "")
+			f.claim(white, channel.ClaimTimeout, s[0], s[1], "")
 			f.waitWindow()
 			f.answer(black, s[2], "claim window has closed")
 			f.refute(black, s[2], "claim window has closed")
 			r := f.expect(watcher, "finalize", nil, "", f.id)
-			if res, reason := ended(t, r); res != chess.ResultWhiteWins || reason != "timeout" {
+			if res, reason := ended(t, r); res != channel.ResultWhiteWins || reason != "timeout" {
 				t.Fatalf("GameEnded: have %d %q", res, reason)
 			}
-		}, chess.StatusEnded, chess.ResultWhiteWins},
+		}, channel.StatusEnded, channel.ResultWhiteWins},
 
 		{"promotion with a FEN of another piece is cheating", func(f *fixture) {
 			s := f.at(60, promotionFEN, "b7b8q")
@@ -142,37 +141,37 @@ func TestGames(t *testing.T) {
 			bad.Move = "b7b8n" // the FEN still shows a queen
 			f.proveCheat(black, s[0], s[1], "no cheating: the move is legal and its FEN follows")
 			f.proveCheat(black, s[0], bad, "")
-		}, chess.StatusEnded, chess.ResultBlackWins},
+		}, channel.StatusEnded, channel.ResultBlackWins},
 
 		{"castling on both sides through claims and answers", func(f *fixture) {
 			s := f.line(castling...)
-			f.claim(white, chess.KindTimeout, s[6], s[7], "") // e1g1
+			f.claim(white, channel.ClaimTimeout, s[6], s[7], "") // e1g1
 			f.answer(black, s[8], "")
-			f.claim(black, chess.KindTimeout, s[11], s[12], "") // e8c8
+			f.claim(black, channel.ClaimTimeout, s[11], s[12], "") // e8c8
 			f.answer(white, s[13], "")
 			f.expect(black, "resign", nil, "", f.id)
-		}, chess.StatusEnded, chess.ResultWhiteWins},
+		}, channel.StatusEnded, channel.ResultWhiteWins},
 
 		{"en passant: timeout claim answered, then black resigns", func(f *fixture) {
 			s := f.line(enPassant...)
-			f.claim(white, chess.KindTimeout, s[4], s[5], "")
+			f.claim(white, channel.ClaimTimeout, s[4], s[5], "")
 			f.answer(black, s[6], "")
 			r := f.expect(black, "resign", nil, "", f.id)
-			if res, reason := ended(t, r); res != chess.ResultWhiteWins || reason != "resigned" {
+			if res, reason := ended(t, r); res != channel.ResultWhiteWins || reason != "resigned" {
 				t.Fatalf("GameEnded: have %d %q", res, reason)
 			}
-		}, chess.StatusEnded, chess.ResultWhiteWins},
+		}, channel.StatusEnded, channel.ResultWhiteWins},
 
 		{"en passant: a FEN keeping the captured pawn is cheating", func(f *fixture) {
 			s := f.line(enPassant...)
 			bad := s[5]
 			bad.FEN = "rnbqkbnr/1pp1pppp/p2P4/3p4/8/8/PPPP1PPP/RNBQKBNR b KQkq - 0 3"
-			f.claim(white, chess.KindTimeout, s[4], bad, "invalid transition: channel: FEN does not match move")
+			f.claim(white, channel.ClaimTimeout, s[4], bad, "invalid transition: channel: FEN does not match move")
 			r := f.proveCheat(watcher, s[4], bad, "")
-			if res, reason := ended(t, r); res != chess.ResultBlackWins || reason != "cheating proven" {
+			if res, reason := ended(t, r); res != channel.ResultBlackWins || reason != "cheating proven" {
 				t.Fatalf("GameEnded: have %d %q", res, reason)
 			}
-		}, chess.StatusEnded, chess.ResultBlackWins},
+		}, channel.StatusEnded, channel.ResultBlackWins},
 
 		{"illegal move signed by black is cheating", func(f *fixture) {
 			s := f.line("e2e4")
@@ -182,13 +181,13 @@ func TestGames(t *testing.T) {
 			other.PrevHash = common.Hash{1}
 			f.proveCheat(white, s[1], other, "not a cheating proof: channel: prevHash does not match previous state")
 			f.proveCheat(white, s[1], bad, "")
-		}, chess.StatusEnded, chess.ResultWhiteWins},
+		}, channel.StatusEnded, channel.ResultWhiteWins},
 
 		{"agreed result: wrong signatures refused", func(f *fixture) {
 			d := domain()
-			win := chess.ResultWhiteWins
+			win := channel.ResultWhiteWins
 			f.expect(watcher, "conclude", nil, "wrong signer: black's outcome", f.id, win, f.outcome(win, white, d), f.outcome(win, white, d))
-			f.expect(watcher, "conclude", nil, "wrong signer: white's outcome", f.id, win, f.outcome(chess.ResultBlackWins, white, d), f.outcome(win, black, d))
+			f.expect(watcher, "conclude", nil, "wrong signer: white's outcome", f.id, win, f.outcome(channel.ResultBlackWins, white, d), f.outcome(win, black, d))
 			f.expect(watcher, "conclude", nil, "wrong signer: black's outcome", f.id, win, f.outcome(win, white, d),
 				f.outcome(win, black, channel.DefaultDomain(big.NewInt(1))))
 			f.expect(watcher, "conclude", nil, "result must be 1, 2 or 3", f.id, uint8(4), f.outcome(win, white, d), f.outcome(win, black, d))
@@ -197,43 +196,43 @@ func TestGames(t *testing.T) {
 			if res, reason := ended(t, r); res != win || reason != "agreed" {
 				t.Fatalf("GameEnded: have %d %q", res, reason)
 			}
-		}, chess.StatusEnded, chess.ResultWhiteWins},
+		}, channel.StatusEnded, channel.ResultWhiteWins},
 
 		{"resign while a claim is pending", func(f *fixture) {
 			s := f.line("e2e4")
-			f.claim(white, chess.KindTimeout, s[0], s[1], "")
+			f.claim(white, channel.ClaimTimeout, s[0], s[1], "")
 			f.expect(watcher, "resign", nil, "caller is not a player", f.id)
 			f.expect(black, "resign", big.NewInt(1), "method is not payable: resign", f.id)
 			f.expect(black, "resign", nil, "", f.id)
-		}, chess.StatusEnded, chess.ResultWhiteWins},
+		}, channel.StatusEnded, channel.ResultWhiteWins},
 
 		{"stale timeout claim refuted by the claimant's later state", func(f *fixture) {
 			s := f.line("e2e4", "e7e5", "g1f3", "b8c6", "f1c4")
-			f.claim(white, chess.KindTimeout, s[2], s[3], "")
+			f.claim(white, channel.ClaimTimeout, s[2], s[3], "")
 			f.refute(black, s[4], "wrong signer: ply 4 signed by "+addr(black).Hex())
 			f.refute(black, s[1], "state does not refute the claim: claim rests on ply 3")
 			f.refute(black, s[3], "state does not refute the claim: claim rests on ply 3")
 			r := f.refute(black, s[5], "")
-			if res, reason := ended(t, r); res != chess.ResultBlackWins || reason != "stale claim refuted" {
+			if res, reason := ended(t, r); res != channel.ResultBlackWins || reason != "stale claim refuted" {
 				t.Fatalf("GameEnded: have %d %q", res, reason)
 			}
-		}, chess.StatusEnded, chess.ResultBlackWins},
+		}, channel.StatusEnded, channel.ResultBlackWins},
 
 		{"double-signed ply refutes the claim", func(f *fixture) {
 			s := f.line("e2e4", "e7e5", "g1f3")
 			alt := f.from(s[2], "b1c3")[1]
-			f.claim(white, chess.KindTimeout, s[2], s[3], "")
+			f.claim(white, channel.ClaimTimeout, s[2], s[3], "")
 			f.refute(watcher, alt, "")
-		}, chess.StatusEnded, chess.ResultBlackWins},
+		}, channel.StatusEnded, channel.ResultBlackWins},
 
 		{"stale draw claim of the stalemated player refuted", func(f *fixture) {
 			// Black claims the draw resting on its ply 18 but had signed another ply 18.
 			s := f.line(loydStalemate...)
 			alt := f.from(s[17], "e7e6")[1]
-			f.claim(black, chess.KindDraw, s[18], s[19], "")
+			f.claim(black, channel.ClaimDraw, s[18], s[19], "")
 			f.refute(white, s[19], "wrong signer")
 			f.refute(white, alt, "")
-		}, chess.StatusEnded, chess.ResultWhiteWins},
+		}, channel.StatusEnded, channel.ResultWhiteWins},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/internal/chaintest"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	rules "github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 var addr = chaintest.Addr
@@ -143,14 +143,14 @@ func (f *fixture) check(status, result uint8, joined bool) {
 	}
 	got := map[string]*big.Int{white: new(big.Int), black: new(big.Int)}
 	switch {
-	case status == chess.StatusCancelled:
+	case status == channel.StatusCancelled:
 		got[white].Set(stake)
-	case status != chess.StatusEnded:
-	case result == chess.ResultWhiteWins:
+	case status != channel.StatusEnded:
+	case result == channel.ResultWhiteWins:
 		got[white].Set(two)
-	case result == chess.ResultBlackWins:
+	case result == channel.ResultBlackWins:
 		got[black].Set(two)
-	case result == chess.ResultDraw:
+	case result == channel.ResultDraw:
 		got[white].Set(stake)
 		got[black].Set(stake)
 	}
@@ -178,7 +178,7 @@ func domain() channel.Domain { return channel.DefaultDomain(big.NewInt(chaintest
 func (f *fixture) sign(s channel.State) []byte {
 	f.t.Helper()
 	name := black
-	if channel.Signer(s.Ply) == rules.White {
+	if channel.Signer(s.Ply) == chessrules.White {
 		name = white
 	}
 	return f.signAs(s, name, domain())
@@ -224,11 +224,11 @@ func (f *fixture) from(base channel.State, moves ...string) []channel.State {
 	states := []channel.State{base}
 	for _, m := range moves {
 		prev := states[len(states)-1]
-		pos, err := rules.ParseFEN(prev.FEN)
+		pos, err := chessrules.ParseFEN(prev.FEN)
 		if err != nil {
 			f.t.Fatalf("parse %q: %v", prev.FEN, err)
 		}
-		next, err := rules.ApplyUCI(pos, m)
+		next, err := chessrules.ApplyUCI(pos, m)
 		if err != nil {
 			f.t.Fatalf("ply %d %s: %v", prev.Ply+1, m, err)
 		}

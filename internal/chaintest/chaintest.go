@@ -17,11 +17,11 @@ import (
 
 	"github.com/arbiter-chain/arbiter/consensus/pow"
 	"github.com/arbiter-chain/arbiter/contracts"
-	"github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/store"
+	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
 // ChainID is the test chain's id.
@@ -33,7 +33,7 @@ const DefaultGas = 2_000_000
 // Parsed ABIs of the built-in contracts.
 var (
 	MembershipABI = mustABI(membership.ABIJSON)
-	ChessABI      = mustABI(chess.ABIJSON)
+	ChessABI      = mustABI(channel.ArbiterABIJSON)
 )
 
 func mustABI(j []byte) abi.ABI {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/ethereum/go-ethereum/common"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -71,7 +72,7 @@ func (a *chessAPI) Moves(ctx context.Context, gameID common.Hash, fromPly *uint3
 		return nil, gethrpc.ErrNotificationsUnsupported
 	}
 	if !a.subs.acquire() {
-		return nil, &rpcError{code: CodeLimitExceeded, msg: fmt.Sprintf("bridge: at most %d subscriptions per connection", a.subs.max)}
+		return nil, &rpcError{code: wire.CodeLimitExceeded, msg: fmt.Sprintf("bridge: at most %d subscriptions per connection", a.subs.max)}
 	}
 	// The call's context ends with the call; the watch lives as long as
 	// the subscription.
@@ -105,8 +106,8 @@ func (a *chessAPI) Moves(ctx context.Context, gameID common.Hash, fromPly *uint3
 // rpcError gives err its JSON-RPC code. Internal errors are logged and
 // sent without detail.
 func (b *Bridge) rpcError(err error) error {
-	code := ErrorCode(err)
-	if code == CodeInternal {
+	code := wire.ErrorCode(err)
+	if code == wire.CodeInternal {
 		b.cfg.Logger.Error("bridge: internal error", "err", err)
 		return &rpcError{code: code, msg: "bridge: internal error"}
 	}

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"sync"
 
+	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
@@ -17,7 +18,7 @@ import (
 // one game and the chain id that goes into the EIP-712 domain.
 type Arbiter interface {
 	// Game returns the arbiter's game(gameId). A game the arbiter does not
-	// know has Status StatusNone.
+	// know has Status channel.StatusNone.
 	Game(ctx context.Context, gameID common.Hash) (GameInfo, error)
 	// ChainID returns the chain id of the node.
 	ChainID(ctx context.Context) (*big.Int, error)
@@ -75,7 +76,7 @@ func (a *ChainArbiter) ChainID(ctx context.Context) (*big.Int, error) {
 // Game implements Arbiter with an eth_call of game(gameId) at the latest
 // block. A reverted call counts as an unknown game.
 func (a *ChainArbiter) Game(ctx context.Context, gameID common.Hash) (GameInfo, error) {
-	parsed, err := arbiterABI()
+	parsed, err := channel.ArbiterABI()
 	if err != nil {
 		return GameInfo{}, err
 	}

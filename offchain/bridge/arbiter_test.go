@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -14,7 +15,7 @@ import (
 // TestArbiterABI checks the embedded ABI against the contract's fixed
 // signatures.
 func TestArbiterABI(t *testing.T) {
-	a, err := bridge.ArbiterABI()
+	a, err := channel.ArbiterABI()
 	if err != nil {
 		t.Fatalf("ArbiterABI: have %v, want nil", err)
 	}
@@ -90,7 +91,7 @@ func (f *fakeCaller) CallContract(_ context.Context, msg ethereum.CallMsg, block
 	if f.err != nil {
 		return nil, f.err
 	}
-	a, _ := bridge.ArbiterABI()
+	a, _ := channel.ArbiterABI()
 	if msg.To == nil || *msg.To != f.to || block != nil {
 		f.t.Errorf("call to %v at block %v, want %s at latest", msg.To, block, f.to)
 	}
@@ -121,7 +122,7 @@ func TestChainArbiter(t *testing.T) {
 	known := gameID("on chain")
 	info := bridge.GameInfo{
 		White: common.HexToAddress("0xaa"), Black: common.HexToAddress("0xbb"),
-		Stake: big.NewInt(12345), MoveTimeout: 40, Status: bridge.StatusClaimed,
+		Stake: big.NewInt(12345), MoveTimeout: 40, Status: channel.StatusClaimed,
 		Result: 0, ClaimPly: 17, Deadline: 999,
 	}
 	tests := []struct {

@@ -45,7 +45,7 @@ type Config struct {
 	Arbiter common.Address
 
 	// Limits bound request bodies (HTTP and Lambda; larger bodies get
-	// HTTP 413 and a CodeInvalidRequest error), batches, WebSocket
+	// HTTP 413 and a wire.CodeInvalidRequest error), batches, WebSocket
 	// messages, the chess_subscribe subscriptions of one connection and
 	// the timeouts of the server HTTPServer returns.
 	rpclimit.Limits

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // BuildClaim returns the arbiter call claim(gameId, kind, base, baseSig,
@@ -16,20 +16,15 @@ import (
 // opponent's newest signed state and last the claimant's state built on
 // it.
 //
-// The claim is judged as the arbiter judges it, from last's position with
-// the opponent to move:
-//
-//   - ClaimCheckmate holds if the opponent is checkmated;
-//   - ClaimDraw holds on stalemate, insufficient material, or a halfmove
-//     clock of 100 or more;
-//   - ClaimTimeout holds if the opponent has a legal move.
+// The claim is judged as the arbiter judges it (channel.JudgeClaim), from
+// last's position with the opponent to move.
 //
 // Errors: ErrUnknownGame; ErrGameNotActive unless the arbiter reports the
 // game active; ErrInvalidParams for an unknown kind or a claimant who is
 // not a player; ErrFalseClaim if the newest accepted state is not the
 // claimant's or the position does not bear the claim out.
 func (b *Bridge) BuildClaim(ctx context.Context, req BuildClaimRequest) (ClaimTx, error) {
-	if req.Kind < ClaimCheckmate || req.Kind > ClaimTimeout {
+	if !channel.ValidClaimKind(req.Kind) {
 		return ClaimTx{}, fmt.Errorf("%w: claim kind %d", ErrInvalidParams, req.Kind)
 	}
 	g, err := b.game(ctx, req.GameID)
@@ -37,14 +32,14 @@ func (b *Bridge) BuildClaim(ctx context.Context, req BuildClaimRequest) (ClaimTx
 		return ClaimTx{}, err
 	}
 	side := playerColor(g, req.Claimant)
-	if side == chess.NoColor {
+	if side == chessrules.NoColor {
 		return ClaimTx{}, fmt.Errorf("%w: %s does not play %s", ErrInvalidParams, req.Claimant, req.GameID)
 	}
 	info, err := b.arbiter.Game(ctx, req.GameID)
 	if err != nil {
 		return ClaimTx{}, err
 	}
-	if info.Status != StatusActive {
+	if info.Status != channel.StatusActive {
 		return ClaimTx{}, fmt.Errorf("%w: arbiter reports status %d", ErrGameNotActive, info.Status)
 	}
 	last, ok, err := b.store.Head(ctx, req.GameID)
@@ -78,27 +73,16 @@ func (b *Bridge) BuildClaim(ctx context.Context, req BuildClaimRequest) (ClaimTx
 // judgeClaim reports whether a claim of kind holds after last, with the
 // side that did not sign last to move.
 func judgeClaim(kind uint8, last channel.State) error {
-	pos, err := chess.ParseFEN(last.FEN)
+	pos, err := chessrules.ParseFEN(last.FEN)
 	if err != nil {
 		return fmt.Errorf("bridge: accepted state %d: %w", last.Ply, err)
 	}
-	res, err := chess.Status(pos)
+	res, err := chessrules.Status(pos)
 	if err != nil {
 		return fmt.Errorf("bridge: accepted state %d: %w", last.Ply, err)
 	}
-	switch kind {
-	case ClaimCheckmate:
-		if !res.IsCheckmate() {
-			return fmt.Errorf("%w: %s is not checkmated after ply %d", ErrFalseClaim, res.SideToMove(), last.Ply)
-		}
-	case ClaimDraw:
-		if !res.IsStalemate() && !res.IsInsufficientMaterial() && !res.IsFiftyMove() {
-			return fmt.Errorf("%w: no stalemate, insufficient material or fifty-move rule after ply %d", ErrFalseClaim, last.Ply)
-		}
-	case ClaimTimeout:
-		if !res.HasLegalMove() {
-			return fmt.Errorf("%w: %s has no legal move after ply %d: claim mate or stalemate", ErrFalseClaim, res.SideToMove(), last.Ply)
-		}
+	if err := channel.JudgeClaim(kind, res); err != nil {
+		return fmt.Errorf("%w: %w after ply %d", ErrFalseClaim, err, last.Ply)
 	}
 	return nil
 }

@@ -26,23 +26,23 @@ func TestBuildClaim(t *testing.T) {
 		status   uint8  // arbiter status at claim time; 0 = active
 		want     error
 	}{
-		{name: "white mates", moves: scholarsMate, kind: bridge.ClaimCheckmate, claimant: "white"},
-		{name: "black mates", moves: foolsMate, kind: bridge.ClaimCheckmate, claimant: "black"},
-		{name: "stalemate", moves: loydStalemate, kind: bridge.ClaimDraw, claimant: "white"},
-		{name: "fifty-move rule", moves: knightShuffle(100), kind: bridge.ClaimDraw, claimant: "black"},
-		{name: "timeout after the first move", moves: []string{"e2e4"}, kind: bridge.ClaimTimeout, claimant: "white"},
-		{name: "timeout mid-game", moves: []string{"e2e4", "e7e5", "g1f3", "b8c6"}, kind: bridge.ClaimTimeout, claimant: "black"},
+		{name: "white mates", moves: scholarsMate, kind: channel.ClaimCheckmate, claimant: "white"},
+		{name: "black mates", moves: foolsMate, kind: channel.ClaimCheckmate, claimant: "black"},
+		{name: "stalemate", moves: loydStalemate, kind: channel.ClaimDraw, claimant: "white"},
+		{name: "fifty-move rule", moves: knightShuffle(100), kind: channel.ClaimDraw, claimant: "black"},
+		{name: "timeout after the first move", moves: []string{"e2e4"}, kind: channel.ClaimTimeout, claimant: "white"},
+		{name: "timeout mid-game", moves: []string{"e2e4", "e7e5", "g1f3", "b8c6"}, kind: channel.ClaimTimeout, claimant: "black"},
 
-		{name: "timeout against a stalemated player", moves: loydStalemate, kind: bridge.ClaimTimeout, claimant: "white", want: bridge.ErrFalseClaim},
-		{name: "mate that is stalemate", moves: loydStalemate, kind: bridge.ClaimCheckmate, claimant: "white", want: bridge.ErrFalseClaim},
-		{name: "draw in a live game", moves: []string{"e2e4"}, kind: bridge.ClaimDraw, claimant: "white", want: bridge.ErrFalseClaim},
-		{name: "fifty-move rule one ply early", moves: knightShuffle(99), kind: bridge.ClaimDraw, claimant: "white", want: bridge.ErrFalseClaim},
-		{name: "claimant did not move last", moves: []string{"e2e4", "e7e5"}, kind: bridge.ClaimTimeout, claimant: "white", want: bridge.ErrFalseClaim},
-		{name: "no moves yet", moves: nil, kind: bridge.ClaimTimeout, claimant: "black", want: bridge.ErrFalseClaim},
-		{name: "claimant not a player", moves: []string{"e2e4"}, kind: bridge.ClaimTimeout, claimant: "stranger", want: bridge.ErrInvalidParams},
+		{name: "timeout against a stalemated player", moves: loydStalemate, kind: channel.ClaimTimeout, claimant: "white", want: bridge.ErrFalseClaim},
+		{name: "mate that is stalemate", moves: loydStalemate, kind: channel.ClaimCheckmate, claimant: "white", want: bridge.ErrFalseClaim},
+		{name: "draw in a live game", moves: []string{"e2e4"}, kind: channel.ClaimDraw, claimant: "white", want: bridge.ErrFalseClaim},
+		{name: "fifty-move rule one ply early", moves: knightShuffle(99), kind: channel.ClaimDraw, claimant: "white", want: bridge.ErrFalseClaim},
+		{name: "claimant did not move last", moves: []string{"e2e4", "e7e5"}, kind: channel.ClaimTimeout, claimant: "white", want: bridge.ErrFalseClaim},
+		{name: "no moves yet", moves: nil, kind: channel.ClaimTimeout, claimant: "black", want: bridge.ErrFalseClaim},
+		{name: "claimant not a player", moves: []string{"e2e4"}, kind: channel.ClaimTimeout, claimant: "stranger", want: bridge.ErrInvalidParams},
 		{name: "unknown kind", moves: []string{"e2e4"}, kind: 4, claimant: "white", want: bridge.ErrInvalidParams},
 		{name: "kind zero", moves: []string{"e2e4"}, kind: 0, claimant: "white", want: bridge.ErrInvalidParams},
-		{name: "game already claimed", moves: []string{"e2e4"}, kind: bridge.ClaimTimeout, claimant: "white", status: bridge.StatusClaimed, want: bridge.ErrGameNotActive},
+		{name: "game already claimed", moves: []string{"e2e4"}, kind: channel.ClaimTimeout, claimant: "white", status: channel.StatusClaimed, want: bridge.ErrGameNotActive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,8 +27,9 @@
 //	srv.Addr = "127.0.0.1:8645"
 //	err = srv.ListenAndServe()
 //
-// Refusals carry JSON-RPC codes -32010 to -32018; ErrorCode maps an
-// operation's error to its code.
+// Refusals carry JSON-RPC codes -32010 to -32018; wire.ErrorCode maps an
+// operation's error to its code. The response types and codes are those
+// of package wire, which the client (offchain/client) shares.
 //
 // It owns the chess_* operations, their HTTP, WebSocket and Lambda
 // adapters and the embedded badger store; its limits come from

@@ -22,7 +22,7 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // fuzzHangLimit is how long one fuzzed request may take before the target
@@ -64,17 +64,17 @@ func fuzzLine(t testing.TB, moves ...string) []channel.SignedState {
 	prev := channel.StartState(fuzzGame)
 	var out []channel.SignedState
 	for _, m := range moves {
-		pos, err := chess.ParseFEN(prev.FEN)
+		pos, err := chessrules.ParseFEN(prev.FEN)
 		if err != nil {
 			t.Fatal(err)
 		}
-		after, err := chess.ApplyUCI(pos, m)
+		after, err := chessrules.ApplyUCI(pos, m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		next := channel.State{GameID: fuzzGame, Ply: prev.Ply + 1, FEN: after.FEN(), Move: m, PrevHash: prev.StructHash()}
 		key := fuzzBlack
-		if channel.Signer(next.Ply) == chess.White {
+		if channel.Signer(next.Ply) == chessrules.White {
 			key = fuzzWhite
 		}
 		sig, err := channel.SignState(d, next, key)
@@ -94,7 +94,7 @@ func fuzzBridge(t testing.TB, line []channel.SignedState) *Bridge {
 	arb := NewMemArbiter(fuzzChainID)
 	arb.SetGame(fuzzGame, GameInfo{
 		White: crypto.PubkeyToAddress(fuzzWhite.PublicKey), Black: crypto.PubkeyToAddress(fuzzBlack.PublicKey),
-		Stake: big.NewInt(1e18), MoveTimeout: 20, Status: StatusActive,
+		Stake: big.NewInt(1e18), MoveTimeout: 20, Status: channel.StatusActive,
 	})
 	b, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, NewMemStore(), arb)
 	if err != nil {

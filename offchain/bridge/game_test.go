@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
-	"github.com/arbiter-chain/arbiter/offchain/client"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -28,8 +28,8 @@ func TestScholarsMate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenGame: have %v, want nil", err)
 	}
-	if g.White != addr(e.white) || g.Black != addr(e.black) || g.Ply != 0 || g.FEN != chess.StartFEN ||
-		g.ToMove != "white" || g.Status != bridge.StatusActive || g.Stake.ToInt().Int64() != 1e18 || g.MoveTimeout != 20 {
+	if g.White != addr(e.white) || g.Black != addr(e.black) || g.Ply != 0 || g.FEN != chessrules.StartFEN ||
+		g.ToMove != "white" || g.Status != channel.StatusActive || g.Stake.ToInt().Int64() != 1e18 || g.MoveTimeout != 20 {
 		t.Fatalf("OpenGame: have %+v", g)
 	}
 
@@ -44,7 +44,7 @@ func TestScholarsMate(t *testing.T) {
 	states := e.line(id, scholarsMate...)
 	for _, s := range states {
 		c := white
-		if channel.Signer(s.State.Ply) == chess.Black {
+		if channel.Signer(s.State.Ply) == chessrules.Black {
 			c = black
 		}
 		r, err := c.SubmitMove(ctx, s)
@@ -84,29 +84,29 @@ func TestScholarsMate(t *testing.T) {
 
 	// Black is mated: any move is illegal.
 	after := channel.State{GameID: id, Ply: 8, FEN: states[6].State.FEN, Move: "e8e7", PrevHash: states[6].State.StructHash()}
-	if _, err := black.SubmitMove(ctx, sign(t, e.domain, after, e.black)); !errors.Is(err, client.ErrIllegalMove) {
+	if _, err := black.SubmitMove(ctx, sign(t, e.domain, after, e.black)); !errors.Is(err, wire.ErrIllegalMove) {
 		t.Fatalf("move after mate: have %v, want ErrIllegalMove", err)
 	}
 
-	tx, err := white.BuildClaim(ctx, id, client.ClaimCheckmate, addr(e.white))
+	tx, err := white.BuildClaim(ctx, id, channel.ClaimCheckmate, addr(e.white))
 	if err != nil {
 		t.Fatalf("BuildClaim: have %v, want nil", err)
 	}
 	if tx.To != common.HexToAddress(channel.ArbiterContract) {
 		t.Fatalf("BuildClaim to: have %s, want %s", tx.To, channel.ArbiterContract)
 	}
-	checkClaimData(t, tx.Data, id, bridge.ClaimCheckmate, states[5], states[6])
+	checkClaimData(t, tx.Data, id, channel.ClaimCheckmate, states[5], states[6])
 
 	for _, c := range []struct {
 		name     string
 		kind     uint8
 		claimant common.Address
 	}{
-		{"timeout against a mated player", client.ClaimTimeout, addr(e.white)},
-		{"draw in a mate", client.ClaimDraw, addr(e.white)},
-		{"mate claimed by the mated side", client.ClaimCheckmate, addr(e.black)},
+		{"timeout against a mated player", channel.ClaimTimeout, addr(e.white)},
+		{"draw in a mate", channel.ClaimDraw, addr(e.white)},
+		{"mate claimed by the mated side", channel.ClaimCheckmate, addr(e.black)},
 	} {
-		if _, err := white.BuildClaim(ctx, id, c.kind, c.claimant); !errors.Is(err, client.ErrFalseClaim) {
+		if _, err := white.BuildClaim(ctx, id, c.kind, c.claimant); !errors.Is(err, wire.ErrFalseClaim) {
 			t.Errorf("BuildClaim(%s): have %v, want ErrFalseClaim", c.name, err)
 		}
 	}
@@ -125,7 +125,7 @@ type decodedState = struct {
 // argument.
 func checkClaimData(t *testing.T, data []byte, id common.Hash, kind uint8, base, last channel.SignedState) {
 	t.Helper()
-	a, err := bridge.ArbiterABI()
+	a, err := channel.ArbiterABI()
 	if err != nil {
 		t.Fatalf("ArbiterABI: have %v, want nil", err)
 	}

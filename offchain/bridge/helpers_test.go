@@ -12,7 +12,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -81,7 +81,7 @@ func newEnv(tb testing.TB, store bridge.Store) *env {
 // activate makes the arbiter report game id as active between the env's
 // players.
 func (e *env) activate(id common.Hash) {
-	e.setStatus(id, bridge.StatusActive)
+	e.setStatus(id, channel.StatusActive)
 }
 
 func (e *env) setStatus(id common.Hash, status uint8) {
@@ -139,7 +139,7 @@ func (e *env) dial(srv *httptest.Server, path string) *client.Client {
 
 // keyFor returns the key of the player who signs ply.
 func (e *env) keyFor(ply uint32) *ecdsa.PrivateKey {
-	if channel.Signer(ply) == chess.White {
+	if channel.Signer(ply) == chessrules.White {
 		return e.white
 	}
 	return e.black
@@ -158,11 +158,11 @@ func sign(tb testing.TB, d channel.Domain, s channel.State, key *ecdsa.PrivateKe
 // step returns the state after prev that plays move, with the canonical FEN.
 func step(tb testing.TB, prev channel.State, move string) channel.State {
 	tb.Helper()
-	pos, err := chess.ParseFEN(prev.FEN)
+	pos, err := chessrules.ParseFEN(prev.FEN)
 	if err != nil {
 		tb.Fatalf("ParseFEN: have %v, want nil", err)
 	}
-	next, err := chess.ApplyUCI(pos, move)
+	next, err := chessrules.ApplyUCI(pos, move)
 	if err != nil {
 		tb.Fatalf("ApplyUCI(%q) at ply %d: have %v, want nil", move, prev.Ply+1, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -71,7 +72,7 @@ func (b *Bridge) rpcHandler() http.Handler {
 		// capped the same way.
 		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if err != nil {
-			writeRPCError(w, http.StatusBadRequest, CodeInvalidRequest, "bridge: reading request body failed")
+			writeRPCError(w, http.StatusBadRequest, wire.CodeInvalidRequest, "bridge: reading request body failed")
 			return
 		}
 		if int64(len(body)) > limit {
@@ -85,7 +86,7 @@ func (b *Bridge) rpcHandler() http.Handler {
 }
 
 func (b *Bridge) tooLarge(w http.ResponseWriter) {
-	writeRPCError(w, http.StatusRequestEntityTooLarge, CodeInvalidRequest,
+	writeRPCError(w, http.StatusRequestEntityTooLarge, wire.CodeInvalidRequest,
 		fmt.Sprintf("bridge: request body exceeds %d bytes", b.cfg.MaxBodyBytes))
 }
 

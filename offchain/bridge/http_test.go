@@ -13,6 +13,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -45,12 +46,12 @@ func TestHTTPLimits(t *testing.T) {
 		batchSize int // > 0: want a batch of this many successes
 	}{
 		{name: "ok", body: getGame, status: http.StatusOK},
-		{name: "oversized body", body: `{"pad":"` + strings.Repeat("x", 5000) + `"}`, status: http.StatusRequestEntityTooLarge, code: bridge.CodeInvalidRequest},
-		{name: "oversized chunked body", body: `{"pad":"` + strings.Repeat("x", 5000) + `"}`, chunked: true, status: http.StatusRequestEntityTooLarge, code: bridge.CodeInvalidRequest},
+		{name: "oversized body", body: `{"pad":"` + strings.Repeat("x", 5000) + `"}`, status: http.StatusRequestEntityTooLarge, code: wire.CodeInvalidRequest},
+		{name: "oversized chunked body", body: `{"pad":"` + strings.Repeat("x", 5000) + `"}`, chunked: true, status: http.StatusRequestEntityTooLarge, code: wire.CodeInvalidRequest},
 		{name: "malformed JSON", body: `{"jsonrpc":"2.0","id":1,"method":`, status: http.StatusOK, code: -32700},
 		{name: "unknown method", body: `{"jsonrpc":"2.0","id":1,"method":"chess_nope","params":[]}`, status: http.StatusOK, code: -32601},
 		{name: "batch within limit", body: "[" + strings.Repeat(getGame+",", 2) + getGame + "]", status: http.StatusOK, batchSize: 3},
-		{name: "batch over limit", body: "[" + strings.Repeat(getGame+",", 3) + getGame + "]", status: http.StatusOK, code: bridge.CodeInvalidRequest},
+		{name: "batch over limit", body: "[" + strings.Repeat(getGame+",", 3) + getGame + "]", status: http.StatusOK, code: wire.CodeInvalidRequest},
 		{name: "subscribe over HTTP", body: `{"jsonrpc":"2.0","id":1,"method":"chess_subscribe","params":["moves","` + id.Hex() + `"]}`, status: http.StatusOK, code: -32601},
 	}
 	for _, tt := range tests {
@@ -125,8 +126,8 @@ func TestWebSocketLimits(t *testing.T) {
 		if _, err := c.SubscribeMoves(ctx, id, ch); err != nil {
 			t.Fatalf("subscription 2: have %v, want nil", err)
 		}
-		if _, err := c.SubscribeMoves(ctx, id, ch); rpcCode(err) != bridge.CodeLimitExceeded {
-			t.Fatalf("subscription 3: have %v, want code %d", err, bridge.CodeLimitExceeded)
+		if _, err := c.SubscribeMoves(ctx, id, ch); rpcCode(err) != wire.CodeLimitExceeded {
+			t.Fatalf("subscription 3: have %v, want code %d", err, wire.CodeLimitExceeded)
 		}
 		// Another connection has its own budget.
 		if _, err := e.dial(srv, "/ws").SubscribeMoves(ctx, id, ch); err != nil {
@@ -152,8 +153,8 @@ func TestWebSocketLimits(t *testing.T) {
 	t.Run("unknown game", func(t *testing.T) {
 		c := e.dial(srv, "/ws")
 		ch := make(chan channel.SignedState, 1)
-		if _, err := c.SubscribeMoves(ctx, gameID("nope"), ch); rpcCode(err) != bridge.CodeUnknownGame {
-			t.Fatalf("have %v, want code %d", err, bridge.CodeUnknownGame)
+		if _, err := c.SubscribeMoves(ctx, gameID("nope"), ch); rpcCode(err) != wire.CodeUnknownGame {
+			t.Fatalf("have %v, want code %d", err, wire.CodeUnknownGame)
 		}
 	})
 

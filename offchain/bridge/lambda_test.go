@@ -12,6 +12,8 @@ import (
 
 	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
+	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -55,7 +57,7 @@ func TestLambda(t *testing.T) {
 	}{
 		{name: "open game", event: loadEvent(t, "apigw_open_game.json"), status: http.StatusOK, check: func(out string) {
 			var g bridge.Game
-			if err := json.Unmarshal([]byte(out), &g); err != nil || g.GameID != lambdaGameID || g.White != addr(e.white) || g.Status != bridge.StatusActive {
+			if err := json.Unmarshal([]byte(out), &g); err != nil || g.GameID != lambdaGameID || g.White != addr(e.white) || g.Status != channel.StatusActive {
 				t.Errorf("openGame result: have %s", out)
 			}
 		}},
@@ -65,7 +67,7 @@ func TestLambda(t *testing.T) {
 				t.Errorf("submitMove result: have %s", out)
 			}
 		}},
-		{name: "submit move again", event: loadEvent(t, "apigw_submit_move.json"), status: http.StatusOK, code: bridge.CodeDuplicate},
+		{name: "submit move again", event: loadEvent(t, "apigw_submit_move.json"), status: http.StatusOK, code: wire.CodeDuplicate},
 		{name: "get game, base64 body", event: loadEvent(t, "apigw_get_game_base64.json"), status: http.StatusOK, check: func(out string) {
 			var g bridge.Game
 			if err := json.Unmarshal([]byte(out), &g); err != nil || g.Ply != 1 || g.ToMove != "black" {
@@ -79,8 +81,8 @@ func TestLambda(t *testing.T) {
 			}
 		}},
 		{name: "malformed JSON", event: loadEvent(t, "apigw_malformed_json.json"), status: http.StatusOK, code: -32700},
-		{name: "oversized body", event: oversized, status: http.StatusRequestEntityTooLarge, code: bridge.CodeInvalidRequest},
-		{name: "oversized base64 body", event: oversized64, status: http.StatusRequestEntityTooLarge, code: bridge.CodeInvalidRequest},
+		{name: "oversized body", event: oversized, status: http.StatusRequestEntityTooLarge, code: wire.CodeInvalidRequest},
+		{name: "oversized base64 body", event: oversized64, status: http.StatusRequestEntityTooLarge, code: wire.CodeInvalidRequest},
 		{name: "GET", event: loadEvent(t, "apigw_get_method.json"), status: http.StatusMethodNotAllowed},
 		{name: "wrong path", event: loadEvent(t, "apigw_wrong_path.json"), status: http.StatusNotFound},
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
 
@@ -68,7 +69,7 @@ func (p *nodeProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		writeRPCError(w, http.StatusBadRequest, CodeInvalidRequest, "bridge: reading request body failed")
+		writeRPCError(w, http.StatusBadRequest, wire.CodeInvalidRequest, "bridge: reading request body failed")
 		return
 	}
 	if int64(len(body)) > limit {
@@ -90,7 +91,7 @@ func (p *nodeProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(reqs) == 0 || len(reqs) > p.b.cfg.MaxBatchItems {
-		writeRPCError(w, http.StatusOK, CodeInvalidRequest, "bridge: batch is empty or too large")
+		writeRPCError(w, http.StatusOK, wire.CodeInvalidRequest, "bridge: batch is empty or too large")
 		return
 	}
 	out := make([]proxyResponse, len(reqs))
@@ -110,7 +111,7 @@ func (p *nodeProxy) call(ctx context.Context, req proxyRequest) proxyResponse {
 	resp := proxyResponse{Version: "2.0", ID: req.ID}
 	switch {
 	case p.node == nil:
-		resp.Error = &proxyError{Code: CodeInternal, Message: errNoNode.Error()}
+		resp.Error = &proxyError{Code: wire.CodeInternal, Message: errNoNode.Error()}
 		return resp
 	case !nodeMethods[req.Method]:
 		resp.Error = &proxyError{Code: -32601, Message: "bridge: method not available through /node: " + truncate(req.Method)}
@@ -124,7 +125,7 @@ func (p *nodeProxy) call(ctx context.Context, req proxyRequest) proxyResponse {
 	}
 	var res json.RawMessage
 	if err := p.node.CallContext(ctx, &res, req.Method, args...); err != nil {
-		e := &proxyError{Code: CodeInternal, Message: err.Error()}
+		e := &proxyError{Code: wire.CodeInternal, Message: err.Error()}
 		var rerr gethrpc.Error
 		if errors.As(err, &rerr) {
 			e.Code = rerr.ErrorCode()

@@ -8,8 +8,9 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // maxOfferGames bounds the games whose outcome offers a bridge holds; the
@@ -18,16 +19,8 @@ import (
 // filling the book costs real games.
 const maxOfferGames = 4096
 
-// Offer is an outcome one player signed and offers the other: a draw, or
-// the signer's own defeat. The other player signs the same outcome and
-// sends both signatures to the arbiter's conclude.
-type Offer struct {
-	GameID    common.Hash    `json:"gameId"`
-	Result    uint8          `json:"result"`
-	Signer    common.Address `json:"signer"`
-	Side      string         `json:"side"` // "white" or "black"
-	Signature hexutil.Bytes  `json:"signature"`
-}
+// Offer is an outcome one player signed and offers the other (wire.Offer).
+type Offer = wire.Offer
 
 // offerBook holds the newest offer of each player of recent games. Offers
 // are relayed, not stored: they live in this bridge instance's memory
@@ -95,19 +88,19 @@ func (b *Bridge) OfferOutcome(ctx context.Context, gameID common.Hash, result ui
 		return Offer{}, fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	side := playerColor(g, signer)
-	if side == chess.NoColor {
+	if side == chessrules.NoColor {
 		return Offer{}, fmt.Errorf("%w: outcome signed by %s, not a player", ErrBadSignature, signer)
 	}
 	info, err := b.arbiter.Game(ctx, gameID)
 	if err != nil {
 		return Offer{}, err
 	}
-	if info.Status != StatusActive && info.Status != StatusClaimed {
+	if info.Status != channel.StatusActive && info.Status != channel.StatusClaimed {
 		return Offer{}, fmt.Errorf("%w: arbiter reports status %d", ErrGameNotActive, info.Status)
 	}
 	o := Offer{GameID: gameID, Result: result, Signer: signer, Side: side.String(), Signature: append(hexutil.Bytes(nil), sig...)}
 	idx := 0
-	if side == chess.Black {
+	if side == chessrules.Black {
 		idx = 1
 	}
 	b.offers.put(o, idx)

@@ -27,7 +27,7 @@ func (b *Bridge) OpenGame(ctx context.Context, req OpenGameRequest) (Game, error
 	if err != nil {
 		return Game{}, err
 	}
-	if info.Status != StatusActive {
+	if info.Status != channel.StatusActive {
 		return Game{}, fmt.Errorf("%w: arbiter reports status %d", ErrGameNotActive, info.Status)
 	}
 	if info.White == (common.Address{}) || info.Black == (common.Address{}) || info.White == info.Black {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -165,11 +166,11 @@ func TestOutcomeOffers(t *testing.T) {
 		sig    []byte
 		code   int
 	}{
-		{"result out of range", id, 4, signOutcome(e.white, id, 3), bridge.CodeInvalidParams},
-		{"short signature", id, 3, make([]byte, 10), bridge.CodeBadSignature},
-		{"unregistered game", other, 3, signOutcome(e.white, other, 3), bridge.CodeUnknownGame},
-		{"signed by a stranger", id, 3, signOutcome(stranger, id, 3), bridge.CodeBadSignature},
-		{"signed for another result", id, 3, signOutcome(e.white, id, 1), bridge.CodeBadSignature},
+		{"result out of range", id, 4, signOutcome(e.white, id, 3), wire.CodeInvalidParams},
+		{"short signature", id, 3, make([]byte, 10), wire.CodeBadSignature},
+		{"unregistered game", other, 3, signOutcome(e.white, other, 3), wire.CodeUnknownGame},
+		{"signed by a stranger", id, 3, signOutcome(stranger, id, 3), wire.CodeBadSignature},
+		{"signed for another result", id, 3, signOutcome(e.white, id, 1), wire.CodeBadSignature},
 		{"white offers a draw", id, 3, signOutcome(e.white, id, 3), 0},
 		{"black signs its defeat", id, 1, signOutcome(e.black, id, 1), 0},
 	}
@@ -195,8 +196,8 @@ func TestOutcomeOffers(t *testing.T) {
 		}
 	}
 	// Once the game has ended no offer is taken.
-	e.setStatus(id, bridge.StatusEnded)
-	if _, err := c.OfferOutcome(ctx, id, 3, signOutcome(e.black, id, 3)); rpcCode(err) != bridge.CodeGameNotActive {
-		t.Errorf("offer after the end: have %v, want code %d", err, bridge.CodeGameNotActive)
+	e.setStatus(id, channel.StatusEnded)
+	if _, err := c.OfferOutcome(ctx, id, 3, signOutcome(e.black, id, 3)); rpcCode(err) != wire.CodeGameNotActive {
+		t.Errorf("offer after the end: have %v, want code %d", err, wire.CodeGameNotActive)
 	}
 }

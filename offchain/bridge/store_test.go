@@ -10,6 +10,7 @@ import (
 	"github.com/arbiter-chain/arbiter/offchain/bridge/dynamostore"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/pgstore"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/storetest"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
@@ -108,7 +109,7 @@ func TestBadgerRestart(t *testing.T) {
 			t.Fatalf("History[%d] after restart differs", i)
 		}
 	}
-	if _, err := c.SubmitMove(ctx, states[3]); rpcCode(err) != bridge.CodeDuplicate {
+	if _, err := c.SubmitMove(ctx, states[3]); rpcCode(err) != wire.CodeDuplicate {
 		t.Fatalf("resubmit ply 4 after restart: have %v, want duplicate", err)
 	}
 	for _, s := range states[4:] {

@@ -7,8 +7,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -38,7 +39,7 @@ func (b *Bridge) SubmitMove(ctx context.Context, req SubmitMoveRequest) (MoveRec
 	start := time.Now()
 	r, err := b.submit(ctx, req.State)
 	if err != nil {
-		b.metrics.rejected.WithLabelValues(strconv.Itoa(ErrorCode(err))).Inc()
+		b.metrics.rejected.WithLabelValues(strconv.Itoa(wire.ErrorCode(err))).Inc()
 		return MoveReceipt{}, err
 	}
 	b.metrics.accepted.Inc()
@@ -61,7 +62,7 @@ func (b *Bridge) submit(ctx context.Context, ss channel.SignedState) (MoveReceip
 	if err != nil {
 		return MoveReceipt{}, err
 	}
-	if info.Status != StatusActive && info.Status != StatusClaimed {
+	if info.Status != channel.StatusActive && info.Status != channel.StatusClaimed {
 		return MoveReceipt{}, fmt.Errorf("%w: arbiter reports status %d", ErrGameNotActive, info.Status)
 	}
 	d, err := b.domain(ctx)
@@ -84,7 +85,7 @@ func (b *Bridge) submit(ctx context.Context, ss channel.SignedState) (MoveReceip
 			return MoveReceipt{}, b.notNew(ctx, next)
 		}
 		toMove := g.Black
-		if channel.Signer(prev.Ply+1) == chess.White {
+		if channel.Signer(prev.Ply+1) == chessrules.White {
 			toMove = g.White
 		}
 		if signer != toMove {
@@ -120,13 +121,13 @@ func (b *Bridge) notNew(ctx context.Context, next channel.State) error {
 }
 
 // playerColor returns the side addr plays in g, or NoColor.
-func playerColor(g GameRecord, addr common.Address) chess.Color {
+func playerColor(g GameRecord, addr common.Address) chessrules.Color {
 	switch addr {
 	case g.White:
-		return chess.White
+		return chessrules.White
 	case g.Black:
-		return chess.Black
+		return chessrules.Black
 	default:
-		return chess.NoColor
+		return chessrules.NoColor
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/client"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -36,7 +36,7 @@ func TestSubmitRefused(t *testing.T) {
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), stranger)
 			},
-			code: client.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: wire.ErrBadSignature,
 		},
 		{
 			name: "malformed signature v",
@@ -45,7 +45,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Signature[64] = 7
 				return s
 			},
-			code: client.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: wire.ErrBadSignature,
 		},
 		{
 			name: "replay of a move from another game",
@@ -58,14 +58,14 @@ func TestSubmitRefused(t *testing.T) {
 				s.State.PrevHash = ply1.State.StructHash()
 				return s
 			},
-			code: client.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: wire.ErrBadSignature,
 		},
 		{
 			name: "signed for another chain id",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, channel.DefaultDomain(big.NewInt(1)), step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: client.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: wire.ErrBadSignature,
 		},
 		{
 			name: "signed for another contract",
@@ -73,14 +73,14 @@ func TestSubmitRefused(t *testing.T) {
 				d := channel.Domain{ChainID: testChainID, Contract: common.HexToAddress("0x1004")}
 				return sign(t, d, step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: client.CodeBadSignature, want: client.ErrBadSignature,
+			code: wire.CodeBadSignature, want: wire.ErrBadSignature,
 		},
 		{
 			name: "white moves on black's turn",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.white)
 			},
-			code: client.CodeNotYourTurn, want: client.ErrNotYourTurn,
+			code: wire.CodeNotYourTurn, want: wire.ErrNotYourTurn,
 		},
 		{
 			name: "white plays again at ply 3",
@@ -88,7 +88,7 @@ func TestSubmitRefused(t *testing.T) {
 				s := step(t, step(t, ply1.State, "e7e5"), "g1f3")
 				return sign(t, e.domain, s, e.white)
 			},
-			code: client.CodeNotYourTurn, want: client.ErrNotYourTurn,
+			code: wire.CodeNotYourTurn, want: wire.ErrNotYourTurn,
 		},
 		{
 			name: "ply gap",
@@ -97,7 +97,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Ply = 4
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeNotNext, want: client.ErrNotNext,
+			code: wire.CodeNotNext, want: wire.ErrNotNext,
 		},
 		{
 			name: "prevHash mismatch",
@@ -106,14 +106,14 @@ func TestSubmitRefused(t *testing.T) {
 				s.PrevHash = common.HexToHash("0x01")
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeNotNext, want: client.ErrNotNext,
+			code: wire.CodeNotNext, want: wire.ErrNotNext,
 		},
 		{
 			name: "another state at an accepted ply",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return sign(t, e.domain, step(t, channel.StartState(id), "d2d4"), e.white)
 			},
-			code: client.CodeNotNext, want: client.ErrNotNext,
+			code: wire.CodeNotNext, want: wire.ErrNotNext,
 		},
 		{
 			name: "illegal move",
@@ -122,7 +122,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Move = "e7e4"
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeIllegalMove, want: client.ErrIllegalMove,
+			code: wire.CodeIllegalMove, want: wire.ErrIllegalMove,
 		},
 		{
 			name: "move not in UCI",
@@ -131,7 +131,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.Move = "e5"
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeIllegalMove, want: client.ErrIllegalMove,
+			code: wire.CodeIllegalMove, want: wire.ErrIllegalMove,
 		},
 		{
 			name: "FEN of another position",
@@ -140,7 +140,7 @@ func TestSubmitRefused(t *testing.T) {
 				s.FEN = step(t, ply1.State, "e7e6").FEN
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeFENMismatch, want: client.ErrFENMismatch,
+			code: wire.CodeFENMismatch, want: wire.ErrFENMismatch,
 		},
 		{
 			name: "unparsable FEN",
@@ -149,37 +149,37 @@ func TestSubmitRefused(t *testing.T) {
 				s.FEN = "not a position"
 				return sign(t, e.domain, s, e.black)
 			},
-			code: client.CodeFENMismatch, want: client.ErrFENMismatch,
+			code: wire.CodeFENMismatch, want: wire.ErrFENMismatch,
 		},
 		{
 			name: "duplicate",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return ply1
 			},
-			code: client.CodeDuplicate, want: client.ErrDuplicate,
+			code: wire.CodeDuplicate, want: wire.ErrDuplicate,
 		},
 		{
 			name: "unknown game",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
 				return e.line(gameID("never opened"), "e2e4")[0]
 			},
-			code: client.CodeUnknownGame, want: client.ErrUnknownGame,
+			code: wire.CodeUnknownGame, want: wire.ErrUnknownGame,
 		},
 		{
 			name: "game ended on chain",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
-				e.setStatus(id, bridge.StatusEnded)
+				e.setStatus(id, channel.StatusEnded)
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: client.CodeGameNotActive, want: client.ErrGameNotActive,
+			code: wire.CodeGameNotActive, want: wire.ErrGameNotActive,
 		},
 		{
 			name: "game cancelled on chain",
 			setup: func(id common.Hash, ply1 channel.SignedState) channel.SignedState {
-				e.setStatus(id, bridge.StatusCancelled)
+				e.setStatus(id, channel.StatusCancelled)
 				return sign(t, e.domain, step(t, ply1.State, "e7e5"), e.black)
 			},
-			code: client.CodeGameNotActive, want: client.ErrGameNotActive,
+			code: wire.CodeGameNotActive, want: wire.ErrGameNotActive,
 		},
 	}
 	for _, tt := range tests {
@@ -211,7 +211,7 @@ func TestSubmitDuringClaim(t *testing.T) {
 	e.openGame(b, id)
 	states := e.line(id, "e2e4", "e7e5")
 	e.submitAll(b, states[:1])
-	e.setStatus(id, bridge.StatusClaimed)
+	e.setStatus(id, channel.StatusClaimed)
 	e.submitAll(b, states[1:])
 }
 
@@ -254,8 +254,8 @@ func TestSubmitMalformedParams(t *testing.T) {
 			var out any
 			err := c.RPC().CallContext(ctx, &out, "chess_submitMove", tt.param)
 			var re interface{ ErrorCode() int }
-			if !errors.As(err, &re) || re.ErrorCode() != bridge.CodeInvalidParams {
-				t.Fatalf("have %v, want code %d", err, bridge.CodeInvalidParams)
+			if !errors.As(err, &re) || re.ErrorCode() != wire.CodeInvalidParams {
+				t.Fatalf("have %v, want code %d", err, wire.CodeInvalidParams)
 			}
 		})
 	}
@@ -279,15 +279,15 @@ func TestOpenGame(t *testing.T) {
 		status uint8 // arbiter status; 0 = unknown to the arbiter
 		want   error
 	}{
-		{"unknown on chain", bridge.StatusNone, client.ErrGameNotActive},
-		{"open, not joined", bridge.StatusOpen, client.ErrGameNotActive},
-		{"ended", bridge.StatusEnded, client.ErrGameNotActive},
-		{"active", bridge.StatusActive, nil},
+		{"unknown on chain", channel.StatusNone, wire.ErrGameNotActive},
+		{"open, not joined", channel.StatusOpen, wire.ErrGameNotActive},
+		{"ended", channel.StatusEnded, wire.ErrGameNotActive},
+		{"active", channel.StatusActive, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := gameID("open: " + tt.name)
-			if tt.status != bridge.StatusNone {
+			if tt.status != channel.StatusNone {
 				e.setStatus(id, tt.status)
 			}
 			_, err := c.OpenGame(ctx, id)
@@ -295,20 +295,20 @@ func TestOpenGame(t *testing.T) {
 				t.Fatalf("OpenGame: have %v, want %v", err, tt.want)
 			}
 			_, err = c.GetGame(ctx, id)
-			if tt.want != nil && !errors.Is(err, client.ErrUnknownGame) {
+			if tt.want != nil && !errors.Is(err, wire.ErrUnknownGame) {
 				t.Fatalf("GetGame of a refused game: have %v, want ErrUnknownGame", err)
 			}
 			if tt.want == nil {
 				// Opening twice returns the same game; status follows the chain.
-				e.setStatus(id, bridge.StatusEnded)
+				e.setStatus(id, channel.StatusEnded)
 				g, err := c.OpenGame(ctx, id)
-				if err != nil || g.Status != bridge.StatusEnded {
+				if err != nil || g.Status != channel.StatusEnded {
 					t.Fatalf("second OpenGame: have %+v, %v; want status ended", g, err)
 				}
 			}
 		})
 	}
-	if _, err := c.History(ctx, gameID("nope"), 0); !errors.Is(err, client.ErrUnknownGame) {
+	if _, err := c.History(ctx, gameID("nope"), 0); !errors.Is(err, wire.ErrUnknownGame) {
 		t.Fatalf("History of unknown game: have %v, want ErrUnknownGame", err)
 	}
 }
@@ -320,22 +320,22 @@ func TestErrorCodes(t *testing.T) {
 		err        error
 		code, want int
 	}{
-		{bridge.ErrBadSignature, bridge.CodeBadSignature, client.CodeBadSignature},
-		{bridge.ErrNotYourTurn, bridge.CodeNotYourTurn, client.CodeNotYourTurn},
-		{bridge.ErrIllegalMove, bridge.CodeIllegalMove, client.CodeIllegalMove},
-		{bridge.ErrFENMismatch, bridge.CodeFENMismatch, client.CodeFENMismatch},
-		{bridge.ErrNotNext, bridge.CodeNotNext, client.CodeNotNext},
-		{bridge.ErrUnknownGame, bridge.CodeUnknownGame, client.CodeUnknownGame},
-		{bridge.ErrGameNotActive, bridge.CodeGameNotActive, client.CodeGameNotActive},
-		{bridge.ErrDuplicate, bridge.CodeDuplicate, client.CodeDuplicate},
-		{bridge.ErrFalseClaim, bridge.CodeFalseClaim, client.CodeFalseClaim},
-		{errors.New("disk on fire"), bridge.CodeInternal, bridge.CodeInternal},
+		{bridge.ErrBadSignature, wire.CodeBadSignature, wire.CodeBadSignature},
+		{bridge.ErrNotYourTurn, wire.CodeNotYourTurn, wire.CodeNotYourTurn},
+		{bridge.ErrIllegalMove, wire.CodeIllegalMove, wire.CodeIllegalMove},
+		{bridge.ErrFENMismatch, wire.CodeFENMismatch, wire.CodeFENMismatch},
+		{bridge.ErrNotNext, wire.CodeNotNext, wire.CodeNotNext},
+		{bridge.ErrUnknownGame, wire.CodeUnknownGame, wire.CodeUnknownGame},
+		{bridge.ErrGameNotActive, wire.CodeGameNotActive, wire.CodeGameNotActive},
+		{bridge.ErrDuplicate, wire.CodeDuplicate, wire.CodeDuplicate},
+		{bridge.ErrFalseClaim, wire.CodeFalseClaim, wire.CodeFalseClaim},
+		{errors.New("disk on fire"), wire.CodeInternal, wire.CodeInternal},
 	}
 	for _, tt := range tests {
 		if tt.code != tt.want {
 			t.Errorf("%v: bridge code %d, client code %d", tt.err, tt.code, tt.want)
 		}
-		if got := bridge.ErrorCode(tt.err); got != tt.code {
+		if got := wire.ErrorCode(tt.err); got != tt.code {
 			t.Errorf("ErrorCode(%v): have %d, want %d", tt.err, got, tt.code)
 		}
 	}

@@ -3,38 +3,13 @@ package bridge
 import (
 	"math/big"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 )
 
-// Game status codes, as the arbiter's game() view returns them. Zero means
-// the arbiter knows no such game.
-const (
-	StatusNone      uint8 = 0
-	StatusOpen      uint8 = 1
-	StatusActive    uint8 = 2
-	StatusClaimed   uint8 = 3
-	StatusEnded     uint8 = 4
-	StatusCancelled uint8 = 5
-)
-
-// Result codes of an ended game (zero while it runs).
-const (
-	ResultNone      uint8 = 0
-	ResultWhiteWins       = channel.ResultWhiteWins
-	ResultBlackWins       = channel.ResultBlackWins
-	ResultDraw            = channel.ResultDraw
-)
-
-// Claim kinds of the arbiter's claim().
-const (
-	ClaimCheckmate uint8 = 1
-	ClaimDraw      uint8 = 2
-	ClaimTimeout   uint8 = 3
-)
-
-// GameInfo is what the arbiter's game(gameId) view returns.
+// GameInfo is what the arbiter's game(gameId) view returns. Status and
+// Result are channel.Status* and channel.Result* codes.
 type GameInfo struct {
 	White       common.Address
 	Black       common.Address
@@ -46,35 +21,16 @@ type GameInfo struct {
 	Deadline    uint64
 }
 
-// Game is the response of chess_openGame and chess_getGame: the players
-// and stake recorded when the game was opened on the bridge, status and
-// result as the arbiter reports them now, and the newest accepted state.
-type Game struct {
-	GameID      common.Hash    `json:"gameId"`
-	White       common.Address `json:"white"`
-	Black       common.Address `json:"black"`
-	Stake       *hexutil.Big   `json:"stake"`
-	MoveTimeout uint64         `json:"moveTimeout"`
-	Status      uint8          `json:"status"`
-	Result      uint8          `json:"result"`
-	Ply         uint32         `json:"ply"`
-	FEN         string         `json:"fen"`
-	ToMove      string         `json:"toMove"` // "white" or "black"
-}
-
-// MoveReceipt is the response of chess_submitMove.
-type MoveReceipt struct {
-	Accepted bool   `json:"accepted"`
-	Ply      uint32 `json:"ply"`
-	FEN      string `json:"fen"`
-}
-
-// ClaimTx is the response of chess_buildClaim: a call of the arbiter's
-// claim() for the claimant to sign and send.
-type ClaimTx struct {
-	To   common.Address `json:"to"`
-	Data hexutil.Bytes  `json:"data"`
-}
+// Responses of the operations, as they go over the wire (package wire
+// defines them once for the bridge and its client).
+type (
+	// Game is the response of chess_openGame and chess_getGame.
+	Game = wire.Game
+	// MoveReceipt is the response of chess_submitMove.
+	MoveReceipt = wire.MoveReceipt
+	// ClaimTx is the response of chess_buildClaim.
+	ClaimTx = wire.ClaimTx
+)
 
 // Requests of the operations. Each operation is a function of its request
 // and the Store and Arbiter alone.

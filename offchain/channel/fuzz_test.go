@@ -9,7 +9,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // wrapsOne reports whether err wraps one of the sentinels.
@@ -36,17 +36,17 @@ func fuzzLine(t testing.TB, moves ...string) [][]byte {
 	prev := StartState(crypto.Keccak256Hash([]byte("fuzz game")))
 	var out [][]byte
 	for _, m := range moves {
-		pos, err := chess.ParseFEN(prev.FEN)
+		pos, err := chessrules.ParseFEN(prev.FEN)
 		if err != nil {
 			t.Fatal(err)
 		}
-		after, err := chess.ApplyUCI(pos, m)
+		after, err := chessrules.ApplyUCI(pos, m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		next := State{GameID: prev.GameID, Ply: prev.Ply + 1, FEN: after.FEN(), Move: m, PrevHash: prev.StructHash()}
 		key := fuzzBlack
-		if Signer(next.Ply) == chess.White {
+		if Signer(next.Ply) == chessrules.White {
 			key = fuzzWhite
 		}
 		sig, err := SignState(fuzzD, next, key)
@@ -127,7 +127,7 @@ func FuzzTransition(f *testing.F) {
 			return
 		}
 		want := ba
-		if Signer(next.State.Ply) == chess.White {
+		if Signer(next.State.Ply) == chessrules.White {
 			want = wa
 		}
 		// The recovered signer, as the bridge checks it, and the signer
@@ -147,7 +147,7 @@ func FuzzTransition(f *testing.F) {
 			if next.State.Ply != prev.State.Ply+1 || next.State.PrevHash != prev.State.StructHash() || by != want {
 				t.Fatalf("accepted %+v after %+v signed by %s", next.State, prev.State, by)
 			}
-			if _, err := chess.ParseFEN(next.State.FEN); err != nil {
+			if _, err := chessrules.ParseFEN(next.State.FEN); err != nil {
 				t.Fatalf("accepted an unparsable FEN: %v", err)
 			}
 		}

@@ -5,7 +5,7 @@ import (
 	"math/big"
 	"testing"
 
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 )
@@ -43,7 +43,7 @@ func newFixture(t *testing.T) fixture {
 
 // keyFor returns the key of the player who signs ply.
 func (f fixture) keyFor(ply uint32) *ecdsa.PrivateKey {
-	if Signer(ply) == chess.White {
+	if Signer(ply) == chessrules.White {
 		return f.white
 	}
 	return f.black
@@ -72,11 +72,11 @@ func (f fixture) verify(d Domain, prev, next State, sig []byte) error {
 // step returns the state after prev that plays move, with the canonical FEN.
 func step(t *testing.T, prev State, move string) State {
 	t.Helper()
-	pos, err := chess.ParseFEN(prev.FEN)
+	pos, err := chessrules.ParseFEN(prev.FEN)
 	if err != nil {
 		t.Fatalf("ParseFEN: have %v, want nil", err)
 	}
-	next, err := chess.ApplyUCI(pos, move)
+	next, err := chessrules.ApplyUCI(pos, move)
 	if err != nil {
 		t.Fatalf("ApplyUCI(%q): have %v, want nil", move, err)
 	}

@@ -3,13 +3,13 @@ package channel
 import (
 	"fmt"
 
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/ethereum/go-ethereum/common"
 )
 
 // Size caps on the string fields of a State, in bytes.
 const (
-	MaxFENLength  = chess.MaxFENLength
+	MaxFENLength  = chessrules.MaxFENLength
 	MaxMoveLength = 5
 )
 
@@ -27,7 +27,7 @@ type State struct {
 // StartState returns the unsigned state at ply 0 of a game: the standard
 // start position, no move and a zero PrevHash.
 func StartState(gameID common.Hash) State {
-	return State{GameID: gameID, Ply: 0, FEN: chess.StartFEN}
+	return State{GameID: gameID, Ply: 0, FEN: chessrules.StartFEN}
 }
 
 // checkSize rejects states whose fields exceed the size caps.
@@ -43,19 +43,21 @@ func (s State) checkSize() error {
 
 // Signer returns the side that signs the state at ply: White for odd plies,
 // Black for even plies from 2 on, and NoColor for the unsigned ply 0.
-func Signer(ply uint32) chess.Color {
+func Signer(ply uint32) chessrules.Color {
 	switch {
 	case ply == 0:
-		return chess.NoColor
+		return chessrules.NoColor
 	case ply%2 == 1:
-		return chess.White
+		return chessrules.White
 	default:
-		return chess.Black
+		return chessrules.Black
 	}
 }
 
-// Result codes of an Outcome.
+// Result codes of an Outcome and of an ended game in the arbiter's game()
+// view, where ResultNone stands for a game that has not ended.
 const (
+	ResultNone      uint8 = 0
 	ResultWhiteWins uint8 = 1
 	ResultBlackWins uint8 = 2
 	ResultDraw      uint8 = 3

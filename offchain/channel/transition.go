@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -28,7 +28,7 @@ import (
 //     and an en-passant target on which no capture is legal do not matter.
 //
 // Errors from the chess package stay wrapped too, so errors.Is also matches
-// chess.ErrMalformedMove and the like. CheckTransition is pure and
+// chessrules.ErrMalformedMove and the like. CheckTransition is pure and
 // deterministic.
 func CheckTransition(prev, next State, nextSigner, white, black common.Address) error {
 	if next.GameID != prev.GameID {
@@ -44,7 +44,7 @@ func CheckTransition(prev, next State, nextSigner, white, black common.Address) 
 		return fmt.Errorf("%w: have %s, want %s", ErrPrevHash, next.PrevHash, want)
 	}
 	want := black
-	if Signer(next.Ply) == chess.White {
+	if Signer(next.Ply) == chessrules.White {
 		want = white
 	}
 	if nextSigner != want || want == (common.Address{}) {
@@ -56,18 +56,18 @@ func CheckTransition(prev, next State, nextSigner, white, black common.Address) 
 	if err := next.checkSize(); err != nil {
 		return err
 	}
-	from, err := chess.ParseFEN(prev.FEN)
+	from, err := chessrules.ParseFEN(prev.FEN)
 	if err != nil {
 		return fmt.Errorf("%w: ply %d: %w", ErrBadFEN, prev.Ply, err)
 	}
-	after, err := chess.ApplyUCI(from, next.Move)
+	after, err := chessrules.ApplyUCI(from, next.Move)
 	switch {
-	case errors.Is(err, chess.ErrGameOver):
+	case errors.Is(err, chessrules.ErrGameOver):
 		return fmt.Errorf("%w: %w", ErrGameOver, err)
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrIllegalMove, err)
 	}
-	claimed, err := chess.ParseFEN(next.FEN)
+	claimed, err := chessrules.ParseFEN(next.FEN)
 	if err != nil {
 		return fmt.Errorf("%w: ply %d: %w", ErrBadFEN, next.Ply, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"math/big"
 	"testing"
 
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 )
@@ -26,7 +26,7 @@ func TestCheckTransition(t *testing.T) {
 	}
 	// Fool's mate, then a move by white.
 	mate := line(t, f.game, "f2f3", "e7e5", "g2g4", "d8h4")
-	afterMate := State{GameID: f.game, Ply: 5, FEN: chess.StartFEN, Move: "e2e4", PrevHash: mate[4].StructHash()}
+	afterMate := State{GameID: f.game, Ply: 5, FEN: chessrules.StartFEN, Move: "e2e4", PrevHash: mate[4].StructHash()}
 	// An en-passant line: 1.e4 a6 2.e5 d5, white may capture on d6.
 	ep := line(t, f.game, "e2e4", "a7a6", "e4e5", "d7d5")
 	epFEN := "rnbqkbnr/1pp1pppp/p7/3pP3/8/8/PPPP1PPP/RNBQKBNR w KQkq d6 0 3"
@@ -79,7 +79,7 @@ func TestCheckTransition(t *testing.T) {
 			want: ErrBadStart},
 		{name: "illegal move", prev: start, next: edit(afterE4, func(s *State) { s.Move = "e2e5" }), want: ErrIllegalMove},
 		{name: "black piece moved on white's turn", prev: start, next: edit(afterE4, func(s *State) { s.Move = "e7e5" }), want: ErrIllegalMove},
-		{name: "malformed move", prev: start, next: edit(afterE4, func(s *State) { s.Move = "E2E4" }), want: chess.ErrMalformedMove},
+		{name: "malformed move", prev: start, next: edit(afterE4, func(s *State) { s.Move = "E2E4" }), want: chessrules.ErrMalformedMove},
 		{name: "empty move", prev: start, next: edit(afterE4, func(s *State) { s.Move = "" }), want: ErrIllegalMove},
 		{name: "oversized move", prev: start, next: edit(afterE4, func(s *State) { s.Move = "e2e4qq" }),
 			signAs: func(State) State { return afterE4 }, want: ErrMalformed},
@@ -151,12 +151,12 @@ func TestFullGameChain(t *testing.T) {
 			}
 		})
 	}
-	final, err := chess.ParseFEN(states[len(states)-1].FEN)
+	final, err := chessrules.ParseFEN(states[len(states)-1].FEN)
 	if err != nil {
 		t.Fatalf("ParseFEN: have %v, want nil", err)
 	}
-	res, err := chess.Status(final)
-	if err != nil || res.Winner() != chess.White {
-		t.Errorf("winner: have %v (err %v), want %v", res.Winner(), err, chess.White)
+	res, err := chessrules.Status(final)
+	if err != nil || res.Winner() != chessrules.White {
+		t.Errorf("winner: have %v (err %v), want %v", res.Winner(), err, chessrules.White)
 	}
 }

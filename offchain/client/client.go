@@ -3,48 +3,24 @@ package client
 import (
 	"context"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
 )
 
-// Claim kinds for BuildClaim.
-const (
-	ClaimCheckmate uint8 = 1
-	ClaimDraw      uint8 = 2
-	ClaimTimeout   uint8 = 3
+// The bridge's responses, defined once in package wire.
+type (
+	// Game is a game as the bridge reports it. Status and Result are the
+	// arbiter's codes; Ply and FEN are those of the newest accepted state.
+	Game = wire.Game
+	// MoveReceipt confirms an accepted state.
+	MoveReceipt = wire.MoveReceipt
+	// ClaimTx is an arbiter call to sign and send: To is the arbiter,
+	// Data the ABI-encoded claim.
+	ClaimTx = wire.ClaimTx
 )
-
-// Game is a game as the bridge reports it. Status and Result are the
-// arbiter's codes; Ply and FEN are those of the newest accepted state.
-type Game struct {
-	GameID      common.Hash    `json:"gameId"`
-	White       common.Address `json:"white"`
-	Black       common.Address `json:"black"`
-	Stake       *hexutil.Big   `json:"stake"`
-	MoveTimeout uint64         `json:"moveTimeout"`
-	Status      uint8          `json:"status"`
-	Result      uint8          `json:"result"`
-	Ply         uint32         `json:"ply"`
-	FEN         string         `json:"fen"`
-	ToMove      string         `json:"toMove"`
-}
-
-// MoveReceipt confirms an accepted state.
-type MoveReceipt struct {
-	Accepted bool   `json:"accepted"`
-	Ply      uint32 `json:"ply"`
-	FEN      string `json:"fen"`
-}
-
-// ClaimTx is an arbiter call to sign and send: To is the arbiter, Data the
-// ABI-encoded claim.
-type ClaimTx struct {
-	To   common.Address `json:"to"`
-	Data hexutil.Bytes  `json:"data"`
-}
 
 // Client is a typed client of the bridge's chess_* methods.
 type Client struct {
@@ -94,7 +70,7 @@ func (c *Client) GetGame(ctx context.Context, gameID common.Hash) (*Game, error)
 }
 
 // SubmitMove sends a signed state (chess_submitMove). A refusal is an
-// *Error that matches one of the Err* sentinels with errors.Is.
+// *Error that matches one of the wire.Err* sentinels with errors.Is.
 func (c *Client) SubmitMove(ctx context.Context, s channel.SignedState) (*MoveReceipt, error) {
 	var r MoveReceipt
 	if err := c.c.CallContext(ctx, &r, "chess_submitMove", s); err != nil {
@@ -114,7 +90,8 @@ func (c *Client) History(ctx context.Context, gameID common.Hash, fromPly uint32
 	return out, nil
 }
 
-// BuildClaim returns the arbiter claim call for claimant (chess_buildClaim).
+// BuildClaim returns the arbiter claim call for claimant (chess_buildClaim);
+// kind is one of channel.ClaimCheckmate, ClaimDraw and ClaimTimeout.
 func (c *Client) BuildClaim(ctx context.Context, gameID common.Hash, kind uint8, claimant common.Address) (*ClaimTx, error) {
 	var tx ClaimTx
 	if err := c.c.CallContext(ctx, &tx, "chess_buildClaim", gameID, kind, claimant); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 	"github.com/ethereum/go-ethereum/common"
@@ -54,15 +55,15 @@ func TestErrors(t *testing.T) {
 		code int
 		want error
 	}{
-		{client.CodeBadSignature, client.ErrBadSignature},
-		{client.CodeNotYourTurn, client.ErrNotYourTurn},
-		{client.CodeIllegalMove, client.ErrIllegalMove},
-		{client.CodeFENMismatch, client.ErrFENMismatch},
-		{client.CodeNotNext, client.ErrNotNext},
-		{client.CodeUnknownGame, client.ErrUnknownGame},
-		{client.CodeGameNotActive, client.ErrGameNotActive},
-		{client.CodeDuplicate, client.ErrDuplicate},
-		{client.CodeFalseClaim, client.ErrFalseClaim},
+		{wire.CodeBadSignature, wire.ErrBadSignature},
+		{wire.CodeNotYourTurn, wire.ErrNotYourTurn},
+		{wire.CodeIllegalMove, wire.ErrIllegalMove},
+		{wire.CodeFENMismatch, wire.ErrFENMismatch},
+		{wire.CodeNotNext, wire.ErrNotNext},
+		{wire.CodeUnknownGame, wire.ErrUnknownGame},
+		{wire.CodeGameNotActive, wire.ErrGameNotActive},
+		{wire.CodeDuplicate, wire.ErrDuplicate},
+		{wire.CodeFalseClaim, wire.ErrFalseClaim},
 		{-32000, nil},
 	}
 	for _, tt := range tests {

@@ -3,19 +3,14 @@ package client
 import (
 	"context"
 
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 )
 
 // Offer is an outcome a player signed and offers the other (a draw, or
 // the signer's own defeat).
-type Offer struct {
-	GameID    common.Hash    `json:"gameId"`
-	Result    uint8          `json:"result"`
-	Signer    common.Address `json:"signer"`
-	Side      string         `json:"side"`
-	Signature hexutil.Bytes  `json:"signature"`
-}
+type Offer = wire.Offer
 
 // OfferOutcome calls chess_offerOutcome: it relays an outcome signed by a
 // player (channel.SignOutcome) to the other.

@@ -11,15 +11,6 @@ import (
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
-// The arbiter's events.
-const (
-	EventGameOpened    = "GameOpened"
-	EventGameJoined    = "GameJoined"
-	EventGameClaimed   = "GameClaimed"
-	EventClaimAnswered = "ClaimAnswered"
-	EventGameEnded     = "GameEnded"
-)
-
 // event is a decoded arbiter log.
 type event struct {
 	Name   string
@@ -73,7 +64,7 @@ func decodeLog(a abi.ABI, l types.Log) (event, error) {
 		return event{}, fmt.Errorf("%w: %s has no gameId topic", errUndecodable, ev.Name)
 	}
 	out := event{Name: ev.Name, GameID: l.Topics[1]}
-	if ev.Name == EventGameClaimed {
+	if ev.Name == channel.EventGameClaimed {
 		if len(vals) != 3 {
 			return event{}, fmt.Errorf("%w: GameClaimed has %d values", errUndecodable, len(vals))
 		}
@@ -88,56 +79,26 @@ func decodeLog(a abi.ABI, l types.Log) (event, error) {
 	return out, nil
 }
 
-// stateTuple is the ABI tuple State(bytes32 gameId, uint32 ply, string
-// fen, string move, bytes32 prevHash); field names are the ABI's in Go
-// case, as go-ethereum's abi package matches them.
-type stateTuple struct {
-	GameId   [32]byte //nolint:revive // must match the ABI name gameId
-	Ply      uint32
-	Fen      string
-	Move     string
-	PrevHash [32]byte
-}
-
-func toTuple(s channel.State) stateTuple {
-	return stateTuple{GameId: s.GameID, Ply: s.Ply, Fen: s.FEN, Move: s.Move, PrevHash: s.PrevHash}
-}
-
-func (t stateTuple) state() channel.State {
-	return channel.State{GameID: t.GameId, Ply: t.Ply, FEN: t.Fen, Move: t.Move, PrevHash: t.PrevHash}
-}
-
-// claimCall is the arguments of claim(gameId, kind, base, baseSig, last,
-// lastSig).
-type claimCall struct {
-	GameId  [32]byte //nolint:revive // must match the ABI name gameId
-	Kind    uint8
-	Base    stateTuple
-	BaseSig []byte
-	Last    stateTuple
-	LastSig []byte
-}
-
 // decodeClaimCall decodes the calldata of a claim() transaction and checks
 // that it is the claim ev reports.
-func decodeClaimCall(a abi.ABI, data []byte, id common.Hash, ev claimEvent) (claimCall, error) {
+func decodeClaimCall(a abi.ABI, data []byte, id common.Hash, ev claimEvent) (channel.ClaimArgs, error) {
 	if len(data) < 4 {
-		return claimCall{}, fmt.Errorf("%w: %d bytes of calldata", errNotClaim, len(data))
+		return channel.ClaimArgs{}, fmt.Errorf("%w: %d bytes of calldata", errNotClaim, len(data))
 	}
 	m, err := a.MethodById(data[:4])
 	if err != nil || m.Name != "claim" {
-		return claimCall{}, fmt.Errorf("%w: selector %x", errNotClaim, data[:4])
+		return channel.ClaimArgs{}, fmt.Errorf("%w: selector %x", errNotClaim, data[:4])
 	}
 	vals, err := m.Inputs.Unpack(data[4:])
 	if err != nil {
-		return claimCall{}, fmt.Errorf("%w: %v", errNotClaim, err)
+		return channel.ClaimArgs{}, fmt.Errorf("%w: %v", errNotClaim, err)
 	}
-	var in claimCall
+	var in channel.ClaimArgs
 	if err := m.Inputs.Copy(&in, vals); err != nil {
-		return claimCall{}, fmt.Errorf("%w: %v", errNotClaim, err)
+		return channel.ClaimArgs{}, fmt.Errorf("%w: %v", errNotClaim, err)
 	}
 	if in.GameId != id || in.Kind != ev.Kind || in.Last.Ply != ev.Ply || in.Last.GameId != id {
-		return claimCall{}, fmt.Errorf("%w: claims game %x kind %d ply %d", errNotClaim, in.GameId, in.Kind, in.Last.Ply)
+		return channel.ClaimArgs{}, fmt.Errorf("%w: claims game %x kind %d ply %d", errNotClaim, in.GameId, in.Kind, in.Last.Ply)
 	}
 	return in, nil
 }

@@ -10,13 +10,12 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
 func fuzzABI(t testing.TB) abi.ABI {
 	t.Helper()
-	a, err := bridge.ArbiterABI()
+	a, err := channel.ArbiterABI()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,11 +48,11 @@ func FuzzDecodeLog(f *testing.F) {
 	player := common.BytesToHash(common.HexToAddress("0x00000000000000000000000000000000000000aa").Bytes())
 	seeds := [][2][]byte{}
 	add := func(topics, data []byte) { seeds = append(seeds, [2][]byte{topics, data}) }
-	add(packLog(f, a, EventGameOpened, []common.Hash{game, player, player}, big.NewInt(5), uint64(20)))
-	add(packLog(f, a, EventGameJoined, []common.Hash{game}))
-	add(packLog(f, a, EventGameClaimed, []common.Hash{game, player}, uint8(3), uint32(9), uint64(100)))
-	add(packLog(f, a, EventClaimAnswered, []common.Hash{game}, uint32(7)))
-	add(packLog(f, a, EventGameEnded, []common.Hash{game}, uint8(1), "checkmate"))
+	add(packLog(f, a, channel.EventGameOpened, []common.Hash{game, player, player}, big.NewInt(5), uint64(20)))
+	add(packLog(f, a, channel.EventGameJoined, []common.Hash{game}))
+	add(packLog(f, a, channel.EventGameClaimed, []common.Hash{game, player}, uint8(3), uint32(9), uint64(100)))
+	add(packLog(f, a, channel.EventClaimAnswered, []common.Hash{game}, uint32(7)))
+	add(packLog(f, a, channel.EventGameEnded, []common.Hash{game}, uint8(1), "checkmate"))
 	for _, s := range seeds {
 		f.Add(s[0], s[1])
 	}
@@ -82,7 +81,7 @@ func FuzzDecodeLog(f *testing.F) {
 		if again, err := def.Inputs.NonIndexed().Pack(vals...); err != nil || string(again) != string(l.Data) {
 			t.Fatalf("decoded data that is not canonical")
 		}
-		if ev.Name == EventGameClaimed && ev.Claim.Claimant != common.BytesToAddress(l.Topics[2][12:]) {
+		if ev.Name == channel.EventGameClaimed && ev.Claim.Claimant != common.BytesToAddress(l.Topics[2][12:]) {
 			t.Fatalf("claimant %v from topic %v", ev.Claim.Claimant, l.Topics[2])
 		}
 	})
@@ -96,7 +95,7 @@ func FuzzDecodeClaimCall(f *testing.F) {
 	game := crypto.Keccak256Hash([]byte("fuzz game"))
 	base := channel.State{GameID: game, Ply: 4, FEN: "rnbqkbnr/pppp1ppp/8/4p3/4P3/8/PPPP1PPP/RNBQKBNR w KQkq - 0 2", Move: "e7e5"}
 	last := channel.State{GameID: game, Ply: 5, FEN: "rnbqkbnr/pppp1ppp/8/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R b KQkq - 1 2", Move: "g1f3", PrevHash: base.StructHash()}
-	data, err := a.Pack("claim", [32]byte(game), uint8(3), toTuple(base), make([]byte, 65), toTuple(last), make([]byte, 65))
+	data, err := a.Pack("claim", [32]byte(game), uint8(3), channel.NewABIState(base), make([]byte, 65), channel.NewABIState(last), make([]byte, 65))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/bridge/storetest"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 const testChainID = 4242
@@ -109,7 +109,7 @@ func newEnvOn(tb testing.TB, backend string, cfg Config, keyless bool) *env {
 		white:  testKey("white"), black: testKey("black"), tower: testKey("tower"),
 	}
 	var err error
-	e.abi, err = bridge.ArbiterABI()
+	e.abi, err = channel.ArbiterABI()
 	requireNoErr(tb, "ArbiterABI", err)
 	if !keyless {
 		cfg.Key = e.tower
@@ -214,7 +214,7 @@ func (e *env) newGame(label string) common.Hash {
 }
 
 func (e *env) keyFor(ply uint32) *ecdsa.PrivateKey {
-	if channel.Signer(ply) == chess.White {
+	if channel.Signer(ply) == chessrules.White {
 		return e.white
 	}
 	return e.black
@@ -225,9 +225,9 @@ func (e *env) play(prev channel.State, moves ...string) []channel.SignedState {
 	e.tb.Helper()
 	out := make([]channel.SignedState, len(moves))
 	for i, m := range moves {
-		pos, err := chess.ParseFEN(prev.FEN)
+		pos, err := chessrules.ParseFEN(prev.FEN)
 		requireNoErr(e.tb, "ParseFEN", err)
-		after, err := chess.ApplyUCI(pos, m)
+		after, err := chessrules.ApplyUCI(pos, m)
 		requireNoErr(e.tb, "ApplyUCI "+m, err)
 		next := channel.State{GameID: prev.GameID, Ply: prev.Ply + 1, FEN: after.FEN(), Move: m, PrevHash: prev.StructHash()}
 		sig, err := channel.SignState(e.domain, next, e.keyFor(next.Ply))
@@ -263,12 +263,12 @@ func (e *env) claim(claimant *ecdsa.PrivateKey, kind uint8, base, last channel.S
 	if base.State.FEN == "" {
 		base = channel.SignedState{State: channel.StartState(last.State.GameID), Signature: []byte{}}
 	}
-	data, err := e.abi.Pack("claim", [32]byte(last.State.GameID), kind, toTuple(base.State), base.Signature, toTuple(last.State), last.Signature)
+	data, err := e.abi.Pack("claim", [32]byte(last.State.GameID), kind, channel.NewABIState(base.State), base.Signature, channel.NewABIState(last.State), last.Signature)
 	requireNoErr(e.tb, "pack claim", err)
 	to := arbiterAddr
 	tx, err := types.SignNewTx(claimant, types.LatestSignerForChainID(big.NewInt(testChainID)), &types.LegacyTx{Nonce: 0, To: &to, Gas: 1e6, GasPrice: big.NewInt(1), Data: data, Value: new(big.Int)})
 	requireNoErr(e.tb, "sign claim", err)
-	l := e.event(EventGameClaimed, []common.Hash{last.State.GameID, common.BytesToHash(addrOf(claimant).Bytes())}, kind, last.State.Ply, deadline)
+	l := e.event(channel.EventGameClaimed, []common.Hash{last.State.GameID, common.BytesToHash(addrOf(claimant).Bytes())}, kind, last.State.Ply, deadline)
 	l.TxHash = tx.Hash()
 	return tx, l
 }
@@ -314,7 +314,7 @@ func (e *env) sentCall(tx *types.Transaction) (string, uint32) {
 	case "refute":
 		var a struct {
 			GameId   [32]byte
-			Newer    stateTuple
+			Newer    channel.ABIState
 			NewerSig []byte
 		}
 		requireNoErr(e.tb, "Copy", m.Inputs.Copy(&a, vals))
@@ -322,7 +322,7 @@ func (e *env) sentCall(tx *types.Transaction) (string, uint32) {
 	case "answer":
 		var a struct {
 			GameId  [32]byte
-			Next    stateTuple
+			Next    channel.ABIState
 			NextSig []byte
 		}
 		requireNoErr(e.tb, "Copy", m.Inputs.Copy(&a, vals))

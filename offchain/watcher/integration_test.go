@@ -70,7 +70,7 @@ func startChain(tb testing.TB, members ...*ecdsa.PrivateKey) *liveChain {
 // failing unless it succeeded.
 func (lc *liveChain) send(ctx context.Context, key *ecdsa.PrivateKey, value *big.Int, method string, args ...any) *types.Receipt {
 	lc.tb.Helper()
-	a, err := bridge.ArbiterABI()
+	a, err := channel.ArbiterABI()
 	requireNoErr(lc.tb, "ArbiterABI", err)
 	data, err := a.Pack(method, args...)
 	requireNoErr(lc.tb, "pack "+method, err)
@@ -193,13 +193,13 @@ func TestWatchtowerOnChain(t *testing.T) {
 		}
 	}()
 
-	lc.send(ctx, white, nil, "claim", [32]byte(stale), bridge.ClaimTimeout, toTuple(s1[1].State), s1[1].Signature, toTuple(s1[2].State), s1[2].Signature)
-	if info := lc.waitStatus(ctx, stale, bridge.StatusEnded); info.Result != bridge.ResultBlackWins {
-		t.Fatalf("stale claim: result %d, want %d (black wins)", info.Result, bridge.ResultBlackWins)
+	lc.send(ctx, white, nil, "claim", [32]byte(stale), channel.ClaimTimeout, channel.NewABIState(s1[1].State), s1[1].Signature, channel.NewABIState(s1[2].State), s1[2].Signature)
+	if info := lc.waitStatus(ctx, stale, channel.StatusEnded); info.Result != channel.ResultBlackWins {
+		t.Fatalf("stale claim: result %d, want %d (black wins)", info.Result, channel.ResultBlackWins)
 	}
-	lc.send(ctx, white, nil, "claim", [32]byte(answered), bridge.ClaimTimeout, toTuple(s2[1].State), s2[1].Signature, toTuple(s2[2].State), s2[2].Signature)
-	lc.waitStatus(ctx, answered, bridge.StatusClaimed)
-	lc.waitStatus(ctx, answered, bridge.StatusActive)
+	lc.send(ctx, white, nil, "claim", [32]byte(answered), channel.ClaimTimeout, channel.NewABIState(s2[1].State), s2[1].Signature, channel.NewABIState(s2[2].State), s2[2].Signature)
+	lc.waitStatus(ctx, answered, channel.StatusClaimed)
+	lc.waitStatus(ctx, answered, channel.StatusActive)
 
 	// The watcher records every arbiter log up to its checkpoint once.
 	deadline := time.Now().Add(30 * time.Second)

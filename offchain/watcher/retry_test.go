@@ -10,7 +10,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -88,7 +87,7 @@ func staleClaim(e *env, method string) common.Hash {
 	}
 	s := e.play(channel.StartState(e.newGame("g")), shuffle(plies)...)
 	e.accept(s...)
-	tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], retryWindow)
+	tx, l := e.claim(e.white, channel.ClaimTimeout, s[1], s[2], retryWindow)
 	e.chain.mine("a", []types.Log{l}, tx)
 	return tx.Hash()
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // claimResult is what the watchtower made of a claim.
@@ -51,11 +51,11 @@ func (w *Watcher) onClaim(ctx context.Context, l types.Log, ev event) (claimResu
 	} else if err != nil {
 		return claimResult{}, fmt.Errorf("watcher: bridge store: %w", err)
 	}
-	side, opponent := chess.White, g.Black
+	side, opponent := chessrules.White, g.Black
 	switch c.Claimant {
 	case g.White:
 	case g.Black:
-		side, opponent = chess.Black, g.White
+		side, opponent = chessrules.Black, g.White
 	default:
 		return claimResult{outcome: OutcomeUnwatched, detail: "claimant does not play the stored game"}, nil
 	}
@@ -70,9 +70,9 @@ func (w *Watcher) onClaim(ctx context.Context, l types.Log, ev event) (claimResu
 	}
 	var claimed *channel.State
 	if call != nil {
-		last := call.Last.state()
+		last := call.Last.State()
 		claimed = &last
-		res.evidence = signedBy(d, g, channel.SignedState{State: call.Base.state(), Signature: call.BaseSig},
+		res.evidence = signedBy(d, g, channel.SignedState{State: call.Base.State(), Signature: call.BaseSig},
 			channel.SignedState{State: last, Signature: call.LastSig})
 	}
 	restPly, restOnBase := c.Ply, channel.Signer(c.Ply) != side
@@ -112,7 +112,7 @@ func (w *Watcher) onClaim(ctx context.Context, l types.Log, ev event) (claimResu
 			Claim: l.TxHash, Method: method, Game: ev.GameID, Player: opponent, Deadline: c.Deadline,
 			What: res.detail, LogBlock: l.BlockHash, LogIndex: l.Index,
 		}
-		if p.Data, err = w.abi.Pack(method, [32]byte(ev.GameID), toTuple(state.State), state.Signature); err != nil {
+		if p.Data, err = w.abi.Pack(method, [32]byte(ev.GameID), channel.NewABIState(state.State), state.Signature); err != nil {
 			return claimResult{}, fmt.Errorf("watcher: pack %s: %w", method, err)
 		}
 		r, err := w.attempt(ctx, p)
@@ -153,7 +153,7 @@ func (w *Watcher) domainOf(ctx context.Context) (channel.Domain, error) {
 // claimCall returns the arguments of the claim behind a GameClaimed log,
 // or nil if its transaction is gone or is not a direct claim() call (then
 // the watchtower judges from the event alone).
-func (w *Watcher) claimCall(ctx context.Context, txHash common.Hash, ev event) (*claimCall, error) {
+func (w *Watcher) claimCall(ctx context.Context, txHash common.Hash, ev event) (*channel.ClaimArgs, error) {
 	tx, _, err := w.client.TransactionByHash(ctx, txHash)
 	if errors.Is(err, ethereum.NotFound) {
 		return nil, nil
@@ -216,8 +216,8 @@ func signedBy(d channel.Domain, g bridge.GameRecord, states ...channel.SignedSta
 	return out
 }
 
-func player(g bridge.GameRecord, c chess.Color) common.Address {
-	if c == chess.White {
+func player(g bridge.GameRecord, c chessrules.Color) common.Address {
+	if c == chessrules.White {
 		return g.White
 	}
 	return g.Black
@@ -227,7 +227,7 @@ func player(g bridge.GameRecord, c chess.Color) common.Address {
 // claim resting on restPly: the newest at a later ply, else one at
 // restPly that differs from the claimed state (known only if claimed is
 // not nil).
-func refutation(d channel.Domain, g bridge.GameRecord, cands []channel.SignedState, side chess.Color, restPly uint32, restOnBase bool, claimed *channel.State) (channel.SignedState, bool) {
+func refutation(d channel.Domain, g bridge.GameRecord, cands []channel.SignedState, side chessrules.Color, restPly uint32, restOnBase bool, claimed *channel.State) (channel.SignedState, bool) {
 	var restHash *common.Hash
 	if claimed != nil {
 		h := claimed.StructHash()
@@ -261,7 +261,7 @@ func refutation(d channel.Domain, g bridge.GameRecord, cands []channel.SignedSta
 // timeout claim. Without the claimed state it offers the opponent's state
 // at the next ply and leaves the check to the chain's dry run.
 func answer(d channel.Domain, g bridge.GameRecord, cands []channel.SignedState, c claimEvent, claimed *channel.State) (channel.SignedState, bool) {
-	if c.Kind != bridge.ClaimTimeout {
+	if c.Kind != channel.ClaimTimeout {
 		return channel.SignedState{}, false
 	}
 	for _, s := range signedBy(d, g, cands...) {

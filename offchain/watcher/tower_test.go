@@ -6,7 +6,6 @@ import (
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/core/types"
 
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -33,7 +32,7 @@ func TestWatchtower(t *testing.T) {
 			setup: func(e *env) ([]types.Log, []*types.Transaction) {
 				s := e.play(channel.StartState(e.newGame("g")), shuffle(6)...)
 				e.accept(s...)
-				tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], deadline)
+				tx, l := e.claim(e.white, channel.ClaimTimeout, s[1], s[2], deadline)
 				return []types.Log{l}, []*types.Transaction{tx}
 			},
 			wantOutcome: OutcomeRefuted, wantCall: "refute", wantPly: 5, wantNotice: NoticeRefuted,
@@ -44,7 +43,7 @@ func TestWatchtower(t *testing.T) {
 				s := e.play(channel.StartState(e.newGame("g")), shuffle(5)...)
 				e.accept(s...)
 				other := e.play(s[3].State, "b1c3")[0] // white signs another ply 5
-				tx, l := e.claim(e.white, bridge.ClaimTimeout, s[3], other, deadline)
+				tx, l := e.claim(e.white, channel.ClaimTimeout, s[3], other, deadline)
 				return []types.Log{l}, []*types.Transaction{tx}
 			},
 			wantOutcome: OutcomeRefuted, wantCall: "refute", wantPly: 5, wantNotice: NoticeRefuted,
@@ -56,8 +55,8 @@ func TestWatchtower(t *testing.T) {
 				e.accept(s...)
 				first := e.play(s[1].State, "f3g1")[0]
 				second := e.play(s[1].State, "b1c3")[0] // double signing at ply 3
-				tx1, l1 := e.claim(e.white, bridge.ClaimTimeout, s[1], first, deadline)
-				tx2, l2 := e.claim(e.white, bridge.ClaimTimeout, s[1], second, deadline)
+				tx1, l1 := e.claim(e.white, channel.ClaimTimeout, s[1], first, deadline)
+				tx2, l2 := e.claim(e.white, channel.ClaimTimeout, s[1], second, deadline)
 				return []types.Log{l1, l2}, []*types.Transaction{tx1, tx2}
 			},
 			wantOutcome: OutcomeRefuted, wantCall: "refute", wantPly: 3, wantNotice: NoticeRefuted,
@@ -69,7 +68,7 @@ func TestWatchtower(t *testing.T) {
 				e.accept(s...)
 				// Black claims on white's ply 5; it rests on black's 4, but
 				// black signed 6.
-				tx, l := e.claim(e.black, bridge.ClaimDraw, s[3], s[4], deadline)
+				tx, l := e.claim(e.black, channel.ClaimDraw, s[3], s[4], deadline)
 				return []types.Log{l}, []*types.Transaction{tx}
 			},
 			wantOutcome: OutcomeRefuted, wantCall: "refute", wantPly: 6, wantNotice: NoticeRefuted, blackClaims: true,
@@ -79,7 +78,7 @@ func TestWatchtower(t *testing.T) {
 			setup: func(e *env) ([]types.Log, []*types.Transaction) {
 				s := e.play(channel.StartState(e.newGame("g")), shuffle(4)...)
 				e.accept(s...)
-				tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], deadline)
+				tx, l := e.claim(e.white, channel.ClaimTimeout, s[1], s[2], deadline)
 				return []types.Log{l}, []*types.Transaction{tx}
 			},
 			wantOutcome: OutcomeAnswered, wantCall: "answer", wantPly: 4, wantNotice: NoticeAnswered,
@@ -89,7 +88,7 @@ func TestWatchtower(t *testing.T) {
 			setup: func(e *env) ([]types.Log, []*types.Transaction) {
 				s := e.play(channel.StartState(e.newGame("g")), shuffle(4)...)
 				e.accept(s...)
-				tx, l := e.claim(e.white, bridge.ClaimCheckmate, s[1], s[2], deadline)
+				tx, l := e.claim(e.white, channel.ClaimCheckmate, s[1], s[2], deadline)
 				return []types.Log{l}, []*types.Transaction{tx}
 			},
 			wantOutcome: OutcomePending, wantNotice: NoticePending,
@@ -99,7 +98,7 @@ func TestWatchtower(t *testing.T) {
 			setup: func(e *env) ([]types.Log, []*types.Transaction) {
 				s := e.play(channel.StartState(e.newGame("g")), shuffle(3)...)
 				e.accept(s...)
-				tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], deadline)
+				tx, l := e.claim(e.white, channel.ClaimTimeout, s[1], s[2], deadline)
 				return []types.Log{l}, []*types.Transaction{tx}
 			},
 			wantOutcome: OutcomePending, wantNotice: NoticePending,
@@ -109,7 +108,7 @@ func TestWatchtower(t *testing.T) {
 			setup: func(e *env) ([]types.Log, []*types.Transaction) {
 				e.newGame("other")
 				s := e.play(channel.StartState(gameID("g")), shuffle(6)...)
-				tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], deadline)
+				tx, l := e.claim(e.white, channel.ClaimTimeout, s[1], s[2], deadline)
 				return []types.Log{l}, []*types.Transaction{tx}
 			},
 			wantOutcome: OutcomeUnwatched,
@@ -119,7 +118,7 @@ func TestWatchtower(t *testing.T) {
 			setup: func(e *env) ([]types.Log, []*types.Transaction) {
 				s := e.play(channel.StartState(e.newGame("g")), shuffle(6)...)
 				e.accept(s...)
-				_, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], deadline)
+				_, l := e.claim(e.white, channel.ClaimTimeout, s[1], s[2], deadline)
 				return []types.Log{l}, nil
 			},
 			wantOutcome: OutcomeRefuted, wantCall: "refute", wantPly: 5, wantNotice: NoticeRefuted,
@@ -132,7 +131,7 @@ func TestWatchtower(t *testing.T) {
 			setup: func(e *env) ([]types.Log, []*types.Transaction) {
 				s := e.play(channel.StartState(e.newGame("g")), shuffle(6)...)
 				e.accept(s...)
-				tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], deadline)
+				tx, l := e.claim(e.white, channel.ClaimTimeout, s[1], s[2], deadline)
 				return []types.Log{l}, []*types.Transaction{tx}
 			},
 			wantOutcome: OutcomeRefused, wantNotice: NoticeFailed,
@@ -143,7 +142,7 @@ func TestWatchtower(t *testing.T) {
 			setup: func(e *env) ([]types.Log, []*types.Transaction) {
 				s := e.play(channel.StartState(e.newGame("g")), shuffle(6)...)
 				e.accept(s...)
-				tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], deadline)
+				tx, l := e.claim(e.white, channel.ClaimTimeout, s[1], s[2], deadline)
 				return []types.Log{l}, []*types.Transaction{tx}
 			},
 			wantOutcome: OutcomeNoKey, wantNotice: NoticePending,
@@ -163,8 +162,8 @@ func TestWatchtower(t *testing.T) {
 					t.Fatalf("records: have %d, want %d", len(recs), len(logs))
 				}
 				last := recs[len(recs)-1]
-				if last.Event != EventGameClaimed || last.Outcome != tt.wantOutcome {
-					t.Fatalf("last record: have %s %s (%s), want %s %s", last.Event, last.Outcome, last.Detail, EventGameClaimed, tt.wantOutcome)
+				if last.Event != channel.EventGameClaimed || last.Outcome != tt.wantOutcome {
+					t.Fatalf("last record: have %s %s (%s), want %s %s", last.Event, last.Outcome, last.Detail, channel.EventGameClaimed, tt.wantOutcome)
 				}
 				sent := e.chain.sentTxs()
 				switch {

@@ -153,7 +153,7 @@ func New(cfg Config, db Store, client ChainClient, states StateSource, notifier 
 	if notifier == nil {
 		notifier = LogNotifier{Logger: cfg.Logger}
 	}
-	a, err := bridge.ArbiterABI()
+	a, err := channel.ArbiterABI()
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +423,7 @@ func (w *Watcher) handleLog(ctx context.Context, l types.Log) (Checkpoint, error
 	}
 	rec.Event, rec.GameID = ev.Name, ev.GameID
 	wr := write{cp: next, block: blk, handled: &rec}
-	if ev.Name == EventGameClaimed {
+	if ev.Name == channel.EventGameClaimed {
 		res, err := w.onClaim(ctx, l, ev)
 		if err != nil {
 			return Checkpoint{}, err

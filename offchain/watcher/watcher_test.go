@@ -10,7 +10,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
-	"github.com/arbiter-chain/arbiter/offchain/bridge"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
 )
 
@@ -43,7 +42,7 @@ func ids(recs []Handled) []logID {
 
 // plain returns a decodable log that is no claim.
 func (e *env) plain(game common.Hash) types.Log {
-	return e.event(EventGameJoined, []common.Hash{game})
+	return e.event(channel.EventGameJoined, []common.Hash{game})
 }
 
 // TestQuarantine feeds logs that do not decode, each followed by a good
@@ -62,7 +61,7 @@ func TestQuarantine(t *testing.T) {
 			return l
 		}},
 		{"missing indexed topic", func(e *env) types.Log {
-			l := e.event(EventGameClaimed, []common.Hash{game, common.BytesToHash(addrOf(e.white).Bytes())}, uint8(3), uint32(5), uint64(9))
+			l := e.event(channel.EventGameClaimed, []common.Hash{game, common.BytesToHash(addrOf(e.white).Bytes())}, uint8(3), uint32(5), uint64(9))
 			l.Topics = l.Topics[:2]
 			return l
 		}},
@@ -74,15 +73,15 @@ func TestQuarantine(t *testing.T) {
 		{"address topic with high bytes", func(e *env) types.Log {
 			claimant := common.BytesToHash(addrOf(e.white).Bytes())
 			claimant[0] = 0xff
-			return e.event(EventGameClaimed, []common.Hash{game, claimant}, uint8(3), uint32(5), uint64(9))
+			return e.event(channel.EventGameClaimed, []common.Hash{game, claimant}, uint8(3), uint32(5), uint64(9))
 		}},
 		{"truncated data", func(e *env) types.Log {
-			l := e.event(EventClaimAnswered, []common.Hash{game}, uint32(7))
+			l := e.event(channel.EventClaimAnswered, []common.Hash{game}, uint32(7))
 			l.Data = l.Data[:31]
 			return l
 		}},
 		{"uint8 out of range", func(e *env) types.Log {
-			l := e.event(EventGameEnded, []common.Hash{game}, uint8(1), "resigned")
+			l := e.event(channel.EventGameEnded, []common.Hash{game}, uint8(1), "resigned")
 			l.Data[30] = 1 // result 257
 			return l
 		}},
@@ -141,7 +140,7 @@ func TestReplay(t *testing.T) {
 			requireNoErr(t, "domain", err)
 			game := claim.Topics[1]
 			head, _, _ := e.store.Head(context.Background(), game)
-			data, err := e.abi.Pack("refute", [32]byte(game), toTuple(head.State.State), head.State.Signature)
+			data, err := e.abi.Pack("refute", [32]byte(game), channel.NewABIState(head.State.State), head.State.Signature)
 			requireNoErr(t, "pack refute", err)
 			r, err := e.w.attempt(context.Background(), pending{Claim: claim.TxHash, Method: "refute", Game: game, Data: data})
 			if err != nil || r.status != attemptSent {
@@ -157,7 +156,7 @@ func TestReplay(t *testing.T) {
 				id := e.newGame("g")
 				s := e.play(channel.StartState(id), shuffle(6)...)
 				e.accept(s...)
-				tx, l := e.claim(e.white, bridge.ClaimTimeout, s[1], s[2], 50)
+				tx, l := e.claim(e.white, channel.ClaimTimeout, s[1], s[2], 50)
 				e.chain.mine("a", []types.Log{e.plain(id), l}, tx)
 				claim := e.chain.logs[1][1]
 

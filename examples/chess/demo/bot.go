@@ -17,9 +17,9 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	arbiter "github.com/arbiter-chain/arbiter/contracts/chess"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
-	"github.com/arbiter-chain/arbiter/offchain/client"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 )
 
 // botPoll is how often the bot looks for new games and at its games.
@@ -58,7 +58,7 @@ func (b *bot) run(ctx context.Context) {
 	defer b.wg.Done()
 	q := ethereum.FilterQuery{
 		Addresses: []common.Address{arbiter.Address},
-		Topics:    [][]common.Hash{{arbiterABI.Events["GameOpened"].ID}, nil, nil, {common.BytesToHash(b.p.addr[:])}},
+		Topics:    [][]common.Hash{{arbiterABI.Events[channel.EventGameOpened].ID}, nil, nil, {common.BytesToHash(b.p.addr[:])}},
 	}
 	var from uint64
 	for {
@@ -113,7 +113,7 @@ func (b *bot) play(ctx context.Context, id common.Hash) error {
 	if err != nil {
 		return err
 	}
-	if info.Status != arbiter.StatusOpen {
+	if info.Status != channel.StatusOpen {
 		return nil
 	}
 	r, err := b.p.call(ctx, "join", info.Stake, callGas, id)
@@ -129,7 +129,7 @@ func (b *bot) play(ctx context.Context, id common.Hash) error {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, client.ErrGameNotActive) {
+		if !errors.Is(err, wire.ErrGameNotActive) {
 			return err
 		}
 		select {
@@ -174,10 +174,10 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 		return false, err
 	}
 	switch info.Status {
-	case arbiter.StatusEnded, arbiter.StatusCancelled:
+	case channel.StatusEnded, channel.StatusCancelled:
 		b.log.Info("bot game over", "game", g.id, "result", info.Result)
 		return true, nil
-	case arbiter.StatusClaimed:
+	case channel.StatusClaimed:
 		head, err := b.p.eth.BlockNumber(ctx)
 		if err != nil {
 			return false, err
@@ -197,7 +197,7 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 		return false, err
 	}
 	for _, o := range offers {
-		if o.Side == "white" && (o.Result == arbiter.ResultDraw || o.Result == arbiter.ResultBlackWins) {
+		if o.Side == "white" && (o.Result == channel.ResultDraw || o.Result == channel.ResultBlackWins) {
 			sig, err := channel.SignOutcome(b.p.domain, channel.Outcome{GameID: g.id, Result: o.Result}, b.p.key)
 			if err != nil {
 				return false, err
@@ -206,11 +206,11 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 			return false, err
 		}
 	}
-	pos, err := chess.ParseFEN(g.last().FEN)
+	pos, err := chessrules.ParseFEN(g.last().FEN)
 	if err != nil {
 		return false, err
 	}
-	st, err := chess.Status(pos)
+	st, err := chessrules.Status(pos)
 	if err != nil {
 		return false, err
 	}
@@ -220,7 +220,7 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 		return false, nil
 	case st.IsCheckmate() && botMoved:
 		g.claimed = true
-		c, err := b.p.bridge.BuildClaim(ctx, g.id, arbiter.KindCheckmate, b.p.addr)
+		c, err := b.p.bridge.BuildClaim(ctx, g.id, channel.ClaimCheckmate, b.p.addr)
 		if err != nil {
 			return false, err
 		}
@@ -228,21 +228,21 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 		return false, err
 	case st.IsCheckmate():
 		g.claimed = true
-		sig, err := channel.SignOutcome(b.p.domain, channel.Outcome{GameID: g.id, Result: arbiter.ResultWhiteWins}, b.p.key)
+		sig, err := channel.SignOutcome(b.p.domain, channel.Outcome{GameID: g.id, Result: channel.ResultWhiteWins}, b.p.key)
 		if err != nil {
 			return false, err
 		}
-		_, err = b.p.bridge.OfferOutcome(ctx, g.id, arbiter.ResultWhiteWins, sig)
+		_, err = b.p.bridge.OfferOutcome(ctx, g.id, channel.ResultWhiteWins, sig)
 		return false, err
 	case !st.HasLegalMove() || st.IsInsufficientMaterial():
 		g.claimed = true
-		sig, err := channel.SignOutcome(b.p.domain, channel.Outcome{GameID: g.id, Result: arbiter.ResultDraw}, b.p.key)
+		sig, err := channel.SignOutcome(b.p.domain, channel.Outcome{GameID: g.id, Result: channel.ResultDraw}, b.p.key)
 		if err != nil {
 			return false, err
 		}
-		_, err = b.p.bridge.OfferOutcome(ctx, g.id, arbiter.ResultDraw, sig)
+		_, err = b.p.bridge.OfferOutcome(ctx, g.id, channel.ResultDraw, sig)
 		return false, err
-	case pos.SideToMove() == chess.Black:
+	case pos.SideToMove() == chessrules.Black:
 		return false, b.move(ctx, g, false)
 	}
 	return false, nil
@@ -253,11 +253,11 @@ func (b *bot) act(ctx context.Context, g *botGame) (bool, error) {
 // sent to the arbiter as the answer to a timeout claim.
 func (b *bot) move(ctx context.Context, g *botGame, answer bool) error {
 	prev := g.last()
-	pos, err := chess.ParseFEN(prev.FEN)
+	pos, err := chessrules.ParseFEN(prev.FEN)
 	if err != nil {
 		return err
 	}
-	legal := chess.LegalMoves(pos)
+	legal := chessrules.LegalMoves(pos)
 	if len(legal) == 0 {
 		return nil
 	}
@@ -265,14 +265,14 @@ func (b *bot) move(ctx context.Context, g *botGame, answer bool) error {
 	copy(seed[:], crypto.Keccak256(g.id[:], binary.BigEndian.AppendUint32(nil, prev.Ply)))
 	uci := legal[binary.BigEndian.Uint64(seed[:])%uint64(len(legal))]
 	for _, m := range legal {
-		if next, err := chess.ApplyUCI(pos, m); err == nil {
-			if st, err := chess.Status(next); err == nil && st.IsCheckmate() {
+		if next, err := chessrules.ApplyUCI(pos, m); err == nil {
+			if st, err := chessrules.Status(next); err == nil && st.IsCheckmate() {
 				uci = m
 				break
 			}
 		}
 	}
-	next, err := chess.ApplyUCI(pos, uci)
+	next, err := chessrules.ApplyUCI(pos, uci)
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func (b *bot) move(ctx context.Context, g *botGame, answer bool) error {
 		return err
 	}
 	if answer {
-		r, err := b.p.call(ctx, "answer", nil, callGas, g.id, toABI(s), sig)
+		r, err := b.p.call(ctx, "answer", nil, callGas, g.id, channel.NewABIState(s), sig)
 		if err != nil {
 			return err
 		}
@@ -290,7 +290,7 @@ func (b *bot) move(ctx context.Context, g *botGame, answer bool) error {
 			return errors.New("answer reverted")
 		}
 	}
-	if _, err := b.p.bridge.SubmitMove(ctx, channel.SignedState{State: s, Signature: sig}); err != nil && !errors.Is(err, client.ErrDuplicate) {
+	if _, err := b.p.bridge.SubmitMove(ctx, channel.SignedState{State: s, Signature: sig}); err != nil && !errors.Is(err, wire.ErrDuplicate) {
 		return err
 	}
 	return nil

@@ -16,7 +16,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
 
-	arbiter "github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/internal/browsertest"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
@@ -220,8 +219,8 @@ func TestBrowserGameToMate(t *testing.T) {
 	browsertest.WaitJS(t, white.tab, `document.getElementById('result').textContent.includes('checkmate')`, browsertest.Timeout, describePage)
 
 	info := s.gameInfo(t, id)
-	if info.Status != arbiter.StatusEnded || info.Result != arbiter.ResultBlackWins {
-		t.Fatalf("on chain: have status %d result %d, want %d and %d", info.Status, info.Result, arbiter.StatusEnded, arbiter.ResultBlackWins)
+	if info.Status != channel.StatusEnded || info.Result != channel.ResultBlackWins {
+		t.Fatalf("on chain: have status %d result %d, want %d and %d", info.Status, info.Result, channel.StatusEnded, channel.ResultBlackWins)
 	}
 	stake := big.NewInt(1e18)
 	for p, delta := range map[*person]*big.Int{white: new(big.Int).Neg(stake), black: stake} {
@@ -269,8 +268,8 @@ func TestBrowserStaleClaimRefuted(t *testing.T) {
 		t.Errorf("claim event on the page: have %q, want white's claim resting on ply 1", claimed)
 	}
 	info := s.gameInfo(t, id)
-	if info.Status != arbiter.StatusEnded || info.Result != arbiter.ResultBlackWins {
-		t.Fatalf("on chain: have status %d result %d, want %d and %d", info.Status, info.Result, arbiter.StatusEnded, arbiter.ResultBlackWins)
+	if info.Status != channel.StatusEnded || info.Result != channel.ResultBlackWins {
+		t.Fatalf("on chain: have status %d result %d, want %d and %d", info.Status, info.Result, channel.StatusEnded, channel.ResultBlackWins)
 	}
 	checkSignatures(t, s, id, white.addr, black.addr, 3)
 }

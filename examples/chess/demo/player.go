@@ -21,12 +21,12 @@ import (
 	arbiter "github.com/arbiter-chain/arbiter/contracts/chess"
 	"github.com/arbiter-chain/arbiter/contracts/membership"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/chess"
+	"github.com/arbiter-chain/arbiter/offchain/chessrules"
 	"github.com/arbiter-chain/arbiter/offchain/client"
 )
 
 var (
-	arbiterABI    = mustABI(arbiter.ABIJSON)
+	arbiterABI    = mustABI(channel.ArbiterABIJSON)
 	membershipABI = mustABI(membership.ABIJSON)
 )
 
@@ -36,19 +36,6 @@ func mustABI(j []byte) abi.ABI {
 		panic(err) // the ABIs are embedded and tested in their contracts' packages
 	}
 	return a
-}
-
-// abiState is the State tuple as go-ethereum's ABI packer wants it.
-type abiState struct {
-	GameId   [32]byte
-	Ply      uint32
-	Fen      string
-	Move     string
-	PrevHash [32]byte
-}
-
-func toABI(s channel.State) abiState {
-	return abiState{GameId: s.GameID, Ply: s.Ply, Fen: s.FEN, Move: s.Move, PrevHash: s.PrevHash}
 }
 
 // player is a bot: a funded, allowed account with a node connection and a
@@ -183,11 +170,11 @@ func (m *match) mover(ply uint32) *player {
 // without sending it anywhere.
 func (m *match) sign(uci string) (channel.SignedState, error) {
 	prev := m.last().State
-	pos, err := chess.ParseFEN(prev.FEN)
+	pos, err := chessrules.ParseFEN(prev.FEN)
 	if err != nil {
 		return channel.SignedState{}, err
 	}
-	next, err := chess.ApplyUCI(pos, uci)
+	next, err := chessrules.ApplyUCI(pos, uci)
 	if err != nil {
 		return channel.SignedState{}, fmt.Errorf("move %s: %w", uci, err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	arbiter "github.com/arbiter-chain/arbiter/contracts/chess"
+	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
 	"github.com/arbiter-chain/arbiter/offchain/channel"
-	"github.com/arbiter-chain/arbiter/offchain/client"
 )
 
 const (
@@ -78,7 +78,7 @@ func newMatch(ctx context.Context, e *env, tl *timeline) (*match, error) {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, client.ErrGameNotActive) && !errors.Is(err, client.ErrUnknownGame) {
+		if !errors.Is(err, wire.ErrGameNotActive) && !errors.Is(err, wire.ErrUnknownGame) {
 			return nil, fmt.Errorf("bridge openGame: %w", err)
 		}
 		select {
@@ -157,7 +157,7 @@ func expectEnded(ctx context.Context, e *env, m *match, result uint8) error {
 	if err != nil {
 		return err
 	}
-	if g.Status != arbiter.StatusEnded || g.Result != result {
+	if g.Status != channel.StatusEnded || g.Result != result {
 		return fmt.Errorf("game status %d result %d, want ended with result %d", g.Status, g.Result, result)
 	}
 	m.tl.add("  => ended on chain, result %d (%s)", result, resultText(result))
@@ -166,9 +166,9 @@ func expectEnded(ctx context.Context, e *env, m *match, result uint8) error {
 
 func resultText(r uint8) string {
 	switch r {
-	case arbiter.ResultWhiteWins:
+	case channel.ResultWhiteWins:
 		return "white wins, takes both stakes"
-	case arbiter.ResultBlackWins:
+	case channel.ResultBlackWins:
 		return "black wins, takes both stakes"
 	default:
 		return "draw, each stake returned"
@@ -229,14 +229,14 @@ func cooperativeMate(ctx context.Context, e *env, tl *timeline) error {
 		return err
 	}
 	tl.add("  black is checkmated; both players agree")
-	if err := m.conclude(ctx, arbiter.ResultWhiteWins); err != nil {
+	if err := m.conclude(ctx, channel.ResultWhiteWins); err != nil {
 		return err
 	}
 	if m.txs != 3 {
 		return fmt.Errorf("the whole game took %d transactions, want 3", m.txs)
 	}
 	tl.add("  the whole game took %d on-chain transactions (open, join, conclude)", m.txs)
-	return expectEnded(ctx, e, m, arbiter.ResultWhiteWins)
+	return expectEnded(ctx, e, m, channel.ResultWhiteWins)
 }
 
 func timeoutUnanswered(ctx context.Context, e *env, tl *timeline) error {
@@ -248,7 +248,7 @@ func timeoutUnanswered(ctx context.Context, e *env, tl *timeline) error {
 		return err
 	}
 	tl.add("  black stops answering")
-	if _, err := m.claimFromBridge(ctx, m.white, arbiter.KindTimeout, "claim timeout (ply 3)"); err != nil {
+	if _, err := m.claimFromBridge(ctx, m.white, channel.ClaimTimeout, "claim timeout (ply 3)"); err != nil {
 		return err
 	}
 	g, err := readGame(ctx, e, m.id)
@@ -267,7 +267,7 @@ func timeoutUnanswered(ctx context.Context, e *env, tl *timeline) error {
 	if err := expectOK(ctx, m.white, r, "finalize", m.id); err != nil {
 		return err
 	}
-	return expectEnded(ctx, e, m, arbiter.ResultWhiteWins)
+	return expectEnded(ctx, e, m, channel.ResultWhiteWins)
 }
 
 func timeoutAnswered(ctx context.Context, e *env, tl *timeline) error {
@@ -278,7 +278,7 @@ func timeoutAnswered(ctx context.Context, e *env, tl *timeline) error {
 	if err := m.play(ctx, "d2d4", "d7d5", "c2c4"); err != nil {
 		return err
 	}
-	if _, err := m.claimFromBridge(ctx, m.white, arbiter.KindTimeout, "claim timeout (ply 3)"); err != nil {
+	if _, err := m.claimFromBridge(ctx, m.white, channel.ClaimTimeout, "claim timeout (ply 3)"); err != nil {
 		return err
 	}
 	// Black answers on chain with its signed next move.
@@ -286,21 +286,21 @@ func timeoutAnswered(ctx context.Context, e *env, tl *timeline) error {
 	if err != nil {
 		return err
 	}
-	r, err := m.black.call(ctx, "answer", nil, callGas, m.id, toABI(next.State), next.Signature)
+	r, err := m.black.call(ctx, "answer", nil, callGas, m.id, channel.NewABIState(next.State), next.Signature)
 	if err != nil {
 		return err
 	}
 	tl.onchain("answer with ply 4 e7e6", m.black.name, r)
 	m.txs++
-	if err := expectOK(ctx, m.black, r, "answer", m.id, toABI(next.State), next.Signature); err != nil {
+	if err := expectOK(ctx, m.black, r, "answer", m.id, channel.NewABIState(next.State), next.Signature); err != nil {
 		return err
 	}
-	if g, err := readGame(ctx, e, m.id); err != nil || g.Status != arbiter.StatusActive {
+	if g, err := readGame(ctx, e, m.id); err != nil || g.Status != channel.StatusActive {
 		return fmt.Errorf("after the answer: status %d (%v), want active", g.Status, err)
 	}
 	tl.add("  claim answered: game active again, play resumes off-chain")
 	// The answered move enters the bridge like any other, then play goes on.
-	if _, err := m.black.bridge.SubmitMove(ctx, next); err != nil && !errors.Is(err, client.ErrDuplicate) {
+	if _, err := m.black.bridge.SubmitMove(ctx, next); err != nil && !errors.Is(err, wire.ErrDuplicate) {
 		return fmt.Errorf("bridge refused the answered move: %w", err)
 	}
 	for _, ch := range m.pushes {
@@ -316,10 +316,10 @@ func timeoutAnswered(ctx context.Context, e *env, tl *timeline) error {
 		return err
 	}
 	tl.add("  the players agree a draw")
-	if err := m.conclude(ctx, arbiter.ResultDraw); err != nil {
+	if err := m.conclude(ctx, channel.ResultDraw); err != nil {
 		return err
 	}
-	return expectEnded(ctx, e, m, arbiter.ResultDraw)
+	return expectEnded(ctx, e, m, channel.ResultDraw)
 }
 
 func falseCheckmate(ctx context.Context, e *env, tl *timeline) error {
@@ -330,14 +330,14 @@ func falseCheckmate(ctx context.Context, e *env, tl *timeline) error {
 	if err := m.play(ctx, "e2e4", "e7e5", "d1h5"); err != nil {
 		return err
 	}
-	if _, err := m.white.bridge.BuildClaim(ctx, m.id, arbiter.KindCheckmate, m.white.addr); err != nil {
+	if _, err := m.white.bridge.BuildClaim(ctx, m.id, channel.ClaimCheckmate, m.white.addr); err != nil {
 		tl.add("  the bridge refuses to build a checkmate claim: %v", err)
 	} else {
 		return errors.New("the bridge built a false checkmate claim")
 	}
 	// White sends it anyway, built by hand from the signed states.
 	base, last := m.states[2], m.states[3]
-	args := []any{m.id, arbiter.KindCheckmate, toABI(base.State), base.Signature, toABI(last.State), last.Signature}
+	args := []any{m.id, channel.ClaimCheckmate, channel.NewABIState(base.State), base.Signature, channel.NewABIState(last.State), last.Signature}
 	r, err := m.white.call(ctx, "claim", nil, callGas, args...)
 	if err != nil {
 		return err
@@ -348,7 +348,7 @@ func falseCheckmate(ctx context.Context, e *env, tl *timeline) error {
 		return errors.New("the chain accepted a false checkmate claim")
 	}
 	tl.add("  rejected by the arbiter: %s", m.white.revertReason(ctx, "claim", args...))
-	if g, err := readGame(ctx, e, m.id); err != nil || g.Status != arbiter.StatusActive {
+	if g, err := readGame(ctx, e, m.id); err != nil || g.Status != channel.StatusActive {
 		return fmt.Errorf("after the false claim: status %d (%v), want active", g.Status, err)
 	}
 	r, err = m.white.call(ctx, "resign", nil, callGas, m.id)
@@ -359,7 +359,7 @@ func falseCheckmate(ctx context.Context, e *env, tl *timeline) error {
 	if err := expectOK(ctx, m.white, r, "resign", m.id); err != nil {
 		return err
 	}
-	return expectEnded(ctx, e, m, arbiter.ResultBlackWins)
+	return expectEnded(ctx, e, m, channel.ResultBlackWins)
 }
 
 func staleClaim(ctx context.Context, e *env, tl *timeline) error {
@@ -373,7 +373,7 @@ func staleClaim(ctx context.Context, e *env, tl *timeline) error {
 	// White claims a timeout resting on ply 3, though it has since signed
 	// plies 5 and 7 (which the bridge holds).
 	base, last := m.states[2], m.states[3]
-	args := []any{m.id, arbiter.KindTimeout, toABI(base.State), base.Signature, toABI(last.State), last.Signature}
+	args := []any{m.id, channel.ClaimTimeout, channel.NewABIState(base.State), base.Signature, channel.NewABIState(last.State), last.Signature}
 	r, err := m.white.call(ctx, "claim", nil, callGas, args...)
 	if err != nil {
 		return err
@@ -396,12 +396,12 @@ func staleClaim(ctx context.Context, e *env, tl *timeline) error {
 	if from == m.white.addr || from == m.black.addr {
 		return fmt.Errorf("the refutation came from a player (%s), not the watchtower", from)
 	}
-	return expectEnded(ctx, e, m, arbiter.ResultBlackWins)
+	return expectEnded(ctx, e, m, channel.ResultBlackWins)
 }
 
 // waitEnded waits for the game's GameEnded event.
 func waitEnded(ctx context.Context, eth *ethclient.Client, id common.Hash) (types.Log, error) {
-	topic := arbiterABI.Events["GameEnded"].ID
+	topic := arbiterABI.Events[channel.EventGameEnded].ID
 	logs := make(chan types.Log, 4)
 	q := ethereum.FilterQuery{Addresses: []common.Address{arbiter.Address}, Topics: [][]common.Hash{{topic}, {id}}}
 	sub, err := eth.SubscribeFilterLogs(ctx, q, logs)
@@ -447,7 +447,7 @@ func illegalMove(ctx context.Context, e *env, tl *timeline) error {
 		return errors.New("the bridge relayed an illegal move")
 	}
 	base := m.last()
-	args := []any{m.id, toABI(base.State), base.Signature, toABI(bad), sig}
+	args := []any{m.id, channel.NewABIState(base.State), base.Signature, channel.NewABIState(bad), sig}
 	r, err := m.white.call(ctx, "proveCheat", nil, callGas, args...)
 	if err != nil {
 		return err
@@ -456,5 +456,5 @@ func illegalMove(ctx context.Context, e *env, tl *timeline) error {
 	if err := expectOK(ctx, m.white, r, "proveCheat", args...); err != nil {
 		return err
 	}
-	return expectEnded(ctx, e, m, arbiter.ResultWhiteWins)
+	return expectEnded(ctx, e, m, channel.ResultWhiteWins)
 }

@@ -1,4 +1,4 @@
-// Package chess implements the rules of chess needed to referee a game one
+// Package chessrules implements the rules of chess needed to referee a game one
 // move at a time: parsing and printing FEN positions, applying a single move
 // given in UCI notation, comparing two FENs as positions, and reporting
 // checkmate, stalemate and draws by rule.
@@ -13,14 +13,14 @@
 // A Position is an immutable value. The zero Position is not a valid
 // position; obtain one from ParseFEN or ApplyUCI.
 //
-//	pos, err := chess.ParseFEN(chess.StartFEN)
+//	pos, err := chessrules.ParseFEN(chessrules.StartFEN)
 //	if err != nil { ... }
-//	next, err := chess.ApplyUCI(pos, "e2e4")
+//	next, err := chessrules.ApplyUCI(pos, "e2e4")
 //	switch {
-//	case errors.Is(err, chess.ErrIllegalMove): ...
-//	case errors.Is(err, chess.ErrGameOver): ...
+//	case errors.Is(err, chessrules.ErrIllegalMove): ...
+//	case errors.Is(err, chessrules.ErrGameOver): ...
 //	}
-//	res, err := chess.Status(next)
+//	res, err := chessrules.Status(next)
 //	if res.IsCheckmate() { winner := res.Winner() ... }
-//	same, err := chess.SamePosition(next.FEN(), clientFEN)
-package chess
+//	same, err := chessrules.SamePosition(next.FEN(), clientFEN)
+package chessrules

@@ -111,6 +111,10 @@ func runBridge(args []string, stdout io.Writer) error {
 	}
 	defer pageNode.Close()
 	srv := b.PageServer(bridge.PageConfig{Node: pageNode})
+	// Shutdown waits for requests in flight but not for WebSocket
+	// connections, which it cannot see: end them (and their
+	// subscriptions) as it starts.
+	srv.RegisterOnShutdown(b.Close)
 	errc := make(chan error, 2)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -154,7 +158,12 @@ func runBridge(args []string, stdout io.Writer) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	if err = srv.Shutdown(sctx); errors.Is(err, context.DeadlineExceeded) {
+		// Requests still running after the grace period are cut off, as
+		// an operator stopping the bridge asked; that is no failure.
+		log.Warn("requests still running after the shutdown grace period: closing them", "grace", shutdownGrace)
+		err = srv.Close()
+	}
 	cancelWatch()
 	<-watching
 	return errors.Join(runErr, err)

@@ -105,6 +105,7 @@ func runNode(args []string, stdout io.Writer) error {
 	p2pAddr := fs.String("p2p", "", "libp2p listen multiaddr (default: this member's multiaddr in genesis, else a free loopback port)")
 	peers := fs.String("peers", "", "comma-separated member multiaddrs ending in /p2p/<peer id>, dialled besides those in genesis")
 	noP2P := fs.Bool("no-p2p", false, "run without networking")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it on loopback")
 	wsOrigins := fs.String("ws-origins", "", "comma-separated browser origins (scheme://host[:port], or *) allowed to open a WebSocket besides the RPC server's own")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -143,6 +144,13 @@ func runNode(args []string, stdout io.Writer) error {
 	defer n.Close()
 	if err := n.Start(); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		stopProf, err := serveProfiler(*pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopProf()
 	}
 	head := n.Chain().CurrentBlock()
 	log.Info("node started", "address", crypto.PubkeyToAddress(key.PublicKey), "head", head.NumberU64(), "hash", head.Hash(), "engine", n.Chain().Genesis().Engine)

@@ -174,8 +174,9 @@ func (r *run) commit() error {
 // signatures of later blocks are recovered on other cores. A block that
 // fails ends the import; the run before it is still committed.
 func (c *Chain) insertCertifiedChain(blocks []*types.Block, tipCert []byte, stop <-chan struct{}) (int, error) {
+	var at atomic.Int64 // the index of the block being imported
 	if p, ok := c.engine.(signaturePrefetcher); ok && len(blocks) > 1 {
-		go prefetchSignatures(p, blocks, stop)
+		go prefetchSignatures(p, blocks, &at, stop)
 	}
 	r, err := c.newRun()
 	if err != nil {
@@ -183,6 +184,7 @@ func (c *Chain) insertCertifiedChain(blocks []*types.Block, tipCert []byte, stop
 	}
 	done := 0 // blocks stored for good, known ones included
 	for i, b := range blocks {
+		at.Store(int64(i))
 		var cert []byte
 		switch {
 		case i+1 < len(blocks):
@@ -224,8 +226,10 @@ func (c *Chain) insertCertifiedChain(blocks []*types.Block, tipCert []byte, stop
 }
 
 // prefetchSignatures recovers the signatures of blocks' headers on every
-// core, in block order, so the block verified next is the first ready.
-func prefetchSignatures(p signaturePrefetcher, blocks []*types.Block, stop <-chan struct{}) {
+// core, in block order, so the block verified next is the first ready. It
+// skips the blocks before at, which the import has reached first and
+// verified itself, so no signature is recovered twice.
+func prefetchSignatures(p signaturePrefetcher, blocks []*types.Block, at *atomic.Int64, stop <-chan struct{}) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
@@ -242,7 +246,9 @@ func prefetchSignatures(p signaturePrefetcher, blocks []*types.Block, stop <-cha
 					return
 				default:
 				}
-				p.PrefetchSignatures(blocks[i].Header())
+				if int64(i) > at.Load() {
+					p.PrefetchSignatures(blocks[i].Header())
+				}
 			}
 		}()
 	}

@@ -79,6 +79,9 @@ type Chain struct {
 	// those built here or taken from validated).
 	executions atomic.Uint64
 
+	pending   pendingBlocks            // blocks of the InsertChain run being written
+	commitRun func(*store.Batch) error // commits a run's batch; nil is Batch.Commit (tests fail it)
+
 	headFeed event.Feed
 	logsFeed event.Feed
 	hdrFeed  event.Feed
@@ -328,6 +331,9 @@ func (c *Chain) Certifying() bool { return c.certifier != nil }
 
 // GetHeader returns a stored header, or nil.
 func (c *Chain) GetHeader(hash common.Hash, number uint64) *types.Header {
+	if b := c.pending.get(hash, number); b != nil {
+		return b.Header()
+	}
 	if h, ok := c.headers.Get(hash); ok && h.Number.Uint64() == number {
 		return h
 	}
@@ -362,6 +368,9 @@ func (c *Chain) GetHeaderByNumber(number uint64) *types.Header {
 
 // GetBlock returns a stored block, or nil.
 func (c *Chain) GetBlock(hash common.Hash, number uint64) *types.Block {
+	if b := c.pending.get(hash, number); b != nil {
+		return b
+	}
 	if b, ok := c.blocks.Get(hash); ok && b.NumberU64() == number {
 		return b
 	}

@@ -56,7 +56,8 @@ func (c *Chain) InsertCertified(block *types.Block, cert []byte) error {
 // returns how many were imported. Under a certifying engine every block but
 // the last is certified by the header of the block after it (which carries
 // its parent's commit) and the last by tipCert; with tipCert nil the last
-// block is left out and not counted.
+// block is left out and not counted. Certified blocks are written in runs,
+// one batch per run with the head moving to the run's end (insertrun.go).
 func (c *Chain) InsertChain(blocks []*types.Block, tipCert []byte) (int, error) {
 	c.importMu.Lock()
 	defer c.importMu.Unlock()
@@ -68,21 +69,11 @@ func (c *Chain) InsertChain(blocks []*types.Block, tipCert []byte) (int, error) 
 	if len(blocks) > 1 {
 		go c.prefetchSenders(blocks[1:], stop)
 	}
+	if c.certifier != nil {
+		return c.insertCertifiedChain(blocks, tipCert, stop)
+	}
 	for i, b := range blocks {
-		var cert []byte
-		if c.certifier != nil {
-			switch {
-			case i+1 < len(blocks):
-				if cert = c.certifier.ParentCertificate(blocks[i+1].Header()); cert == nil {
-					return i, fmt.Errorf("block %d (%x): %w: the next block carries no certificate for it", b.NumberU64(), b.Hash(), consensus.ErrNoCertificate)
-				}
-			case tipCert == nil:
-				return i, nil
-			default:
-				cert = tipCert
-			}
-		}
-		if err := c.insert(b, cert); err != nil && !errors.Is(err, ErrKnownBlock) {
+		if err := c.insert(b, nil); err != nil && !errors.Is(err, ErrKnownBlock) {
 			return i, fmt.Errorf("block %d (%x): %w", b.NumberU64(), b.Hash(), err)
 		}
 	}
@@ -135,17 +126,8 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 	if err != nil {
 		return err
 	}
-	root, err := v.state.Commit(c.config.Rules(block.Number(), false, block.Time()), block.NumberU64())
-	if err != nil {
-		return fmt.Errorf("commit state: %w", err)
-	}
-	if root != block.Root() {
-		return fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
-	}
-	// Trie nodes are content-addressed: writing them before the block makes
-	// nothing reachable until the batch below commits.
-	if err := c.triedb.Commit(root, false); err != nil {
-		return fmt.Errorf("write state: %w", err)
+	if err := c.commitState(block, v); err != nil {
+		return err
 	}
 	if c.certifier != nil {
 		err = c.writeCertified(block, v.parent, v.receipts, cert)
@@ -154,6 +136,23 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 	}
 	c.validated.prune(c.CurrentBlock().Hash())
 	return err
+}
+
+// commitState commits the state block's execution made and writes its trie
+// nodes. They are content-addressed: written before the block, they make
+// nothing reachable until the block's batch commits.
+func (c *Chain) commitState(block *types.Block, v *validated) error {
+	root, err := v.state.Commit(c.config.Rules(block.Number(), false, block.Time()), block.NumberU64())
+	if err != nil {
+		return fmt.Errorf("commit state: %w", err)
+	}
+	if root != block.Root() {
+		return fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
+	}
+	if err := c.triedb.Commit(root, false); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
 }
 
 // ValidateBlock checks a proposal completely against its stored parent
@@ -398,6 +397,24 @@ func (c *Chain) reorg(batch interface {
 	return ordered, dropped, nil
 }
 
+// sendLogs tells log subscribers about the logs of b, a block that became
+// canonical, filling in their block and transaction fields.
+func (c *Chain) sendLogs(b *types.Block, receipts types.Receipts) {
+	var logs []*types.Log
+	for i, r := range receipts {
+		for _, l := range r.Logs {
+			l.BlockHash = b.Hash()
+			l.BlockNumber = b.NumberU64()
+			l.TxHash = b.Transactions()[i].Hash()
+			l.TxIndex = uint(i)
+			logs = append(logs, l)
+		}
+	}
+	if len(logs) > 0 {
+		c.logsFeed.Send(logs)
+	}
+}
+
 // announce tells subscribers about a new head and the logs of every block
 // that became canonical.
 func (c *Chain) announce(newBlocks []*types.Block, headReceipts types.Receipts, dropped []*types.Transaction) {
@@ -409,19 +426,7 @@ func (c *Chain) announce(newBlocks []*types.Block, headReceipts types.Receipts, 
 		} else {
 			receipts, _ = c.db.ReadReceipts(b, c.config)
 		}
-		var logs []*types.Log
-		for i, r := range receipts {
-			for _, l := range r.Logs {
-				l.BlockHash = b.Hash()
-				l.BlockNumber = b.NumberU64()
-				l.TxHash = b.Transactions()[i].Hash()
-				l.TxIndex = uint(i)
-				logs = append(logs, l)
-			}
-		}
-		if len(logs) > 0 {
-			c.logsFeed.Send(logs)
-		}
+		c.sendLogs(b, receipts)
 	}
 	c.hdrFeed.Send(head.Header())
 	var cert []byte

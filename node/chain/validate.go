@@ -21,6 +21,11 @@ type check struct {
 	// it is not refused for being at the final height, and it is executed
 	// afresh, never from a cached result.
 	stored bool
+	// parent is the block's parent when it is not stored yet: the block
+	// before it in an InsertChain run, validated and pending in the run's
+	// batch. The run has checked that block's descent from the final
+	// block, so this one is not checked again.
+	parent *types.Block
 }
 
 // validated is a block that passed validate, with what its execution made.
@@ -42,11 +47,14 @@ func (c *Chain) validate(block *types.Block, ck check) (*validated, error) {
 	if num == 0 {
 		return nil, fmt.Errorf("%w: a second genesis", consensus.ErrInvalidNumber)
 	}
-	parent := c.GetBlockByHash(block.ParentHash())
+	parent := ck.parent
 	if parent == nil {
+		parent = c.GetBlockByHash(block.ParentHash())
+	}
+	if parent == nil || parent.Hash() != block.ParentHash() {
 		return nil, fmt.Errorf("%w: parent %x of block %d", consensus.ErrUnknownAncestor, block.ParentHash(), num)
 	}
-	if !ck.stored {
+	if !ck.stored && ck.parent == nil {
 		if err := c.checkFinalized(block); err != nil {
 			return nil, err
 		}

@@ -200,17 +200,28 @@ func reportLatencies(b *testing.B, all []time.Duration) {
 // Each of the concurrent games plays its moves one after another, as
 // players do. It reports p50 and p99 latency and the moves relayed per
 // second.
+//
+// The games=8/badger-disk case is the durable path: every move is synced
+// to disk before the mover is answered and the opponent is pushed.
 func BenchmarkRelay(b *testing.B) {
 	for _, games := range []int{1, 8} {
 		b.Run(fmt.Sprintf("games=%d", games), func(b *testing.B) {
-			benchRelay(b, games)
+			benchRelay(b, bridge.NewMemStore(), games)
 		})
 	}
+	b.Run("games=8/badger-disk", func(b *testing.B) {
+		s, err := bridge.OpenBadger(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		benchRelay(b, s, 8)
+	})
 }
 
-func benchRelay(b *testing.B, games int) {
+func benchRelay(b *testing.B, store bridge.Store, games int) {
 	ctx := context.Background()
-	e := newEnv(b, bridge.NewMemStore())
+	e := newEnv(b, store)
 	br := e.newBridge(bridge.Config{Limits: rpclimit.Limits{MaxSubscriptionsPerConn: 1}})
 	srv := e.serve(br)
 	per := (b.N + games - 1) / games

@@ -26,13 +26,15 @@ const maxTxnRetries = 3
 // process owns the store; any number of Bridge instances in that process
 // may share it, and Watch reaches all of them.
 type BadgerStore struct {
-	db   *badger.DB
-	feed Feed
+	db    *badger.DB
+	feed  Feed
+	group *groupCommit
 }
 
 // OpenBadger opens (creating if needed) the store in dir. Writes are
 // synced to disk before Append or CreateGame returns, so an accepted move
-// survives power loss as well as a killed process.
+// survives power loss as well as a killed process. Concurrent appends
+// share one transaction and one sync (group commit, see groupcommit.go).
 func OpenBadger(dir string) (*BadgerStore, error) {
 	return newBadgerStore(kvopen.Open(dir, kvopen.Sizes{MemTable: 16 << 20, BlockCache: 16 << 20, IndexCache: 8 << 20}))
 }
@@ -47,7 +49,7 @@ func newBadgerStore(db *badger.DB, err error) (*BadgerStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: store: %w", err)
 	}
-	return &BadgerStore{db: db}, nil
+	return &BadgerStore{db: db, group: &groupCommit{db: db}}, nil
 }
 
 // Close flushes and closes the database.
@@ -190,24 +192,7 @@ func (s *BadgerStore) Append(_ context.Context, rec Record) error {
 	}
 	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(js)), uint64(rec.Accepted.UnixNano()))
 	val = append(val, js...)
-	err = s.update(func(txn *badger.Txn) error {
-		if _, err := txn.Get(gameKey(id)); errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		head, err := readHead(txn, id)
-		if err != nil {
-			return err
-		}
-		if uint64(head)+1 != uint64(ply) {
-			return ErrConflict
-		}
-		if err := txn.Set(stateKey(id, ply), val); err != nil {
-			return err
-		}
-		return txn.Set(headKey(id), encodePly(ply))
-	})
+	err = s.group.append(&appendReq{id: id, ply: ply, val: val})
 	if err == nil {
 		s.feed.Notify(id)
 	}

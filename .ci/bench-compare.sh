@@ -7,7 +7,7 @@
 #
 #   .ci/bench-compare.sh --geth /path/to/geth [--runs 3] [--senders 20]
 #       [--per-sender 1000] [--batch 1] [--only geth,one,four,four-spread]
-#       [--out DIR]
+#       [--block-time 1s] [--out DIR]
 #
 # geth is not built here: pass the path of a geth binary built elsewhere.
 # Without --geth (and no geth on PATH) the geth runs are left out.
@@ -19,6 +19,7 @@ runs=3
 senders=20
 per_sender=1000
 batch=1
+block_time=1s
 only="geth,one,four,four-spread"
 out=""
 while [ $# -gt 0 ]; do
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
     --batch) batch="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --block-time) block_time="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -117,7 +119,7 @@ run_arbiter() {
   local label="$1" run="$2" members="$3" spread="$4" base dir i
   base=$(free_base $((2 * members)))
   dir="$work/$label-$run"
-  "$arbiter" testnet --members "$members" --engine pos --out "$dir" --base-port "$base" --block-time 1s >/dev/null
+  "$arbiter" testnet --members "$members" --engine pos --out "$dir" --base-port "$base" --block-time "$block_time" >/dev/null
   local nodes="" procs=""
   for i in $(seq 1 "$members"); do
     "$arbiter" node --datadir "$dir/member$i/data" --key "$dir/member$i/key" \
@@ -162,7 +164,7 @@ for r in $(seq 1 "$runs"); do
 done
 
 echo
-echo "== medians of $runs runs: $senders senders x $per_sender transfers, batch $batch (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== medians of $runs runs: $senders senders x $per_sender transfers, batch $batch, Arbiter block time $block_time (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 cols="submitted_tps included_tps finalized_tps inclusion_p50_ms inclusion_p99_ms final_p50_ms final_p99_ms txs_per_block cpu_us_per_included cpu_us_per_finalized peak_mib_max"
 printf '%-12s' scenario
 for c in $cols; do printf ' %s' "$c"; done

@@ -26,6 +26,20 @@ type Built struct {
 // after. The execution result is kept so that importing the sealed block
 // does not run it again.
 func (c *Chain) BuildBlock(parent *types.Block, pending []*types.Transaction, time uint64) (*Built, error) {
+	return c.BuildBlockUntil(parent, pending, time, nil)
+}
+
+// buildCheckEvery is how many transactions BuildBlockUntil executes
+// between looks at its deadline.
+const buildCheckEvery = 32
+
+// BuildBlockUntil is BuildBlock that also stops adding transactions once
+// done reports true (checked every few transactions; nil never stops). A
+// proposer bounds its block by the time it may spend building, so that a
+// full pool yields a block every validator can execute within the round's
+// timeouts instead of one that makes the round fail. Which transactions a
+// block holds is the proposer's choice; validation does not depend on it.
+func (c *Chain) BuildBlockUntil(parent *types.Block, pending []*types.Transaction, time uint64, done func() bool) (*Built, error) {
 	header := &types.Header{
 		ParentHash: parent.Hash(),
 		Number:     new(big.Int).Add(parent.Number(), common.Big1),
@@ -51,8 +65,11 @@ func (c *Chain) BuildBlock(parent *types.Block, pending []*types.Transaction, ti
 		skip     = make(map[common.Address]bool)
 		size     uint64
 	)
-	for _, tx := range pending {
+	for i, tx := range pending {
 		if gasPool < rules.IntrinsicGas(tx) {
+			break
+		}
+		if done != nil && i%buildCheckEvery == buildCheckEvery-1 && done() {
 			break
 		}
 		from, err := c.rules.CheckStatic(tx)

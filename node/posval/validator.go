@@ -166,7 +166,7 @@ func (v *Validator) start(ctx context.Context) error {
 		Inbound:    inbound,
 		Heads:      heads,
 		Transport:  transport,
-		Builder:    posBuilder{chain: c, pool: v.cfg.Pool},
+		Builder:    posBuilder{chain: c, pool: v.cfg.Pool, budget: buildBudget(time.Duration(c.Genesis().BlockTime))},
 		Validator:  c,
 		Committer:  posCommitter{chain: c},
 		Clock:      v.cfg.Clock,
@@ -198,6 +198,11 @@ func (v *Validator) start(ctx context.Context) error {
 	}()
 	return nil
 }
+
+// timeNow reads the wall clock for the build budget, which bounds work
+// and never enters a block (the block's timestamp comes from the
+// driver's clock).
+var timeNow = time.Now
 
 // consensusTimeouts scales the round timeouts to the block time: a
 // proposal is awaited four block times (between 1 s and 3 s), votes two
@@ -265,10 +270,27 @@ func (t p2pTransport) Broadcast(msg []byte) {
 type posBuilder struct {
 	chain *chain.Chain
 	pool  *txpool.Pool
+	// budget bounds the time spent executing a proposal's transactions
+	// (buildBudget).
+	budget time.Duration
+}
+
+// buildBudget is how long a proposer may spend executing transactions
+// into its block: half the block time, at least 100 ms. Every validator
+// executes the block again to judge it, on machines as loaded as the
+// proposer's, so a block built for longer than the round's timeouts allow
+// makes the round fail and the next block larger still.
+func buildBudget(blockTime time.Duration) time.Duration {
+	return max(blockTime/2, 100*time.Millisecond)
 }
 
 func (b posBuilder) BuildBlock(parent *types.Block, time uint64) (*types.Block, error) {
-	built, err := b.chain.BuildBlock(parent, b.pool.Pending(), time)
+	var done func() bool
+	if b.budget > 0 {
+		deadline := timeNow().Add(b.budget)
+		done = func() bool { return timeNow().After(deadline) }
+	}
+	built, err := b.chain.BuildBlockUntil(parent, b.pool.Pending(), time, done)
 	if err != nil {
 		return nil, err
 	}

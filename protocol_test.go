@@ -143,7 +143,7 @@ func TestClientWireOnly(t *testing.T) {
 	}
 	wire := false
 	for _, dep := range strings.Fields(string(out)) {
-		rel, ok := strings.CutPrefix(dep, module)
+		rel, ok := strings.CutPrefix(dep, module+"/")
 		if !ok || !strings.HasPrefix(rel+"/", "offchain/bridge/") {
 			continue
 		}

@@ -324,6 +324,23 @@ type bridgeProc struct {
 	exited    chan struct{} // closed when its stderr is closed
 }
 
+// startBridgeListening starts `arbiter bridge` with args (startBridge) and
+// waits for its "bridge listening" line, failing the test if it exits
+// first or stays silent for a minute. name says which bridge in failures.
+func startBridgeListening(t *testing.T, name, bin string, args ...string) *bridgeProc {
+	t.Helper()
+	p := startBridge(t, bin, args...)
+	select {
+	case <-p.listening:
+	case <-p.exited:
+		t.Fatalf("%s exited while starting", name)
+	case <-time.After(60 * time.Second):
+		p.stop(syscall.SIGKILL)
+		t.Fatalf("%s: no \"bridge listening\" within 60s", name)
+	}
+	return p
+}
+
 func startBridge(t *testing.T, bin string, args ...string) *bridgeProc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"bridge"}, args...)...)

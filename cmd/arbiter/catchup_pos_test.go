@@ -179,19 +179,7 @@ func TestCatchUpPoS(t *testing.T) {
 	start := time.Now()
 	m2 := mustStartNode(t, "member2", "--datadir", data[1], "--key", keyFiles[1], "--mine=false",
 		"--p2p", "/ip4/127.0.0.1/tcp/0", "--peers", m1.p2pAddr)
-	var caughtUp time.Duration
-	pollUntil(t, "member2 reaches member1's head", 300*time.Second, 20*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-		n, err := m2.eth.BlockNumber(ctx)
-		if err != nil {
-			return false, "", err
-		}
-		caughtUp = time.Since(start)
-		return n >= target.NumberU64(), fmt.Sprintf("member2 at %d of %d", n, target.NumberU64()), nil
-	})
-	b, err := blockAt(context.Background(), m2, target.NumberU64())
-	if err != nil || b == nil || b.Hash != target.Hash() {
-		t.Fatalf("member2 after catch-up: block %d is %v (%v), want %s", target.NumberU64(), b, err, target.Hash())
-	}
+	caughtUp := waitCaughtUp(t, m2, target, start, 300*time.Second)
 	secs := caughtUp.Seconds()
 	t.Logf("pos, 4 validators, %d blocks of %d transfers: member2 caught up in %v from process start: %.0f blocks/s, %.0f tx/s",
 		blocks, txs, caughtUp.Round(time.Millisecond), float64(blocks)/secs, float64(blocks*txs)/secs)

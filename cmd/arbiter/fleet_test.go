@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"strings"
@@ -98,15 +99,7 @@ func TestBridgeFleetPostgres(t *testing.T) {
 	var procs [2]*bridgeProc
 	for i := range procs {
 		addrs[i] = freeAddr(t)
-		procs[i] = startBridge(t, bin, "--node", ec.url, "--listen", addrs[i], "--store", dbURL)
-		select {
-		case <-procs[i].listening:
-		case <-procs[i].exited:
-			t.Fatalf("bridge %d exited while starting", i+1)
-		case <-time.After(60 * time.Second):
-			procs[i].stop(syscall.SIGKILL)
-			t.Fatalf("bridge %d: no \"bridge listening\" within 60s", i+1)
-		}
+		procs[i] = startBridgeListening(t, fmt.Sprintf("bridge %d", i+1), bin, "--node", ec.url, "--listen", addrs[i], "--store", dbURL)
 	}
 	defer func() {
 		for i, p := range procs {

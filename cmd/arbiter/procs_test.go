@@ -23,6 +23,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
@@ -401,4 +402,25 @@ func pollUntil(t *testing.T, what string, timeout, interval time.Duration, cond 
 		}
 		time.Sleep(interval) // polling real processes
 	}
+}
+
+// waitCaughtUp polls m until its head reaches target, fails the test if m's
+// block at target's height is not target, and returns how long after start
+// the head got there.
+func waitCaughtUp(t *testing.T, m *arbProc, target *types.Block, start time.Time, timeout time.Duration) time.Duration {
+	t.Helper()
+	var caughtUp time.Duration
+	pollUntil(t, m.name+" reaches the target head", timeout, 20*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		n, err := m.eth.BlockNumber(ctx)
+		if err != nil {
+			return false, "", err
+		}
+		caughtUp = time.Since(start)
+		return n >= target.NumberU64(), fmt.Sprintf("%s at %d of %d", m.name, n, target.NumberU64()), nil
+	})
+	b, err := blockAt(context.Background(), m, target.NumberU64())
+	if err != nil || b == nil || b.Hash != target.Hash() {
+		t.Fatalf("%s after catch-up: block %d is %v (%v), want %s", m.name, target.NumberU64(), b, err, target.Hash())
+	}
+	return caughtUp
 }

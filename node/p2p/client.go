@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/ethereum/go-ethereum/core/types"
@@ -29,35 +28,7 @@ type streamClient struct {
 
 // roundTrip sends req to p and returns the payload of an OK answer.
 func (c *streamClient) roundTrip(ctx context.Context, p peer.ID, req request) (rlp.RawValue, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	st, err := c.host.NewStream(ctx, p, SyncProtocol)
-	if err != nil {
-		return nil, err
-	}
-	deadline, _ := ctx.Deadline()
-	if err := st.SetDeadline(deadline); err != nil {
-		_ = st.Reset()
-		return nil, err
-	}
-	b, err := rlp.EncodeToBytes(&req)
-	if err == nil {
-		err = writeFrame(st, b)
-	}
-	if err == nil {
-		err = st.CloseWrite()
-	}
-	if err != nil {
-		_ = st.Reset()
-		return nil, fmt.Errorf("send request: %w", err)
-	}
-	raw, err := readFrame(st, maxResponseFrame(req))
-	if err != nil {
-		_ = st.Reset()
-		return nil, fmt.Errorf("read response: %w", err)
-	}
-	_ = st.Close()
-	return decodeResponse(raw)
+	return roundTrip(ctx, c.host, p, SyncProtocol, c.timeout, &req, maxResponseFrame(req))
 }
 
 func (c *streamClient) status(ctx context.Context, p peer.ID) (*statusMsg, error) {

@@ -183,24 +183,7 @@ func newServer(c blockSource, genesis common.Hash, l Limits, log *slog.Logger) *
 // large, malformed or over the peer's rate is answered with an error and
 // the stream is closed.
 func (s *server) handle(st network.Stream) {
-	p := st.Conn().RemotePeer()
-	if err := st.SetDeadline(s.now().Add(s.limits.RequestTimeout)); err != nil {
-		_ = st.Reset()
-		return
-	}
-	code, msg, payload := s.answer(st, p)
-	if code != codeOK {
-		s.log.Debug("sync request refused", "peer", p, "code", code, "reason", msg)
-	}
-	b, err := encodeResponse(code, msg, payload)
-	if err == nil {
-		err = writeFrame(st, b)
-	}
-	if err != nil {
-		_ = st.Reset()
-		return
-	}
-	_ = st.Close()
+	serveRequest(st, s.now().Add(s.limits.RequestTimeout), s.answer, s.log, "sync request")
 }
 
 func (s *server) answer(st network.Stream, p peer.ID) (uint64, string, rlp.RawValue) {

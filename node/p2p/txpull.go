@@ -85,24 +85,7 @@ type txServer struct {
 }
 
 func (s *txServer) handle(st network.Stream) {
-	p := st.Conn().RemotePeer()
-	if err := st.SetDeadline(time.Now().Add(s.timeout)); err != nil {
-		_ = st.Reset()
-		return
-	}
-	code, msg, payload := s.answer(st, p)
-	if code != codeOK {
-		s.log.Debug("transaction request refused", "peer", p, "code", code, "reason", msg)
-	}
-	b, err := encodeResponse(code, msg, payload)
-	if err == nil {
-		err = writeFrame(st, b)
-	}
-	if err != nil {
-		_ = st.Reset()
-		return
-	}
-	_ = st.Close()
+	serveRequest(st, time.Now().Add(s.timeout), s.answer, s.log, "transaction request")
 }
 
 func (s *txServer) answer(st network.Stream, p peer.ID) (uint64, string, rlp.RawValue) {
@@ -164,35 +147,7 @@ type txClient struct {
 }
 
 func (c *txClient) roundTrip(ctx context.Context, p peer.ID, req txRequest, limit int) (rlp.RawValue, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	st, err := c.host.NewStream(ctx, p, TxProtocol)
-	if err != nil {
-		return nil, err
-	}
-	deadline, _ := ctx.Deadline()
-	if err := st.SetDeadline(deadline); err != nil {
-		_ = st.Reset()
-		return nil, err
-	}
-	b, err := rlp.EncodeToBytes(&req)
-	if err == nil {
-		err = writeFrame(st, b)
-	}
-	if err == nil {
-		err = st.CloseWrite()
-	}
-	if err != nil {
-		_ = st.Reset()
-		return nil, fmt.Errorf("send request: %w", err)
-	}
-	raw, err := readFrame(st, limit)
-	if err != nil {
-		_ = st.Reset()
-		return nil, fmt.Errorf("read response: %w", err)
-	}
-	_ = st.Close()
-	return decodeResponse(raw)
+	return roundTrip(ctx, c.host, p, TxProtocol, c.timeout, &req, limit)
 }
 
 // digest asks p for its digest.

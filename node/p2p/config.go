@@ -48,7 +48,7 @@ const (
 	DefaultRequestTimeout        = 10 * time.Second
 	DefaultMaxConsensusMsg       = 64 << 10
 	DefaultRedialMin             = time.Second
-	DefaultRedialMax             = time.Minute
+	DefaultRedialMax             = 4 * time.Second
 	DefaultSyncInterval          = 5 * time.Second
 	DefaultSyncBatch             = 256
 	DefaultPullInterval          = 300 * time.Millisecond
@@ -73,7 +73,9 @@ type Limits struct {
 	RequestTimeout time.Duration
 	// MaxConsensusMsg bounds a consensus gossip message.
 	MaxConsensusMsg int
-	// RedialMin and RedialMax bound the exponential backoff of redials.
+	// RedialMin and RedialMax bound the exponential backoff of redials. A
+	// consortium has few members, so a short cap (4 s by default) costs
+	// little and brings a member's link back within seconds of a heal.
 	RedialMin, RedialMax time.Duration
 	// SyncInterval is how often peers' status is compared with ours.
 	SyncInterval time.Duration

@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -154,6 +155,12 @@ func (n *Node) Connect(ctx context.Context, addr ma.Multiaddr) error {
 func (n *Node) connect(ctx context.Context, ai peer.AddrInfo) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Limits.RequestTimeout)
 	defer cancel()
+	// The redialer paces dials to members itself; the swarm's own backoff
+	// after a failed dial (5 s and growing) would otherwise hold a healed
+	// link down for seconds after a partition ends.
+	if sw, ok := n.host.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(ai.ID)
+	}
 	if err := n.host.Connect(ctx, ai); err != nil {
 		return err
 	}

@@ -217,8 +217,11 @@ func (n *Node) checkTxMsg(data []byte, _ common.Address) (pubsub.ValidationResul
 	if n.cfg.dropTxGossip {
 		return ignore, nil, errDropped
 	}
-	res, took, err := checkTxBatch(data, n.cfg.Rules, n.pool)
+	res, took, err := checkTxBatch(data, n.cfg.Rules, n.pool, n.relayed)
 	n.metrics.gossipTxs(took)
+	if res == accept {
+		n.metrics.passedOn.Inc()
+	}
 	return res, nil, err
 }
 
@@ -269,8 +272,8 @@ func (n *Node) deliverBlocks() {
 }
 
 // drainTxs consumes the transaction subscription: this node's own batches
-// (peers' batches are never delivered: validation put their transactions
-// in the pool and they go out again in this node's batches).
+// and the peers' batches validation accepted, whose transactions are in the
+// pool already.
 func (n *Node) drainTxs() {
 	for {
 		if _, err := n.txSub.Next(n.ctx); err != nil {

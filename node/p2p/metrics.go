@@ -14,6 +14,7 @@ type metrics struct {
 	blocks   prometheus.Counter
 	rejected *prometheus.CounterVec
 	txsIn    prometheus.Counter
+	passedOn prometheus.Counter
 
 	targetN atomic.Uint64 // target's value, for SyncTarget
 }
@@ -45,9 +46,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "arbiter", Subsystem: "p2p", Name: "txs_received_total",
 			Help: "Transactions from peers (gossip and pull) that the pool took.",
 		}),
+		passedOn: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "tx_batches_passed_on_total",
+			Help: "Peers' transaction batches the pool took in full, passed on by gossip as they are.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn} {
+		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn, m.passedOn} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

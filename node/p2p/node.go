@@ -63,6 +63,10 @@ type Node struct {
 	txSrv   *txServer
 	puller  *puller
 	blocks  *blockChecker
+	// relayed and again: transactions of peers' batches passed on as they
+	// are, and those to announce after all (publishTxs).
+	relayed *relayed
+	again   chan []*types.Transaction
 	targets []peer.AddrInfo
 	seen    *lru.Cache[common.Hash, struct{}]
 	conns   levent.Subscription
@@ -147,6 +151,13 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 	n.syncer = newSyncer(c, client, n.peerIDs, cfg.GenesisHash, cfg.Limits, log, m, n.markSeen)
 	n.txSrv = &txServer{pool: pool, timeout: cfg.Limits.RequestTimeout, limiter: newLimiter(cfg.Limits.RequestRate, cfg.Limits.RequestBurst), log: log}
 	h.SetStreamHandler(TxProtocol, n.txSrv.handle)
+	n.again = make(chan []*types.Transaction, eventBuffer)
+	n.relayed = newRelayed(func(txs []*types.Transaction) {
+		select {
+		case n.again <- txs:
+		case <-n.ctx.Done():
+		}
+	})
 	n.puller = &puller{
 		pool: pool, client: &txClient{host: h, timeout: cfg.Limits.RequestTimeout}, rules: cfg.Rules,
 		peers: n.peerIDs, interval: cfg.Limits.PullInterval, log: log, took: m.gossipTxs,

@@ -117,15 +117,19 @@ func checkStatic(txs []*types.Transaction, r rules.Static) error {
 // transaction that breaks the static rules or comes from a sender no
 // member may vouch for is rejected: an honest member only sends what its
 // pool took. Transactions the pool already holds cost a hash, not a
-// signature recovery. A peer's batch is never relayed as it is (the result
-// is at best ignore): what this node's pool takes goes out in this node's
-// own batches. It returns how many transactions the pool took.
-func checkTxBatch(data []byte, r rules.Static, pool txPool) (pubsub.ValidationResult, int, error) {
+// signature recovery. A batch that was new to this node's pool in full and
+// that the pool took in full is accepted: gossipsub passes it on as it is,
+// and its transactions, marked in rel (nil: none), are not announced again
+// in this node's own batches. Any other batch is at best ignored, and what
+// the pool took from it goes out in this node's batches: rel hands back
+// those whose announcement was skipped. It returns how many transactions
+// the pool took.
+func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsub.ValidationResult, int, error) {
 	txs, err := decodeBatch(data)
 	if err != nil {
 		return reject, 0, err
 	}
-	fresh := txs[:0]
+	fresh := make([]*types.Transaction, 0, len(txs))
 	for _, tx := range txs {
 		if !pool.Has(tx.Hash()) {
 			fresh = append(fresh, tx)
@@ -133,6 +137,10 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool) (pubsub.ValidationRe
 	}
 	if err := checkStatic(fresh, r); err != nil {
 		return reject, 0, err
+	}
+	whole := len(fresh) == len(txs)
+	if whole {
+		rel.mark(txs)
 	}
 	res, took := ignore, 0
 	var firstErr error
@@ -150,6 +158,14 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool) (pubsub.ValidationRe
 				firstErr = err
 			}
 		}
+	}
+	switch {
+	case !whole:
+	case res == ignore && took == len(txs):
+		rel.settle(txs)
+		res = accept
+	default:
+		rel.release(txs)
 	}
 	return res, took, firstErr
 }
@@ -205,7 +221,9 @@ func (b *batcher) flush() error {
 
 // publishTxs gossips, in batches, every transaction the pool takes in:
 // from RPC, from the pull protocol and from peers' batches alike, so a
-// transaction spreads through every member whose pool admits it.
+// transaction spreads through every member whose pool admits it; except
+// the transactions of peers' batches that gossipsub passes on as they are
+// (relayed).
 func (n *Node) publishTxs(ch <-chan []*types.Transaction, sub event.Subscription) {
 	defer sub.Unsubscribe()
 	b := &batcher{publish: func(data []byte) error { return n.txTopic.Publish(n.ctx, data) }}
@@ -222,6 +240,16 @@ func (n *Node) publishTxs(ch <-chan []*types.Transaction, sub event.Subscription
 		case <-n.ctx.Done():
 			return
 		case txs := <-ch:
+			was := b.pending()
+			for _, tx := range txs {
+				if !n.relayed.take(tx.Hash()) {
+					report(b.add(tx))
+				}
+			}
+			if !was && b.pending() {
+				timer.Reset(batchDelay)
+			}
+		case txs := <-n.again:
 			was := b.pending()
 			for _, tx := range txs {
 				report(b.add(tx))

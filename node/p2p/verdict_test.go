@@ -95,8 +95,8 @@ func TestCheckTxBatch(t *testing.T) {
 		want    pubsub.ValidationResult
 		offered int
 	}{
-		{"valid", batch(enc(valid)), false, nil, ignore, 1},
-		{"two valid", batch(enc(valid), enc(second)), false, nil, ignore, 2},
+		{"valid", batch(enc(valid)), false, nil, accept, 1},
+		{"two valid", batch(enc(valid), enc(second)), false, nil, accept, 2},
 		{"pool knows one", batch(enc(valid), enc(second)), true, nil, ignore, 1},
 		{"replay of an included nonce", batch(enc(valid)), false, rules.ErrNonceTooLow, ignore, 1},
 		{"pool full", batch(enc(valid)), false, txpool.ErrPoolFull, ignore, 1},
@@ -120,7 +120,7 @@ func TestCheckTxBatch(t *testing.T) {
 				has: map[common.Hash]bool{valid.Hash(): tt.known},
 				add: func(*types.Transaction) error { offered++; return tt.poolErr },
 			}
-			res, took, err := checkTxBatch(tt.data, r, pool)
+			res, took, err := checkTxBatch(tt.data, r, pool, nil)
 			if res != tt.want {
 				t.Fatalf("result: have %s (%v), want %s", resultName(res), err, resultName(tt.want))
 			}

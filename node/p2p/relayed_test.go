@@ -1,0 +1,164 @@
+package p2p
+
+import (
+	"errors"
+	"math/big"
+	"slices"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/arbiter-chain/arbiter/node/rules"
+	"github.com/arbiter-chain/arbiter/node/txpool"
+)
+
+// TestRelayedAnnouncesOnce: every transaction a pool takes from a peer's
+// batch is announced exactly once, in the peer's batch passed on as it is
+// or in this node's own batches, whichever order the pool's announcement
+// and the batch's verdict come in.
+func TestRelayedAnnouncesOnce(t *testing.T) {
+	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
+	to := addrOf(t, "B")
+	txs := []*types.Transaction{transfer(t, "A", 0, to), transfer(t, "A", 1, to), transfer(t, "A", 2, to)}
+	raw := make([][]byte, len(txs))
+	for i, tx := range txs {
+		raw[i], _ = tx.MarshalBinary()
+	}
+	data, err := encodeBatch(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := func(tx *types.Transaction) int {
+		return slices.IndexFunc(txs, func(o *types.Transaction) bool { return o.Hash() == tx.Hash() })
+	}
+	tests := []struct {
+		name      string
+		refuse    int  // index of the transaction the pool refuses, -1: none
+		takeEarly bool // the publishing loop sees each announcement while the batch is checked
+		want      string
+	}{
+		{"all taken, announcements seen early", -1, true, "accept"},
+		{"all taken, announcements seen late", -1, false, "accept"},
+		{"one refused, announcements seen early", 1, true, "ignore"},
+		{"one refused, announcements seen late", 1, false, "ignore"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var handedBack []*types.Transaction
+			rel := newRelayed(func(b []*types.Transaction) { handedBack = append(handedBack, b...) })
+			var taken []*types.Transaction
+			announced := map[int]int{} // position in txs -> times announced by this node
+			publish := func(i int) {
+				if !rel.take(txs[i].Hash()) {
+					announced[i]++
+				}
+			}
+			pool := &fakePool{add: func(tx *types.Transaction) error {
+				i := pos(tx)
+				if i == tt.refuse {
+					return txpool.ErrPoolFull
+				}
+				taken = append(taken, tx)
+				if tt.takeEarly {
+					publish(i)
+				}
+				return nil
+			}}
+			res, took, _ := checkTxBatch(data, r, pool, rel)
+			if resultName(res) != tt.want {
+				t.Fatalf("result %s, want %s", resultName(res), tt.want)
+			}
+			if took != len(taken) {
+				t.Fatalf("took %d, pool has %d", took, len(taken))
+			}
+			if !tt.takeEarly {
+				for _, tx := range taken {
+					publish(pos(tx))
+				}
+			}
+			for _, tx := range handedBack {
+				announced[pos(tx)]++
+			}
+			for i, tx := range txs {
+				want := 0
+				if res != accept && slices.ContainsFunc(taken, func(o *types.Transaction) bool { return o.Hash() == tx.Hash() }) {
+					want = 1 // not passed on: this node announces what it took
+				}
+				if announced[i] != want {
+					t.Errorf("transaction %d announced by this node %d times, want %d", i, announced[i], want)
+				}
+			}
+			if n := rel.size(); n != 0 {
+				t.Errorf("%d marks left", n)
+			}
+		})
+	}
+}
+
+// TestRelayedBounded: marks that never meet their announcement are
+// forgotten at the bound.
+func TestRelayedBounded(t *testing.T) {
+	rel := newRelayed(func([]*types.Transaction) {})
+	to := addrOf(t, "B")
+	var txs []*types.Transaction
+	for n := range uint64(relayedCap + 10) {
+		tx := types.NewTx(&types.DynamicFeeTx{ChainID: big.NewInt(testChainID), Nonce: n, To: &to, Gas: 21000})
+		txs = append(txs, tx)
+	}
+	rel.mark(txs)
+	if n := rel.size(); n != relayedCap {
+		t.Fatalf("%d marks held, bound %d", n, relayedCap)
+	}
+	if rel.take(txs[0].Hash()) {
+		t.Fatalf("the oldest mark outlived the bound")
+	}
+	if !rel.take(txs[len(txs)-1].Hash()) {
+		t.Fatalf("the newest mark was forgotten")
+	}
+}
+
+// TestGossipPassesBatchesOn: a burst added at A reaches C through B, which
+// passes A's batches on as they are (a batch a pool does not take in full
+// is not passed on; its transactions go out in the node's own batches, and
+// the pull protocol fills in what gossip missed): B passed batches on, its
+// marks all end at the announcements they suppress, and no batch is
+// rejected.
+func TestGossipPassesBatchesOn(t *testing.T) {
+	g := testGenesis(t)
+	a := startNode(t, "A", newTestChain(t, g, "A"), nil)
+	b := startNode(t, "B", newTestChain(t, g, "B"), nil, withPeers(a))
+	c := startNode(t, "C", newTestChain(t, g, "C"), nil, withPeers(b))
+	waitFor(t, "A and C in B's transaction mesh", func() bool {
+		return len(b.txTopic.ListPeers()) == 2 && len(a.txTopic.ListPeers()) == 1 && len(c.txTopic.ListPeers()) == 1
+	})
+	if c.hasPeer(a) {
+		t.Fatalf("C is connected to A: the test needs B in between")
+	}
+	var burst []*types.Transaction
+	for _, from := range []string{"A", "B"} {
+		for n := uint64(0); n < 600; n++ {
+			burst = append(burst, transfer(t, from, n, addrOf(t, "D")))
+		}
+	}
+	for _, tx := range burst {
+		if err := a.tc.pool.Add(tx); err != nil && !errors.Is(err, txpool.ErrAlreadyKnown) {
+			t.Fatalf("add to A: %v", err)
+		}
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("pools: A %d, B %d, C %d; B's marks %d", a.tc.pool.Len(), b.tc.pool.Len(), c.tc.pool.Len(), b.relayed.size())
+			for _, l := range b.logs.lines("") {
+				t.Log(l)
+			}
+		}
+	}()
+	waitFor(t, "the burst in C's pool", func() bool { return c.tc.pool.Len() == len(burst) })
+	waitFor(t, "B's marks settled", func() bool { return b.relayed.size() == 0 })
+	if n := c.rejects(labelTxs) + b.rejects(labelTxs); n != 0 {
+		t.Fatalf("rejected batches: %v", n)
+	}
+	if n := counterValue(b.metrics.passedOn); n == 0 {
+		t.Fatalf("B passed no batch on")
+	}
+}

@@ -176,7 +176,7 @@ func (r *run) commit() error {
 func (c *Chain) insertCertifiedChain(blocks []*types.Block, tipCert []byte, stop <-chan struct{}) (int, error) {
 	var at atomic.Int64 // the index of the block being imported
 	if p, ok := c.engine.(signaturePrefetcher); ok && len(blocks) > 1 {
-		go prefetchSignatures(p, blocks, &at, stop)
+		go prefetchSignatures(p, blocks, &at, stop, runtime.GOMAXPROCS(0))
 	}
 	r, err := c.newRun()
 	if err != nil {
@@ -225,14 +225,27 @@ func (c *Chain) insertCertifiedChain(blocks []*types.Block, tipCert []byte, stop
 	return len(blocks), nil
 }
 
+// PrefetchSignatures recovers the signatures of blocks' headers on every
+// core into the engine's caches, so that importing them later finds them
+// recovered: the syncer calls it on a fetched batch while the batch before
+// it is being imported. It returns when done or when stop closes; an
+// engine without signatures makes it a no-op.
+func (c *Chain) PrefetchSignatures(blocks []*types.Block, stop <-chan struct{}) {
+	if p, ok := c.engine.(signaturePrefetcher); ok {
+		var at atomic.Int64
+		at.Store(-1)
+		prefetchSignatures(p, blocks, &at, stop, max(1, runtime.GOMAXPROCS(0)-1))
+	}
+}
+
 // prefetchSignatures recovers the signatures of blocks' headers on every
 // core, in block order, so the block verified next is the first ready. It
 // skips the blocks before at, which the import has reached first and
 // verified itself, so no signature is recovered twice.
-func prefetchSignatures(p signaturePrefetcher, blocks []*types.Block, at *atomic.Int64, stop <-chan struct{}) {
+func prefetchSignatures(p signaturePrefetcher, blocks []*types.Block, at *atomic.Int64, stop <-chan struct{}, workers int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -186,6 +186,7 @@ type Chain interface {
 	InsertBlock(block *types.Block) error
 	InsertCertified(block *types.Block, cert []byte) error
 	InsertChain(blocks []*types.Block, tipCert []byte) (int, error)
+	PrefetchSignatures(blocks []*types.Block, stop <-chan struct{})
 	SubscribeChainHead(ch chan<- chain.HeadEvent) event.Subscription
 }
 

@@ -96,6 +96,10 @@ func (c *fakeChain) GetTD(hash common.Hash, _ uint64) *big.Int {
 // Certificate returns nil: the fake chain's engine certifies nothing.
 func (c *fakeChain) Certificate(common.Hash, uint64) []byte { return nil }
 
+// PrefetchSignatures does nothing: the fake chain's blocks carry no
+// signatures.
+func (c *fakeChain) PrefetchSignatures([]*types.Block, <-chan struct{}) {}
+
 func (c *fakeChain) InsertChain(bs []*types.Block, _ []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -46,6 +46,9 @@ type syncChain interface {
 	GetHeaderByNumber(number uint64) *types.Header
 	GetTD(hash common.Hash, number uint64) *big.Int
 	InsertChain(blocks []*types.Block, tipCert []byte) (int, error)
+	// PrefetchSignatures readies the signature checks of blocks about to
+	// be imported; it returns when done or when stop closes.
+	PrefetchSignatures(blocks []*types.Block, stop <-chan struct{})
 }
 
 // syncer catches the chain up with heavier peers: it compares status with
@@ -197,9 +200,21 @@ func (s *syncer) syncFrom(ctx context.Context, p peer.ID, st *statusMsg) (int, e
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan batch, 2)
+	// Three stages overlap: fetching a batch, recovering the signatures of
+	// the one before it on every core, importing the one before that.
+	raw, batches := make(chan batch, 1), make(chan batch, 1)
 	fetched := make(chan error, 1)
-	go func() { fetched <- s.fetchRange(ctx, p, anc+1, st.Number, ancHash, batches) }()
+	go func() { fetched <- s.fetchRange(ctx, p, anc+1, st.Number, ancHash, raw) }()
+	go func() {
+		defer close(batches)
+		for bt := range raw {
+			s.chain.PrefetchSignatures(bt.blocks, ctx.Done())
+			select {
+			case batches <- bt:
+			case <-ctx.Done():
+			}
+		}
+	}()
 
 	prog := progress{log: s.log, peer: p, target: st.Number, height: anc, start: s.now(), last: s.now(), now: s.now}
 	s.log.Info("sync started", "peer", p, "ancestor", anc, "target", st.Number)

@@ -29,6 +29,7 @@ type BadgerStore struct {
 	db    *badger.DB
 	feed  Feed
 	group *groupCommit
+	heads *headCache
 }
 
 // OpenBadger opens (creating if needed) the store in dir. Writes are
@@ -49,7 +50,7 @@ func newBadgerStore(db *badger.DB, err error) (*BadgerStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: store: %w", err)
 	}
-	return &BadgerStore{db: db, group: &groupCommit{db: db}}, nil
+	return &BadgerStore{db: db, group: &groupCommit{db: db}, heads: newHeadCache(headCacheSize)}, nil
 }
 
 // Close flushes and closes the database.
@@ -119,6 +120,9 @@ func decodeGame(id common.Hash, item *badger.Item) (GameRecord, error) {
 
 // Head implements Store.
 func (s *BadgerStore) Head(_ context.Context, id common.Hash) (Record, bool, error) {
+	if rec, ok := s.heads.get(id); ok {
+		return rec, true, nil
+	}
 	var (
 		rec Record
 		ok  bool
@@ -194,6 +198,8 @@ func (s *BadgerStore) Append(_ context.Context, rec Record) error {
 	val = append(val, js...)
 	err = s.group.append(&appendReq{id: id, ply: ply, val: val})
 	if err == nil {
+		rec.Accepted = time.Unix(0, rec.Accepted.UnixNano()) // as decodeRecord reads it back
+		s.heads.put(id, rec.copy())
 		s.feed.Notify(id)
 	}
 	return err

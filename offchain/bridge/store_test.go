@@ -2,7 +2,9 @@ package bridge_test
 
 import (
 	"context"
+	"errors"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -155,5 +157,54 @@ func TestPollWatch(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no wake-up for ply %d", st.State.Ply)
 		}
+	}
+}
+
+// TestBadgerHeadCache: the head the badger store answers from memory after
+// an append is the record it reads back from disk after a restart, a
+// caller's changes to a returned head do not reach the next caller, and a
+// failed append (a conflict) does not move the head.
+func TestBadgerHeadCache(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	id := storetest.GameID("head cache")
+	s1, err := bridge.OpenBadger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s1.CreateGame(ctx, storetest.Game(id)); err != nil {
+		t.Fatal(err)
+	}
+	for ply := uint32(1); ply <= 3; ply++ {
+		if err := s1.Append(ctx, storetest.State(id, ply, 0)); err != nil {
+			t.Fatalf("Append(%d): %v", ply, err)
+		}
+	}
+	if err := s1.Append(ctx, storetest.State(id, 3, 1)); !errors.Is(err, bridge.ErrConflict) {
+		t.Fatalf("second append at ply 3: have %v, want ErrConflict", err)
+	}
+	cached, ok, err := s1.Head(ctx, id)
+	if err != nil || !ok || !storetest.SameRecord(cached, storetest.State(id, 3, 0)) {
+		t.Fatalf("Head from memory: have %+v, %v, %v; want ply 3, variant 0", cached, ok, err)
+	}
+	cached.State.Signature[0] ^= 0xff
+	again, _, _ := s1.Head(ctx, id)
+	if !storetest.SameRecord(again, storetest.State(id, 3, 0)) {
+		t.Fatalf("a caller's change to a head reached the next caller")
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := bridge.OpenBadger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	stored, ok, err := s2.Head(ctx, id)
+	if err != nil || !ok {
+		t.Fatalf("Head from disk: %v, %v", ok, err)
+	}
+	if !reflect.DeepEqual(stored, again) {
+		t.Fatalf("head from memory %+v differs from head read back from disk %+v", again, stored)
 	}
 }

@@ -129,7 +129,14 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 		metrics: m, targets: targets, ctx: ctx, cancel: cancel,
 		seen:   lru.NewCache[common.Hash, struct{}](seenCacheSize),
 		blocks: newBlockChecker(c, cfg.Engine, members),
+		again:  make(chan []*types.Transaction, eventBuffer),
 	}
+	n.relayed = newRelayed(func(txs []*types.Transaction) {
+		select {
+		case n.again <- txs:
+		case <-ctx.Done():
+		}
+	})
 	fail := func(err error) (*Node, error) {
 		cancel()
 		_ = h.Close()
@@ -151,13 +158,6 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 	n.syncer = newSyncer(c, client, n.peerIDs, cfg.GenesisHash, cfg.Limits, log, m, n.markSeen)
 	n.txSrv = &txServer{pool: pool, timeout: cfg.Limits.RequestTimeout, limiter: newLimiter(cfg.Limits.RequestRate, cfg.Limits.RequestBurst), log: log}
 	h.SetStreamHandler(TxProtocol, n.txSrv.handle)
-	n.again = make(chan []*types.Transaction, eventBuffer)
-	n.relayed = newRelayed(func(txs []*types.Transaction) {
-		select {
-		case n.again <- txs:
-		case <-n.ctx.Done():
-		}
-	})
 	n.puller = &puller{
 		pool: pool, client: &txClient{host: h, timeout: cfg.Limits.RequestTimeout}, rules: cfg.Rules,
 		peers: n.peerIDs, interval: cfg.Limits.PullInterval, log: log, took: m.gossipTxs,
@@ -178,6 +178,7 @@ func (n *Node) Start() error {
 	headSub := n.chain.SubscribeChainHead(heads)
 	txs := make(chan []*types.Transaction, eventBuffer)
 	txSub := n.pool.SubscribeNewTxs(txs)
+	n.relayed.activate() // publishTxs sees every announcement from now on
 	n.spawn(func() { n.loop(heads, headSub) })
 	n.spawn(func() { n.publishTxs(txs, txSub) })
 	n.spawn(n.deliverBlocks)

@@ -7,9 +7,10 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 )
 
-// relayedCap bounds how many transactions relayed tracks at once: far more
-// than the batches validated concurrently can hold between a mark and the
-// announcement it suppresses.
+// relayedCap bounds how many transactions relayed tracks at once. A batch
+// that would pass it is not marked, so it is not passed on as it is: its
+// transactions go out in this node's own batches, as they would without
+// marks. No mark is ever forgotten, so no announcement is ever lost.
 const relayedCap = 1 << 15
 
 // relayed tracks the transactions of peers' batches that gossipsub passes
@@ -20,17 +21,20 @@ const relayedCap = 1 << 15
 // transaction (take). A batch that is not passed on after all releases its
 // marks, and a transaction whose announcement was already skipped is handed
 // back for announcing; a batch that is passed on settles them, and a mark
-// ends with the one announcement it suppresses. Every transaction the pool
-// took is announced once: in the peer's batch or in one of this node's.
+// ends with the one announcement it suppresses. A mark belongs to one
+// batch: a batch holding a transaction another batch has marked is not
+// marked at all (and so not passed on). Every transaction the pool took is
+// announced once: in the peer's batch or in one of this node's. Until
+// activate (the publishing loop is subscribed to the pool) nothing is
+// marked.
 type relayed struct {
 	// announce takes back transactions whose announcement was skipped for
 	// a batch that was not passed on after all.
 	announce func([]*types.Transaction)
 
-	mu    sync.Mutex
-	marks map[common.Hash]markState
-	ring  []common.Hash // marks in order, for the bound
-	next  int
+	mu     sync.Mutex
+	active bool
+	marks  map[common.Hash]markState
 }
 
 // markState is where a marked transaction stands.
@@ -43,26 +47,42 @@ const (
 )
 
 func newRelayed(announce func([]*types.Transaction)) *relayed {
-	return &relayed{announce: announce, marks: make(map[common.Hash]markState), ring: make([]common.Hash, relayedCap)}
+	return &relayed{announce: announce, marks: make(map[common.Hash]markState)}
 }
 
-// mark marks txs as about to be passed on as they are. At the bound the
-// oldest mark is forgotten: its transaction is at worst announced twice.
-func (r *relayed) mark(txs []*types.Transaction) {
+// activate starts marking: the publishing loop now sees the pool's
+// announcements.
+func (r *relayed) activate() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.active = true
+}
+
+// mark marks txs as about to be passed on as they are and reports whether
+// it did: not before activate, not when one of them is marked already (by
+// a batch still being checked) and not when the marks would pass
+// relayedCap. A nil relayed marks nothing and reports true (no publishing
+// loop to steer).
+func (r *relayed) mark(txs []*types.Transaction) bool {
 	if r == nil {
-		return
+		return true
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, tx := range txs {
-		h := tx.Hash()
-		if old := r.ring[r.next]; old != (common.Hash{}) {
-			delete(r.marks, old)
+	if !r.active || len(r.marks)+len(txs) > relayedCap {
+		return false
+	}
+	hashes := make([]common.Hash, len(txs))
+	for i, tx := range txs {
+		hashes[i] = tx.Hash()
+		if _, ok := r.marks[hashes[i]]; ok {
+			return false
 		}
-		r.ring[r.next] = h
-		r.next = (r.next + 1) % len(r.ring)
+	}
+	for _, h := range hashes {
 		r.marks[h] = markOpen
 	}
+	return true
 }
 
 // take reports whether the announcement of hash is to be skipped, and

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/arbiter-chain/arbiter/node/rules"
@@ -46,6 +47,7 @@ func TestRelayedAnnouncesOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var handedBack []*types.Transaction
 			rel := newRelayed(func(b []*types.Transaction) { handedBack = append(handedBack, b...) })
+			rel.activate()
 			var taken []*types.Transaction
 			announced := map[int]int{} // position in txs -> times announced by this node
 			publish := func(i int) {
@@ -95,8 +97,9 @@ func TestRelayedAnnouncesOnce(t *testing.T) {
 	}
 }
 
-// TestRelayedBounded: marks that never meet their announcement are
-// forgotten at the bound.
+// TestRelayedBounded: nothing is marked before activate, and a batch that
+// would take the marks past the bound is not marked (and so not passed on)
+// while every earlier mark stays: no mark is ever forgotten.
 func TestRelayedBounded(t *testing.T) {
 	rel := newRelayed(func([]*types.Transaction) {})
 	to := addrOf(t, "B")
@@ -105,15 +108,66 @@ func TestRelayedBounded(t *testing.T) {
 		tx := types.NewTx(&types.DynamicFeeTx{ChainID: big.NewInt(testChainID), Nonce: n, To: &to, Gas: 21000})
 		txs = append(txs, tx)
 	}
-	rel.mark(txs)
-	if n := rel.size(); n != relayedCap {
-		t.Fatalf("%d marks held, bound %d", n, relayedCap)
+	if rel.mark(txs[:1]) {
+		t.Fatalf("marked before activate")
 	}
-	if rel.take(txs[0].Hash()) {
-		t.Fatalf("the oldest mark outlived the bound")
+	rel.activate()
+	if !rel.mark(txs[:relayedCap-5]) {
+		t.Fatalf("batch within the bound not marked")
 	}
-	if !rel.take(txs[len(txs)-1].Hash()) {
-		t.Fatalf("the newest mark was forgotten")
+	if rel.mark(txs[relayedCap-5:]) {
+		t.Fatalf("batch past the bound marked")
+	}
+	if n := rel.size(); n != relayedCap-5 {
+		t.Fatalf("%d marks held, want %d", n, relayedCap-5)
+	}
+	if !rel.take(txs[0].Hash()) {
+		t.Fatalf("the oldest mark was forgotten")
+	}
+}
+
+// TestRelayedOverlappingBatches: batches A = [X, Y] and B = [X, Z] are
+// checked at once, both finding X new. A marks its transactions, the pool
+// takes X from A and the publishing loop skips X's announcement; then B
+// tries to mark; the pool refuses Y, so A is not passed on; B finds X
+// taken, so neither is B. X and Z are each announced by this node exactly
+// once (X handed back when A releases its marks).
+func TestRelayedOverlappingBatches(t *testing.T) {
+	to := addrOf(t, "B")
+	x, y, z := transfer(t, "A", 0, to), transfer(t, "A", 1, to), transfer(t, "C", 0, to)
+	announced := map[common.Hash]int{}
+	rel := newRelayed(func(b []*types.Transaction) {
+		for _, tx := range b {
+			announced[tx.Hash()]++
+		}
+	})
+	rel.activate()
+	publish := func(tx *types.Transaction) { // the publishing loop seeing the pool's announcement
+		if !rel.take(tx.Hash()) {
+			announced[tx.Hash()]++
+		}
+	}
+	batchA, batchB := []*types.Transaction{x, y}, []*types.Transaction{x, z}
+	if !rel.mark(batchA) {
+		t.Fatalf("A not marked")
+	}
+	publish(x) // the pool took X from A
+	markedB := rel.mark(batchB)
+	if markedB {
+		t.Errorf("B marked while A holds a mark on X")
+	}
+	rel.release(batchA) // the pool refused Y
+	publish(z)          // the pool took Z from B (X: already known)
+	if markedB {
+		rel.release(batchB)
+	}
+	for name, tx := range map[string]*types.Transaction{"X": x, "Z": z} {
+		if announced[tx.Hash()] != 1 {
+			t.Errorf("%s announced %d times, want 1", name, announced[tx.Hash()])
+		}
+	}
+	if n := rel.size(); n != 0 {
+		t.Errorf("%d marks left", n)
 	}
 }
 

@@ -138,10 +138,7 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsu
 	if err := checkStatic(fresh, r); err != nil {
 		return reject, 0, err
 	}
-	whole := len(fresh) == len(txs)
-	if whole {
-		rel.mark(txs)
-	}
+	whole := len(fresh) == len(txs) && rel.mark(txs)
 	res, took := ignore, 0
 	var firstErr error
 	for _, tx := range fresh {

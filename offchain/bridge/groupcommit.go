@@ -19,6 +19,7 @@ type appendReq struct {
 	id  common.Hash
 	ply uint32
 	val []byte
+	rec Record // what val encodes, as a read decodes it, for the head cache
 	err error
 	// wake receives false when the request is done (err set) and true
 	// when its goroutine is to lead the next group commit.
@@ -33,7 +34,11 @@ type appendReq struct {
 // longer than one group beyond its own. The queue holds at most one
 // entry per blocked Append call.
 type groupCommit struct {
-	db    *badger.DB
+	db *badger.DB
+	// heads, if not nil, learns each group's outcome before any of its
+	// appends returns and before the next group starts, so its order is
+	// the commit order.
+	heads *headCache
 	mu    sync.Mutex
 	queue []*appendReq
 	busy  bool
@@ -61,6 +66,7 @@ func (g *groupCommit) append(r *appendReq) error {
 	g.mu.Unlock()
 
 	g.commit(group)
+	g.heads.update(group)
 
 	g.mu.Lock()
 	if len(g.queue) > 0 {

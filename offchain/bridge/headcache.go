@@ -14,9 +14,10 @@ const headCacheSize = 4096
 // headCache keeps the newest durable record of recently played games, so
 // that validating a move does not read and decode its game's head from
 // badger. Only the store's group commit writes heads, in this process
-// (badger locks its directory), so a cached head is the stored one. A
-// record replaces a cached one only with a higher ply: appends of one game
-// may return in any order.
+// (badger locks its directory), and it updates the cache after each group,
+// before any of the group's appends returns and before the next group is
+// written, so a cached head is the stored one and the cache follows the
+// commit order.
 type headCache struct {
 	mu    sync.Mutex
 	heads *lru.BasicLRU[common.Hash, Record]
@@ -29,6 +30,9 @@ func newHeadCache(size int) *headCache {
 
 // get returns a copy of the cached head of id.
 func (c *headCache) get(id common.Hash) (Record, bool) {
+	if c == nil {
+		return Record{}, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rec, ok := c.heads.Get(id)
@@ -38,13 +42,25 @@ func (c *headCache) get(id common.Hash) (Record, bool) {
 	return rec.copy(), true
 }
 
-// put records rec, durably stored, as id's head unless a later one is
-// cached.
-func (c *headCache) put(id common.Hash, rec Record) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.heads.Peek(id); ok && old.Ply() >= rec.Ply() {
+// update records the outcome of a group commit: an append that succeeded
+// is its game's head; a game with a failed append (a conflict, a write
+// error after which badger may still show the write) is dropped, so its
+// next read goes to badger. The group commit calls it before any append of
+// the group returns and before the next group starts.
+func (c *headCache) update(group []*appendReq) {
+	if c == nil {
 		return
 	}
-	c.heads.Add(id, rec)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range group {
+		if r.err == nil {
+			c.heads.Add(r.id, r.rec.copy())
+		}
+	}
+	for _, r := range group {
+		if r.err != nil {
+			c.heads.Remove(r.id)
+		}
+	}
 }

@@ -50,7 +50,8 @@ func newBadgerStore(db *badger.DB, err error) (*BadgerStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: store: %w", err)
 	}
-	return &BadgerStore{db: db, group: &groupCommit{db: db}, heads: newHeadCache(headCacheSize)}, nil
+	heads := newHeadCache(headCacheSize)
+	return &BadgerStore{db: db, group: &groupCommit{db: db, heads: heads}, heads: heads}, nil
 }
 
 // Close flushes and closes the database.
@@ -196,10 +197,9 @@ func (s *BadgerStore) Append(_ context.Context, rec Record) error {
 	}
 	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(js)), uint64(rec.Accepted.UnixNano()))
 	val = append(val, js...)
-	err = s.group.append(&appendReq{id: id, ply: ply, val: val})
+	rec.Accepted = time.Unix(0, rec.Accepted.UnixNano()) // as decodeRecord reads it back
+	err = s.group.append(&appendReq{id: id, ply: ply, val: val, rec: rec})
 	if err == nil {
-		rec.Accepted = time.Unix(0, rec.Accepted.UnixNano()) // as decodeRecord reads it back
-		s.heads.put(id, rec.copy())
 		s.feed.Notify(id)
 	}
 	return err

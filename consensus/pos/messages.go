@@ -247,8 +247,12 @@ func sign(d common.Hash, key *ecdsa.PrivateKey) (Signature, error) {
 }
 
 // sigCacheSize bounds the recovered signers remembered by recoverSigner:
-// enough for every vote of a few heights of MaxValidators validators.
-const sigCacheSize = 16384
+// enough for every vote of a few heights of MaxValidators validators, and
+// for the seals and commits of the two sync batches that are warm at once
+// (the one importing and the one prefetched: 2 x 256 blocks x (1 + 86)
+// signatures at MaxValidators), so prefetching never evicts what the
+// import is about to read. About 4 MiB at the bound.
+const sigCacheSize = 1 << 16
 
 // sigCache remembers recovered signers by keccak256(digest || signature),
 // so that a message checked by the gossip validator, then by the core,

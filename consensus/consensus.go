@@ -80,3 +80,25 @@ type Certifier interface {
 	// none (the first block after genesis).
 	ParentCertificate(header *types.Header) []byte
 }
+
+// Coverer is a Certifier whose headers' signatures a later certificate can
+// vouch for. A certificate of block v from a quorum of a validator set
+// proves v's whole ancestry back to the last block certified by an earlier
+// set: each correct signer checked v's proposer seal and the commit v
+// carries for its parent before voting, and voted only on top of a parent
+// it had itself decided. Catch-up sync uses it to check one certificate per
+// stretch of blocks with unchanged certifiers instead of one per block.
+type Coverer interface {
+	Certifier
+
+	// VerifyHeaderCovered checks header as VerifyHeader does except its
+	// signatures (the proposer's seal and the commit for the parent),
+	// which the caller must prove by a later certificate of the same
+	// certifiers.
+	VerifyHeaderCovered(chain ChainHeaderReader, header, parent *types.Header) error
+
+	// SameCertifiers reports whether the blocks a and b, both on stored
+	// or pending parents, are certified by the same validators with the
+	// same powers.
+	SameCertifiers(a, b *types.Header) (bool, error)
+}

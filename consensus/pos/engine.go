@@ -29,6 +29,7 @@ const (
 var (
 	_ consensus.Engine    = (*Engine)(nil)
 	_ consensus.Certifier = (*Engine)(nil)
+	_ consensus.Coverer   = (*Engine)(nil)
 )
 
 // Engine is the proof-of-stake consensus engine: it verifies the proposer
@@ -148,6 +149,40 @@ func (e *Engine) Author(header *types.Header) (common.Address, error) {
 // needs no proof). Validator sets are read on the header's own branch: the
 // header's from its parent, the parent's from the grandparent.
 func (e *Engine) VerifyHeader(chain consensus.ChainHeaderReader, header, parent *types.Header) error {
+	return e.verifyHeader(header, parent, true)
+}
+
+// VerifyHeaderCovered implements consensus.Coverer: every check of
+// VerifyHeader but the two that recover signatures. Coinbase must still be
+// a validator of the header's height and the proposer of its round; that
+// it sealed the header, and the commit for the parent, are left to a later
+// certificate of the same validators, which proves both (each correct
+// signer checked them before voting).
+func (e *Engine) VerifyHeaderCovered(_ consensus.ChainHeaderReader, header, parent *types.Header) error {
+	return e.verifyHeader(header, parent, false)
+}
+
+// SameCertifiers implements consensus.Coverer: whether the validator sets
+// deciding a and b hold the same validators with the same powers. The
+// start height, which only moves the proposer rotation, does not count.
+func (e *Engine) SameCertifiers(a, b *types.Header) (bool, error) {
+	if a.Number == nil || b.Number == nil || !a.Number.IsUint64() || !b.Number.IsUint64() {
+		return false, fmt.Errorf("pos: %w: certifiers of blocks %v and %v", consensus.ErrInvalidNumber, a.Number, b.Number)
+	}
+	sa, err := e.validators.ValidatorSet(a.Number.Uint64(), a.ParentHash)
+	if err != nil {
+		return false, fmt.Errorf("pos: block %d: %w", a.Number.Uint64(), err)
+	}
+	sb, err := e.validators.ValidatorSet(b.Number.Uint64(), b.ParentHash)
+	if err != nil {
+		return false, fmt.Errorf("pos: block %d: %w", b.Number.Uint64(), err)
+	}
+	return sa.SameValidators(sb), nil
+}
+
+// verifyHeader is VerifyHeader; signatures false leaves out the proposer's
+// seal and the parent's commit (VerifyHeaderCovered).
+func (e *Engine) verifyHeader(header, parent *types.Header, signatures bool) error {
 	if parent == nil {
 		return fmt.Errorf("pos: %w: no parent given", consensus.ErrUnknownAncestor)
 	}
@@ -179,22 +214,27 @@ func (e *Engine) VerifyHeader(chain consensus.ChainHeaderReader, header, parent 
 	if err != nil {
 		return fmt.Errorf("pos: block %d: %w", number, err)
 	}
-	signer, err := e.Author(header)
-	if err != nil {
-		return fmt.Errorf("pos: block %d: %w", number, err)
-	}
-	if signer != header.Coinbase {
-		return fmt.Errorf("pos: block %d: %w: signed by %v, coinbase %v", number, errBadProposerSeal, signer, header.Coinbase)
+	if signatures {
+		signer, err := e.Author(header)
+		if err != nil {
+			return fmt.Errorf("pos: block %d: %w", number, err)
+		}
+		if signer != header.Coinbase {
+			return fmt.Errorf("pos: block %d: %w: signed by %v, coinbase %v", number, errBadProposerSeal, signer, header.Coinbase)
+		}
 	}
 	vals, err := e.validators.ValidatorSet(number, parentHash)
 	if err != nil {
 		return fmt.Errorf("pos: block %d: %w", number, err)
 	}
-	if !vals.Has(signer) {
-		return fmt.Errorf("pos: block %d: %w: sealed by %v", number, errWrongProposer, signer)
+	if !vals.Has(header.Coinbase) {
+		return fmt.Errorf("pos: block %d: %w: sealed by %v", number, errWrongProposer, header.Coinbase)
 	}
 	if proposer := vals.Proposer(number, ex.Round); header.Coinbase != proposer {
 		return fmt.Errorf("pos: block %d round %d: %w: coinbase %v, proposer %v", number, ex.Round, errWrongProposer, header.Coinbase, proposer)
+	}
+	if !signatures {
+		return nil
 	}
 	return e.verifyLastCommit(number, parent, &ex.LastCommit)
 }

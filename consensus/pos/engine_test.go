@@ -103,6 +103,10 @@ func TestVerifyHeader(t *testing.T) {
 		header func() *types.Header
 		parent *types.Header
 		want   []error
+		// signed marks a failure in a signature, the seal or the parent's
+		// commit: VerifyHeaderCovered leaves those to a later
+		// certificate and accepts the header.
+		signed bool
 	}{
 		{
 			name:   "wrong proposer",
@@ -127,14 +131,16 @@ func TestVerifyHeader(t *testing.T) {
 					e.Seal = sig[:]
 				})
 			},
-			want: []error{errBadProposerSeal, consensus.ErrInvalidSeal},
+			want:   []error{errBadProposerSeal, consensus.ErrInvalidSeal},
+			signed: true,
 		},
 		{
 			name: "unsealed",
 			header: func() *types.Header {
 				return withExtra(block2(0, f.proposer(2, 0), good()), func(e *Extra) { e.Seal = nil })
 			},
-			want: []error{errBadProposerSeal},
+			want:   []error{errBadProposerSeal},
+			signed: true,
 		},
 		{
 			name: "seal over different contents",
@@ -143,36 +149,42 @@ func TestVerifyHeader(t *testing.T) {
 				h.GasUsed = 1
 				return h
 			},
-			want: []error{errBadProposerSeal},
+			want:   []error{errBadProposerSeal},
+			signed: true,
 		},
 		{
 			name:   "last commit below 2/3",
 			header: func() *types.Header { return block2(0, f.proposer(2, 0), commitOf(t, k[:2], 1, 0, f.b1.Hash())) },
 			want:   []error{errInsufficientPower, consensus.ErrInvalidSeal},
+			signed: true,
 		},
 		{
 			name: "duplicate signer",
 			header: func() *types.Header {
 				return block2(0, f.proposer(2, 0), commitOf(t, []*ecdsa.PrivateKey{k[0], k[0], k[1]}, 1, 0, f.b1.Hash()))
 			},
-			want: []error{errDuplicateSigner},
+			want:   []error{errDuplicateSigner},
+			signed: true,
 		},
 		{
 			name: "non-validator signer",
 			header: func() *types.Header {
 				return block2(0, f.proposer(2, 0), commitOf(t, []*ecdsa.PrivateKey{k[0], k[1], outsider}, 1, 0, f.b1.Hash()))
 			},
-			want: []error{errNotValidator},
+			want:   []error{errNotValidator},
+			signed: true,
 		},
 		{
 			name:   "signatures over another hash",
 			header: func() *types.Header { return block2(0, f.proposer(2, 0), commitOf(t, k[:3], 1, 0, common.Hash{9})) },
 			want:   []error{errNotValidator},
+			signed: true,
 		},
 		{
 			name:   "signatures for another height",
 			header: func() *types.Header { return block2(0, f.proposer(2, 0), commitOf(t, k[:3], 2, 0, f.b1.Hash())) },
 			want:   []error{errNotValidator},
+			signed: true,
 		},
 		{
 			name: "commit round differs from the signed round",
@@ -181,7 +193,8 @@ func TestVerifyHeader(t *testing.T) {
 				c.Round = 1
 				return block2(0, f.proposer(2, 0), c)
 			},
-			want: []error{errNotValidator},
+			want:   []error{errNotValidator},
+			signed: true,
 		},
 		{
 			name: "prevotes instead of precommits",
@@ -192,14 +205,16 @@ func TestVerifyHeader(t *testing.T) {
 				}
 				return block2(0, f.proposer(2, 0), c)
 			},
-			want: []error{errNotValidator},
+			want:   []error{errNotValidator},
+			signed: true,
 		},
 		{
 			name: "more signatures than validators",
 			header: func() *types.Header {
 				return block2(0, f.proposer(2, 0), commitOf(t, append(k[:4:4], k[0]), 1, 0, f.b1.Hash()))
 			},
-			want: []error{errCommitTooLarge},
+			want:   []error{errCommitTooLarge},
+			signed: true,
 		},
 		{
 			name: "malformed signature",
@@ -208,7 +223,8 @@ func TestVerifyHeader(t *testing.T) {
 				c.Signatures[1][64] = 7
 				return block2(0, f.proposer(2, 0), c)
 			},
-			want: []error{errCommitSignature},
+			want:   []error{errCommitSignature},
+			signed: true,
 		},
 		{
 			name: "block 1 with a last commit",
@@ -217,6 +233,7 @@ func TestVerifyHeader(t *testing.T) {
 			},
 			parent: f.genesis.Header(),
 			want:   []error{errUnexpectedCommit},
+			signed: true,
 		},
 		{
 			name: "difficulty 2",
@@ -276,7 +293,8 @@ func TestVerifyHeader(t *testing.T) {
 			if parent == nil {
 				parent = f.b1.Header()
 			}
-			err := f.verify.VerifyHeader(nil, tt.header(), parent)
+			h := tt.header()
+			err := f.verify.VerifyHeader(nil, h, parent)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -284,6 +302,13 @@ func TestVerifyHeader(t *testing.T) {
 				if !errors.Is(err, w) {
 					t.Fatalf("have %v, want %v", err, w)
 				}
+			}
+			covered := f.verify.VerifyHeaderCovered(nil, h, parent)
+			switch {
+			case tt.signed && covered != nil:
+				t.Fatalf("VerifyHeaderCovered: have %v, want nil (left to a certificate)", covered)
+			case !tt.signed && (covered == nil || covered.Error() != err.Error()):
+				t.Fatalf("VerifyHeaderCovered: have %v, want %v", covered, err)
 			}
 		})
 	}

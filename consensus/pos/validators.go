@@ -153,6 +153,15 @@ func (s *ValidatorSet) Power(addr common.Address) (uint64, bool) {
 	return s.vals[i].Power, true
 }
 
+// SameValidators reports whether s and o hold the same validators with the
+// same powers, whatever their start heights.
+func (s *ValidatorSet) SameValidators(o *ValidatorSet) bool {
+	if s == o {
+		return true
+	}
+	return s != nil && o != nil && slices.Equal(s.vals, o.vals)
+}
+
 // Has reports whether addr is a validator.
 func (s *ValidatorSet) Has(addr common.Address) bool {
 	_, ok := s.index[addr]

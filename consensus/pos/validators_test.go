@@ -177,6 +177,29 @@ func TestScheduleChangesSetAtHeight(t *testing.T) {
 	}
 }
 
+// TestSameValidators: certifiers are the same when the validators and
+// their powers are, whatever the start height.
+func TestSameValidators(t *testing.T) {
+	keys := namedKeys(t, 5)
+	base := mustSet(t, 1, keys[:4], []uint64{1, 2, 3, 4})
+	for _, c := range []struct {
+		name string
+		o    *ValidatorSet
+		want bool
+	}{
+		{"itself", base, true},
+		{"another start", mustSet(t, 100, keys[:4], []uint64{1, 2, 3, 4}), true},
+		{"another power", mustSet(t, 1, keys[:4], []uint64{1, 2, 3, 5}), false},
+		{"another validator", mustSet(t, 1, keys[1:], []uint64{1, 2, 3, 4}), false},
+		{"one fewer", mustSet(t, 1, keys[:3], []uint64{1, 2, 3}), false},
+		{"nil", nil, false},
+	} {
+		if have := base.SameValidators(c.o); have != c.want {
+			t.Errorf("%s: have %v, want %v", c.name, have, c.want)
+		}
+	}
+}
+
 func TestQuorumThresholds(t *testing.T) {
 	s := mustSet(t, 1, namedKeys(t, 4), []uint64{1, 1, 1, 1})
 	for _, c := range []struct {

@@ -59,6 +59,7 @@ type Chain struct {
 	config    *params.ChainConfig
 	engine    consensus.Engine
 	certifier consensus.Certifier // the engine, if it certifies blocks
+	coverer   consensus.Coverer   // the engine, if a certificate covers earlier blocks
 	rules     rules.Static
 	contracts Contracts
 	senders   SenderCache // senders known by transaction hash; may be nil
@@ -132,6 +133,7 @@ func New(db *store.DB, gen *genesis.Genesis, engine consensus.Engine, opts ...Op
 		c.contracts = reg
 	}
 	c.certifier, _ = engine.(consensus.Certifier)
+	c.coverer, _ = engine.(consensus.Coverer)
 	genBlock, err := c.genesisBlock(false)
 	if err != nil {
 		return nil, err

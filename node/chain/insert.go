@@ -175,7 +175,7 @@ func (c *Chain) ValidateBlock(block *types.Block) error {
 }
 
 // verifyHeader runs the chain's own header rules, then the engine's.
-func (c *Chain) verifyHeader(block *types.Block, parent *types.Header) error {
+func (c *Chain) verifyHeader(block *types.Block, parent *types.Header, covered bool) error {
 	h := block.Header()
 	switch {
 	case h.GasLimit != c.gen.GasLimit:
@@ -197,10 +197,10 @@ func (c *Chain) verifyHeader(block *types.Block, parent *types.Header) error {
 	if got := types.DeriveSha(block.Transactions(), trie.NewStackTrie(nil)); got != h.TxHash {
 		return fmt.Errorf("%w: have %x, want %x", ErrTxRoot, got, h.TxHash)
 	}
-	if err := c.engine.VerifyHeader(c, h, parent); err != nil {
-		return err
+	if covered {
+		return c.coverer.VerifyHeaderCovered(c, h, parent)
 	}
-	return nil
+	return c.engine.VerifyHeader(c, h, parent)
 }
 
 // execute runs block on its parent's state and checks every execution-derived

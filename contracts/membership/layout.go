@@ -2,6 +2,7 @@ package membership
 
 import (
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
 
 	"github.com/arbiter-chain/arbiter/contracts/native"
 )
@@ -39,8 +40,27 @@ type Writer = native.StateWriter
 
 func slotCount() common.Hash                   { return native.Slot("count") }
 func slotList(i uint64) common.Hash            { return native.Slot("list", native.U64(i)) }
-func slotIndex(a common.Address) common.Hash   { return native.Slot("index", a[:]) }
-func slotAllowed(a common.Address) common.Hash { return native.Slot("allowed", a[:]) }
+func slotIndex(a common.Address) common.Hash   { return accountSlotsOf(a).index }
+func slotAllowed(a common.Address) common.Hash { return accountSlotsOf(a).allowed }
+
+// accountSlots are the two slot keys of an address that every transaction
+// reads (IsAllowed), in the pool and again in the block that includes it.
+type accountSlots struct{ index, allowed common.Hash }
+
+// slotCache holds the slot keys of recently checked addresses: two
+// keccak256 per check were about 4% of a validator's CPU under load. The
+// keys are a pure function of the address, so the cache changes no
+// outcome; it is bounded and evicts the least recently used.
+var slotCache = lru.NewCache[common.Address, accountSlots](16384)
+
+func accountSlotsOf(a common.Address) accountSlots {
+	if s, ok := slotCache.Get(a); ok {
+		return s
+	}
+	s := accountSlots{index: native.Slot("index", a[:]), allowed: native.Slot("allowed", a[:])}
+	slotCache.Add(a, s)
+	return s
+}
 
 // IsMember reports whether addr is a member in the given state.
 func IsMember(s Reader, addr common.Address) bool {

@@ -2,6 +2,7 @@ package native
 
 import (
 	"encoding/binary"
+	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -26,10 +27,20 @@ type StateWriter interface {
 }
 
 // Slot returns the storage key keccak256(tag || args...).
-func Slot(tag string, args ...[]byte) common.Hash {
-	parts := append([][]byte{[]byte(tag)}, args...)
-	return crypto.Keccak256Hash(parts...)
+func Slot(tag string, args ...[]byte) (h common.Hash) {
+	d := keccakPool.Get().(crypto.KeccakState)
+	d.Reset()
+	d.Write([]byte(tag))
+	for _, a := range args {
+		d.Write(a)
+	}
+	d.Read(h[:])
+	keccakPool.Put(d)
+	return h
 }
+
+// keccakPool reuses Slot's hash states.
+var keccakPool = sync.Pool{New: func() any { return crypto.NewKeccakState() }}
 
 // U64 returns v as 8 big-endian bytes, the form of a number in a slot key.
 func U64(v uint64) []byte {

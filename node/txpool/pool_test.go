@@ -308,6 +308,18 @@ func TestReset(t *testing.T) {
 			keep:   []int{2}, exec: 1,
 		},
 		{
+			name: "revoked after some were included",
+			pooled: func(t *testing.T, e *env) []*types.Transaction {
+				return []*types.Transaction{sign(t, e.dave, legacy(0, 1)), sign(t, e.dave, legacy(1, 1)),
+					sign(t, e.dave, legacy(2, 1)), sign(t, e.bob, legacy(0, 1))}
+			},
+			change: func(e *env, st *state.StateDB) {
+				st.SetNonce(addrOf(e.dave), 1, tracing.NonceChangeUnspecified)
+				membership.Revoke(st, addrOf(e.dave))
+			},
+			keep: []int{3}, exec: 1,
+		},
+		{
 			name: "removed member dropped",
 			pooled: func(t *testing.T, e *env) []*types.Transaction {
 				return []*types.Transaction{sign(t, e.bob, legacy(0, 1)), sign(t, e.bob, legacy(3, 1)), sign(t, e.alice, legacy(0, 1))}

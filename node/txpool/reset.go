@@ -74,10 +74,18 @@ func (p *Pool) revalidate(advanced bool) {
 	clear(p.sponsors)
 	for from, acc := range p.accounts {
 		bal := p.state.GetBalance(from)
+		nonce := p.state.GetNonce(from)
 		spent := new(uint256.Int)
 		kept := acc.txs[:0]
 		checked := false
 		for i, e := range acc.txs {
+			if e.tx.Nonce() < nonce {
+				// Included: dropped without the state check, whose
+				// error (formatted per transaction) was most of the
+				// cost of a reset after a full block.
+				p.drop(e)
+				continue
+			}
 			if e.tx.Gas() > p.gasLimit {
 				p.drop(e) // later ones stay, held behind the gap
 				continue
@@ -105,7 +113,7 @@ func (p *Pool) revalidate(advanced bool) {
 		}
 		clear(acc.txs[len(kept):])
 		acc.txs, acc.spent, acc.exec, acc.execBytes = kept, spent, 0, 0
-		acc.nonce = p.state.GetNonce(from)
+		acc.nonce = nonce
 		acc.promote()
 		if advanced {
 			p.age(acc)

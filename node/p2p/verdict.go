@@ -70,6 +70,13 @@ func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *gossipBlock
 	if len(data) > maxBlockGossip {
 		return reject, nil, fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(data), maxBlockGossip)
 	}
+	// Every validator announces each block it decides, so a validator
+	// receives each block up to once per peer, each copy with its own
+	// certificate, and already holds it: the header alone tells, without
+	// decoding the block's transactions.
+	if h := gossipHeader(data); h != nil && c.chain.GetHeaderByHash(h.Hash()) != nil {
+		return ignore, nil, errKnown
+	}
 	gb := new(gossipBlock)
 	if err := rlp.DecodeBytes(data, gb); err != nil {
 		return reject, nil, fmt.Errorf("%w: %v", errMalformed, err)
@@ -119,6 +126,28 @@ func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *gossipBlock
 		}
 	}
 	return accept, gb, nil
+}
+
+// gossipHeader decodes only the header of an encoded gossipBlock, or
+// returns nil if the encoding is not one (the full decoding then says why).
+func gossipHeader(data []byte) *types.Header {
+	msg, _, err := rlp.SplitList(data)
+	if err != nil {
+		return nil
+	}
+	block, _, err := rlp.SplitList(msg)
+	if err != nil {
+		return nil
+	}
+	_, _, rest, err := rlp.Split(block)
+	if err != nil {
+		return nil
+	}
+	h := new(types.Header)
+	if err := rlp.DecodeBytes(block[:len(block)-len(rest)], h); err != nil {
+		return nil
+	}
+	return h
 }
 
 // blockShape checks the structural rules every block of the chain obeys.

@@ -245,6 +245,26 @@ func TestCheckBlock(t *testing.T) {
 	hdr.Extra = make([]byte, chain.MaxExtra+1)
 	longExtra := types.NewBlockWithHeader(hdr).WithBody(*valid.Body())
 
+	// knownBadBody is the head's header with transactions that do not
+	// decode: known from the header alone, the body is never decoded.
+	headHdr, err := rlp.EncodeToBytes(head.Header())
+	if err != nil {
+		t.Fatal(err)
+	}
+	knownBadBody, err := rlp.EncodeToBytes([]any{
+		[]any{rlp.RawValue(headHdr), []byte("not a list of transactions"), []any{}},
+		[]byte{1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := checker.check(knownBadBody[:len(knownBadBody)-1]); !errors.Is(err, errMalformed) {
+		t.Fatalf("truncated message: err %v, want %v", err, errMalformed)
+	}
+	if h := gossipHeader(enc(valid)); h == nil || h.Hash() != valid.Hash() {
+		t.Fatalf("gossipHeader: %v, want the header of block %x", h, valid.Hash())
+	}
+
 	tests := []struct {
 		name string
 		data []byte
@@ -253,6 +273,7 @@ func TestCheckBlock(t *testing.T) {
 	}{
 		{"valid child of the head", enc(valid), accept, nil},
 		{"known block", enc(head), ignore, errKnown},
+		{"known header, body not decoded", knownBadBody, ignore, errKnown},
 		{"unknown parent, member author", enc(orphan), ignore, errUnknownParent},
 		{"from the future", enc(future), ignore, consensus.ErrFutureBlock},
 		{"author not a member", enc(nonMember), reject, errNotMember},

@@ -177,3 +177,73 @@ func TestInsertChainCoveredForgeries(t *testing.T) {
 		})
 	}
 }
+
+// TestInsertChainCoveredNotLinked: a block whose successor in the list is
+// not built on it takes its certificate from a header that does not vouch
+// for it, so that certificate is checked with the block: the covered
+// import refuses what the strict one refuses and stores no certificate
+// that does not verify.
+func TestInsertChainCoveredNotLinked(t *testing.T) {
+	net := newPosNet(t, 4)
+	blocks, tipCert := net.extend(t, 10, nil)
+	type outcome struct {
+		n    int
+		err  string
+		head uint64
+	}
+	var got [2]outcome
+	for i, strict := range []bool{false, true} {
+		c, _ := net.importer(t, strict)
+		if n, err := c.InsertChain(blocks[:4], nil); n != 3 || err != nil {
+			t.Fatalf("strict %v: first three blocks: n=%d, err %v", strict, n, err)
+		}
+		// Head 3; the list is 4, 3 (known), 5..10: block 4's certificate
+		// would be read from block 3's header, the commit for block 2.
+		list := append([]*types.Block{blocks[3], blocks[2]}, blocks[4:]...)
+		n, err := c.InsertChain(list, tipCert)
+		if err == nil {
+			t.Fatalf("strict %v: a block with another block's certificate was accepted (n=%d)", strict, n)
+		}
+		got[i] = outcome{n, err.Error(), c.CurrentBlock().NumberU64()}
+		for num := uint64(1); num <= c.CurrentBlock().NumberU64(); num++ {
+			h := c.GetHeaderByNumber(num)
+			if err := c.certifier.VerifyCertificate(c, h, c.Certificate(h.Hash(), num)); err != nil {
+				t.Errorf("strict %v: stored certificate of block %d does not verify: %v", strict, num, err)
+			}
+		}
+	}
+	if got[0] != got[1] {
+		t.Errorf("covered %+v, strict %+v", got[0], got[1])
+	}
+	if got[0].head != 3 {
+		t.Errorf("head %d, want 3", got[0].head)
+	}
+}
+
+// TestInsertChainCoveredReleasesState: the state of a stretch no
+// certificate proves is never written; once the stretch is refused it is
+// not readable either.
+func TestInsertChainCoveredReleasesState(t *testing.T) {
+	net := newPosNet(t, 4, "S")
+	net.forge(t, func(uint64) int { return 1 }) // one signer: no block has a quorum
+	var nonce uint64
+	blocks, tipCert := net.extend(t, 4, func(uint64) []*types.Transaction {
+		out := make([]*types.Transaction, 5)
+		for i := range out {
+			out[i] = transfer("S", nonce, common.BigToAddress(big.NewInt(int64(5000+nonce))), 1, true)
+			nonce++
+		}
+		return out
+	})
+	for _, strict := range []bool{false, true} {
+		c, _ := net.importer(t, strict)
+		if n, err := c.InsertChain(blocks, tipCert); n != 0 || err == nil {
+			t.Fatalf("strict %v: forged blocks: n=%d, err %v; want block 1 refused", strict, n, err)
+		}
+		for _, b := range blocks {
+			if _, err := c.StateAt(b.Root()); err == nil {
+				t.Errorf("strict %v: the state of refused block %d is readable", strict, b.NumberU64())
+			}
+		}
+	}
+}

@@ -126,7 +126,7 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := c.commitState(block, v); err != nil {
+	if err := c.commitState(block, v, true); err != nil {
 		return err
 	}
 	if c.certifier != nil {
@@ -141,13 +141,19 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 // commitState commits the state block's execution made and writes its trie
 // nodes. They are content-addressed: written before the block, they make
 // nothing reachable until the block's batch commits.
-func (c *Chain) commitState(block *types.Block, v *validated) error {
+//
+// flush false leaves the state in the trie database's memory, for the
+// caller to write (triedb.Commit) or release (triedb.Dereference).
+func (c *Chain) commitState(block *types.Block, v *validated, flush bool) error {
 	root, err := v.state.Commit(c.config.Rules(block.Number(), false, block.Time()), block.NumberU64())
 	if err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
 	if root != block.Root() {
 		return fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
+	}
+	if !flush {
+		return nil
 	}
 	if err := c.triedb.Commit(root, false); err != nil {
 		return fmt.Errorf("write state: %w", err)

@@ -44,8 +44,9 @@ type signaturePrefetcher interface {
 }
 
 // pendingBlocks are the blocks of the InsertChain run being written:
-// validated, certified, their state written, their chain data not yet
-// committed. GetHeader and GetBlock serve them by hash so that the
+// validated, their state committed to the trie database (in its memory
+// only while unproven), their chain data not yet committed; under a
+// Coverer some are not proven yet. GetHeader and GetBlock serve them by hash so that the
 // engine's validator source can read a pending parent's header and
 // state; the canonical index, the number index and the head show them
 // only once the run commits.
@@ -168,7 +169,11 @@ func txGas(block *types.Block) uint64 {
 // held unproven when it can be, otherwise in full and written to the
 // run's batch. It may first prove the unproven blocks before it; the
 // failure of one of them is an *unprovenError.
-func (r *run) add(index int, block *types.Block, cert []byte) error {
+//
+// linked reports whether cert came from the header of a block built on
+// this one; only such a certificate is vouched for by a later one, so
+// any other is checked with the block, in full.
+func (r *run) add(index int, block *types.Block, cert []byte, linked bool) error {
 	c := r.c
 	if c.db.HasBlock(block.Hash(), block.NumberU64()) || c.pending.get(block.Hash(), block.NumberU64()) != nil {
 		return ErrKnownBlock
@@ -176,8 +181,9 @@ func (r *run) add(index int, block *types.Block, cert []byte) error {
 	if block.ParentHash() != r.tip.Hash() {
 		return fmt.Errorf("%w: certified block %d builds on %x, head is %d (%x)", ErrFinalizedConflict, block.NumberU64(), block.ParentHash(), r.tip.NumberU64(), r.tip.Hash())
 	}
-	covered := c.coverer != nil
-	if covered && len(r.unproven) > 0 {
+	coverer := c.coverer != nil
+	covered := coverer && linked
+	if coverer && len(r.unproven) > 0 {
 		same, err := c.coverer.SameCertifiers(r.unproven[0].block.Header(), block.Header())
 		if err != nil {
 			return err
@@ -189,11 +195,11 @@ func (r *run) add(index int, block *types.Block, cert []byte) error {
 		}
 	}
 	gas := txGas(block)
-	if covered && (gas > maxCoveredGas || r.unprovenGas > maxCoveredGas-gas) {
+	if coverer && (!covered || gas > maxCoveredGas || r.unprovenGas > maxCoveredGas-gas) {
 		if err := r.prove(); err != nil {
 			return err
 		}
-		covered = gas <= maxCoveredGas
+		covered = covered && gas <= maxCoveredGas
 	}
 	ck := check{cert: cert, covered: covered}
 	if !r.empty() {
@@ -203,7 +209,10 @@ func (r *run) add(index int, block *types.Block, cert []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := c.commitState(block, v); err != nil {
+	// A covered block's state stays in the trie database's memory until
+	// the block is proven (write), so a stretch no certificate proves
+	// leaves nothing on disk (prove releases it).
+	if err := c.commitState(block, v, !covered); err != nil {
 		return err
 	}
 	c.pending.add(block)
@@ -214,8 +223,7 @@ func (r *run) add(index int, block *types.Block, cert []byte) error {
 		r.unprovenGas += gas
 		return nil
 	}
-	r.write(block, v.receipts, cert)
-	return nil
+	return r.write(block, v.receipts, cert, false)
 }
 
 // prove checks the certificate of the newest unproven block, which proves
@@ -235,29 +243,52 @@ func (r *run) prove() error {
 	}()
 	newest := r.unproven[n-1]
 	if err := c.certifier.VerifyCertificate(c, newest.block.Header(), newest.cert); err == nil {
-		for _, u := range r.unproven {
-			r.write(u.block, u.receipts, u.cert)
+		for i, u := range r.unproven {
+			if err := r.write(u.block, u.receipts, u.cert, true); err != nil {
+				r.release(i)
+				return err
+			}
 		}
 		return nil
 	}
-	for _, u := range r.unproven {
+	for i, u := range r.unproven {
 		h := u.block.Header()
 		err := c.engine.VerifyHeader(c, h, r.head.Header())
 		if err == nil {
 			err = c.certifier.VerifyCertificate(c, h, u.cert)
 		}
 		if err != nil {
+			r.release(i)
 			return &unprovenError{index: u.index, block: u.block, err: err}
 		}
-		r.write(u.block, u.receipts, u.cert)
+		if err := r.write(u.block, u.receipts, u.cert, true); err != nil {
+			r.release(i)
+			return err
+		}
 	}
-	// Unreachable: the newest block's own check above failed, and it is
-	// checked again the same way last.
-	return fmt.Errorf("%w: block %d passed alone but not as the newest of its stretch", consensus.ErrNoCertificate, newest.block.NumberU64())
+	// Every block passed alone, the newest last: its certificate's first
+	// check failed on something passing (reading its validators).
+	return nil
 }
 
-// write adds a proven block to the run's batch.
-func (r *run) write(block *types.Block, receipts types.Receipts, cert []byte) {
+// release drops from the trie database's memory the state of the
+// unproven blocks from i on, which will not be written.
+func (r *run) release(i int) {
+	for _, u := range r.unproven[i:] {
+		// Not in memory (nothing to drop) when the block changed no state
+		// or shares its root with a block written before.
+		_ = r.c.triedb.Dereference(u.block.Root())
+	}
+}
+
+// write adds a proven block to the run's batch, first writing its state
+// if it was covered (held in memory until now).
+func (r *run) write(block *types.Block, receipts types.Receipts, cert []byte, covered bool) error {
+	if covered {
+		if err := r.c.triedb.Commit(block.Root(), false); err != nil {
+			return fmt.Errorf("write state of block %d: %w", block.NumberU64(), err)
+		}
+	}
 	if r.batch == nil {
 		r.batch = r.c.db.NewBatch()
 	}
@@ -268,6 +299,7 @@ func (r *run) write(block *types.Block, receipts types.Receipts, cert []byte) {
 	r.head, r.headCert = block, cert
 	r.blocks = append(r.blocks, block)
 	r.receipts = append(r.receipts, receipts)
+	return nil
 }
 
 // commit proves the run's unproven blocks, moves the head and the final
@@ -334,9 +366,13 @@ func (c *Chain) insertCertifiedChain(blocks []*types.Block, tipCert []byte, stop
 	}
 	for i, b := range blocks {
 		at.Store(int64(i))
-		var cert []byte
+		var (
+			cert   []byte
+			linked bool // cert is from the header of a block built on b
+		)
 		switch {
 		case i+1 < len(blocks):
+			linked = blocks[i+1].ParentHash() == b.Hash()
 			if cert = c.certifier.ParentCertificate(blocks[i+1].Header()); cert == nil {
 				err = fmt.Errorf("%w: the next block carries no certificate for it", consensus.ErrNoCertificate)
 			}
@@ -349,7 +385,9 @@ func (c *Chain) insertCertifiedChain(blocks []*types.Block, tipCert []byte, stop
 			}
 			return i, nil
 		default:
-			cert = tipCert
+			// The last block: its certificate is checked whatever
+			// happens, as the newest of its stretch.
+			cert, linked = tipCert, true
 		}
 		if err == nil && r.full() {
 			if err := r.commit(); err != nil {
@@ -361,7 +399,7 @@ func (c *Chain) insertCertifiedChain(blocks []*types.Block, tipCert []byte, stop
 			done = i
 		}
 		if err == nil {
-			err = r.add(i, b, cert)
+			err = r.add(i, b, cert, linked)
 		}
 		if errors.Is(err, ErrKnownBlock) {
 			if r.empty() {

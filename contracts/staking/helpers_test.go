@@ -124,7 +124,7 @@ func stateAt(t *testing.T, e *chaintest.Env, n uint64) *state.StateDB {
 	if b == nil {
 		t.Fatalf("no block %d", n)
 	}
-	st, err := e.Chain.StateAt(b.Root())
+	st, err := e.Chain.StateOf(b.Header())
 	if err != nil {
 		t.Fatalf("state %d: %v", n, err)
 	}

@@ -65,6 +65,7 @@ type Chain struct {
 	senders   SenderCache // senders known by transaction hash; may be nil
 	triedb    *triedb.Database
 	statedb   state.Database
+	keeper    stateKeeper // block states held in the trie database's memory
 	log       *slog.Logger
 
 	genesisHash common.Hash
@@ -223,8 +224,10 @@ func (c *Chain) loadHead() error {
 			return fmt.Errorf("read head certificate: %w", err)
 		}
 	}
-	if _, err := state.New(block.Root(), c.statedb); err != nil {
-		return fmt.Errorf("%w: head %d root %x: %v", ErrNoState, block.NumberU64(), block.Root(), err)
+	// The head's state is on disk after a clean close; after a crash it may
+	// be up to flushEvery blocks old and is re-executed (stategc.go).
+	if err := c.recoverState(block); err != nil {
+		return fmt.Errorf("head %d: %w", block.NumberU64(), err)
 	}
 	c.head.Store(block)
 	if c.certifier != nil {
@@ -279,9 +282,11 @@ func (c *Chain) repairHead(head *types.Block) (*types.Block, error) {
 	return b, nil
 }
 
-// Close releases the trie database's caches. The store stays open: its
-// owner closes it.
-func (c *Chain) Close() error { return c.triedb.Close() }
+// Close writes the head's state to disk and releases the trie database's
+// caches. The store stays open: its owner closes it.
+func (c *Chain) Close() error {
+	return errors.Join(c.flushHead(), c.triedb.Close())
+}
 
 // Config returns the go-ethereum chain configuration.
 func (c *Chain) Config() *params.ChainConfig { return c.config }
@@ -440,6 +445,25 @@ func (c *Chain) StateAt(root common.Hash) (*state.StateDB, error) {
 		return nil, fmt.Errorf("%w: %x: %v", ErrNoState, root, err)
 	}
 	return st, nil
+}
+
+// StateOf opens the state after the stored block header, re-executing
+// it from its stored ancestors if it is neither held in memory nor on disk
+// (decision 35; at most maxRecover blocks, the recovered states held like
+// imported ones). Consensus reads it (the validator set of any height);
+// RPC reads use StateAt, so a client cannot make the node re-execute.
+func (c *Chain) StateOf(header *types.Header) (*state.StateDB, error) {
+	if st, err := c.StateAt(header.Root); err == nil {
+		return st, nil
+	}
+	b := c.GetBlock(header.Hash(), header.Number.Uint64())
+	if b == nil {
+		return nil, fmt.Errorf("%w: block %d (%x) not stored", ErrNoState, header.Number.Uint64(), header.Hash())
+	}
+	if err := c.recoverState(b); err != nil {
+		return nil, err
+	}
+	return c.StateAt(header.Root)
 }
 
 // State opens the state at the canonical head.

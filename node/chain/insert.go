@@ -126,7 +126,7 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := c.commitState(block, v, true); err != nil {
+	if err := c.commitState(block, v); err != nil {
 		return err
 	}
 	if c.certifier != nil {
@@ -134,17 +134,20 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 	} else {
 		err = c.writeBlock(block, v.parent, v.receipts)
 	}
+	if err != nil {
+		c.releaseState(block.NumberU64(), block.Root())
+		return err
+	}
+	c.settleState(c.CurrentBlock())
 	c.validated.prune(c.CurrentBlock().Hash())
-	return err
+	return nil
 }
 
-// commitState commits the state block's execution made and writes its trie
-// nodes. They are content-addressed: written before the block, they make
-// nothing reachable until the block's batch commits.
-//
-// flush false leaves the state in the trie database's memory, for the
-// caller to write (triedb.Commit) or release (triedb.Dereference).
-func (c *Chain) commitState(block *types.Block, v *validated, flush bool) error {
+// commitState commits the state block's execution made into the trie
+// database's memory and holds it there (holdState); settleState writes it
+// to disk in steps once the block is stored, and releaseState drops it if
+// the block is not stored.
+func (c *Chain) commitState(block *types.Block, v *validated) error {
 	root, err := v.state.Commit(c.config.Rules(block.Number(), false, block.Time()), block.NumberU64())
 	if err != nil {
 		return fmt.Errorf("commit state: %w", err)
@@ -152,12 +155,7 @@ func (c *Chain) commitState(block *types.Block, v *validated, flush bool) error 
 	if root != block.Root() {
 		return fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
 	}
-	if !flush {
-		return nil
-	}
-	if err := c.triedb.Commit(root, false); err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
+	c.holdState(block.NumberU64(), root)
 	return nil
 }
 

@@ -209,10 +209,9 @@ func (r *run) add(index int, block *types.Block, cert []byte, linked bool) error
 	if err != nil {
 		return err
 	}
-	// A covered block's state stays in the trie database's memory until
-	// the block is proven (write), so a stretch no certificate proves
-	// leaves nothing on disk (prove releases it).
-	if err := c.commitState(block, v, !covered); err != nil {
+	// The state stays in the trie database's memory; a covered block's is
+	// dropped if no certificate proves it (release).
+	if err := c.commitState(block, v); err != nil {
 		return err
 	}
 	c.pending.add(block)
@@ -223,7 +222,7 @@ func (r *run) add(index int, block *types.Block, cert []byte, linked bool) error
 		r.unprovenGas += gas
 		return nil
 	}
-	return r.write(block, v.receipts, cert, false)
+	return r.write(block, v.receipts, cert)
 }
 
 // prove checks the certificate of the newest unproven block, which proves
@@ -244,7 +243,7 @@ func (r *run) prove() error {
 	newest := r.unproven[n-1]
 	if err := c.certifier.VerifyCertificate(c, newest.block.Header(), newest.cert); err == nil {
 		for i, u := range r.unproven {
-			if err := r.write(u.block, u.receipts, u.cert, true); err != nil {
+			if err := r.write(u.block, u.receipts, u.cert); err != nil {
 				r.release(i)
 				return err
 			}
@@ -261,7 +260,7 @@ func (r *run) prove() error {
 			r.release(i)
 			return &unprovenError{index: u.index, block: u.block, err: err}
 		}
-		if err := r.write(u.block, u.receipts, u.cert, true); err != nil {
+		if err := r.write(u.block, u.receipts, u.cert); err != nil {
 			r.release(i)
 			return err
 		}
@@ -275,20 +274,12 @@ func (r *run) prove() error {
 // unproven blocks from i on, which will not be written.
 func (r *run) release(i int) {
 	for _, u := range r.unproven[i:] {
-		// Not in memory (nothing to drop) when the block changed no state
-		// or shares its root with a block written before.
-		_ = r.c.triedb.Dereference(u.block.Root())
+		r.c.releaseState(u.block.NumberU64(), u.block.Root())
 	}
 }
 
-// write adds a proven block to the run's batch, first writing its state
-// if it was covered (held in memory until now).
-func (r *run) write(block *types.Block, receipts types.Receipts, cert []byte, covered bool) error {
-	if covered {
-		if err := r.c.triedb.Commit(block.Root(), false); err != nil {
-			return fmt.Errorf("write state of block %d: %w", block.NumberU64(), err)
-		}
-	}
+// write adds a proven block to the run's batch.
+func (r *run) write(block *types.Block, receipts types.Receipts, cert []byte) error {
 	if r.batch == nil {
 		r.batch = r.c.db.NewBatch()
 	}
@@ -328,10 +319,14 @@ func (r *run) commit() error {
 		commit = (*store.Batch).Commit
 	}
 	if err := commit(r.batch); err != nil {
+		for _, b := range r.blocks {
+			c.releaseState(b.NumberU64(), b.Root())
+		}
 		return fmt.Errorf("write blocks %d-%d: %w", r.blocks[0].NumberU64(), r.blocks[len(r.blocks)-1].NumberU64(), err)
 	}
 	c.head.Store(r.head)
 	c.finalized.Store(r.head.Header())
+	c.settleState(r.head)
 	for i, b := range r.blocks {
 		c.blocks.Add(b.Hash(), b)
 		c.sendLogs(b, r.receipts[i])

@@ -64,6 +64,16 @@ func (c *Chain) validate(block *types.Block, ck check) (*validated, error) {
 			return nil, err
 		}
 	}
+	// The engine reads the parent's state (membership, stake), and so does
+	// execution. A parent's state that is neither held in memory nor on
+	// disk (a side block's parent under proof-of-work, or VerifyHead's
+	// after a restart) is re-executed from its stored ancestors, at most
+	// maxRecover blocks; a proposal's parent is the head, always held.
+	if !c.hasState(parent.Root()) {
+		if err := c.recoverState(parent); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.verifyHeader(block, parent.Header(), ck.covered); err != nil {
 		return nil, err
 	}

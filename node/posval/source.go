@@ -80,7 +80,7 @@ func (s *StakingSource) ValidatorSet(number uint64, parent common.Hash) (*pos.Va
 	if header == nil {
 		return nil, fmt.Errorf("validator source: parent %x of block %d is not stored", parent, number)
 	}
-	st, err := c.StateAt(header.Root)
+	st, err := c.StateOf(header)
 	if err != nil {
 		return nil, err
 	}

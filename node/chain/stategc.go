@@ -1,0 +1,169 @@
+package chain
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+// State written to disk in steps (docs/decisions/0035-state-flushed-in-steps.md).
+//
+// A block's state is committed into the trie database's memory when the
+// block is stored, and held there, referenced, while the block is within
+// keepStates of the head or among the keepStates held last. The head's
+// state goes to disk once the head is flushEvery blocks past the last
+// state written, when the unwritten nodes pass flushDirty, and when the
+// chain closes. The upper trie nodes that every block rewrites reach disk
+// once per flush, not once per block; the nodes a later block replaced
+// are dropped from memory without being written.
+//
+// After a crash the head's state may be missing from disk: recoverState
+// re-executes the stored blocks from the newest ancestor whose state is
+// on disk. Stored blocks were validated when imported, so recovery only
+// checks that each reproduces its state root.
+const (
+	keepStates = 32
+	flushEvery = 16
+	flushDirty = 64 << 20
+	// maxRecover bounds the blocks re-executed to recover one state: a
+	// canonical block is never more than flushEvery blocks past a written
+	// state, or keepStates past one held in memory.
+	maxRecover = 4 * (flushEvery + keepStates)
+)
+
+// heldState is a block state held in the trie database's memory.
+type heldState struct {
+	number uint64
+	root   common.Hash
+}
+
+// stateKeeper lists the states held, in the order they were held.
+type stateKeeper struct {
+	mu      sync.Mutex
+	held    []heldState
+	flushed uint64 // the number of the head whose state was written last
+}
+
+// holdState keeps the state root of block number in memory until
+// settleState drops it (or releaseState, for a block never stored).
+func (c *Chain) holdState(number uint64, root common.Hash) {
+	c.keeper.mu.Lock()
+	defer c.keeper.mu.Unlock()
+	// A root already written to disk is not in memory: referencing it
+	// does nothing, and neither does dereferencing it later.
+	_ = c.triedb.Reference(root, common.Hash{})
+	c.keeper.held = append(c.keeper.held, heldState{number: number, root: root})
+}
+
+// releaseState drops the state of a block that will not be stored.
+func (c *Chain) releaseState(number uint64, root common.Hash) {
+	c.keeper.mu.Lock()
+	defer c.keeper.mu.Unlock()
+	for i := len(c.keeper.held) - 1; i >= 0; i-- {
+		if h := c.keeper.held[i]; h.number == number && h.root == root {
+			c.keeper.held = append(c.keeper.held[:i], c.keeper.held[i+1:]...)
+			_ = c.triedb.Dereference(root)
+			return
+		}
+	}
+}
+
+// settleState runs after the head moved to head: it writes the head's
+// state at a flush point or when memory holds too much unwritten, and
+// drops the states of blocks keepStates or more below the head, except the
+// keepStates held last. A failed
+// write is logged, not returned: the block is stored, its state is still
+// in memory for the next flush, and a crash before that recovers it.
+func (c *Chain) settleState(head *types.Block) {
+	c.keeper.mu.Lock()
+	defer c.keeper.mu.Unlock()
+	n := head.NumberU64()
+	_, dirty, _ := c.triedb.Size()
+	if n >= c.keeper.flushed+flushEvery || dirty > flushDirty {
+		if err := c.triedb.Commit(head.Root(), false); err != nil {
+			c.log.Error("write state", "number", n, "root", head.Root(), "err", err)
+		} else {
+			c.keeper.flushed = n
+		}
+	}
+	// The newest keepStates held stay whatever their number: a side
+	// branch's blocks are held on import, and the next block of that
+	// branch executes on them.
+	recent := len(c.keeper.held) - keepStates
+	kept := c.keeper.held[:0]
+	for i, h := range c.keeper.held {
+		if i < recent && h.number+keepStates <= n {
+			_ = c.triedb.Dereference(h.root)
+			continue
+		}
+		kept = append(kept, h)
+	}
+	clear(c.keeper.held[len(kept):])
+	c.keeper.held = kept
+}
+
+// flushHead writes the head's state to disk, so that a restart needs no
+// recovery.
+func (c *Chain) flushHead() error {
+	c.keeper.mu.Lock()
+	defer c.keeper.mu.Unlock()
+	head := c.CurrentBlock()
+	if head == nil {
+		return nil
+	}
+	if err := c.triedb.Commit(head.Root(), false); err != nil {
+		return fmt.Errorf("write head state: %w", err)
+	}
+	return nil
+}
+
+// hasState reports whether the state root can be opened (from memory or
+// disk).
+func (c *Chain) hasState(root common.Hash) bool {
+	_, err := state.New(root, c.statedb)
+	return err == nil
+}
+
+// recoverState makes target's state readable again: it finds the newest
+// ancestor whose state is on disk or in memory (at most maxRecover blocks
+// back) and re-executes the stored blocks after it, holding each state
+// like an imported block's. Each block must reproduce its state root.
+func (c *Chain) recoverState(target *types.Block) error {
+	var path []*types.Block
+	b := target
+	for !c.hasState(b.Root()) {
+		if b.NumberU64() == 0 || len(path) == maxRecover {
+			return fmt.Errorf("%w: block %d (%x): no state within %d ancestors", ErrNoState, target.NumberU64(), target.Hash(), len(path))
+		}
+		path = append(path, b)
+		parent := c.GetBlock(b.ParentHash(), b.NumberU64()-1)
+		if parent == nil {
+			return fmt.Errorf("%w: block %d: ancestor %d (%x) not stored", ErrNoState, target.NumberU64(), b.NumberU64()-1, b.ParentHash())
+		}
+		b = parent
+	}
+	if len(path) == 0 {
+		return nil
+	}
+	for i := len(path) - 1; i >= 0; i-- {
+		blk := path[i]
+		_, st, err := c.execute(blk, b, true)
+		if err != nil {
+			return fmt.Errorf("recover state of block %d: %w", blk.NumberU64(), err)
+		}
+		root, err := st.Commit(c.config.Rules(blk.Number(), false, blk.Time()), blk.NumberU64())
+		if err != nil {
+			return fmt.Errorf("recover state of block %d: %w", blk.NumberU64(), err)
+		}
+		if root != blk.Root() {
+			return fmt.Errorf("recover state of block %d: %w: have %x, want %x", blk.NumberU64(), ErrStateRoot, root, blk.Root())
+		}
+		c.holdState(blk.NumberU64(), root)
+		b = blk
+	}
+	c.log.Info("recovered state by re-executing stored blocks", "from", path[len(path)-1].NumberU64(), "to", target.NumberU64(), "blocks", len(path))
+	return nil
+}

@@ -87,11 +87,14 @@ func (r *registry) Validators(h *types.Header) ([]rpc.Validator, error) {
 	if !ok {
 		return nil, nil
 	}
-	set, err := eng.Validators().ValidatorSet(h.Number.Uint64()+1, h.Hash())
+	// The state first: StateAt only opens a state held or written, so an
+	// RPC client never makes the node re-execute blocks for an old height
+	// (the validator source would, decision 35).
+	st, err := r.chain.StateAt(h.Root)
 	if err != nil {
 		return nil, err
 	}
-	st, err := r.chain.StateAt(h.Root)
+	set, err := eng.Validators().ValidatorSet(h.Number.Uint64()+1, h.Hash())
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,9 @@ func (n *Node) registerMetrics() error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_txpool_future", Help: "Pool transactions waiting for a nonce gap to fill."}, func() float64 { _, f := n.pool.Stats(); return float64(f) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_txpool_bytes", Help: "Encoded size of the pooled transactions."}, func() float64 { return float64(n.pool.Bytes()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_txpool_evicted_total", Help: "Pool transactions evicted to make room for others."}, func() float64 { e, _ := n.pool.Dropped(); return float64(e) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_chain_state_writes_total", Help: "Block states written to disk (every 16 blocks, decision 35)."}, func() float64 { w, _, _ := n.chain.StateStats(); return float64(w) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_chain_state_recovered_blocks_total", Help: "Stored blocks re-executed to recover a state that was released or lost in a crash."}, func() float64 { _, r, _ := n.chain.StateStats(); return float64(r) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_chain_state_unwritten_bytes", Help: "Trie nodes held in memory and not yet written to disk."}, func() float64 { _, _, u := n.chain.StateStats(); return float64(u) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_chain_sender_recoveries_total", Help: "Transaction signatures block validation recovered because the pool had not."}, func() float64 { return float64(n.chain.SenderRecoveries()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_txpool_expired_total", Help: "Pool transactions dropped after waiting too many heads behind a nonce gap."}, func() float64 { _, x := n.pool.Dropped(); return float64(x) }),
 	}

@@ -246,7 +246,7 @@ func TestSubscriptionsAndCalls(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, m := range []string{"arbiter_chain_head_number", "arbiter_txpool_executable", "arbiter_chain_finality_lag_blocks"} {
+	for _, m := range []string{"arbiter_chain_head_number", "arbiter_txpool_executable", "arbiter_chain_finality_lag_blocks", "arbiter_chain_state_writes_total", "arbiter_chain_state_unwritten_bytes"} {
 		if !strings.Contains(string(body), m) {
 			t.Fatalf("/metrics lacks %s", m)
 		}

@@ -3,6 +3,7 @@ package chain
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/state"
@@ -45,6 +46,17 @@ type stateKeeper struct {
 	mu      sync.Mutex
 	held    []heldState
 	flushed uint64 // the number of the head whose state was written last
+
+	writes    atomic.Uint64 // states written (StateStats)
+	recovered atomic.Uint64 // blocks re-executed to recover a state
+}
+
+// StateStats reports the states written to disk and the blocks
+// re-executed to recover released or lost states since the chain opened,
+// and the size of the trie nodes held in memory and not yet written.
+func (c *Chain) StateStats() (writes, recovered uint64, unwritten int64) {
+	_, dirty, _ := c.triedb.Size()
+	return c.keeper.writes.Load(), c.keeper.recovered.Load(), int64(dirty)
 }
 
 // holdState keeps the state root of block number in memory until
@@ -87,6 +99,7 @@ func (c *Chain) settleState(head *types.Block) {
 			c.log.Error("write state", "number", n, "root", head.Root(), "err", err)
 		} else {
 			c.keeper.flushed = n
+			c.keeper.writes.Add(1)
 		}
 	}
 	// The newest keepStates held stay whatever their number: a side
@@ -162,6 +175,7 @@ func (c *Chain) recoverState(target *types.Block) error {
 			return fmt.Errorf("recover state of block %d: %w: have %x, want %x", blk.NumberU64(), ErrStateRoot, root, blk.Root())
 		}
 		c.holdState(blk.NumberU64(), root)
+		c.keeper.recovered.Add(1)
 		b = blk
 	}
 	c.log.Info("recovered state by re-executing stored blocks", "from", path[len(path)-1].NumberU64(), "to", target.NumberU64(), "blocks", len(path))

@@ -56,6 +56,9 @@ func TestStateRecoveredAfterCrash(t *testing.T) {
 	if have := e2.balance("Q"); have.Cmp(big.NewInt(blocks)) != 0 {
 		t.Fatalf("balance after recovery: have %v, want %d", have, blocks)
 	}
+	if _, recovered, _ := e2.chain.StateStats(); recovered != blocks-2*flushEvery {
+		t.Fatalf("StateStats recovered: have %d, want %d", recovered, blocks-2*flushEvery)
+	}
 	if err := e2.chain.VerifyHead(); err != nil {
 		t.Fatalf("verify head: %v", err)
 	}
@@ -85,6 +88,9 @@ func TestStateRecoveredAfterCrash(t *testing.T) {
 func TestStatesHeldAreBounded(t *testing.T) {
 	e := newTestChain(t, "A")
 	e.mineTransfers(3*keepStates, 0)
+	if writes, _, _ := e.chain.StateStats(); writes != 3*keepStates/flushEvery {
+		t.Fatalf("states written: have %d, want %d", writes, 3*keepStates/flushEvery)
+	}
 	e.chain.keeper.mu.Lock()
 	held := len(e.chain.keeper.held)
 	e.chain.keeper.mu.Unlock()

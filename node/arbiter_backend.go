@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"fmt"
 	"math/big"
 	"slices"
 	"sync"
@@ -119,6 +120,9 @@ func (r *registry) Validators(h *types.Header) ([]rpc.Validator, error) {
 			out = append(out, rpc.Validator{Address: v.Address, Name: r.names[v.Address], Stake: (*hexutil.Big)(new(big.Int)), Power: v.Power, Active: true})
 		}
 	}
+	if err := st.Error(); err != nil {
+		return nil, fmt.Errorf("state unavailable: %w", err)
+	}
 	slices.SortFunc(out, func(a, b rpc.Validator) int { return bytes.Compare(a.Address[:], b.Address[:]) })
 	return out, nil
 }
@@ -135,6 +139,9 @@ func (r *registry) Members(h *types.Header) ([]rpc.Member, error) {
 	for _, a := range addrs {
 		_, since := membership.MemberAt(st, a, h.Number.Uint64())
 		out = append(out, rpc.Member{Address: a, Name: r.names[a], Since: since})
+	}
+	if err := st.Error(); err != nil {
+		return nil, fmt.Errorf("state unavailable: %w", err)
 	}
 	return out, nil
 }
@@ -159,6 +166,9 @@ func (r *registry) Accounts(h *types.Header) ([]rpc.Account, error) {
 			continue
 		}
 		out = append(out, rpc.Account{Account: a, By: by, ByName: r.names[by], Allowed: membership.IsMember(st, by)})
+	}
+	if err := st.Error(); err != nil {
+		return nil, fmt.Errorf("state unavailable: %w", err)
 	}
 	return out, nil
 }

@@ -96,9 +96,17 @@ func (c *Chain) Call(ctx context.Context, msg CallMsg, header *types.Header) ([]
 	st.SubBalance(msg.From, value, tracing.BalanceChangeTransfer)
 	st.AddBalance(*msg.To, value, tracing.BalanceChangeTransfer)
 	if c.contracts == nil || !c.contracts.Has(*msg.To) {
+		if serr := st.Error(); serr != nil {
+			return nil, 0, fmt.Errorf("%w: %v", ErrNoState, serr)
+		}
 		return nil, intrinsic, nil
 	}
 	env := Env{Number: header.Number.Uint64(), Time: header.Time, Coinbase: header.Coinbase, GasLimit: header.GasLimit}
 	ret, used, err := c.runContract(env, st, msg.From, *msg.To, value, msg.Data, gas-intrinsic)
+	if serr := st.Error(); serr != nil {
+		// A trie node went missing under the call (the state was released
+		// while it ran, decision 35): its answer read zeros.
+		return nil, 0, fmt.Errorf("%w: %v", ErrNoState, serr)
+	}
 	return ret, intrinsic + used, err
 }

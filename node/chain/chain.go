@@ -226,7 +226,7 @@ func (c *Chain) loadHead() error {
 	}
 	// The head's state is on disk after a clean close; after a crash it may
 	// be up to flushEvery blocks old and is re-executed (stategc.go).
-	if err := c.recoverState(block); err != nil {
+	if err := c.recoverState(block, 0); err != nil {
 		return fmt.Errorf("head %d: %w", block.NumberU64(), err)
 	}
 	c.head.Store(block)
@@ -460,7 +460,7 @@ func (c *Chain) StateOf(header *types.Header) (*state.StateDB, error) {
 	if b == nil {
 		return nil, fmt.Errorf("%w: block %d (%x) not stored", ErrNoState, header.Number.Uint64(), header.Hash())
 	}
-	if err := c.recoverState(b); err != nil {
+	if err := c.recoverState(b, maxRecover); err != nil {
 		return nil, err
 	}
 	return c.StateAt(header.Root)

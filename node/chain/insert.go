@@ -129,6 +129,7 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 	if err := c.commitState(block, v); err != nil {
 		return err
 	}
+	was := c.CurrentBlock()
 	if c.certifier != nil {
 		err = c.writeCertified(block, v.parent, v.receipts, cert)
 	} else {
@@ -138,8 +139,9 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 		c.releaseState(block.NumberU64(), block.Root())
 		return err
 	}
-	c.settleState(c.CurrentBlock())
-	c.validated.prune(c.CurrentBlock().Hash())
+	now := c.CurrentBlock()
+	c.settleState(now, now.Hash() != was.Hash() && now.ParentHash() != was.Hash())
+	c.validated.prune(now.Hash())
 	return nil
 }
 
@@ -223,7 +225,14 @@ func (c *Chain) execute(block *types.Block, parent *types.Block, fresh bool) (ty
 	c.executions.Add(1)
 	st, err := c.StateAt(parent.Root())
 	if err != nil {
-		return nil, nil, err
+		// Released (validate let the header through first): re-executed
+		// from the stored ancestors.
+		if rerr := c.recoverState(parent, maxRecover); rerr != nil {
+			return nil, nil, rerr
+		}
+		if st, err = c.StateAt(parent.Root()); err != nil {
+			return nil, nil, err
+		}
 	}
 	receipts, used, err := c.process(block, st)
 	if err != nil {

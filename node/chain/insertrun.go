@@ -326,7 +326,7 @@ func (r *run) commit() error {
 	}
 	c.head.Store(r.head)
 	c.finalized.Store(r.head.Header())
-	c.settleState(r.head)
+	c.settleState(r.head, false)
 	for i, b := range r.blocks {
 		c.blocks.Add(b.Hash(), b)
 		c.sendLogs(b, r.receipts[i])

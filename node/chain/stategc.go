@@ -29,9 +29,10 @@ const (
 	keepStates = 32
 	flushEvery = 16
 	flushDirty = 64 << 20
-	// maxRecover bounds the blocks re-executed to recover one state: a
-	// canonical block is never more than flushEvery blocks past a written
-	// state, or keepStates past one held in memory.
+	// maxRecover bounds the blocks re-executed to recover one state
+	// while the node runs: a canonical block is at most flushEvery blocks
+	// (a catch-up run, 64) past a written state, as a reorg's new head is
+	// written at once. Only the start recovers without a bound (loadHead).
 	maxRecover = 4 * (flushEvery + keepStates)
 )
 
@@ -89,12 +90,15 @@ func (c *Chain) releaseState(number uint64, root common.Hash) {
 // keepStates held last. A failed
 // write is logged, not returned: the block is stored, its state is still
 // in memory for the next flush, and a crash before that recovers it.
-func (c *Chain) settleState(head *types.Block) {
+//
+// force writes the head's state whatever its number: after a reorg the new
+// head's nearest written ancestor may be the fork block, far below it.
+func (c *Chain) settleState(head *types.Block, force bool) {
 	c.keeper.mu.Lock()
 	defer c.keeper.mu.Unlock()
 	n := head.NumberU64()
 	_, dirty, _ := c.triedb.Size()
-	if n >= c.keeper.flushed+flushEvery || dirty > flushDirty {
+	if force || n >= c.keeper.flushed+flushEvery || dirty > flushDirty {
 		if err := c.triedb.Commit(head.Root(), false); err != nil {
 			c.log.Error("write state", "number", n, "root", head.Root(), "err", err)
 		} else {
@@ -140,15 +144,21 @@ func (c *Chain) hasState(root common.Hash) bool {
 	return err == nil
 }
 
+// HasState reports whether the state root can be opened now, from memory
+// or disk, without re-executing anything.
+func (c *Chain) HasState(root common.Hash) bool { return c.hasState(root) }
+
 // recoverState makes target's state readable again: it finds the newest
-// ancestor whose state is on disk or in memory (at most maxRecover blocks
-// back) and re-executes the stored blocks after it, holding each state
-// like an imported block's. Each block must reproduce its state root.
-func (c *Chain) recoverState(target *types.Block) error {
+// ancestor whose state is on disk or in memory (at most limit blocks back;
+// 0 is no limit) and re-executes the stored blocks after it, holding each
+// state like an imported block's. Each block must reproduce its state root.
+// The ancestor's state is held while the blocks run on it, so that a
+// concurrent settleState cannot drop it half-way.
+func (c *Chain) recoverState(target *types.Block, limit int) error {
 	var path []*types.Block
 	b := target
 	for !c.hasState(b.Root()) {
-		if b.NumberU64() == 0 || len(path) == maxRecover {
+		if b.NumberU64() == 0 || (limit > 0 && len(path) == limit) {
 			return fmt.Errorf("%w: block %d (%x): no state within %d ancestors", ErrNoState, target.NumberU64(), target.Hash(), len(path))
 		}
 		path = append(path, b)
@@ -161,18 +171,26 @@ func (c *Chain) recoverState(target *types.Block) error {
 	if len(path) == 0 {
 		return nil
 	}
+	c.holdState(b.NumberU64(), b.Root())
+	defer c.releaseState(b.NumberU64(), b.Root())
 	for i := len(path) - 1; i >= 0; i-- {
 		blk := path[i]
 		_, st, err := c.execute(blk, b, true)
+		if err == nil {
+			err = st.Error() // a node of the base state missing after all
+		}
 		if err != nil {
 			return fmt.Errorf("recover state of block %d: %w", blk.NumberU64(), err)
 		}
-		root, err := st.Commit(c.config.Rules(blk.Number(), false, blk.Time()), blk.NumberU64())
-		if err != nil {
-			return fmt.Errorf("recover state of block %d: %w", blk.NumberU64(), err)
-		}
-		if root != blk.Root() {
+		rules := c.config.Rules(blk.Number(), false, blk.Time())
+		// Checked before the commit, which would leave a wrong state's
+		// nodes in memory with nothing referencing them.
+		if root := st.IntermediateRoot(rules); root != blk.Root() {
 			return fmt.Errorf("recover state of block %d: %w: have %x, want %x", blk.NumberU64(), ErrStateRoot, root, blk.Root())
+		}
+		root, err := st.Commit(rules, blk.NumberU64())
+		if err != nil {
+			return fmt.Errorf("recover state of block %d: %w", blk.NumberU64(), err)
 		}
 		c.holdState(blk.NumberU64(), root)
 		c.keeper.recovered.Add(1)

@@ -206,3 +206,94 @@ func TestStateRecoveredAfterTornFlush(t *testing.T) {
 		t.Fatalf("verify head: %v", err)
 	}
 }
+
+// TestDeepReorgThenCrash: a reorganisation writes the new head's state at
+// once, so a crash right after it does not leave the head further from a
+// written state than a start may re-execute. (Without the write, the
+// nearest written ancestor of the new head is the fork block.)
+func TestDeepReorgThenCrash(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := openTestChain(t, db, "A")
+	const long = maxRecover + flushEvery
+	a.mineTransfers(long, 0)
+
+	c := newTestChain(t, "C")
+	if _, err := c.chain.InsertChain([]*types.Block{a.chain.GetBlockByNumber(1), a.chain.GetBlockByNumber(2)}, nil); err != nil {
+		t.Fatalf("shared prefix: %v", err)
+	}
+	// Same spacing as A's blocks, so the same difficulty: one more block
+	// makes the branch heavier.
+	for i := 0; c.chain.CurrentBlock().NumberU64() < long+1; i++ {
+		b := c.mine(c.chain.CurrentBlock(), []*types.Transaction{transfer("C", uint64(i), addrOf("Q"), 5, false)}, 1)
+		if err := c.chain.InsertBlock(b); err != nil {
+			t.Fatalf("branch %d: %v", i, err)
+		}
+	}
+	for n := uint64(3); n <= c.chain.CurrentBlock().NumberU64(); n++ {
+		if err := a.chain.InsertBlock(c.chain.GetBlockByNumber(n)); err != nil {
+			t.Fatalf("branch block %d: %v", n, err)
+		}
+	}
+	want := c.chain.CurrentBlock()
+	if have := a.chain.CurrentBlock().Hash(); have != want.Hash() {
+		t.Fatalf("head before the crash: have %x, want the branch's %x", have, want.Hash())
+	}
+	db.Close() // crash
+
+	db, err = store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a2 := openTestChain(t, db, "A")
+	if have := a2.chain.CurrentBlock().Hash(); have != want.Hash() {
+		t.Fatalf("head after the crash: have %x, want %x", have, want.Hash())
+	}
+	if have, want := a2.balance("Q"), c.balance("Q"); have.Cmp(want) != 0 {
+		t.Fatalf("balance after the crash: have %v, want %v", have, want)
+	}
+	if _, recovered, _ := a2.chain.StateStats(); recovered >= flushEvery {
+		t.Fatalf("start re-executed %d blocks, want fewer than %d", recovered, flushEvery)
+	}
+}
+
+// TestForgedSealCostsNoRecovery: a side block on a parent whose state was
+// released is refused for its bad seal before anything is re-executed.
+func TestForgedSealCostsNoRecovery(t *testing.T) {
+	a := newTestChain(t, "A")
+	a.mineTransfers(3*keepStates, 0)
+	parent := a.chain.GetBlockByNumber(flushEvery + 3)
+	if a.chain.hasState(parent.Root()) {
+		t.Fatalf("test setup: state of block %d still held", parent.NumberU64())
+	}
+	c := newTestChain(t, "C")
+	var prefix []*types.Block
+	for n := uint64(1); n <= parent.NumberU64(); n++ {
+		prefix = append(prefix, a.chain.GetBlockByNumber(n))
+	}
+	if _, err := c.chain.InsertChain(prefix, nil); err != nil {
+		t.Fatalf("prefix: %v", err)
+	}
+	good := c.mine(parent, []*types.Transaction{transfer("C", 0, addrOf("Q"), 5, false)}, 0)
+	h := good.Header()
+	h.MixDigest[0] ^= 1
+	forged := types.NewBlockWithHeader(h).WithBody(*good.Body())
+	before := a.chain.executions.Load()
+	if err := a.chain.InsertBlock(forged); err == nil {
+		t.Fatalf("forged seal accepted")
+	}
+	if have := a.chain.executions.Load() - before; have != 0 {
+		t.Fatalf("blocks executed for a forged seal: %d", have)
+	}
+	// The same block sealed properly is executed on the recovered state.
+	if err := a.chain.InsertBlock(good); err != nil {
+		t.Fatalf("well-sealed side block: %v", err)
+	}
+	if have := a.chain.executions.Load() - before; have != 4 {
+		t.Fatalf("executions for the side block: have %d, want 4 (3 recovered and the block)", have)
+	}
+}

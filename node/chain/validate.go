@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/core/state"
@@ -68,13 +69,17 @@ func (c *Chain) validate(block *types.Block, ck check) (*validated, error) {
 	// execution. A parent's state that is neither held in memory nor on
 	// disk (a side block's parent under proof-of-work, or VerifyHead's
 	// after a restart) is re-executed from its stored ancestors, at most
-	// maxRecover blocks; a proposal's parent is the head, always held.
-	if !c.hasState(parent.Root()) {
-		if err := c.recoverState(parent); err != nil {
-			return nil, err
+	// maxRecover blocks, but only for a block whose header passed every
+	// check but membership: a forged seal costs no re-execution. A
+	// proposal's parent is the head, always held.
+	err := c.verifyHeader(block, parent.Header(), ck.covered)
+	if errors.Is(err, consensus.ErrNotMember) && !c.hasState(parent.Root()) {
+		if rerr := c.recoverState(parent, maxRecover); rerr != nil {
+			return nil, rerr
 		}
+		err = c.verifyHeader(block, parent.Header(), ck.covered)
 	}
-	if err := c.verifyHeader(block, parent.Header(), ck.covered); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if c.certifier != nil && !ck.proposal && !ck.covered {

@@ -37,6 +37,9 @@ var (
 	// errUnknownParent: the block's parent is not stored, so it cannot be
 	// judged or relayed; the node syncs from its publisher instead.
 	errUnknownParent = errors.New("unknown parent")
+	// errStateReleased: the parent's state is no longer held (decision
+	// 35), so the author's membership cannot be read here.
+	errStateReleased = errors.New("parent state released")
 )
 
 // Verdict results, named for readability.
@@ -112,6 +115,11 @@ func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *gossipBlock
 		return ignore, gb, fmt.Errorf("%w: parent of block %d", errUnknownParent, b.NumberU64())
 	}
 	if !c.chain.IsMember(parent, author) {
+		// A parent whose state this node released (decision 35) cannot
+		// judge membership here; import re-executes it if it must.
+		if sk, ok := c.chain.(interface{ HasState(common.Hash) bool }); ok && !sk.HasState(parent.Root) {
+			return ignore, nil, fmt.Errorf("%w: block %d: parent state not held", errStateReleased, b.NumberU64())
+		}
 		return reject, nil, fmt.Errorf("%w: block author %s", errNotMember, author)
 	}
 	if err := c.engine.VerifyHeader(c.chain, h, parent); err != nil {

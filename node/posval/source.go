@@ -85,6 +85,11 @@ func (s *StakingSource) ValidatorSet(number uint64, parent common.Hash) (*pos.Va
 		return nil, err
 	}
 	set, err := staking.ValidatorSetAt(st, number)
+	if err == nil {
+		// A node of the state dropped while it was read (a state being
+		// released) reads as empty: never cache what it gave.
+		err = st.Error()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -112,6 +112,17 @@ func (api *ethAPI) header(bnh *gethrpc.BlockNumberOrHash) (*types.Header, error)
 	return h, nil
 }
 
+// readErr reports a read that failed inside the state: go-ethereum's
+// StateDB answers zero values and records the error when a trie node is
+// missing, as when a block's state is released while it is read
+// (decision 35). A zero must never be served as an answer.
+func readErr(st *state.StateDB) error {
+	if err := st.Error(); err != nil {
+		return fmt.Errorf("state unavailable: %w", err)
+	}
+	return nil
+}
+
 func (api *ethAPI) state(bnh *gethrpc.BlockNumberOrHash) (*state.StateDB, error) {
 	h, err := api.header(bnh)
 	if err != nil {
@@ -230,7 +241,11 @@ func (api *ethAPI) GetBalance(addr common.Address, bnh *gethrpc.BlockNumberOrHas
 	if err != nil {
 		return nil, err
 	}
-	return (*hexutil.Big)(st.GetBalance(addr).ToBig()), nil
+	bal := st.GetBalance(addr)
+	if err := readErr(st); err != nil {
+		return nil, err
+	}
+	return (*hexutil.Big)(bal.ToBig()), nil
 }
 
 // GetTransactionCount is eth_getTransactionCount; "pending" counts the
@@ -245,7 +260,11 @@ func (api *ethAPI) GetTransactionCount(addr common.Address, bnh *gethrpc.BlockNu
 	if err != nil {
 		return 0, err
 	}
-	return hexutil.Uint64(st.GetNonce(addr)), nil
+	nonce := st.GetNonce(addr)
+	if err := readErr(st); err != nil {
+		return 0, err
+	}
+	return hexutil.Uint64(nonce), nil
 }
 
 // GetCode is eth_getCode; "0x" for an account without code.
@@ -255,6 +274,9 @@ func (api *ethAPI) GetCode(addr common.Address, bnh *gethrpc.BlockNumberOrHash) 
 		return nil, err
 	}
 	code := st.GetCode(addr)
+	if err := readErr(st); err != nil {
+		return nil, err
+	}
 	if code == nil {
 		code = []byte{}
 	}
@@ -273,6 +295,9 @@ func (api *ethAPI) GetStorageAt(addr common.Address, slot string, bnh *gethrpc.B
 		return nil, err
 	}
 	v := st.GetState(addr, key)
+	if err := readErr(st); err != nil {
+		return nil, err
+	}
 	return v[:], nil
 }
 

@@ -245,5 +245,12 @@ func TestInsertChainCoveredReleasesState(t *testing.T) {
 				t.Errorf("strict %v: the state of refused block %d is readable", strict, b.NumberU64())
 			}
 		}
+		// Releasing them must not take the head's state with them.
+		if err := c.VerifyHead(); err != nil {
+			t.Errorf("strict %v: head after the refused stretch: %v", strict, err)
+		}
+		if _, recovered, _ := c.StateStats(); recovered != 0 {
+			t.Errorf("strict %v: %d blocks re-executed to read the head", strict, recovered)
+		}
 	}
 }

@@ -27,8 +27,12 @@ const (
 	// headers (at most 5 bytes each, and the list's).
 	maxBatchGossip = maxBatchBytes + 5*maxBatchTxs + 16
 	// batchDelay is how long a transaction may wait for others to share
-	// its batch.
-	batchDelay = 15 * time.Millisecond
+	// its batch. Every batch costs each receiver a pubsub message (its id
+	// hashed, its validation scheduled, its frames decrypted) whatever its
+	// size: with load spread over four nodes, 15 ms gave batches of about
+	// six transactions, and 40 ms cut CPU per transfer by about a tenth
+	// (docs/BENCHMARKS.md, fourth pass).
+	batchDelay = 40 * time.Millisecond
 	// recoverPerWorker is how many signatures make it worth starting
 	// another goroutine for recovery.
 	recoverPerWorker = 8

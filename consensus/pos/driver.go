@@ -228,9 +228,11 @@ func (d *Driver) validateLoop(ctx context.Context) {
 			continue
 		}
 		v := validation{hash: b.Hash()}
+		t0 := time.Now()
 		if d.cfg.Validator != nil {
 			v.err = d.cfg.Validator.ValidateBlock(b)
 		}
+		d.log.Debug("proposal validated", "number", b.NumberU64(), "txs", len(b.Transactions()), "took", time.Since(t0), "err", v.err)
 		select {
 		case d.checked <- v:
 		case <-ctx.Done():
@@ -451,9 +453,13 @@ func (d *Driver) buildLoop(ctx context.Context) {
 		}
 		res := builtBlock{height: req.Height, round: req.Round}
 		d.engine.SetProposal(req.Height, req.Round, req.LastCommit)
+		t0 := time.Now()
 		b, err := d.cfg.Builder.BuildBlock(req.Parent, uint64(max(d.cfg.Clock().Unix(), 0)))
 		if err == nil {
 			b, err = d.engine.Seal(ctx, nil, b)
+		}
+		if err == nil {
+			d.log.Debug("proposal built", "number", b.NumberU64(), "round", req.Round, "txs", len(b.Transactions()), "took", time.Since(t0))
 		}
 		res.block, res.err = b, err
 		select {

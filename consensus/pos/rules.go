@@ -54,7 +54,7 @@ func (c *Core) evaluate() {
 // applyRule fires the first upon-rule whose condition holds and reports
 // whether one did.
 func (c *Core) applyRule() bool {
-	return c.line49() || c.line55() || c.line22() || c.line28() ||
+	return c.line49() || c.line55() || c.line22() || c.line28() || c.lineExpired() ||
 		c.line34() || c.line36() || c.line44() || c.line47()
 }
 
@@ -253,13 +253,65 @@ func (c *Core) farTarget() (uint32, bool) {
 }
 
 // onTimeoutPropose is OnTimeoutPropose(height, round), lines 57-60.
+//
+// The paper validates a proposal as it arrives, so a proposal received
+// before the timeout is always voted on. Here validation runs beside the
+// core (Ready.Validate), and a block that arrived in time may still be
+// executing when the timeout fires; prevoting nil then would throw away
+// a good proposal because the machine was busy, which under load costs
+// a round at every height. So if a proposal of this round is still being
+// validated, the prevote nil of line 59 waits for the answer
+// (lineExpired), for at most one more timeoutPropose: a validation that
+// never answers still costs a round, not the chain. Timeouts only serve
+// liveness; no vote is cast that Algorithm 1 would not cast.
+// See docs/decisions/0036-propose-timeout-waits-for-validation.md.
 func (c *Core) onTimeoutPropose(height uint64, round uint32) {
-	if height == c.height && round == c.round && c.step == stepPropose { // line 58
-		c.absent.timedOut(c.roundState(round), c.self)
-		c.sendVote(Prevote, common.Hash{}) // line 59
-		c.step = stepPrevote               // line 60
-		c.building = -1
+	if height != c.height || round != c.round || c.step != stepPropose { // line 58
+		return
 	}
+	rs := c.roundState(round)
+	if !rs.proposeExpired {
+		rs.proposeExpired = true
+		if c.validating(rs) {
+			c.schedule(timeoutPropose, round)
+			return
+		}
+	}
+	c.expireProposeStep(rs)
+}
+
+// lineExpired completes a timeoutPropose that waited for a validation:
+// once no proposal of the round is being validated and neither line 22
+// nor line 28 has prevoted, the validator prevotes nil as line 59 says.
+func (c *Core) lineExpired() bool {
+	if c.step != stepPropose {
+		return false
+	}
+	rs := c.roundState(c.round)
+	if !rs.proposeExpired || c.validating(rs) {
+		return false
+	}
+	c.expireProposeStep(rs)
+	return true
+}
+
+// expireProposeStep is the body of OnTimeoutPropose, lines 59-60.
+func (c *Core) expireProposeStep(rs *roundState) {
+	c.absent.timedOut(rs, c.self)
+	c.sendVote(Prevote, common.Hash{}) // line 59
+	c.step = stepPrevote               // line 60
+	c.building = -1
+}
+
+// validating reports whether a proposal of rs from its proposer waits for
+// its validation answer.
+func (c *Core) validating(rs *roundState) bool {
+	for _, p := range rs.proposals {
+		if v, asked := c.validity[p.hash]; asked && v == validityPending {
+			return true
+		}
+	}
+	return false
 }
 
 // onTimeoutPrevote is OnTimeoutPrevote(height, round), lines 61-64.

@@ -68,9 +68,64 @@ func TestCoreValidationAnsweredLater(t *testing.T) {
 		h := newCoreHarness(t)
 		h.deferValidation = true
 		h.propose(0, -1, h.block(0, 0))
-		h.ticksUntil(100, func() bool { _, ok := h.vote(Prevote, 0); return ok })
+		n := h.ticksUntil(100, func() bool { _, ok := h.vote(Prevote, 0); return ok })
 		if pv, _ := h.vote(Prevote, 0); pv.BlockHash != (common.Hash{}) {
 			t.Fatalf("timeout prevote: have %x, want nil", pv.BlockHash)
+		}
+		// The timeout waited once for the validation, then gave up.
+		if want := 2 * int(h.core.cfg.TimeoutPropose.Ticks(0)); n != want {
+			t.Fatalf("prevote nil after %d ticks, want %d (two propose timeouts)", n, want)
+		}
+	})
+	// A proposal that arrived before timeoutPropose but whose validation
+	// answers after it is voted on, as if validated on arrival: a busy
+	// machine must not turn a good proposal into a round change.
+	t.Run("answered after the timeout: prevote for it", func(t *testing.T) {
+		h := newCoreHarness(t)
+		h.deferValidation = true
+		v := h.block(0, 0)
+		h.propose(0, -1, v)
+		h.tick(int(h.core.cfg.TimeoutPropose.Ticks(0)) + 2)
+		if pv, ok := h.vote(Prevote, 0); ok {
+			t.Fatalf("prevoted %x while the proposal was being validated", pv.BlockHash)
+		}
+		if err := h.core.Validated(v.Hash(), nil); err != nil {
+			t.Fatal(err)
+		}
+		h.collect()
+		if pv, ok := h.vote(Prevote, 0); !ok || pv.BlockHash != v.Hash() {
+			t.Fatalf("after a late validation: prevote %v, want for the proposal", pv)
+		}
+	})
+	t.Run("invalid after the timeout: prevote nil at the answer", func(t *testing.T) {
+		h := newCoreHarness(t)
+		h.deferValidation = true
+		v := h.block(0, 0)
+		h.propose(0, -1, v)
+		h.tick(int(h.core.cfg.TimeoutPropose.Ticks(0)) + 2)
+		if err := h.core.Validated(v.Hash(), errors.New("state root mismatch")); err != nil {
+			t.Fatal(err)
+		}
+		h.collect()
+		if pv, ok := h.vote(Prevote, 0); !ok || pv.BlockHash != (common.Hash{}) {
+			t.Fatalf("after a late failed validation: prevote %v, want nil", pv)
+		}
+	})
+	// A proposal re-proposing a value with vr >= 0 whose polka this node
+	// has not seen is not being validated (line 28 does not ask): the
+	// timeout prevotes nil on time.
+	t.Run("proposal without its polka: no wait", func(t *testing.T) {
+		h := newCoreHarness(t)
+		h.deferValidation = true
+		h.votes(Prevote, 1, common.Hash{}, 0, 1) // f+1 in round 1: line 55
+		start := h.core.now
+		h.propose(1, 0, h.block(0, 0))
+		h.ticksUntil(100, func() bool { _, ok := h.vote(Prevote, 1); return ok })
+		if pv, _ := h.vote(Prevote, 1); pv.BlockHash != (common.Hash{}) {
+			t.Fatalf("timeout prevote: have %x, want nil", pv.BlockHash)
+		}
+		if waited := h.core.now - start; waited > h.core.cfg.TimeoutPropose.Ticks(1) {
+			t.Fatalf("prevote nil after %d ticks, want at most one propose timeout (%d)", waited, h.core.cfg.TimeoutPropose.Ticks(1))
 		}
 	})
 	t.Run("catch-up commit waits for validation", func(t *testing.T) {

@@ -98,6 +98,11 @@ type roundState struct {
 	// "for the first time" guards of lines 34, 36 and 47.
 	line34, line36, line47 bool
 
+	// proposeExpired marks a timeoutPropose that fired while a proposal
+	// of the round was being validated: its prevote nil waits for the
+	// answer (onTimeoutPropose).
+	proposeExpired bool
+
 	// evidenced marks signers already reported for this round, per type.
 	evidenced map[VoteType]map[common.Address]bool
 

@@ -204,6 +204,7 @@ type Core struct {
 	waitingCommit *CommitMessage            // a catch-up commit whose block awaits validation
 	latestRound   map[common.Address]uint32 // highest round seen per validator
 	building      int64                     // round awaiting Propose, or -1
+	prebuilt      *types.Block              // round 0's block, built during the CommitTicks wait
 	absent        absentProposers           // who missed their last turn to propose
 
 	waiting bool   // between StartHeight and round 0 (CommitTicks)
@@ -296,7 +297,7 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 	c.validity = make(map[common.Hash]validity)
 	c.waitingCommit = nil
 	c.latestRound = make(map[common.Address]uint32)
-	c.timeouts, c.building = nil, -1
+	c.timeouts, c.building, c.prebuilt = nil, -1, nil
 	c.catchupAt, c.behindAt = c.now, c.now
 
 	buffered := c.buffer
@@ -304,6 +305,7 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 	c.farTick = make(map[common.Address]uint64)
 	if c.cfg.CommitTicks > 0 {
 		c.waiting, c.startAt = true, c.now+c.cfg.CommitTicks
+		c.buildEarly()
 	} else {
 		c.waiting = false
 		c.startRound(0) // line 10
@@ -455,8 +457,11 @@ func (c *Core) Tick() {
 // Propose answers a BuildRequest with a sealed block built on the parent
 // for the requested round. It is ignored (with an error) if the core has
 // left that round's propose step meanwhile.
+//
+// During the CommitTicks wait a block built for round 0 (buildEarly) is
+// kept and proposed when round 0 starts.
 func (c *Core) Propose(b *types.Block) error {
-	if c.vals == nil || c.decision != nil || c.waiting || c.building != int64(c.round) || c.step != stepPropose {
+	if c.vals == nil || c.decision != nil || c.building != int64(c.round) || c.step != stepPropose {
 		return errNoProposalPending
 	}
 	if b.NumberU64() != c.height || b.ParentHash() != c.parent.Hash() {
@@ -466,6 +471,10 @@ func (c *Core) Propose(b *types.Block) error {
 		return fmt.Errorf("%w: built block is not for round %d", errBlockMismatch, c.round)
 	}
 	c.building = -1
+	if c.waiting {
+		c.prebuilt = b
+		return nil
+	}
 	c.validity[b.Hash()] = validityValid // our own block: valid(v) holds
 	c.sendProposal(b, -1)                // line 18
 	c.evaluate()

@@ -542,3 +542,82 @@ func TestCoreGuardRefusesConflictingSignature(t *testing.T) {
 		t.Fatal("control: no prevote for v")
 	}
 }
+
+// TestCoreBuildsDuringCommitWait checks that the proposer of round 0 asks
+// for its block as the CommitTicks wait begins, signs nothing during the
+// wait, and proposes the block as round 0 starts, or at once if the build
+// answers after that.
+func TestCoreBuildsDuringCommitWait(t *testing.T) {
+	const wait = 5
+	setup := func(t *testing.T) (*Core, *types.Block, Ready) {
+		keys := make([]*ecdsa.PrivateKey, 4)
+		for i := range keys {
+			keys[i] = testKey(t, "early-"+string(rune('A'+i)))
+		}
+		vals := mustSet(t, 1, keys, nil)
+		var self *ecdsa.PrivateKey
+		for _, k := range keys {
+			if addrOf(k) == vals.Proposer(1, 0) {
+				self = k
+			}
+		}
+		core, err := NewCore(Config{ChainID: testChainID, Key: self, CommitTicks: wait,
+			TimeoutPropose: Timeout{Base: 10}, TimeoutPrevote: Timeout{Base: 4}, TimeoutPrecommit: Timeout{Base: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		genesis := testGenesis()
+		if err := core.StartHeight(genesis, vals, &Commit{}); err != nil {
+			t.Fatal(err)
+		}
+		rd := core.Ready()
+		b := buildBlock(t, New(testChainID, mustSchedule(t, vals), self), genesis, 0, Commit{}, 0)
+		return core, b, rd
+	}
+	proposed := func(t *testing.T, rd Ready, want common.Hash) bool {
+		t.Helper()
+		for _, raw := range rd.Signed {
+			if p, ok := decodeOwn(t, raw).(*Proposal); ok {
+				if p.Block.Hash() != want || p.Round != 0 {
+					t.Fatalf("proposed %x in round %d, want %x in round 0", p.Block.Hash(), p.Round, want)
+				}
+				return true
+			}
+		}
+		return false
+	}
+	t.Run("built before round 0", func(t *testing.T) {
+		core, b, rd := setup(t)
+		if rd.Build == nil || rd.Build.Height != 1 || rd.Build.Round != 0 {
+			t.Fatalf("build request at the start of the wait: have %+v, want height 1 round 0", rd.Build)
+		}
+		if err := core.Propose(b); err != nil {
+			t.Fatalf("block built during the wait: %v", err)
+		}
+		for i := 1; i <= wait; i++ {
+			core.Tick()
+			rd := core.Ready()
+			if rd.Build != nil {
+				t.Fatalf("tick %d: a second build request", i)
+			}
+			if got := proposed(t, rd, b.Hash()); got != (i == wait) {
+				t.Fatalf("tick %d: proposal sent %v, want only when round 0 starts (tick %d)", i, got, wait)
+			}
+		}
+	})
+	t.Run("built after round 0 started", func(t *testing.T) {
+		core, b, _ := setup(t)
+		for i := 1; i <= wait; i++ {
+			core.Tick()
+			if rd := core.Ready(); rd.Build != nil || len(rd.Signed) != 0 {
+				t.Fatalf("tick %d: build request %v, %d signed; want neither", i, rd.Build, len(rd.Signed))
+			}
+		}
+		if err := core.Propose(b); err != nil {
+			t.Fatal(err)
+		}
+		if !proposed(t, core.Ready(), b.Hash()) {
+			t.Fatal("a block built after round 0 started was not proposed at once")
+		}
+	})
+}

@@ -24,13 +24,38 @@ func (c *Core) startRound(round uint32) {
 		// through Propose. A proposer without its parent's commit cannot
 		// build a valid block and lets the round time out. In both cases
 		// the timeout of line 20 also runs for the proposer, so a build
-		// that never returns cannot stall it.
-		if c.lastCommit != nil {
+		// that never returns cannot stall it. Round 0's block may have
+		// been built, or be being built, during the CommitTicks wait
+		// (buildEarly).
+		switch {
+		case round == 0 && c.prebuilt != nil:
+			b := c.prebuilt
+			c.prebuilt = nil
+			c.validity[b.Hash()] = validityValid // our own block: valid(v) holds
+			c.sendProposal(b, -1)                // line 18
+		case round == 0 && c.building == 0:
+			// The early build has not answered yet; Propose sends it.
+		case c.lastCommit != nil:
 			c.building = int64(round)
 			c.out.Build = &BuildRequest{Height: c.height, Round: round, Parent: c.parent, LastCommit: *c.lastCommit}
 		}
 	}
 	c.schedule(timeoutPropose, round) // line 20
+}
+
+// buildEarly asks for round 0's block as the CommitTicks wait begins, if
+// this validator proposes round 0, so that building overlaps the wait
+// instead of following it: under load a build takes longer than the wait,
+// and every height would otherwise pay for both. The block holds what the
+// pool had when the wait began; it is proposed when round 0 starts
+// (startRound), or at once if it arrives later. Nothing is signed before
+// round 0. See docs/decisions/0037-build-during-the-commit-wait.md.
+func (c *Core) buildEarly() {
+	if !c.isValidator || c.lastCommit == nil || c.roundState(0).proposer != c.self {
+		return
+	}
+	c.building = 0
+	c.out.Build = &BuildRequest{Height: c.height, Round: 0, Parent: c.parent, LastCommit: *c.lastCommit}
 }
 
 // evaluate applies the upon-rules of Algorithm 1 until none fires. Rules are

@@ -290,6 +290,11 @@ func (b posBuilder) BuildBlock(parent *types.Block, time uint64) (*types.Block, 
 		deadline := timeNow().Add(b.budget)
 		done = func() bool { return timeNow().After(deadline) }
 	}
+	// The core asks for round 0's block as soon as the parent is
+	// committed (pos.Core.buildEarly), possibly before the pool has seen
+	// the new head: without Follow, Pending would still hold the parent's
+	// transactions.
+	b.pool.Follow(parent.Header())
 	built, err := b.chain.BuildBlockUntil(parent, b.pool.Pending(), time, done)
 	if err != nil {
 		return nil, err

@@ -538,3 +538,34 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("Stats: have %v/%v, want %v/0", exec, fut, senders*perSender)
 	}
 }
+
+// TestFollow checks that a builder's Follow brings the pool to the chain's
+// new head before the head event does, and never moves it back to a head
+// the chain has left.
+func TestFollow(t *testing.T) {
+	e := newEnv(t, 0)
+	p := e.pool(Config{})
+	a0, a1, a2 := sign(t, e.alice, legacy(0, 1)), sign(t, e.alice, legacy(1, 1)), sign(t, e.alice, legacy(2, 1))
+	mustAdd(t, p, a0, a1, a2)
+	// Block 1 includes alice's first two transactions: her nonce is 2.
+	h1 := e.chain.advance(t, func(st *state.StateDB) { st.SetNonce(addrOf(e.alice), 2, tracing.NonceChangeUnspecified) })
+	if got := p.Pending(); len(got) != 3 {
+		t.Fatalf("before Follow: %d pending, want the 3 the pool still holds", len(got))
+	}
+	p.Follow(e.genesis) // the chain has left genesis: ignored
+	if got := p.Pending(); len(got) != 3 {
+		t.Fatalf("Follow of a head the chain left changed the pool: %d pending", len(got))
+	}
+	p.Follow(h1)
+	if got := hashes(p.Pending()); len(got) != 1 || got[0] != a2.Hash() {
+		t.Fatalf("after Follow: pending %x, want only nonce 2", got)
+	}
+	// Block 2 includes nonce 2; the pool follows, then the head event's
+	// Reset of the same head changes nothing.
+	h2 := e.chain.advance(t, func(st *state.StateDB) { st.SetNonce(addrOf(e.alice), 3, tracing.NonceChangeUnspecified) })
+	p.Follow(h2)
+	p.Reset(h2, nil)
+	if n := len(p.Pending()); n != 0 {
+		t.Fatalf("after block 2: %d pending, want none", n)
+	}
+}

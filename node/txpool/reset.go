@@ -157,3 +157,26 @@ func (p *Pool) age(acc *account) {
 func (p *Pool) drop(e *entry) {
 	delete(p.all, e.hash)
 }
+
+// Follow makes head the pool's head, as Reset does without reinjecting,
+// if head is the chain's head and not yet the pool's. A block builder
+// calls it before Pending so that the transactions it gets are the ones
+// executable on the block it builds on, even when it builds right after
+// that block became head, before the head event has reached the pool's
+// own loop. It never moves the pool back: a head the chain has already
+// left is ignored.
+func (p *Pool) Follow(head *types.Header) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.head == head.Hash() {
+		return
+	}
+	if cur := p.chain.CurrentHeader(); cur == nil || cur.Hash() != head.Hash() {
+		return
+	}
+	st, err := p.chain.StateAt(head.Root)
+	if err != nil {
+		return
+	}
+	p.revalidate(p.setHead(head, st))
+}

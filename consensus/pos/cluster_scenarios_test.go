@@ -270,3 +270,26 @@ func TestVerifyEvidenceRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterSlowValidationKeepsRoundZero: every validator takes longer
+// than the propose timeout to execute each proposal (a loaded machine, a
+// large block), though the proposal reaches it in time. Each height must
+// still be decided in round 0: the timeout waits for a validation already
+// under way (decision 36). Before, every node prevoted nil at the timeout
+// and no height was decided before its validation time fit a later
+// round's longer timeout.
+func TestClusterSlowValidationKeepsRoundZero(t *testing.T) {
+	slow := testConfig(nil).TimeoutPropose.Ticks(0) + 3 // beyond round 0's timeout, within twice it
+	c := newCluster(t, []uint64{1, 1, 1, 1}, withSlowValidation(slow))
+	if !c.run(400, c.allAt(8)) {
+		t.Fatalf("heights %v after 400 ticks, want all at 8", c.heights())
+	}
+	c.checkNoDoubleSigns()
+	for h := uint64(1); h <= 8; h++ {
+		for _, n := range c.nodes {
+			if r := n.commits[h].Round; r != 0 {
+				t.Fatalf("height %d decided in round %d at node %s, want round 0", h, r, n.name)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -100,6 +101,26 @@ type cluster struct {
 
 	// onSigned, if set, sees every message a node signed through its core.
 	onSigned func(n *testNode, raw []byte)
+
+	// validationTicks delays every validation answer by that many cluster
+	// ticks (withSlowValidation); answers waits for them.
+	validationTicks uint64
+	answers         []answer
+}
+
+// answer is a validation answer held back until tick due.
+type answer struct {
+	node int
+	hash common.Hash
+	err  error
+	due  uint64
+}
+
+// withSlowValidation makes every node answer its core's validation
+// requests ticks cluster ticks after they were made, as a loaded machine
+// executing a large block does.
+func withSlowValidation(ticks uint64) clusterOpt {
+	return func(c *cluster) { c.validationTicks = ticks }
 }
 
 // clusterOpt configures a cluster.
@@ -298,6 +319,7 @@ func (c *cluster) deliver() {
 // and delivers what follows.
 func (c *cluster) tick() {
 	c.t.Helper()
+	c.answerDue()
 	for i, n := range c.nodes {
 		for range n.clock.ticksAt(c.now) {
 			if n.down {
@@ -409,18 +431,46 @@ func (c *cluster) handle(i int, rd Ready) {
 				break
 			}
 			err := c.validate(n, b)
-			if n.rep != nil {
-				if _, werr := n.rep.validated(b.Hash(), err); werr != nil {
-					c.t.Fatalf("node %s: wal: %v", n.name, werr)
-				}
-			} else {
-				_ = n.core.Validated(b.Hash(), err)
+			if c.validationTicks > 0 {
+				c.answers = append(c.answers, answer{node: i, hash: b.Hash(), err: err, due: c.now + c.validationTicks})
+				continue
 			}
+			c.answerValidation(n, b.Hash(), err)
 		}
 		if n.core == nil || !n.core.HasReady() {
 			return
 		}
 		rd = n.core.Ready()
+	}
+}
+
+// answerValidation gives node n's core the answer for the block with hash.
+func (c *cluster) answerValidation(n *testNode, hash common.Hash, err error) {
+	if n.rep != nil {
+		if _, werr := n.rep.validated(hash, err); werr != nil {
+			c.t.Fatalf("node %s: wal: %v", n.name, werr)
+		}
+	} else {
+		_ = n.core.Validated(hash, err)
+	}
+}
+
+// answerDue delivers the held-back validation answers due by now, to the
+// nodes still running.
+func (c *cluster) answerDue() {
+	var due []answer
+	c.answers = slices.DeleteFunc(c.answers, func(a answer) bool {
+		if a.due <= c.now {
+			due = append(due, a)
+			return true
+		}
+		return false
+	})
+	for _, a := range due {
+		if n := c.nodes[a.node]; !n.down && n.core != nil {
+			c.answerValidation(n, a.hash, a.err)
+			c.handle(a.node, n.core.Ready())
+		}
 	}
 }
 

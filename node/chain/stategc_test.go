@@ -297,3 +297,33 @@ func TestForgedSealCostsNoRecovery(t *testing.T) {
 		t.Fatalf("executions for the side block: have %d, want 4 (3 recovered and the block)", have)
 	}
 }
+
+// TestReleasedStateReadsReportError: a StateDB opened on a block's state
+// that is released while the StateDB is still in use (an RPC read racing
+// the import that moves the state out of the kept window) reads zeros, and
+// go-ethereum reports that only through StateDB.Error. Every RPC read, Call
+// and the validator source check Error for that reason; this test pins the
+// behaviour they rely on, deterministically: open, release, then read.
+func TestReleasedStateReadsReportError(t *testing.T) {
+	e := newTestChain(t, "A")
+	e.mineTransfers(5, 0)
+	b5 := e.chain.GetBlockByNumber(5) // not a flush point
+	st, err := e.chain.StateAt(b5.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Error(); err != nil {
+		t.Fatalf("fresh state: %v", err)
+	}
+	e.mineTransfers(2*keepStates, 5)
+	if e.chain.hasState(b5.Root()) {
+		t.Fatal("setup: block 5's state is still held")
+	}
+	nonce := st.GetNonce(addrOf("B"))
+	if st.Error() == nil {
+		t.Fatalf("read of a released state gave nonce %d and no error; a zero would be served as an answer", nonce)
+	}
+	if nonce != 0 {
+		t.Fatalf("a failed read gave nonce %d; the zero it gives is what Error must flag", nonce)
+	}
+}

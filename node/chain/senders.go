@@ -16,6 +16,31 @@ type SenderCache interface {
 	Sender(hash common.Hash) (common.Address, bool)
 }
 
+// SenderRecorder is optionally implemented by a SenderCache: it learns the
+// senders that block validation recovered, so that a transaction this node
+// first saw in a block (a proposal that outran the transaction's gossip)
+// is not recovered again when its gossip arrives.
+type SenderRecorder interface {
+	Remember(hash common.Hash, from common.Address)
+}
+
+// rememberSenders hands the senders of a block that passed validation
+// (execution and state root) to the sender cache, if it records them.
+// Only a valid block is recorded, so filling the cache costs a peer a
+// valid block, not just signatures. The senders are cached in the
+// transactions by now (primeSender), so nothing is recovered here.
+func (c *Chain) rememberSenders(txs types.Transactions) {
+	rec, ok := c.senders.(SenderRecorder)
+	if !ok {
+		return
+	}
+	for _, tx := range txs {
+		if from, err := types.Sender(c.rules.Signer, tx); err == nil {
+			rec.Remember(tx.Hash(), from)
+		}
+	}
+}
+
 // WithSenderCache makes block validation and execution take the senders of
 // the transactions that s knows from s instead of recovering them again:
 // with the pool's cache, each signature is checked once per node.
@@ -35,23 +60,12 @@ func (c *Chain) SenderRecoveries() uint64 { return c.recoveries.Load() }
 func (c *Chain) primeSender(tx *types.Transaction) {
 	if c.senders != nil {
 		if from, ok := c.senders.Sender(tx.Hash()); ok {
-			_, _ = types.Sender(knownSigner{Signer: c.rules.Signer, from: from}, tx)
+			c.rules.KnownSender(tx, from)
 			return
 		}
 	}
 	_, _ = types.Sender(countingSigner{Signer: c.rules.Signer, n: &c.recoveries}, tx)
 }
-
-// knownSigner answers Sender with a sender known in advance. Cached in a
-// transaction, it stands for the signer it wraps (Equal), so the static
-// checks' later types.Sender finds the sender without recovering it.
-type knownSigner struct {
-	types.Signer
-	from common.Address
-}
-
-func (s knownSigner) Sender(*types.Transaction) (common.Address, error) { return s.from, nil }
-func (s knownSigner) Equal(o types.Signer) bool                         { return s.Signer.Equal(o) }
 
 // countingSigner recovers with the signer it wraps and counts recoveries.
 type countingSigner struct {

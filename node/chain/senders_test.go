@@ -25,6 +25,12 @@ func (s *mapSenders) Sender(h common.Hash) (common.Address, bool) {
 	return a, ok
 }
 
+func (s *mapSenders) Remember(h common.Hash, from common.Address) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[h] = from
+}
+
 // TestSenderCache: a block whose transactions the sender cache knows (the
 // pool admitted them) is imported without recovering one signature; the
 // transactions it does not know are recovered, once each. The block
@@ -76,6 +82,16 @@ func TestSenderCache(t *testing.T) {
 			}
 			if have := importer.chain.SenderRecoveries(); have != tt.wantRe {
 				t.Fatalf("recoveries: have %v, want %v", have, tt.wantRe)
+			}
+			// The valid block's senders are now in the cache (a
+			// SenderRecorder), so gossip of its transactions arriving
+			// later is not recovered again.
+			if cache, ok := importer.chain.senders.(*mapSenders); ok {
+				for i, tx := range txs {
+					if from, ok := cache.Sender(tx.Hash()); !ok || from != addrOf("A") {
+						t.Fatalf("tx %d: cached sender %v, %v after a valid block; want A", i, from, ok)
+					}
+				}
 			}
 			want := new(big.Int).Add(ether(1000), big.NewInt(int64(len(txs))))
 			if have := importer.balance("B"); have.Cmp(want) != 0 {

@@ -94,5 +94,6 @@ func (c *Chain) validate(block *types.Block, ck check) (*validated, error) {
 	if root := st.IntermediateRoot(c.config.Rules(block.Number(), false, block.Time())); root != block.Root() {
 		return nil, fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
 	}
+	c.rememberSenders(block.Transactions())
 	return &validated{parent: parent, receipts: receipts, state: st}, nil
 }

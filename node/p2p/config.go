@@ -195,6 +195,9 @@ type Chain interface {
 type Pool interface {
 	Add(tx *types.Transaction) error
 	Has(hash common.Hash) bool
+	// Sender is the sender of a transaction by hash, if the pool's sender
+	// cache knows it: gossip does not recover it again.
+	Sender(hash common.Hash) (common.Address, bool)
 	SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscription
 	// PendingNonce, Digest and Range serve and steer pulling (TxProtocol).
 	PendingNonce(addr common.Address) uint64

@@ -49,6 +49,12 @@ var (
 type txPool interface {
 	Has(hash common.Hash) bool
 	Add(tx *types.Transaction) error
+	senderCache
+}
+
+// senderCache knows senders by transaction hash (*txpool.Pool's Sender).
+type senderCache interface {
+	Sender(hash common.Hash) (common.Address, bool)
 }
 
 // encodeBatch encodes the binary transaction encodings raw as one batch.
@@ -92,9 +98,12 @@ func decodeBatch(data []byte) ([]*types.Transaction, error) {
 }
 
 // checkStatic checks the static rules of txs, recovering their senders
-// (cached in each transaction) on every core. It returns the first error
-// in batch order.
-func checkStatic(txs []*types.Transaction, r rules.Static) error {
+// (cached in each transaction) on every core. A sender the node already
+// knows by transaction hash (known; nil: none) is not recovered again: a
+// transaction this node executed in a block before its gossip arrived has
+// its sender in the pool's cache (chain.SenderRecorder). It returns the
+// first error in batch order.
+func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) error {
 	errs := make([]error, len(txs))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(txs)/recoverPerWorker))
 	var wg sync.WaitGroup
@@ -103,6 +112,11 @@ func checkStatic(txs []*types.Transaction, r rules.Static) error {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < len(txs); i += workers {
+				if known != nil {
+					if from, ok := known.Sender(txs[i].Hash()); ok {
+						r.KnownSender(txs[i], from)
+					}
+				}
 				_, errs[i] = r.CheckStatic(txs[i])
 			}
 		}(w)
@@ -139,7 +153,7 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsu
 			fresh = append(fresh, tx)
 		}
 	}
-	if err := checkStatic(fresh, r); err != nil {
+	if err := checkStatic(fresh, r, pool); err != nil {
 		return reject, 0, err
 	}
 	whole := len(fresh) == len(txs) && rel.mark(txs)

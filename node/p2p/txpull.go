@@ -258,7 +258,7 @@ func (p *puller) round(ctx context.Context, pid peer.ID) error {
 		if err != nil {
 			return err
 		}
-		if err := checkStatic(txs, p.rules); err != nil {
+		if err := checkStatic(txs, p.rules, p.pool); err != nil {
 			return err
 		}
 		took := 0

@@ -22,12 +22,17 @@ import (
 // fakePool is a pool that holds the hashes in has and whose Add answers
 // with a function.
 type fakePool struct {
-	has map[common.Hash]bool
-	add func(*types.Transaction) error
+	has     map[common.Hash]bool
+	add     func(*types.Transaction) error
+	senders map[common.Hash]common.Address
 }
 
 func (p *fakePool) Has(h common.Hash) bool          { return p.has[h] }
 func (p *fakePool) Add(tx *types.Transaction) error { return p.add(tx) }
+func (p *fakePool) Sender(h common.Hash) (common.Address, bool) {
+	a, ok := p.senders[h]
+	return a, ok
+}
 
 func resultName(r pubsub.ValidationResult) string {
 	switch r {
@@ -129,6 +134,50 @@ func TestCheckTxBatch(t *testing.T) {
 			}
 			if wantTook := map[bool]int{true: tt.offered, false: 0}[tt.poolErr == nil]; took != wantTook {
 				t.Fatalf("taken: have %v, want %v", took, wantTook)
+			}
+		})
+	}
+}
+
+// TestCheckTxBatchUsesKnownSenders: a transaction whose sender the node
+// already knows by hash (recovered when it executed the transaction in a
+// block that outran its gossip) is not recovered again. The cache entry
+// here names another account than the signature's, so the sender the pool
+// is offered shows which path was taken; a real cache only holds senders
+// recovered from the same hash.
+func TestCheckTxBatchUsesKnownSenders(t *testing.T) {
+	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
+	tx := transfer(t, "A", 0, addrOf(t, "B"))
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := encodeBatch([][]byte{raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		known map[common.Hash]common.Address
+		want  common.Address
+	}{
+		{"unknown: recovered", nil, addrOf(t, "A")},
+		{"known: taken from the cache", map[common.Hash]common.Address{tx.Hash(): addrOf(t, "C")}, addrOf(t, "C")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var offered common.Address
+			pool := &fakePool{
+				senders: tt.known,
+				add: func(got *types.Transaction) error {
+					offered, _ = r.CheckStatic(got)
+					return nil
+				},
+			}
+			if res, _, err := checkTxBatch(data, r, pool, nil); res != accept {
+				t.Fatalf("result: have %s (%v), want accept", resultName(res), err)
+			}
+			if offered != tt.want {
+				t.Fatalf("sender offered to the pool: have %v, want %v", offered, tt.want)
 			}
 		})
 	}

@@ -88,6 +88,25 @@ func IntrinsicGas(tx *types.Transaction) uint64 {
 	return gas
 }
 
+// KnownSender caches from in tx as its sender under r's signer, as a
+// recovery would, so that CheckStatic does not recover it. The caller must
+// have learnt from by the transaction's hash (a sender cache): a hash
+// commits to the signature, so it names the sender recovery would give.
+func (r Static) KnownSender(tx *types.Transaction, from common.Address) {
+	_, _ = types.Sender(knownSigner{Signer: r.Signer, from: from}, tx)
+}
+
+// knownSigner answers Sender with a sender known in advance. Cached in a
+// transaction, it stands for the signer it wraps (Equal), so a later
+// types.Sender with that signer finds the sender without recovering it.
+type knownSigner struct {
+	types.Signer
+	from common.Address
+}
+
+func (s knownSigner) Sender(*types.Transaction) (common.Address, error) { return s.from, nil }
+func (s knownSigner) Equal(o types.Signer) bool                         { return s.Signer.Equal(o) }
+
 // CheckStatic checks everything about tx that does not depend on state and
 // returns its sender. The sender is cached in tx, so a transaction recovered
 // once (in the pool) is not recovered again at import.

@@ -30,6 +30,11 @@ func (s *Senders) Sender(hash common.Hash) (common.Address, bool) { return s.cac
 
 func (s *Senders) add(hash common.Hash, from common.Address) { s.cache.Add(hash, from) }
 
+// Remember records the sender of a transaction recovered outside the pool:
+// block validation records those of each valid block (chain.SenderRecorder),
+// so that gossip arriving after the block costs no second recovery.
+func (s *Senders) Remember(hash common.Hash, from common.Address) { s.add(hash, from) }
+
 // Sender returns the sender of a transaction the pool admitted, by hash,
 // if its sender cache still remembers it.
 func (p *Pool) Sender(hash common.Hash) (common.Address, bool) { return p.senders.Sender(hash) }

@@ -30,6 +30,8 @@ func TestCheckGossip(t *testing.T) {
 		{"proposal of the round's proposer", signProposal(t, f.proposer(1, 0), 0, -1, b1).Encode(), nil},
 		{"proposal of a later round's proposer", signProposal(t, f.proposer(1, 3), 3, -1, b1).Encode(), nil},
 		{"proposal of another validator", signProposal(t, f.notProposer(1, 0), 0, -1, b1).Encode(), errNotProposer},
+		{"compact proposal of the round's proposer", signProposal(t, f.proposer(1, 0), 0, -1, b1).Compact().Encode(), nil},
+		{"compact proposal of another validator", signProposal(t, f.notProposer(1, 0), 0, -1, b1).Compact().Encode(), errNotProposer},
 		{"vote of a non-validator", signVote(t, outsider, Prevote, 1, 0, b1.Hash()).Encode(), errNotValidator},
 		{"forged signature (recovers a stranger)", badSig.Encode(), errNotValidator},
 		{"zero signature", (&Vote{Type: Prevote, Height: 1, BlockHash: b1.Hash()}).Encode(), errBadSignature},

@@ -333,6 +333,8 @@ func (c *Core) Step(raw []byte) error {
 	}
 	var height uint64
 	switch m := m.(type) {
+	case *CompactProposal:
+		return ErrCompactUnfilled
 	case *Proposal:
 		height = m.Height
 	case *Vote:

@@ -74,6 +74,12 @@ var (
 	// errMalformed is returned for a message that does not decode strictly.
 	errMalformed = errors.New("pos: malformed message")
 
+	// errCompactFill is returned when transactions do not fill a compact
+	// proposal's hashes.
+	errCompactFill = errors.New("pos: transactions do not fill the compact proposal")
+	// ErrCompactUnfilled is returned when a compact proposal reaches the
+	// core, which judges only full proposals: the transport fills them.
+	ErrCompactUnfilled = errors.New("pos: compact proposal not filled")
 	// errUnknownType is returned for an unknown message type byte.
 	errUnknownType = errors.New("pos: unknown message type")
 

@@ -93,6 +93,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		signVote(f, c.keys[1], Precommit, 1, 3, common.Hash{}).Encode(),
 		signProposal(f, c.keys[2], 1, 0, c.b1).Encode(),
 		signProposal(f, c.keys[2], 0, -1, c.b1).Encode(),
+		signProposal(f, c.keys[2], 1, 0, c.b1).Compact().Encode(),
 		(&CommitMessage{Block: c.b1, Commit: commitOf(f, c.keys[:3], 1, 0, c.b1.Hash())}).Encode(),
 		{msgVote, 0xc0},
 		{9},
@@ -111,6 +112,8 @@ func FuzzDecodeMessage(f *testing.F) {
 		var enc []byte
 		switch m := m.(type) {
 		case *Proposal:
+			enc = m.Encode()
+		case *CompactProposal:
 			enc = m.Encode()
 		case *Vote:
 			enc = m.Encode()

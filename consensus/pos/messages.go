@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
 )
 
@@ -18,6 +19,7 @@ const (
 	msgProposal byte = 1
 	msgVote     byte = 2
 	msgCommit   byte = 3
+	msgCompact  byte = 4
 )
 
 // DefaultMaxMessageSize bounds an encoded message: a block of up to 8 MiB
@@ -92,6 +94,22 @@ type Commit struct {
 	Signatures []Signature
 }
 
+// CompactProposal is a Proposal whose block travels by reference: its
+// header and the hashes of its transactions, in order. The signature is the
+// proposal's, over the header's hash, so a node that holds the
+// transactions (from its pool, or fetched from a peer) rebuilds the exact
+// Proposal with Fill, and a relay checks the signature without them. The
+// core takes only full proposals; the node's transport fills compact ones
+// (docs/decisions/0038-compact-proposals.md).
+type CompactProposal struct {
+	Height     uint64
+	Round      uint32
+	ValidRound int32
+	Header     *types.Header
+	TxHashes   []common.Hash
+	Signature  Signature
+}
+
 // CommitMessage carries a decided block and its commit to a validator that
 // is behind (the last-mile catch-up; bulk sync is the node's business).
 type CommitMessage struct {
@@ -129,6 +147,78 @@ func (p *Proposal) DecodeRLP(s *rlp.Stream) error {
 
 // Encode returns the wire form of the proposal.
 func (p *Proposal) Encode() []byte { return encodeMsg(msgProposal, p) }
+
+// compactRLP is the wire form of a CompactProposal (ValidRound+1, as in
+// proposalRLP).
+type compactRLP struct {
+	Height     uint64
+	Round      uint32
+	ValidRound uint32
+	Header     *types.Header
+	TxHashes   []common.Hash
+	Signature  Signature
+}
+
+// EncodeRLP implements rlp.Encoder.
+func (p *CompactProposal) EncodeRLP(w io.Writer) error {
+	return rlp.Encode(w, &compactRLP{p.Height, p.Round, uint32(p.ValidRound + 1), p.Header, p.TxHashes, p.Signature})
+}
+
+// DecodeRLP implements rlp.Decoder.
+func (p *CompactProposal) DecodeRLP(s *rlp.Stream) error {
+	var enc compactRLP
+	if err := s.Decode(&enc); err != nil {
+		return err
+	}
+	if enc.ValidRound > MaxRound {
+		return fmt.Errorf("valid round %d out of range", enc.ValidRound)
+	}
+	*p = CompactProposal{enc.Height, enc.Round, int32(enc.ValidRound) - 1, enc.Header, enc.TxHashes, enc.Signature}
+	return nil
+}
+
+// Encode returns the wire form of the compact proposal.
+func (p *CompactProposal) Encode() []byte { return encodeMsg(msgCompact, p) }
+
+// Compact returns the proposal with its block by reference.
+func (p *Proposal) Compact() *CompactProposal {
+	txs := p.Block.Transactions()
+	hashes := make([]common.Hash, len(txs))
+	for i, tx := range txs {
+		hashes[i] = tx.Hash()
+	}
+	return &CompactProposal{p.Height, p.Round, p.ValidRound, p.Block.Header(), hashes, p.Signature}
+}
+
+// BlockHash returns the hash of the block the compact proposal stands for.
+func (p *CompactProposal) BlockHash() common.Hash { return p.Header.Hash() }
+
+// Digest returns the hash the proposal's signature signs.
+func (p *CompactProposal) Digest(chainID *big.Int) common.Hash {
+	return proposalDigest(chainID, p.Height, p.Round, p.ValidRound, p.Header.Hash())
+}
+
+// Signer recovers the address that signed the proposal.
+func (p *CompactProposal) Signer(chainID *big.Int) (common.Address, error) {
+	return recoverSigner(p.Digest(chainID), p.Signature[:])
+}
+
+// Fill rebuilds the full proposal from the transactions the hashes name, in
+// their order. Each transaction must hash to its place's hash; whether
+// the list matches the header's transaction root is the block's validity,
+// judged by the validation that every proposal gets.
+func (p *CompactProposal) Fill(txs []*types.Transaction) (*Proposal, error) {
+	if len(txs) != len(p.TxHashes) {
+		return nil, fmt.Errorf("%w: %d transactions for %d hashes", errCompactFill, len(txs), len(p.TxHashes))
+	}
+	for i, tx := range txs {
+		if tx == nil || tx.Hash() != p.TxHashes[i] {
+			return nil, fmt.Errorf("%w: transaction %d is not %x", errCompactFill, i, p.TxHashes[i])
+		}
+	}
+	b := types.NewBlockWithHeader(p.Header).WithBody(types.Body{Transactions: txs})
+	return &Proposal{p.Height, p.Round, p.ValidRound, b, p.Signature}, nil
+}
 
 // Encode returns the wire form of the vote.
 func (v *Vote) Encode() []byte { return encodeMsg(msgVote, v) }
@@ -168,6 +258,23 @@ func DecodeMessage(raw []byte, maxSize int) (any, error) {
 		}
 		if p.Block.NumberU64() != p.Height {
 			return nil, fmt.Errorf("%w: proposal height %d, block %d", errBlockMismatch, p.Height, p.Block.NumberU64())
+		}
+		return p, nil
+	case msgCompact:
+		p := new(CompactProposal)
+		if err := rlp.DecodeBytes(body, p); err != nil {
+			return nil, fmt.Errorf("%w: compact proposal: %v", errMalformed, err)
+		}
+		if p.Round > MaxRound || p.ValidRound >= int32(p.Round) {
+			return nil, fmt.Errorf("%w: proposal round %d, valid round %d", errMalformed, p.Round, p.ValidRound)
+		}
+		if p.Header.Number == nil || !p.Header.Number.IsUint64() || p.Header.Number.Uint64() != p.Height {
+			return nil, fmt.Errorf("%w: proposal height %d, block %v", errBlockMismatch, p.Height, p.Header.Number)
+		}
+		// Every transaction costs at least params.TxGas, so a valid block
+		// names at most GasLimit/TxGas: filling never looks up more.
+		if uint64(len(p.TxHashes)) > p.Header.GasLimit/params.TxGas {
+			return nil, fmt.Errorf("%w: %d transactions under a gas limit of %d", errMalformed, len(p.TxHashes), p.Header.GasLimit)
 		}
 		return p, nil
 	case msgVote:
@@ -340,6 +447,8 @@ func (e *Engine) CheckGossip(raw []byte, maxSize int, head *types.Header) error 
 	switch m := m.(type) {
 	case *Proposal:
 		height = m.Height
+	case *CompactProposal:
+		height = m.Height
 	case *Vote:
 		height = m.Height
 	case *CommitMessage:
@@ -355,18 +464,28 @@ func (e *Engine) CheckGossip(raw []byte, maxSize int, head *types.Header) error 
 	if err != nil {
 		return fmt.Errorf("%w: validators of %d: %v", ErrFutureMessage, next, err)
 	}
+	checkProposer := func(signer common.Address, round uint32) error {
+		if !vals.Has(signer) {
+			return fmt.Errorf("%w: %v", errNotValidator, signer)
+		}
+		if height == next && vals.Proposer(height, round) != signer {
+			return fmt.Errorf("%w: %v in round %d", errNotProposer, signer, round)
+		}
+		return nil
+	}
 	switch m := m.(type) {
 	case *Proposal:
 		signer, err := m.Signer(e.chainID)
 		if err != nil {
 			return err
 		}
-		if !vals.Has(signer) {
-			return fmt.Errorf("%w: %v", errNotValidator, signer)
+		return checkProposer(signer, m.Round)
+	case *CompactProposal:
+		signer, err := m.Signer(e.chainID)
+		if err != nil {
+			return err
 		}
-		if height == next && vals.Proposer(height, m.Round) != signer {
-			return fmt.Errorf("%w: %v in round %d", errNotProposer, signer, m.Round)
-		}
+		return checkProposer(signer, m.Round)
 	case *Vote:
 		signer, err := m.Signer(e.chainID)
 		if err != nil {

@@ -1,0 +1,132 @@
+package pos
+
+import (
+	"bytes"
+	"errors"
+	"math/big"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/trie"
+)
+
+// withTxs returns b carrying n signed transfers, its header's transaction
+// root set to match (the seal is not checked by the message layer).
+func withTxs(t testing.TB, b *types.Block, n int) *types.Block {
+	t.Helper()
+	key := testKey(t, "compact-sender")
+	signer := types.LatestSignerForChainID(testChainID)
+	txs := make([]*types.Transaction, n)
+	for i := range txs {
+		tx, err := types.SignNewTx(key, signer, &types.DynamicFeeTx{
+			ChainID: testChainID, Nonce: uint64(i), Gas: params.TxGas,
+			GasFeeCap: big.NewInt(1), To: &common.Address{0xaa}, Value: big.NewInt(int64(i + 1)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		txs[i] = tx
+	}
+	h := b.Header()
+	h.TxHash = types.DeriveSha(types.Transactions(txs), trie.NewStackTrie(nil))
+	return types.NewBlockWithHeader(h).WithBody(types.Body{Transactions: txs})
+}
+
+// TestCompactProposal: a proposal sent by reference decodes, keeps the
+// proposal's signature, and filled with its transactions is the very
+// proposal it came from; transactions that do not match the hashes, in
+// number or in order, are refused.
+func TestCompactProposal(t *testing.T) {
+	h := newCoreHarness(t)
+	b := withTxs(t, h.block(0, 0), 5)
+	p := signProposal(t, h.proposerKey(2), 2, 1, b)
+	raw := p.Compact().Encode()
+	if len(raw) >= len(p.Encode()) {
+		t.Fatalf("compact proposal of %d bytes, full one %d", len(raw), len(p.Encode()))
+	}
+	m, err := DecodeMessage(raw, DefaultMaxMessageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := m.(*CompactProposal)
+	if !ok {
+		t.Fatalf("decoded %T", m)
+	}
+	if !bytes.Equal(c.Encode(), raw) {
+		t.Fatal("re-encoding differs")
+	}
+	if c.BlockHash() != b.Hash() || c.ValidRound != 1 || c.Round != 2 || len(c.TxHashes) != 5 {
+		t.Fatalf("decoded %+v", c)
+	}
+	if signer, err := c.Signer(testChainID); err != nil || signer != addrOf(h.proposerKey(2)) {
+		t.Fatalf("signer %v, %v", signer, err)
+	}
+	full, err := c.Fill(b.Transactions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(full.Encode(), p.Encode()) {
+		t.Fatal("filled proposal differs from the original")
+	}
+
+	txs := b.Transactions()
+	swapped := append(types.Transactions{txs[1], txs[0]}, txs[2:]...)
+	for name, fill := range map[string][]*types.Transaction{
+		"one short":    txs[:4],
+		"one more":     append(append(types.Transactions{}, txs...), txs[0]),
+		"out of order": swapped,
+		"a nil":        {txs[0], txs[1], nil, txs[3], txs[4]},
+	} {
+		if _, err := c.Fill(fill); !errors.Is(err, errCompactFill) {
+			t.Errorf("%s: have %v, want %v", name, err, errCompactFill)
+		}
+	}
+}
+
+// TestCompactProposalBounds: decoding refuses what filling would pay for
+// without a valid block to show for it: more hashes than the header's gas
+// limit admits transactions, and a header that is not at the height.
+func TestCompactProposalBounds(t *testing.T) {
+	h := newCoreHarness(t)
+	b := h.block(0, 0)
+	sign := func(c *CompactProposal) []byte {
+		sig, err := sign(c.Digest(testChainID), h.proposerKey(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Signature = sig
+		return c.Encode()
+	}
+	header := b.Header()
+	header.GasLimit = 3 * params.TxGas
+	four := make([]common.Hash, 4)
+	if _, err := DecodeMessage(sign(&CompactProposal{Height: 1, ValidRound: -1, Header: header, TxHashes: four}), DefaultMaxMessageSize); !errors.Is(err, errMalformed) {
+		t.Fatalf("4 hashes under a limit of 3 transfers: have %v, want %v", err, errMalformed)
+	}
+	if _, err := DecodeMessage(sign(&CompactProposal{Height: 1, ValidRound: -1, Header: header, TxHashes: four[:3]}), DefaultMaxMessageSize); err != nil {
+		t.Fatalf("3 hashes under a limit of 3 transfers: %v", err)
+	}
+	if _, err := DecodeMessage(sign(&CompactProposal{Height: 2, ValidRound: -1, Header: b.Header()}), DefaultMaxMessageSize); !errors.Is(err, errBlockMismatch) {
+		t.Fatalf("header of another height: have %v, want %v", err, errBlockMismatch)
+	}
+	if _, err := DecodeMessage(sign(&CompactProposal{Height: 1, Round: 1, ValidRound: 1, Header: b.Header()}), DefaultMaxMessageSize); !errors.Is(err, errMalformed) {
+		t.Fatalf("valid round not below the round: have %v, want %v", err, errMalformed)
+	}
+}
+
+// TestCoreRefusesCompactProposal: the core judges full proposals only; a
+// compact one that reached it unfilled changes nothing.
+func TestCoreRefusesCompactProposal(t *testing.T) {
+	h := newCoreHarness(t)
+	p := signProposal(t, h.proposerKey(0), 0, -1, withTxs(t, h.block(0, 0), 2))
+	if err := h.step(p.Compact().Encode()); !errors.Is(err, ErrCompactUnfilled) {
+		t.Fatalf("have %v, want %v", err, ErrCompactUnfilled)
+	}
+	if err := h.step(p.Encode()); err != nil {
+		t.Fatalf("the full proposal after it: %v", err)
+	}
+}
+
+

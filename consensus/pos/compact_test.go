@@ -128,5 +128,3 @@ func TestCoreRefusesCompactProposal(t *testing.T) {
 		t.Fatalf("the full proposal after it: %v", err)
 	}
 }
-
-

@@ -203,6 +203,10 @@ type Pool interface {
 	PendingNonce(addr common.Address) uint64
 	Digest(k int) []txpool.SenderNonce
 	Range(sender common.Address, from uint64, count int, maxBytes uint64) []*types.Transaction
+	// GetMany serves fetches of compact proposals' transactions
+	// (BlockTxProtocol): the pooled transactions with the hashes, nil where
+	// one is not pooled.
+	GetMany(hashes []common.Hash) []*types.Transaction
 }
 
 // Members tells whether an address is a member now (in the state of the

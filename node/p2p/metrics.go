@@ -15,6 +15,7 @@ type metrics struct {
 	rejected *prometheus.CounterVec
 	txsIn    prometheus.Counter
 	passedOn prometheus.Counter
+	fetched  prometheus.Counter
 
 	targetN atomic.Uint64 // target's value, for SyncTarget
 }
@@ -50,9 +51,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "arbiter", Subsystem: "p2p", Name: "tx_batches_passed_on_total",
 			Help: "Peers' transaction batches the pool took in full, passed on by gossip as they are.",
 		}),
+		fetched: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "block_txs_fetched_total",
+			Help: "Transactions fetched from peers to fill compact proposals (BlockTxProtocol).",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn, m.passedOn} {
+		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn, m.passedOn, m.fetched} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -67,3 +72,4 @@ func (m *metrics) setTarget(n uint64)  { m.target.Set(float64(n)); m.targetN.Sto
 func (m *metrics) imported(n int)      { m.blocks.Add(float64(n)) }
 func (m *metrics) reject(topic string) { m.rejected.WithLabelValues(topic).Inc() }
 func (m *metrics) gossipTxs(n int)     { m.txsIn.Add(float64(n)) }
+func (m *metrics) fetchedTxs(n int)    { m.fetched.Add(float64(n)) }

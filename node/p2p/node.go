@@ -61,8 +61,12 @@ type Node struct {
 	server  *server
 	syncer  *syncer
 	txSrv   *txServer
-	puller  *puller
-	blocks  *blockChecker
+	// blockTxSrv answers fetches of compact proposals' transactions from
+	// the pool and kept.
+	blockTxSrv *blockTxServer
+	kept       *keptTxStore
+	puller     *puller
+	blocks     *blockChecker
 	// relayed and again: transactions of peers' batches passed on as they
 	// are, and those to announce after all (publishTxs).
 	relayed *relayed
@@ -158,6 +162,9 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 	n.syncer = newSyncer(c, client, n.peerIDs, cfg.GenesisHash, cfg.Limits, log, m, n.markSeen)
 	n.txSrv = &txServer{pool: pool, timeout: cfg.Limits.RequestTimeout, limiter: newLimiter(cfg.Limits.RequestRate, cfg.Limits.RequestBurst), log: log}
 	h.SetStreamHandler(TxProtocol, n.txSrv.handle)
+	n.kept = newKeptTxStore()
+	n.blockTxSrv = &blockTxServer{pool: pool, kept: n.kept, timeout: cfg.Limits.RequestTimeout, limiter: newLimiter(cfg.Limits.RequestRate, cfg.Limits.RequestBurst), log: log}
+	h.SetStreamHandler(BlockTxProtocol, n.blockTxSrv.handle)
 	n.puller = &puller{
 		pool: pool, client: &txClient{host: h, timeout: cfg.Limits.RequestTimeout}, rules: cfg.Rules,
 		peers: n.peerIDs, interval: cfg.Limits.PullInterval, log: log, took: m.gossipTxs,
@@ -328,6 +335,7 @@ func (n *Node) onConnectedness(ev levent.EvtPeerConnectednessChanged, rd *redial
 		rd.disconnected(ev.Peer, now)
 		n.server.limiter.forget(ev.Peer)
 		n.txSrv.limiter.forget(ev.Peer)
+		n.blockTxSrv.limiter.forget(ev.Peer)
 		n.log.Info("peer disconnected", "peer", ev.Peer, "address", addr.Hex())
 	}
 	n.metrics.setPeers(n.PeerCount())

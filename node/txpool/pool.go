@@ -400,6 +400,20 @@ func (p *Pool) Get(hash common.Hash) *types.Transaction {
 	return nil
 }
 
+// GetMany returns the pooled transactions with the hashes, in their
+// order, nil where one is not pooled: one lock for a whole proposal.
+func (p *Pool) GetMany(hashes []common.Hash) []*types.Transaction {
+	out := make([]*types.Transaction, len(hashes))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, h := range hashes {
+		if e := p.all[h]; e != nil {
+			out[i] = e.tx
+		}
+	}
+	return out
+}
+
 // Has reports whether a transaction with the hash is pooled.
 func (p *Pool) Has(hash common.Hash) bool {
 	p.mu.Lock()

@@ -569,3 +569,28 @@ func TestFollow(t *testing.T) {
 		t.Fatalf("after block 2: %d pending, want none", n)
 	}
 }
+
+// TestGetMany: a compact proposal is filled from the pool in one call,
+// the transactions in the order asked and nil for those not pooled, the
+// pooled objects themselves (their senders already recovered).
+func TestGetMany(t *testing.T) {
+	e := newEnv(t, 0)
+	p := e.pool(Config{})
+	a0, a1 := sign(t, e.alice, legacy(0, 1)), sign(t, e.alice, legacy(1, 1))
+	b0 := sign(t, e.bob, legacy(0, 1))
+	mustAdd(t, p, a0, a1, b0)
+	absent := sign(t, e.bob, legacy(5, 1)).Hash()
+	got := p.GetMany([]common.Hash{b0.Hash(), absent, a0.Hash(), a1.Hash(), a0.Hash()})
+	want := []*types.Transaction{b0, nil, a0, a1, a0}
+	if len(got) != len(want) {
+		t.Fatalf("have %d transactions, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("place %d: have %v, want %v", i, got[i], want[i])
+		}
+	}
+	if got := p.GetMany(nil); len(got) != 0 {
+		t.Fatalf("no hashes: have %d transactions", len(got))
+	}
+}

@@ -180,6 +180,13 @@ func (p *CompactProposal) DecodeRLP(s *rlp.Stream) error {
 // Encode returns the wire form of the compact proposal.
 func (p *CompactProposal) Encode() []byte { return encodeMsg(msgCompact, p) }
 
+// IsProposal reports whether raw is, by its type byte, a full proposal.
+func IsProposal(raw []byte) bool { return len(raw) > 0 && raw[0] == msgProposal }
+
+// IsCompactProposal reports whether raw is, by its type byte, a compact
+// proposal.
+func IsCompactProposal(raw []byte) bool { return len(raw) > 0 && raw[0] == msgCompact }
+
 // Compact returns the proposal with its block by reference.
 func (p *Proposal) Compact() *CompactProposal {
 	txs := p.Block.Transactions()

@@ -26,11 +26,13 @@ import (
 // WALFile is the validator's consensus write-ahead log in the data directory.
 const WALFile = "consensus.wal"
 
-// Network is what a validator needs of the p2p layer: the consensus topic.
+// Network is what a validator needs of the p2p layer: the consensus topic,
+// and fetching the transactions that fill a compact proposal.
 // *p2p.Node satisfies it.
 type Network interface {
 	SubscribeConsensus(ch chan<- p2p.ConsensusMessage) event.Subscription
 	PublishConsensus(ctx context.Context, data []byte) error
+	txFetcher
 }
 
 // Config wires a validator to its node.
@@ -101,9 +103,17 @@ func (v *Validator) start(ctx context.Context) error {
 	if v.cfg.Net != nil {
 		msgs := make(chan p2p.ConsensusMessage, 4096)
 		sub := v.cfg.Net.SubscribeConsensus(msgs)
+		toCore := func(raw []byte) {
+			select {
+			case inbound <- raw:
+			case <-ctx.Done():
+			}
+		}
+		fill := newFiller(ctx, c.ChainID(), v.cfg.Pool, v.cfg.Net, toCore, v.log.With("module", "consensus"))
 		v.wg.Add(1)
 		go func() {
 			defer v.wg.Done()
+			defer fill.wait()
 			defer sub.Unsubscribe()
 			for {
 				select {
@@ -113,17 +123,17 @@ func (v *Validator) start(ctx context.Context) error {
 					if len(m.Data) <= envelopeNonce {
 						continue
 					}
-					select {
-					case inbound <- m.Data[envelopeNonce:]:
-					case <-ctx.Done():
-						return
+					if raw := m.Data[envelopeNonce:]; pos.IsCompactProposal(raw) {
+						fill.handle(raw)
+					} else {
+						toCore(raw)
 					}
 				}
 			}
 		}()
 		seq := new(atomic.Uint64)
 		seq.Store(uint64(time.Now().UnixNano())) // distinct across restarts
-		transport = p2pTransport{ctx: ctx, net: v.cfg.Net, log: v.log, seq: seq}
+		transport = p2pTransport{ctx: ctx, net: v.cfg.Net, log: v.log, seq: seq, compact: &compactor{net: v.cfg.Net}}
 	}
 	heads := make(chan pos.Decision, 64)
 	headEvents := make(chan chain.HeadEvent, 64)
@@ -251,13 +261,15 @@ func (dropTransport) Broadcast([]byte) {}
 const envelopeNonce = 8
 
 type p2pTransport struct {
-	ctx context.Context
-	net Network
-	log *slog.Logger
-	seq *atomic.Uint64
+	ctx     context.Context
+	net     Network
+	log     *slog.Logger
+	seq     *atomic.Uint64
+	compact *compactor // proposals go out compact
 }
 
 func (t p2pTransport) Broadcast(msg []byte) {
+	msg = t.compact.compact(msg)
 	env := make([]byte, envelopeNonce+len(msg))
 	binary.BigEndian.PutUint64(env, t.seq.Add(1))
 	copy(env[envelopeNonce:], msg)

@@ -1,0 +1,207 @@
+package posval
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/arbiter-chain/arbiter/consensus/pos"
+)
+
+// Proposals travel compact (docs/decisions/0038-compact-proposals.md): the
+// transport sends a proposal as its header and transaction hashes, and a
+// receiver fills it from its pool, fetching from peers only what the pool
+// lacks, before the core sees it as a full proposal.
+
+// fillTimeout bounds the fetch of one proposal's missing transactions.
+// A proposal filled after its round's propose timeout still counts for the
+// later steps (a polka or a commit for its block needs the block).
+const fillTimeout = 5 * time.Second
+
+// filledKeys is how many filled proposals are remembered, so that a copy
+// (the proposer's rebroadcast) is not filled again.
+const filledKeys = 64
+
+// txFetcher is what filling needs of the network.
+type txFetcher interface {
+	FetchTxs(ctx context.Context, prefer common.Address, hashes []common.Hash) (map[common.Hash]*types.Transaction, error)
+	KeepTxs(txs []*types.Transaction)
+}
+
+// txLookup is what filling needs of the pool; *txpool.Pool satisfies it.
+type txLookup interface {
+	GetMany(hashes []common.Hash) []*types.Transaction
+}
+
+// proposalKey names a proposal: its block at a round.
+type proposalKey struct {
+	hash  common.Hash
+	round uint32
+}
+
+// fetchJob is a fill waiting on the network.
+type fetchJob struct {
+	key    proposalKey
+	cancel context.CancelFunc
+}
+
+// filler turns compact proposals into full ones for the core. A fill that
+// needs the network runs on its own goroutine; each proposer (the
+// proposal's signer, not the peer that relayed it) has at most one such
+// fill at a time, and a newer proposal of the proposer replaces its older
+// one, so a validator flooding proposals delays only its own.
+type filler struct {
+	ctx     context.Context
+	chainID *big.Int
+	pool    txLookup
+	net     txFetcher
+	deliver func(full []byte) // hands a full proposal to the core
+	log     *slog.Logger
+	timeout time.Duration
+
+	mu       sync.Mutex
+	inflight map[common.Address]*fetchJob
+	filled   lru.BasicLRU[proposalKey, struct{}]
+	wg       sync.WaitGroup
+}
+
+func newFiller(ctx context.Context, chainID *big.Int, pool txLookup, net txFetcher, deliver func([]byte), log *slog.Logger) *filler {
+	return &filler{
+		ctx: ctx, chainID: chainID, pool: pool, net: net, deliver: deliver, log: log, timeout: fillTimeout,
+		inflight: make(map[common.Address]*fetchJob),
+		filled:   lru.NewBasicLRU[proposalKey, struct{}](filledKeys),
+	}
+}
+
+// handle fills the compact proposal raw: at once if the pool holds every
+// transaction, otherwise once they are fetched, from its proposer first.
+// The gossip validator checked the message (size, decoding, signer)
+// already, so recovering the signer again hits the signature cache.
+func (f *filler) handle(raw []byte) {
+	m, err := pos.DecodeMessage(raw, pos.DefaultMaxMessageSize)
+	if err != nil {
+		f.log.Debug("compact proposal dropped", "err", err)
+		return
+	}
+	cp, ok := m.(*pos.CompactProposal)
+	if !ok {
+		return
+	}
+	from, err := cp.Signer(f.chainID)
+	if err != nil {
+		f.log.Debug("compact proposal dropped", "err", err)
+		return
+	}
+	key := proposalKey{cp.BlockHash(), cp.Round}
+	f.mu.Lock()
+	if _, done := f.filled.Get(key); done {
+		f.mu.Unlock()
+		return
+	}
+	if job := f.inflight[from]; job != nil && job.key == key {
+		f.mu.Unlock()
+		return // already being fetched
+	}
+	f.mu.Unlock()
+
+	txs := f.pool.GetMany(cp.TxHashes)
+	var missing []common.Hash
+	for i, tx := range txs {
+		if tx == nil {
+			missing = append(missing, cp.TxHashes[i])
+		}
+	}
+	if len(missing) == 0 {
+		f.complete(key, cp, txs)
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
+	job := &fetchJob{key: key, cancel: cancel}
+	f.mu.Lock()
+	if old := f.inflight[from]; old != nil {
+		old.cancel() // a newer proposal of the same publisher
+	}
+	f.inflight[from] = job
+	f.mu.Unlock()
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		defer func() {
+			cancel()
+			f.mu.Lock()
+			if f.inflight[from] == job {
+				delete(f.inflight, from)
+			}
+			f.mu.Unlock()
+		}()
+		start := time.Now()
+		got, err := f.net.FetchTxs(ctx, from, missing)
+		if err != nil {
+			f.log.Debug("compact proposal not filled", "height", cp.Height, "round", cp.Round, "missing", len(missing), "err", err)
+			return
+		}
+		for i, tx := range txs {
+			if tx == nil {
+				txs[i] = got[cp.TxHashes[i]]
+			}
+		}
+		f.log.Debug("compact proposal filled from peers", "height", cp.Height, "round", cp.Round, "txs", len(txs), "fetched", len(missing), "took", time.Since(start))
+		f.complete(key, cp, txs)
+	}()
+}
+
+// complete delivers the filled proposal and keeps its transactions to
+// answer peers that fill it later.
+func (f *filler) complete(key proposalKey, cp *pos.CompactProposal, txs []*types.Transaction) {
+	p, err := cp.Fill(txs)
+	if err != nil {
+		f.log.Debug("compact proposal not filled", "height", cp.Height, "round", cp.Round, "err", err)
+		return
+	}
+	f.mu.Lock()
+	f.filled.Add(key, struct{}{})
+	f.mu.Unlock()
+	f.net.KeepTxs(p.Block.Transactions())
+	f.deliver(p.Encode())
+}
+
+// wait returns when no fill is running.
+func (f *filler) wait() { f.wg.Wait() }
+
+// compactor turns the wire form of the node's own proposals into compact
+// ones, remembering the last so that a rebroadcast is not decoded again.
+type compactor struct {
+	net txFetcher
+
+	mu          sync.Mutex
+	full, small []byte
+}
+
+// compact returns what to send for msg: a proposal's compact form (its
+// transactions kept to answer fetches), any other message as it is.
+func (c *compactor) compact(msg []byte) []byte {
+	if !pos.IsProposal(msg) {
+		return msg
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.full != nil && bytes.Equal(c.full, msg) {
+		return c.small
+	}
+	m, err := pos.DecodeMessage(msg, pos.DefaultMaxMessageSize)
+	if err != nil {
+		return msg // the core's own message; sent as it is if it ever fails
+	}
+	p := m.(*pos.Proposal)
+	c.net.KeepTxs(p.Block.Transactions())
+	c.full, c.small = msg, p.Compact().Encode()
+	return c.small
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 )
 
 // TestCheckGossip is finding 7 of the Byzantine review: consensus gossip
@@ -21,6 +22,15 @@ func TestCheckGossip(t *testing.T) {
 	good := signVote(t, f.keys[0], Prevote, 1, 0, b1.Hash())
 	badSig := *good
 	badSig.Signature[5] ^= 0xff
+	// b1's header with a body it does not commit to: the signatures,
+	// over the header's hash, still verify.
+	swapped := withTxs(t, b1, 1)
+	swapped = types.NewBlockWithHeader(b1.Header()).WithBody(types.Body{Transactions: swapped.Transactions()})
+	listSwapped := compactOf(t, signProposal(t, f.proposer(1, 0), 0, -1, withTxs(t, b1, 2)), f.proposer(1, 0))
+	listSwapped.TxHashes = listSwapped.TxHashes[:1]
+	hh := b1.Header()
+	hh.GasLimit *= 2
+	highGas := types.NewBlockWithHeader(hh)
 	tests := []struct {
 		name string
 		raw  []byte
@@ -30,8 +40,12 @@ func TestCheckGossip(t *testing.T) {
 		{"proposal of the round's proposer", signProposal(t, f.proposer(1, 0), 0, -1, b1).Encode(), nil},
 		{"proposal of a later round's proposer", signProposal(t, f.proposer(1, 3), 3, -1, b1).Encode(), nil},
 		{"proposal of another validator", signProposal(t, f.notProposer(1, 0), 0, -1, b1).Encode(), errNotProposer},
-		{"compact proposal of the round's proposer", signProposal(t, f.proposer(1, 0), 0, -1, b1).Compact().Encode(), nil},
-		{"compact proposal of another validator", signProposal(t, f.notProposer(1, 0), 0, -1, b1).Compact().Encode(), errNotProposer},
+		{"proposal whose body a relay swapped", signProposal(t, f.proposer(1, 0), 0, -1, swapped).Encode(), errBlockMismatch},
+		{"compact proposal of the round's proposer", compactOf(t, signProposal(t, f.proposer(1, 0), 0, -1, b1), f.proposer(1, 0)).Encode(), nil},
+		{"compact proposal of another validator", compactOf(t, signProposal(t, f.notProposer(1, 0), 0, -1, b1), f.notProposer(1, 0)).Encode(), errNotProposer},
+		{"compact proposal whose list a relay swapped", listSwapped.Encode(), errListSigner},
+		{"compact proposal whose list another key signed", compactOf(t, signProposal(t, f.proposer(1, 0), 0, -1, b1), f.notProposer(1, 0)).Encode(), errListSigner},
+		{"compact proposal above the chain's gas limit", compactOf(t, signProposal(t, f.proposer(1, 0), 0, -1, highGas), f.proposer(1, 0)).Encode(), errBlockMismatch},
 		{"vote of a non-validator", signVote(t, outsider, Prevote, 1, 0, b1.Hash()).Encode(), errNotValidator},
 		{"forged signature (recovers a stranger)", badSig.Encode(), errNotValidator},
 		{"zero signature", (&Vote{Type: Prevote, Height: 1, BlockHash: b1.Hash()}).Encode(), errBadSignature},
@@ -40,6 +54,7 @@ func TestCheckGossip(t *testing.T) {
 		{"decided height", signVote(t, f.keys[0], Prevote, 0, 0, b1.Hash()).Encode(), ErrStaleMessage},
 		{"beyond the look-ahead", signVote(t, f.keys[0], Prevote, 3, 0, b1.Hash()).Encode(), ErrFutureMessage},
 		{"commit with a quorum", (&CommitMessage{Block: b1, Commit: commitOf(t, f.keys[:3], 1, 0, b1.Hash())}).Encode(), nil},
+		{"commit whose body a relay swapped", (&CommitMessage{Block: swapped, Commit: commitOf(t, f.keys[:3], 1, 0, b1.Hash())}).Encode(), errBlockMismatch},
 		{"commit without a quorum", (&CommitMessage{Block: b1, Commit: commitOf(t, f.keys[:2], 1, 0, b1.Hash())}).Encode(), errInsufficientPower},
 		{"round above MaxRound", signVote(t, f.keys[0], Prevote, 1, MaxRound+1, b1.Hash()).Encode(), errMalformed},
 		{"garbage", []byte{msgVote, 0xc0}, errMalformed},

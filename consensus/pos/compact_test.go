@@ -2,6 +2,7 @@ package pos
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"errors"
 	"math/big"
 	"testing"
@@ -34,6 +35,16 @@ func withTxs(t testing.TB, b *types.Block, n int) *types.Block {
 	return types.NewBlockWithHeader(h).WithBody(types.Body{Transactions: txs})
 }
 
+// compactOf returns p by reference, its list signed with key.
+func compactOf(t testing.TB, p *Proposal, key *ecdsa.PrivateKey) *CompactProposal {
+	t.Helper()
+	c, err := p.Compact(testChainID, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestCompactProposal: a proposal sent by reference decodes, keeps the
 // proposal's signature, and filled with its transactions is the very
 // proposal it came from; transactions that do not match the hashes, in
@@ -42,7 +53,7 @@ func TestCompactProposal(t *testing.T) {
 	h := newCoreHarness(t)
 	b := withTxs(t, h.block(0, 0), 5)
 	p := signProposal(t, h.proposerKey(2), 2, 1, b)
-	raw := p.Compact().Encode()
+	raw := compactOf(t, p, h.proposerKey(2)).Encode()
 	if len(raw) >= len(p.Encode()) {
 		t.Fatalf("compact proposal of %d bytes, full one %d", len(raw), len(p.Encode()))
 	}
@@ -60,8 +71,14 @@ func TestCompactProposal(t *testing.T) {
 	if c.BlockHash() != b.Hash() || c.ValidRound != 1 || c.Round != 2 || len(c.TxHashes) != 5 {
 		t.Fatalf("decoded %+v", c)
 	}
-	if signer, err := c.Signer(testChainID); err != nil || signer != addrOf(h.proposerKey(2)) {
+	if signer, err := c.Signers(testChainID); err != nil || signer != addrOf(h.proposerKey(2)) {
 		t.Fatalf("signer %v, %v", signer, err)
+	}
+	// The list signature covers the list: a shorter one recovers a stranger.
+	cut := *c
+	cut.TxHashes = c.TxHashes[1:]
+	if _, err := cut.Signers(testChainID); !errors.Is(err, errListSigner) {
+		t.Fatalf("list cut after signing: have %v, want %v", err, errListSigner)
 	}
 	full, err := c.Fill(b.Transactions())
 	if err != nil {
@@ -121,7 +138,7 @@ func TestCompactProposalBounds(t *testing.T) {
 func TestCoreRefusesCompactProposal(t *testing.T) {
 	h := newCoreHarness(t)
 	p := signProposal(t, h.proposerKey(0), 0, -1, withTxs(t, h.block(0, 0), 2))
-	if err := h.step(p.Compact().Encode()); !errors.Is(err, ErrCompactUnfilled) {
+	if err := h.step(compactOf(t, p, h.proposerKey(0)).Encode()); !errors.Is(err, ErrCompactUnfilled) {
 		t.Fatalf("have %v, want %v", err, ErrCompactUnfilled)
 	}
 	if err := h.step(p.Encode()); err != nil {

@@ -77,6 +77,9 @@ var (
 	// errCompactFill is returned when transactions do not fill a compact
 	// proposal's hashes.
 	errCompactFill = errors.New("pos: transactions do not fill the compact proposal")
+	// errListSigner is returned when a compact proposal's transaction list
+	// is not signed by the proposal's signer.
+	errListSigner = errors.New("pos: transaction list not signed by the proposer")
 	// ErrCompactUnfilled is returned when a compact proposal reaches the
 	// core, which judges only full proposals: the transport fills them.
 	ErrCompactUnfilled = errors.New("pos: compact proposal not filled")

@@ -93,7 +93,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		signVote(f, c.keys[1], Precommit, 1, 3, common.Hash{}).Encode(),
 		signProposal(f, c.keys[2], 1, 0, c.b1).Encode(),
 		signProposal(f, c.keys[2], 0, -1, c.b1).Encode(),
-		signProposal(f, c.keys[2], 1, 0, c.b1).Compact().Encode(),
+		compactOf(f, signProposal(f, c.keys[2], 1, 0, c.b1), c.keys[2]).Encode(),
 		(&CommitMessage{Block: c.b1, Commit: commitOf(f, c.keys[:3], 1, 0, c.b1.Hash())}).Encode(),
 		{msgVote, 0xc0},
 		{9},

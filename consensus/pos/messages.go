@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
 )
 
 // Wire format: one type byte followed by the RLP encoding of the message.
@@ -95,19 +96,23 @@ type Commit struct {
 }
 
 // CompactProposal is a Proposal whose block travels by reference: its
-// header and the hashes of its transactions, in order. The signature is the
+// header and the hashes of its transactions, in order. Signature is the
 // proposal's, over the header's hash, so a node that holds the
 // transactions (from its pool, or fetched from a peer) rebuilds the exact
-// Proposal with Fill, and a relay checks the signature without them. The
-// core takes only full proposals; the node's transport fills compact ones
+// Proposal with Fill. The header's hash does not cover the hash list, so
+// the proposer signs the list too (ListSignature, over the block hash and
+// the list): a relay can neither swap the list nor make honest nodes fill
+// and judge a block the proposer never sent. The core takes only full
+// proposals; the node's transport fills compact ones
 // (docs/decisions/0038-compact-proposals.md).
 type CompactProposal struct {
-	Height     uint64
-	Round      uint32
-	ValidRound int32
-	Header     *types.Header
-	TxHashes   []common.Hash
-	Signature  Signature
+	Height        uint64
+	Round         uint32
+	ValidRound    int32
+	Header        *types.Header
+	TxHashes      []common.Hash
+	Signature     Signature
+	ListSignature Signature
 }
 
 // CommitMessage carries a decided block and its commit to a validator that
@@ -151,17 +156,18 @@ func (p *Proposal) Encode() []byte { return encodeMsg(msgProposal, p) }
 // compactRLP is the wire form of a CompactProposal (ValidRound+1, as in
 // proposalRLP).
 type compactRLP struct {
-	Height     uint64
-	Round      uint32
-	ValidRound uint32
-	Header     *types.Header
-	TxHashes   []common.Hash
-	Signature  Signature
+	Height        uint64
+	Round         uint32
+	ValidRound    uint32
+	Header        *types.Header
+	TxHashes      []common.Hash
+	Signature     Signature
+	ListSignature Signature
 }
 
 // EncodeRLP implements rlp.Encoder.
 func (p *CompactProposal) EncodeRLP(w io.Writer) error {
-	return rlp.Encode(w, &compactRLP{p.Height, p.Round, uint32(p.ValidRound + 1), p.Header, p.TxHashes, p.Signature})
+	return rlp.Encode(w, &compactRLP{p.Height, p.Round, uint32(p.ValidRound + 1), p.Header, p.TxHashes, p.Signature, p.ListSignature})
 }
 
 // DecodeRLP implements rlp.Decoder.
@@ -173,7 +179,7 @@ func (p *CompactProposal) DecodeRLP(s *rlp.Stream) error {
 	if enc.ValidRound > MaxRound {
 		return fmt.Errorf("valid round %d out of range", enc.ValidRound)
 	}
-	*p = CompactProposal{enc.Height, enc.Round, int32(enc.ValidRound) - 1, enc.Header, enc.TxHashes, enc.Signature}
+	*p = CompactProposal{enc.Height, enc.Round, int32(enc.ValidRound) - 1, enc.Header, enc.TxHashes, enc.Signature, enc.ListSignature}
 	return nil
 }
 
@@ -187,14 +193,55 @@ func IsProposal(raw []byte) bool { return len(raw) > 0 && raw[0] == msgProposal 
 // proposal.
 func IsCompactProposal(raw []byte) bool { return len(raw) > 0 && raw[0] == msgCompact }
 
-// Compact returns the proposal with its block by reference.
-func (p *Proposal) Compact() *CompactProposal {
+// Compact returns the proposal with its block by reference, the list of
+// transaction hashes signed with key (the proposer's, which signed p).
+func (p *Proposal) Compact(chainID *big.Int, key *ecdsa.PrivateKey) (*CompactProposal, error) {
 	txs := p.Block.Transactions()
 	hashes := make([]common.Hash, len(txs))
 	for i, tx := range txs {
 		hashes[i] = tx.Hash()
 	}
-	return &CompactProposal{p.Height, p.Round, p.ValidRound, p.Block.Header(), hashes, p.Signature}
+	c := &CompactProposal{Height: p.Height, Round: p.Round, ValidRound: p.ValidRound, Header: p.Block.Header(), TxHashes: hashes, Signature: p.Signature}
+	sig, err := sign(c.ListDigest(chainID), key)
+	if err != nil {
+		return nil, err
+	}
+	c.ListSignature = sig
+	return c, nil
+}
+
+// ListDigest returns the hash the list signature signs: the block hash and
+// the keccak256 of the concatenated transaction hashes.
+func (p *CompactProposal) ListDigest(chainID *big.Int) common.Hash {
+	h := crypto.NewKeccakState()
+	for _, th := range p.TxHashes {
+		h.Write(th[:])
+	}
+	var list common.Hash
+	h.Read(list[:])
+	return digest("txlist", chainID, p.Header.Hash(), list)
+}
+
+// ListSigner recovers the address that signed the transaction list.
+func (p *CompactProposal) ListSigner(chainID *big.Int) (common.Address, error) {
+	return recoverSigner(p.ListDigest(chainID), p.ListSignature[:])
+}
+
+// Signers recovers the proposal's signer and checks that the same key
+// signed the transaction list.
+func (p *CompactProposal) Signers(chainID *big.Int) (common.Address, error) {
+	signer, err := p.Signer(chainID)
+	if err != nil {
+		return common.Address{}, err
+	}
+	lister, err := p.ListSigner(chainID)
+	if err != nil {
+		return common.Address{}, err
+	}
+	if lister != signer {
+		return common.Address{}, fmt.Errorf("%w: list signed by %v, proposal by %v", errListSigner, lister, signer)
+	}
+	return signer, nil
 }
 
 // BlockHash returns the hash of the block the compact proposal stands for.
@@ -243,8 +290,8 @@ func encodeMsg(kind byte, v any) []byte {
 	return append([]byte{kind}, b...)
 }
 
-// DecodeMessage decodes a wire message into a *Proposal, *Vote or
-// *CommitMessage. It rejects messages above maxSize, trailing bytes,
+// DecodeMessage decodes a wire message into a *Proposal, *CompactProposal,
+// *Vote or *CommitMessage. It rejects messages above maxSize, trailing bytes,
 // non-canonical RLP and values out of range; it does not check signatures.
 func DecodeMessage(raw []byte, maxSize int) (any, error) {
 	if len(raw) > maxSize {
@@ -486,9 +533,17 @@ func (e *Engine) CheckGossip(raw []byte, maxSize int, head *types.Header) error 
 		if err != nil {
 			return err
 		}
-		return checkProposer(signer, m.Round)
+		if err := checkProposer(signer, m.Round); err != nil {
+			return err
+		}
+		return checkBody(m.Block)
 	case *CompactProposal:
-		signer, err := m.Signer(e.chainID)
+		// The gas limit is the genesis one on every block: the header may
+		// not raise the bound on the hashes that decoding checked.
+		if m.Header.GasLimit != head.GasLimit {
+			return fmt.Errorf("%w: gas limit %d, chain's %d", errBlockMismatch, m.Header.GasLimit, head.GasLimit)
+		}
+		signer, err := m.Signers(e.chainID)
 		if err != nil {
 			return err
 		}
@@ -511,6 +566,18 @@ func (e *Engine) CheckGossip(raw []byte, maxSize int, head *types.Header) error 
 		if _, err := VerifyCommit(e.chainID, vals, height, m.Block.Hash(), &m.Commit); err != nil {
 			return err
 		}
+		return checkBody(m.Block)
+	}
+	return nil
+}
+
+// checkBody checks that a block's transactions are those its header
+// commits to. The signatures on a proposal or commit cover only the
+// header's hash, so a relay could otherwise swap the body and make honest
+// nodes judge, and remember as invalid, a block its proposer never sent.
+func checkBody(b *types.Block) error {
+	if got := types.DeriveSha(b.Transactions(), trie.NewStackTrie(nil)); got != b.TxHash() {
+		return fmt.Errorf("%w: transactions root %x, header has %x", errBlockMismatch, got, b.TxHash())
 	}
 	return nil
 }

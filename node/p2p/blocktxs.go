@@ -42,6 +42,9 @@ const (
 	// keptTxs bounds the transactions of recent proposals held to answer
 	// fetches: several full blocks' worth.
 	keptTxs = 16384
+	// fetchPeerTimeout bounds the time one peer may take to answer a
+	// fill, below the caller's deadline so that the next peer is asked.
+	fetchPeerTimeout = 2 * time.Second
 )
 
 // errNotAsked: a fetched transaction is not one of those asked for.
@@ -144,7 +147,8 @@ func serveBlockTxs(pool txByHash, kept *keptTxStore, hashes []common.Hash) (uint
 }
 
 // decodeBlockTxs decodes an answer to a request for asked: every
-// transaction must be of bounded size, decode, and be one of asked.
+// transaction must be of bounded size, decode, and be one of asked, each
+// at most once. It clears what it found from asked.
 func decodeBlockTxs(payload []byte, asked map[common.Hash]bool) ([]*types.Transaction, error) {
 	var raws [][]byte
 	if err := rlp.DecodeBytes(payload, &raws); err != nil {
@@ -165,6 +169,7 @@ func decodeBlockTxs(payload []byte, asked map[common.Hash]bool) ([]*types.Transa
 		if !asked[tx.Hash()] {
 			return nil, fmt.Errorf("%w: %x", errNotAsked, tx.Hash())
 		}
+		asked[tx.Hash()] = false // a second copy is not asked for
 		txs[i] = tx
 	}
 	return txs, nil
@@ -202,30 +207,14 @@ func (n *Node) FetchTxs(ctx context.Context, prefer common.Address, hashes []com
 	}
 	var lastErr error
 	for _, p := range peers {
-		want := missing()
-		if len(want) == 0 {
-			break
-		}
-		// Ask in chunks; an answer cut short by maxFetchBytes leaves the
-		// rest for the next request to the same peer.
-		for len(want) > 0 && ctx.Err() == nil {
-			chunk := want[:min(len(want), maxFetchHashes)]
-			txs, err := n.fetchFrom(ctx, p, chunk)
-			if err != nil {
-				lastErr = err
-				n.log.Debug("fetching block transactions failed", "peer", p, "err", err)
-				break
-			}
-			for _, tx := range txs {
-				got[tx.Hash()] = tx
-			}
-			if len(txs) == 0 {
-				break // the peer holds none of the rest
-			}
-			want = missing()
+		if lastErr = n.fetchPeer(ctx, p, missing, got); lastErr != nil {
+			n.log.Debug("fetching block transactions failed", "peer", p, "err", lastErr)
 		}
 		if err := ctx.Err(); err != nil {
 			return got, err
+		}
+		if len(missing()) == 0 {
+			break
 		}
 	}
 	if rest := missing(); len(rest) > 0 {
@@ -235,6 +224,34 @@ func (n *Node) FetchTxs(ctx context.Context, prefer common.Address, hashes []com
 		return got, fmt.Errorf("%w: %d of %d", ErrTxsMissing, len(rest), len(hashes))
 	}
 	return got, nil
+}
+
+// fetchPeer asks p for what is missing, at most maxFetchHashes at a time,
+// and adds what it answers to got. Every transaction of an answer is new
+// (decodeBlockTxs refuses copies and what was not asked), and it asks
+// again only after an answer that brought some, so the requests to one
+// peer are at most the transactions it delivers plus one. The peer gets
+// fetchPeerTimeout in all: a silent one does not use up the caller's
+// deadline before the others are asked.
+func (n *Node) fetchPeer(ctx context.Context, p peer.ID, missing func() []common.Hash, got map[common.Hash]*types.Transaction) error {
+	ctx, cancel := context.WithTimeout(ctx, fetchPeerTimeout)
+	defer cancel()
+	want := missing()
+	for len(want) > 0 {
+		chunk := want[:min(len(want), maxFetchHashes)]
+		txs, err := n.fetchFrom(ctx, p, chunk)
+		if err != nil {
+			return err
+		}
+		if len(txs) == 0 {
+			return nil // the peer holds none of this chunk
+		}
+		for _, tx := range txs {
+			got[tx.Hash()] = tx
+		}
+		want = missing()
+	}
+	return nil
 }
 
 // fetchFrom asks p once for the transactions with hashes.

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"math/big"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // TestFetchTxs: a node fills a compact proposal from its peers: the
@@ -160,7 +164,7 @@ func TestDecodeBlockTxs(t *testing.T) {
 		}
 		return b
 	}
-	ask := map[common.Hash]bool{asked.Hash(): true}
+	ask := func() map[common.Hash]bool { return map[common.Hash]bool{asked.Hash(): true, other.Hash(): true} }
 	tests := []struct {
 		name    string
 		payload []byte
@@ -168,18 +172,80 @@ func TestDecodeBlockTxs(t *testing.T) {
 	}{
 		{"the one asked", enc(bin(asked)), nil},
 		{"none", enc(), nil},
-		{"one not asked", enc(bin(other)), errNotAsked},
-		{"more than asked", enc(bin(asked), bin(asked)), errBadResponse},
+		{"both asked", enc(bin(other), bin(asked)), nil},
+		{"one not asked", enc(bin(transfer(t, "A", 2, d))), errNotAsked},
+		{"one twice", enc(bin(asked), bin(asked)), errNotAsked},
+		{"more than asked", enc(bin(asked), bin(other), bin(asked)), errBadResponse},
 		{"oversized", enc(make([]byte, maxTxGossip+1)), errOversized},
 		{"not a transaction", enc([]byte{0x02, 0xc0}), errMalformed},
 		{"not a list", []byte{0x80}, errMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := decodeBlockTxs(tt.payload, ask)
+			_, err := decodeBlockTxs(tt.payload, ask())
 			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 				t.Fatalf("have %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestFetchPastByzantinePeers: a peer that never answers is given up
+// after fetchPeerTimeout and the next peer asked; a peer that answers one
+// transaction per request is asked once per transaction, no more.
+func TestFetchPastByzantinePeers(t *testing.T) {
+	g := testGenesis(t)
+	a := startNode(t, "A", newTestChain(t, g, "A"), nil)
+	b := startNode(t, "B", newTestChain(t, g, "B"), nil, withPeers(a))
+	c := startNode(t, "C", newTestChain(t, g, "C"), nil, withPeers(a, b))
+	waitFor(t, "a full mesh of connections", func() bool { return a.PeerCount() == 2 && b.PeerCount() == 2 })
+	d := addrOf(t, "D")
+	var txs []*types.Transaction
+	var hashes []common.Hash
+	for n := uint64(0); n < 5; n++ {
+		tx := transfer(t, "C", n, d)
+		txs, hashes = append(txs, tx), append(hashes, tx.Hash())
+	}
+	c.KeepTxs(txs)
+
+	// A holds the stream open and never answers.
+	a.host.SetStreamHandler(BlockTxProtocol, func(st network.Stream) {
+		<-a.ctx.Done()
+		_ = st.Reset()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), fetchPeerTimeout+3*time.Second)
+	defer cancel()
+	got, err := b.FetchTxs(ctx, addrOf(t, "A"), hashes)
+	if err != nil || len(got) != len(hashes) {
+		t.Fatalf("past a silent proposer: %d of %d, %v", len(got), len(hashes), err)
+	}
+
+	// A answers each request with one transaction it was asked for.
+	var requests atomic.Int32
+	a.host.SetStreamHandler(BlockTxProtocol, func(st network.Stream) {
+		serveRequest(st, time.Now().Add(time.Second), func(st network.Stream, _ peer.ID) (uint64, string, rlp.RawValue) {
+			requests.Add(1)
+			raw, err := readFrame(st, maxFetchRequest)
+			if err != nil {
+				return codeBadRequest, err.Error(), nil
+			}
+			var asked []common.Hash
+			if err := rlp.DecodeBytes(raw, &asked); err != nil || len(asked) == 0 {
+				return codeBadRequest, "bad request", nil
+			}
+			for _, tx := range txs {
+				if tx.Hash() == asked[0] {
+					return serveBlockTxs(fixedPool{tx.Hash(): tx}, newKeptTxStore(), asked[:1])
+				}
+			}
+			return codeOK, "", []byte{0xc0}
+		}, a.log, "trickle")
+	})
+	got, err = b.FetchTxs(context.Background(), addrOf(t, "A"), hashes)
+	if err != nil || len(got) != len(hashes) {
+		t.Fatalf("from a trickling proposer: %d of %d, %v", len(got), len(hashes), err)
+	}
+	if n := requests.Load(); n != int32(len(hashes)) {
+		t.Fatalf("requests to the trickling peer: have %d, want %d", n, len(hashes))
 	}
 }

@@ -3,6 +3,7 @@ package posval
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"log/slog"
 	"math/big"
 	"sync"
@@ -40,10 +41,16 @@ type txLookup interface {
 	GetMany(hashes []common.Hash) []*types.Transaction
 }
 
-// proposalKey names a proposal: its block at a round.
+// proposalKey names a proposal: its block at a height and round.
 type proposalKey struct {
-	hash  common.Hash
-	round uint32
+	hash   common.Hash
+	height uint64
+	round  uint32
+}
+
+// after reports whether k is at a later height and round than o.
+func (k proposalKey) after(o proposalKey) bool {
+	return k.height > o.height || k.height == o.height && k.round > o.round
 }
 
 // fetchJob is a fill waiting on the network.
@@ -55,8 +62,8 @@ type fetchJob struct {
 // filler turns compact proposals into full ones for the core. A fill that
 // needs the network runs on its own goroutine; each proposer (the
 // proposal's signer, not the peer that relayed it) has at most one such
-// fill at a time, and a newer proposal of the proposer replaces its older
-// one, so a validator flooding proposals delays only its own.
+// fill at a time, and only its proposal for a later round replaces it, so
+// a validator flooding proposals delays only its own.
 type filler struct {
 	ctx     context.Context
 	chainID *big.Int
@@ -94,20 +101,23 @@ func (f *filler) handle(raw []byte) {
 	if !ok {
 		return
 	}
-	from, err := cp.Signer(f.chainID)
+	from, err := cp.Signers(f.chainID)
 	if err != nil {
 		f.log.Debug("compact proposal dropped", "err", err)
 		return
 	}
-	key := proposalKey{cp.BlockHash(), cp.Round}
+	key := proposalKey{cp.BlockHash(), cp.Height, cp.Round}
 	f.mu.Lock()
 	if _, done := f.filled.Get(key); done {
 		f.mu.Unlock()
 		return
 	}
-	if job := f.inflight[from]; job != nil && job.key == key {
+	if job := f.inflight[from]; job != nil && !key.after(job.key) {
+		// The same proposal is being fetched (a copy), or the proposer
+		// sent another for the same or an earlier round while one is:
+		// only a Byzantine proposer does, and it delays only its own.
 		f.mu.Unlock()
-		return // already being fetched
+		return
 	}
 	f.mu.Unlock()
 
@@ -127,7 +137,7 @@ func (f *filler) handle(raw []byte) {
 	job := &fetchJob{key: key, cancel: cancel}
 	f.mu.Lock()
 	if old := f.inflight[from]; old != nil {
-		old.cancel() // a newer proposal of the same publisher
+		old.cancel() // an earlier round's proposal of the same proposer
 	}
 	f.inflight[from] = job
 	f.mu.Unlock()
@@ -179,7 +189,9 @@ func (f *filler) wait() { f.wg.Wait() }
 // compactor turns the wire form of the node's own proposals into compact
 // ones, remembering the last so that a rebroadcast is not decoded again.
 type compactor struct {
-	net txFetcher
+	net     txFetcher
+	chainID *big.Int
+	key     *ecdsa.PrivateKey // signs the transaction lists
 
 	mu          sync.Mutex
 	full, small []byte
@@ -201,7 +213,11 @@ func (c *compactor) compact(msg []byte) []byte {
 		return msg // the core's own message; sent as it is if it ever fails
 	}
 	p := m.(*pos.Proposal)
+	cp, err := p.Compact(c.chainID, c.key)
+	if err != nil {
+		return msg
+	}
 	c.net.KeepTxs(p.Block.Transactions())
-	c.full, c.small = msg, p.Compact().Encode()
+	c.full, c.small = msg, cp.Encode()
 	return c.small
 }

@@ -34,7 +34,7 @@ func fillKey(t testing.TB, name string) *ecdsa.PrivateKey {
 
 // signedProposal returns a proposal at height 1 and round by key of a
 // block carrying n transfers (offset makes distinct blocks).
-func signedProposal(t testing.TB, key *ecdsa.PrivateKey, round uint32, n int, offset uint64) *pos.Proposal {
+func signedProposal(t testing.TB, key *ecdsa.PrivateKey, round uint32, n int, offset uint64) *signed {
 	t.Helper()
 	signer := types.LatestSignerForChainID(fillChainID)
 	sender := fillKey(t, "sender")
@@ -59,7 +59,17 @@ func signedProposal(t testing.TB, key *ecdsa.PrivateKey, round uint32, n int, of
 		t.Fatal(err)
 	}
 	copy(p.Signature[:], sig)
-	return p
+	c, err := p.Compact(fillChainID, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &signed{p, c}
+}
+
+// signed is a proposal and its compact form.
+type signed struct {
+	*pos.Proposal
+	compact *pos.CompactProposal
 }
 
 // mapPool is a pool of the transactions in it.
@@ -143,7 +153,7 @@ func newFillHarness(t *testing.T, pool mapPool, net *fakeFetcher) *fillHarness {
 	return &fillHarness{f: f, net: net, out: out}
 }
 
-func (h *fillHarness) delivered(t *testing.T, want *pos.Proposal) {
+func (h *fillHarness) delivered(t *testing.T, want *signed) {
 	t.Helper()
 	select {
 	case got := <-h.out:
@@ -174,7 +184,7 @@ func TestFillFromPool(t *testing.T) {
 		pool[tx.Hash()] = tx
 	}
 	h := newFillHarness(t, pool, &fakeFetcher{})
-	h.f.handle(p.Compact().Encode())
+	h.f.handle(p.compact.Encode())
 	h.delivered(t, p)
 	if n := len(h.net.fetches()); n != 0 {
 		t.Fatalf("fetches: have %d, want 0", n)
@@ -183,7 +193,7 @@ func TestFillFromPool(t *testing.T) {
 		t.Fatalf("kept transactions: have %d, want 5", h.net.kept)
 	}
 	// A copy (the proposer's rebroadcast) is not delivered again.
-	h.f.handle(p.Compact().Encode())
+	h.f.handle(p.compact.Encode())
 	h.nothingDelivered(t)
 }
 
@@ -197,11 +207,11 @@ func TestFillFetchesMissing(t *testing.T) {
 	pool := mapPool{txs[0].Hash(): txs[0], txs[2].Hash(): txs[2]}
 	net := &fakeFetcher{held: mapPool{txs[1].Hash(): txs[1], txs[3].Hash(): txs[3]}, release: make(chan struct{})}
 	h := newFillHarness(t, pool, net)
-	h.f.handle(p.Compact().Encode())
-	h.f.handle(p.Compact().Encode())
+	h.f.handle(p.compact.Encode())
+	h.f.handle(p.compact.Encode())
 	close(net.release)
 	h.delivered(t, p)
-	h.f.handle(p.Compact().Encode())
+	h.f.handle(p.compact.Encode())
 	h.nothingDelivered(t)
 	calls := net.fetches()
 	if len(calls) != 1 {
@@ -220,11 +230,11 @@ func TestFillFetchesMissing(t *testing.T) {
 func TestFillFetchFails(t *testing.T) {
 	p := signedProposal(t, fillKey(t, "A"), 0, 3, 0)
 	h := newFillHarness(t, mapPool{}, &fakeFetcher{fail: errors.New("missing at every peer")})
-	h.f.handle(p.Compact().Encode())
+	h.f.handle(p.compact.Encode())
 	h.nothingDelivered(t)
 	// Found nowhere but answered without error: Fill refuses the gap.
 	h2 := newFillHarness(t, mapPool{}, &fakeFetcher{held: mapPool{}})
-	h2.f.handle(p.Compact().Encode())
+	h2.f.handle(p.compact.Encode())
 	h2.nothingDelivered(t)
 }
 
@@ -236,16 +246,16 @@ func TestFillOneFetchPerProposer(t *testing.T) {
 	newer := signedProposal(t, a, 1, 2, 1)
 	other := signedProposal(t, b, 0, 2, 2)
 	held := mapPool{}
-	for _, p := range []*pos.Proposal{older, newer, other} {
+	for _, p := range []*signed{older, newer, other} {
 		for _, tx := range p.Block.Transactions() {
 			held[tx.Hash()] = tx
 		}
 	}
 	net := &fakeFetcher{held: held, release: make(chan struct{})}
 	h := newFillHarness(t, mapPool{}, net)
-	h.f.handle(older.Compact().Encode())
-	h.f.handle(other.Compact().Encode())
-	h.f.handle(newer.Compact().Encode())
+	h.f.handle(older.compact.Encode())
+	h.f.handle(other.compact.Encode())
+	h.f.handle(newer.compact.Encode())
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		net.mu.Lock()
@@ -284,9 +294,9 @@ func TestFillOneFetchPerProposer(t *testing.T) {
 func TestCompactor(t *testing.T) {
 	p := signedProposal(t, fillKey(t, "A"), 0, 3, 0)
 	net := &fakeFetcher{}
-	c := &compactor{net: net}
+	c := &compactor{net: net, chainID: fillChainID, key: fillKey(t, "A")}
 	for range 2 {
-		if got := c.compact(p.Encode()); !bytes.Equal(got, p.Compact().Encode()) {
+		if got := c.compact(p.Encode()); !bytes.Equal(got, p.compact.Encode()) {
 			t.Fatal("proposal not sent compact")
 		}
 	}
@@ -296,5 +306,30 @@ func TestCompactor(t *testing.T) {
 	vote := []byte{2, 0xc0}
 	if got := c.compact(vote); !bytes.Equal(got, vote) {
 		t.Fatal("a vote was changed")
+	}
+}
+
+// TestFillKeepsLaterRound: while a proposer's later-round proposal is
+// being fetched, its earlier-round one (late, or a Byzantine proposer's
+// second list) neither cancels the fetch nor starts one of its own.
+func TestFillKeepsLaterRound(t *testing.T) {
+	a := fillKey(t, "A")
+	later := signedProposal(t, a, 2, 2, 0)
+	earlier := signedProposal(t, a, 1, 2, 1)
+	held := mapPool{}
+	for _, p := range []*signed{later, earlier} {
+		for _, tx := range p.Block.Transactions() {
+			held[tx.Hash()] = tx
+		}
+	}
+	net := &fakeFetcher{held: held, release: make(chan struct{})}
+	h := newFillHarness(t, mapPool{}, net)
+	h.f.handle(later.compact.Encode())
+	h.f.handle(earlier.compact.Encode())
+	close(net.release)
+	h.delivered(t, later)
+	h.nothingDelivered(t)
+	if n := len(net.fetches()); n != 1 || net.aborted != 0 {
+		t.Fatalf("fetches %d (aborted %d), want 1 (0)", n, net.aborted)
 	}
 }

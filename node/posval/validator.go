@@ -133,7 +133,7 @@ func (v *Validator) start(ctx context.Context) error {
 		}()
 		seq := new(atomic.Uint64)
 		seq.Store(uint64(time.Now().UnixNano())) // distinct across restarts
-		transport = p2pTransport{ctx: ctx, net: v.cfg.Net, log: v.log, seq: seq, compact: &compactor{net: v.cfg.Net}}
+		transport = p2pTransport{ctx: ctx, net: v.cfg.Net, log: v.log, seq: seq, compact: &compactor{net: v.cfg.Net, chainID: c.ChainID(), key: v.cfg.Key}}
 	}
 	heads := make(chan pos.Decision, 64)
 	headEvents := make(chan chain.HeadEvent, 64)

@@ -298,7 +298,14 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 	c.waitingCommit = nil
 	c.latestRound = make(map[common.Address]uint32)
 	c.timeouts, c.building, c.prebuilt = nil, -1, nil
-	c.catchupAt, c.behindAt = c.now, c.now
+	// A vote for the height just decided that arrives in the first
+	// rebroadcast period is the slowest validator's, not a sign that it
+	// is stuck: it holds the block and gets the other precommits by
+	// gossip (and the block with its certificate on the blocks topic).
+	// Answering it with a catch-up commit sent every such validator a
+	// whole block per height. A validator that is stuck re-sends its
+	// messages every period, so it gets the commit one period later.
+	c.catchupAt, c.behindAt = c.now+max(c.cfg.RebroadcastTicks, 1), c.now
 
 	buffered := c.buffer
 	c.buffer, c.bufferUse, c.bufferSeen = nil, nil, nil

@@ -621,3 +621,52 @@ func TestCoreBuildsDuringCommitWait(t *testing.T) {
 		}
 	})
 }
+
+// TestCoreCatchUpNotForTheSlowestVote: a vote for the height just decided
+// that arrives within a rebroadcast period of the new height is the
+// slowest validator's and gets no catch-up commit (every validator used to
+// answer it with a whole block); one that still arrives a period later is
+// from a validator that is stuck, and gets the commit.
+func TestCoreCatchUpNotForTheSlowestVote(t *testing.T) {
+	h := newCoreHarness(t, func(c *Config) { c.RebroadcastTicks = 10 })
+	b := h.block(0, 0)
+	if err := h.core.StartHeight(b, h.vals, &Commit{}); err != nil {
+		t.Fatal(err)
+	}
+	commit := commitOf(t, h.others[:4], 1, 0, b.Hash())
+	// Height 2 on b, then height 3 on a child of b: catch-up needs a
+	// height above 1.
+	e := New(testChainID, mustSchedule(t, h.vals), h.proposerKey(0))
+	b2 := buildBlock(t, e, b, 0, commit, 0)
+	commit2 := commitOf(t, h.others[:4], 2, 0, b2.Hash())
+	if err := h.core.StartHeight(b2, h.vals, &commit2); err != nil {
+		t.Fatal(err)
+	}
+	h.collect()
+	catchUps := func() int {
+		n := 0
+		for _, raw := range h.ready[len(h.ready)-1].Messages {
+			if m, err := DecodeMessage(raw, DefaultMaxMessageSize); err == nil {
+				if cm, ok := m.(*CommitMessage); ok && cm.Block.Hash() == b2.Hash() {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	late := signVote(t, h.others[3], Precommit, 2, 0, b2.Hash())
+	if err := h.step(late.Encode()); !errors.Is(err, errStaleHeight) {
+		t.Fatalf("late precommit: have %v, want %v", err, errStaleHeight)
+	}
+	if n := catchUps(); n != 0 {
+		t.Fatalf("catch-up commits for the slowest vote: have %d, want 0", n)
+	}
+	h.tick(10)
+	stuck := signVote(t, h.others[3], Prevote, 2, 0, b2.Hash())
+	if err := h.step(stuck.Encode()); !errors.Is(err, errStaleHeight) {
+		t.Fatalf("stuck validator's vote: have %v, want %v", err, errStaleHeight)
+	}
+	if n := catchUps(); n != 1 {
+		t.Fatalf("catch-up commits a period later: have %d, want 1", n)
+	}
+}

@@ -145,3 +145,39 @@ func TestCoreRefusesCompactProposal(t *testing.T) {
 		t.Fatalf("the full proposal after it: %v", err)
 	}
 }
+
+// TestCompactWire: the proposer's own proposal, in wire form, turns into
+// the same compact proposal whether its transactions are looked up by
+// root or decoded; anything but a proposal is refused.
+func TestCompactWire(t *testing.T) {
+	h := newCoreHarness(t)
+	key := h.proposerKey(1)
+	b := withTxs(t, h.block(1, 0), 4)
+	p := signProposal(t, key, 1, 0, b)
+	want := compactOf(t, p, key).Encode()
+	lookups := 0
+	byRoot := func(root common.Hash) (types.Transactions, bool) {
+		lookups++
+		if root == b.TxHash() {
+			return b.Transactions(), true
+		}
+		return nil, false
+	}
+	none := func(common.Hash) (types.Transactions, bool) { return nil, false }
+	for name, known := range map[string]func(common.Hash) (types.Transactions, bool){"by root": byRoot, "decoded": none} {
+		c, blk, err := CompactWire(p.Encode(), known, testChainID, key)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !bytes.Equal(c.Encode(), want) || blk.Hash() != b.Hash() || len(blk.Transactions()) != 4 {
+			t.Fatalf("%s: compact form or block differs", name)
+		}
+	}
+	if lookups != 1 {
+		t.Fatalf("lookups by root: have %d, want 1", lookups)
+	}
+	vote := signVote(t, key, Prevote, 1, 0, b.Hash()).Encode()
+	if _, _, err := CompactWire(vote, none, testChainID, key); !errors.Is(err, errMalformed) {
+		t.Fatalf("a vote: have %v, want %v", err, errMalformed)
+	}
+}

@@ -210,6 +210,59 @@ func (p *Proposal) Compact(chainID *big.Int, key *ecdsa.PrivateKey) (*CompactPro
 	return c, nil
 }
 
+// lazyProposalRLP is a proposal's wire form with its block left encoded.
+type lazyProposalRLP struct {
+	Height     uint64
+	Round      uint32
+	ValidRound uint32
+	Block      rlp.RawValue
+	Signature  Signature
+}
+
+// CompactWire returns the compact form of the full proposal in wire form
+// raw (anything else is an error), the list signed with key, and the
+// proposal's block. A proposer holds the transactions of the block it
+// proposes: known returns them by the header's transaction root, and then
+// only the proposal's envelope and the block's header are decoded. Without
+// them (known returns false), the whole proposal is decoded.
+func CompactWire(raw []byte, known func(txRoot common.Hash) (types.Transactions, bool), chainID *big.Int, key *ecdsa.PrivateKey) (*CompactProposal, *types.Block, error) {
+	if !IsProposal(raw) {
+		return nil, nil, fmt.Errorf("%w: not a proposal", errMalformed)
+	}
+	var enc lazyProposalRLP
+	if err := rlp.DecodeBytes(raw[1:], &enc); err != nil {
+		return nil, nil, fmt.Errorf("%w: proposal: %v", errMalformed, err)
+	}
+	body, _, err := rlp.SplitList(enc.Block)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: proposal block: %v", errMalformed, err)
+	}
+	_, _, rest, err := rlp.Split(body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: proposal header: %v", errMalformed, err)
+	}
+	h := new(types.Header)
+	if err := rlp.DecodeBytes(body[:len(body)-len(rest)], h); err != nil {
+		return nil, nil, fmt.Errorf("%w: proposal header: %v", errMalformed, err)
+	}
+	var p *Proposal
+	if txs, ok := known(h.TxHash); ok && enc.ValidRound <= MaxRound {
+		b := types.NewBlockWithHeader(h).WithBody(types.Body{Transactions: txs})
+		p = &Proposal{enc.Height, enc.Round, int32(enc.ValidRound) - 1, b, enc.Signature}
+	} else {
+		m, err := DecodeMessage(raw, len(raw))
+		if err != nil {
+			return nil, nil, err
+		}
+		p = m.(*Proposal)
+	}
+	c, err := p.Compact(chainID, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, p.Block, nil
+}
+
 // ListDigest returns the hash the list signature signs: the block hash and
 // the keccak256 of the concatenated transaction hashes.
 func (p *CompactProposal) ListDigest(chainID *big.Int) common.Hash {

@@ -72,6 +72,7 @@ type filler struct {
 	deliver func(full []byte) // hands a full proposal to the core
 	log     *slog.Logger
 	timeout time.Duration
+	blocks  *recentBlocks // filled blocks, for the node's re-proposal of one; nil: none
 
 	mu       sync.Mutex
 	inflight map[common.Address]*fetchJob
@@ -180,18 +181,50 @@ func (f *filler) complete(key proposalKey, cp *pos.CompactProposal, txs []*types
 	f.filled.Add(key, struct{}{})
 	f.mu.Unlock()
 	f.net.KeepTxs(p.Block.Transactions())
+	if f.blocks != nil {
+		f.blocks.add(p.Block)
+	}
 	f.deliver(p.Encode())
 }
 
 // wait returns when no fill is running.
 func (f *filler) wait() { f.wg.Wait() }
 
+// recentBlocks holds the transactions of the last blocks this node built
+// or filled, by transaction root (a built block is sealed afterwards, which
+// changes its hash but not its root), so that the node's own proposal of
+// one goes out compact without decoding it again.
+type recentBlocks struct {
+	mu     sync.Mutex
+	blocks [4]*types.Block
+	next   int
+}
+
+func (r *recentBlocks) add(b *types.Block) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.blocks[r.next] = b
+	r.next = (r.next + 1) % len(r.blocks)
+}
+
+func (r *recentBlocks) txs(root common.Hash) (types.Transactions, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.blocks {
+		if b != nil && b.TxHash() == root {
+			return b.Transactions(), true
+		}
+	}
+	return nil, false
+}
+
 // compactor turns the wire form of the node's own proposals into compact
-// ones, remembering the last so that a rebroadcast is not decoded again.
+// ones, remembering the last so that a rebroadcast is not redone.
 type compactor struct {
 	net     txFetcher
 	chainID *big.Int
 	key     *ecdsa.PrivateKey // signs the transaction lists
+	blocks  *recentBlocks     // blocks built or filled here; nil: none
 
 	mu          sync.Mutex
 	full, small []byte
@@ -208,16 +241,15 @@ func (c *compactor) compact(msg []byte) []byte {
 	if c.full != nil && bytes.Equal(c.full, msg) {
 		return c.small
 	}
-	m, err := pos.DecodeMessage(msg, pos.DefaultMaxMessageSize)
+	known := func(common.Hash) (types.Transactions, bool) { return nil, false }
+	if c.blocks != nil {
+		known = c.blocks.txs
+	}
+	cp, b, err := pos.CompactWire(msg, known, c.chainID, c.key)
 	if err != nil {
 		return msg // the core's own message; sent as it is if it ever fails
 	}
-	p := m.(*pos.Proposal)
-	cp, err := p.Compact(c.chainID, c.key)
-	if err != nil {
-		return msg
-	}
-	c.net.KeepTxs(p.Block.Transactions())
+	c.net.KeepTxs(b.Transactions())
 	c.full, c.small = msg, cp.Encode()
 	return c.small
 }

@@ -99,6 +99,7 @@ func (v *Validator) Wait() { v.wg.Wait() }
 func (v *Validator) start(ctx context.Context) error {
 	c := v.cfg.Chain
 	inbound := make(chan []byte, 4096)
+	recent := new(recentBlocks) // built or filled here: own proposals go out compact without a decode
 	var transport pos.Transport = dropTransport{}
 	if v.cfg.Net != nil {
 		msgs := make(chan p2p.ConsensusMessage, 4096)
@@ -110,6 +111,7 @@ func (v *Validator) start(ctx context.Context) error {
 			}
 		}
 		fill := newFiller(ctx, c.ChainID(), v.cfg.Pool, v.cfg.Net, toCore, v.log.With("module", "consensus"))
+		fill.blocks = recent
 		v.wg.Add(1)
 		go func() {
 			defer v.wg.Done()
@@ -133,7 +135,7 @@ func (v *Validator) start(ctx context.Context) error {
 		}()
 		seq := new(atomic.Uint64)
 		seq.Store(uint64(time.Now().UnixNano())) // distinct across restarts
-		transport = p2pTransport{ctx: ctx, net: v.cfg.Net, log: v.log, seq: seq, compact: &compactor{net: v.cfg.Net, chainID: c.ChainID(), key: v.cfg.Key}}
+		transport = p2pTransport{ctx: ctx, net: v.cfg.Net, log: v.log, seq: seq, compact: &compactor{net: v.cfg.Net, chainID: c.ChainID(), key: v.cfg.Key, blocks: recent}}
 	}
 	heads := make(chan pos.Decision, 64)
 	headEvents := make(chan chain.HeadEvent, 64)
@@ -176,7 +178,7 @@ func (v *Validator) start(ctx context.Context) error {
 		Inbound:    inbound,
 		Heads:      heads,
 		Transport:  transport,
-		Builder:    posBuilder{chain: c, pool: v.cfg.Pool, budget: buildBudget(time.Duration(c.Genesis().BlockTime))},
+		Builder:    posBuilder{chain: c, pool: v.cfg.Pool, budget: buildBudget(time.Duration(c.Genesis().BlockTime)), built: recent},
 		Validator:  c,
 		Committer:  posCommitter{chain: c},
 		Clock:      v.cfg.Clock,
@@ -285,6 +287,7 @@ type posBuilder struct {
 	// budget bounds the time spent executing a proposal's transactions
 	// (buildBudget).
 	budget time.Duration
+	built  *recentBlocks // nil: not recorded
 }
 
 // buildBudget is how long a proposer may spend executing transactions
@@ -310,6 +313,9 @@ func (b posBuilder) BuildBlock(parent *types.Block, time uint64) (*types.Block, 
 	built, err := b.chain.BuildBlockUntil(parent, b.pool.Pending(), time, done)
 	if err != nil {
 		return nil, err
+	}
+	if b.built != nil {
+		b.built.add(built.Block)
 	}
 	return built.Block, nil
 }

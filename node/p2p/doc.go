@@ -24,6 +24,11 @@
 // few hundred milliseconds the node compares its pool with a peer's digest
 // and pulls the runs of nonces it lacks, which also fills nonce gaps.
 //
+// Proof-of-stake proposals travel compact (header and transaction hashes);
+// the block-transaction protocol (BlockTxProtocol) lets a validator fetch by
+// hash the transactions of a proposal its pool lacks, from the peer's pool
+// or from the proposals it sent or filled lately (KeepTxs, FetchTxs).
+//
 // The sync protocol (SyncProtocol) serves status, headers and blocks by
 // number, bounded per request and rate-limited per peer. The syncer
 // compares status with peers and imports the chain of a heavier one from

@@ -122,6 +122,15 @@ func (f *filler) handle(raw []byte) {
 	}
 	f.mu.Unlock()
 
+	// A block this node built or filled before (a re-proposal in a later
+	// round) is filled from it, whatever the pool still holds; Fill checks
+	// the hashes.
+	if f.blocks != nil {
+		if txs, ok := f.blocks.txs(cp.Header.TxHash); ok && len(txs) == len(cp.TxHashes) {
+			f.complete(key, cp, txs)
+			return
+		}
+	}
 	txs := f.pool.GetMany(cp.TxHashes)
 	var missing []common.Hash
 	for i, tx := range txs {

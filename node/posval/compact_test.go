@@ -342,3 +342,38 @@ func TestFillKeepsLaterRound(t *testing.T) {
 		t.Fatalf("fetches %d (aborted %d), want 1 (0)", n, net.aborted)
 	}
 }
+
+// TestFillReproposalFromRecentBlocks: a later round's re-proposal of a
+// block this node filled before is filled again from that block, with no
+// fetch, though the pool no longer holds its transactions.
+func TestFillReproposalFromRecentBlocks(t *testing.T) {
+	a := fillKey(t, "A")
+	first := signedProposal(t, a, 0, 3, 0)
+	held := mapPool{}
+	for _, tx := range first.Block.Transactions() {
+		held[tx.Hash()] = tx
+	}
+	net := &fakeFetcher{held: held}
+	h := newFillHarness(t, mapPool{}, net)
+	h.f.blocks = new(recentBlocks)
+	h.f.handle(first.compact.Encode())
+	h.delivered(t, first)
+
+	// Round 1 re-proposes the same block (valid round 0).
+	re := &pos.Proposal{Height: 1, Round: 1, ValidRound: 0, Block: first.Block}
+	d := re.Digest(fillChainID)
+	sig, err := crypto.Sign(d[:], a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(re.Signature[:], sig)
+	c, err := re.Compact(fillChainID, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.f.handle(c.Encode())
+	h.delivered(t, &signed{re, c})
+	if n := len(net.fetches()); n != 1 {
+		t.Fatalf("fetches: have %d, want 1 (the first fill only)", n)
+	}
+}

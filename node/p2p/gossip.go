@@ -217,8 +217,9 @@ func (n *Node) checkTxMsg(data []byte, _ common.Address) (pubsub.ValidationResul
 	if n.cfg.dropTxGossip {
 		return ignore, nil, errDropped
 	}
-	res, took, err := checkTxBatch(data, n.cfg.Rules, n.pool, n.relayed)
-	n.metrics.gossipTxs(took)
+	res, c, err := checkTxBatch(data, n.cfg.Rules, n.pool, n.relayed)
+	n.metrics.gossipTxs(c.took)
+	n.metrics.recoveredTxs(c.recovered)
 	if res == accept {
 		n.metrics.passedOn.Inc()
 	}

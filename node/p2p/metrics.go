@@ -14,8 +14,10 @@ type metrics struct {
 	blocks   prometheus.Counter
 	rejected *prometheus.CounterVec
 	txsIn    prometheus.Counter
-	passedOn prometheus.Counter
-	fetched  prometheus.Counter
+	// recovered counts signatures recovered for peers' transactions.
+	recovered prometheus.Counter
+	passedOn  prometheus.Counter
+	fetched   prometheus.Counter
 
 	targetN atomic.Uint64 // target's value, for SyncTarget
 }
@@ -47,6 +49,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "arbiter", Subsystem: "p2p", Name: "txs_received_total",
 			Help: "Transactions from peers (gossip and pull) that the pool took.",
 		}),
+		recovered: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "tx_signatures_recovered_total",
+			Help: "Signatures recovered for transactions from peers (gossip and pull): each should cost one, not one per copy.",
+		}),
 		passedOn: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "arbiter", Subsystem: "p2p", Name: "tx_batches_passed_on_total",
 			Help: "Peers' transaction batches the pool took in full, passed on by gossip as they are.",
@@ -57,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn, m.passedOn, m.fetched} {
+		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn, m.recovered, m.passedOn, m.fetched} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -72,4 +78,5 @@ func (m *metrics) setTarget(n uint64)  { m.target.Set(float64(n)); m.targetN.Sto
 func (m *metrics) imported(n int)      { m.blocks.Add(float64(n)) }
 func (m *metrics) reject(topic string) { m.rejected.WithLabelValues(topic).Inc() }
 func (m *metrics) gossipTxs(n int)     { m.txsIn.Add(float64(n)) }
+func (m *metrics) recoveredTxs(n int)  { m.recovered.Add(float64(n)) }
 func (m *metrics) fetchedTxs(n int)    { m.fetched.Add(float64(n)) }

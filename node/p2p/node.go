@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 	h.SetStreamHandler(BlockTxProtocol, n.blockTxSrv.handle)
 	n.puller = &puller{
 		pool: pool, client: &txClient{host: h, timeout: cfg.Limits.RequestTimeout}, rules: cfg.Rules,
-		peers: n.peerIDs, interval: cfg.Limits.PullInterval, log: log, took: m.gossipTxs,
+		peers: n.peerIDs, interval: cfg.Limits.PullInterval, log: log, took: m.gossipTxs, checked: m.recoveredTxs,
 	}
 	m.setHeight(c.CurrentBlock().NumberU64())
 	m.setTarget(c.CurrentBlock().NumberU64())

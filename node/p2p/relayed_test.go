@@ -66,7 +66,8 @@ func TestRelayedAnnouncesOnce(t *testing.T) {
 				}
 				return nil
 			}}
-			res, took, _ := checkTxBatch(data, r, pool, rel)
+			res, c, _ := checkTxBatch(data, r, pool, rel)
+			took := c.took
 			if resultName(res) != tt.want {
 				t.Fatalf("result %s, want %s", resultName(res), tt.want)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -52,9 +53,21 @@ type txPool interface {
 	senderCache
 }
 
-// senderCache knows senders by transaction hash (*txpool.Pool's Sender).
+// senderCache knows senders by transaction hash (*txpool.Pool's Sender
+// and Remember).
 type senderCache interface {
 	Sender(hash common.Hash) (common.Address, bool)
+	Remember(hash common.Hash, from common.Address)
+}
+
+// remembered reports whether a transaction the pool refused with err
+// should have its sender remembered: refusals that may pass later (a full
+// pool, a sender's limit, a nonce not reached yet or already included)
+// bring the same transaction back from other peers or the next pull, and
+// each copy would cost a recovery. A non-member's senders are not kept: a
+// peer could fill the cache with them.
+func remembered(err error) bool {
+	return err != nil && !errors.Is(err, rules.ErrNotAllowed)
 }
 
 // encodeBatch encodes the binary transaction encodings raw as one batch.
@@ -97,14 +110,23 @@ func decodeBatch(data []byte) ([]*types.Transaction, error) {
 	return txs, nil
 }
 
+// knownSender returns the sender known holds for tx, if any.
+func knownSender(known senderCache, tx *types.Transaction) (common.Address, bool) {
+	if known == nil {
+		return common.Address{}, false
+	}
+	return known.Sender(tx.Hash())
+}
+
 // checkStatic checks the static rules of txs, recovering their senders
 // (cached in each transaction) on every core. A sender the node already
 // knows by transaction hash (known; nil: none) is not recovered again: a
 // transaction this node executed in a block before its gossip arrived has
 // its sender in the pool's cache (chain.SenderRecorder). It returns the
-// first error in batch order.
-func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) error {
+// first error in batch order, and how many senders it recovered.
+func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (int, error) {
 	errs := make([]error, len(txs))
+	var recovered atomic.Int64
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(txs)/recoverPerWorker))
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -112,10 +134,10 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) er
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < len(txs); i += workers {
-				if known != nil {
-					if from, ok := known.Sender(txs[i].Hash()); ok {
-						r.KnownSender(txs[i], from)
-					}
+				if from, ok := knownSender(known, txs[i]); ok {
+					r.KnownSender(txs[i], from)
+				} else {
+					recovered.Add(1)
 				}
 				_, errs[i] = r.CheckStatic(txs[i])
 			}
@@ -124,10 +146,10 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) er
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			return fmt.Errorf("batch item %d: %w", i, err)
+			return int(recovered.Load()), fmt.Errorf("batch item %d: %w", i, err)
 		}
 	}
-	return nil
+	return int(recovered.Load()), nil
 }
 
 // checkTxBatch decides on a gossiped batch and offers its transactions to
@@ -140,12 +162,14 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) er
 // and its transactions, marked in rel (nil: none), are not announced again
 // in this node's own batches. Any other batch is at best ignored, and what
 // the pool took from it goes out in this node's batches: rel hands back
-// those whose announcement was skipped. It returns how many transactions
-// the pool took.
-func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsub.ValidationResult, int, error) {
+// those whose announcement was skipped. It returns how many signatures it
+// recovered and how many transactions the pool took. A transaction the
+// pool refused for a reason that may pass keeps its sender in the pool's
+// cache (remembered), so that its next copy costs no recovery.
+func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsub.ValidationResult, batchCounts, error) {
 	txs, err := decodeBatch(data)
 	if err != nil {
-		return reject, 0, err
+		return reject, batchCounts{}, err
 	}
 	fresh := make([]*types.Transaction, 0, len(txs))
 	for _, tx := range txs {
@@ -153,14 +177,16 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsu
 			fresh = append(fresh, tx)
 		}
 	}
-	if err := checkStatic(fresh, r, pool); err != nil {
-		return reject, 0, err
+	recovered, err := checkStatic(fresh, r, pool)
+	if err != nil {
+		return reject, batchCounts{recovered: recovered}, err
 	}
 	whole := len(fresh) == len(txs) && rel.mark(txs)
 	res, took := ignore, 0
 	var firstErr error
 	for _, tx := range fresh {
-		switch err := pool.Add(tx); {
+		err := pool.Add(tx)
+		switch {
 		case err == nil:
 			took++
 		case errors.Is(err, rules.ErrNotAllowed):
@@ -173,6 +199,12 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsu
 				firstErr = err
 			}
 		}
+		if remembered(err) {
+			// Recovered by checkStatic above: cached in tx, not recovered again.
+			if from, serr := types.Sender(r.Signer, tx); serr == nil {
+				pool.Remember(tx.Hash(), from)
+			}
+		}
 	}
 	switch {
 	case !whole:
@@ -182,8 +214,12 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsu
 	default:
 		rel.release(txs)
 	}
-	return res, took, firstErr
+	return res, batchCounts{took: took, recovered: recovered}, firstErr
 }
+
+// batchCounts is what checking a batch cost and brought: signatures
+// recovered, transactions the pool took.
+type batchCounts struct{ recovered, took int }
 
 // batcher collects transactions into batches bounded by count and bytes and
 // hands each to publish when it is full or batchDelay after its first

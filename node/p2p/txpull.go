@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -36,9 +37,13 @@ import (
 //
 // Every few hundred milliseconds (Limits.PullInterval) a node asks the next
 // connected peer for its digest and pulls, for each sender whose next nonce
-// there is above its own, the run from its own next nonce. What it pulls
-// is checked as gossip is (static rules, senders recovered on every core)
-// and offered to the pool; what the pool takes is gossiped on.
+// there was above its own at this peer's previous digest too, the run from
+// its own next nonce up to the lower of the two. Transactions a peer held a
+// whole visit ago and this node still lacks were lost; newer ones are
+// usually on their way by gossip, and pulling them too would check each
+// signature twice. What it pulls is checked as gossip is (static rules,
+// senders recovered on every core, none the pool holds) and offered to the
+// pool; what the pool takes is gossiped on.
 const TxProtocol protocol.ID = "/arbiter/txs/1"
 
 // Request kinds of TxProtocol.
@@ -212,8 +217,13 @@ type puller struct {
 	peers    func() []peer.ID
 	interval time.Duration
 	log      *slog.Logger
-	took     func(n int)
-	next     int // round-robin position in peers
+	took     func(n int) // transactions the pool took
+	checked  func(n int) // signatures recovered
+	next     int         // round-robin position in peers
+	// prev holds each peer's digest at the previous visit, by sender: a
+	// run is pulled only up to what the peer held then. At most maxDigest
+	// senders for each connected peer.
+	prev map[peer.ID]map[common.Address]uint64
 }
 
 func (p *puller) run(ctx context.Context) {
@@ -229,6 +239,7 @@ func (p *puller) run(ctx context.Context) {
 				continue
 			}
 			p.next = (p.next + 1) % len(peers)
+			p.forgetGone(peers)
 			if err := p.round(ctx, peers[p.next]); err != nil && ctx.Err() == nil {
 				p.log.Debug("pulling transactions failed", "peer", peers[p.next], "err", err)
 			}
@@ -244,33 +255,69 @@ func (p *puller) round(ctx context.Context, pid peer.ID) error {
 	if err != nil {
 		return err
 	}
-	pulls := 0
-	for _, sn := range d {
-		if pulls == maxPullsPerPeer {
-			break
-		}
-		mine := p.pool.PendingNonce(sn.Sender)
-		if sn.Next <= mine {
-			continue
-		}
-		pulls++
-		txs, err := p.client.getTxs(ctx, pid, sn.Sender, mine, min(sn.Next-mine, maxPullTxs))
+	if p.prev == nil {
+		p.prev = make(map[peer.ID]map[common.Address]uint64)
+	}
+	runs, now := pullRuns(d, p.prev[pid], p.pool.PendingNonce)
+	p.prev[pid] = now
+	for _, run := range runs {
+		txs, err := p.client.getTxs(ctx, pid, run.Sender, run.From, run.Count)
 		if err != nil {
 			return err
 		}
-		if err := checkStatic(txs, p.rules, p.pool); err != nil {
+		txs = slices.DeleteFunc(txs, func(tx *types.Transaction) bool { return p.pool.Has(tx.Hash()) })
+		n, err := checkStatic(txs, p.rules, p.pool)
+		p.checked(n)
+		if err != nil {
 			return err
 		}
 		took := 0
 		for _, tx := range txs {
-			if from, _ := p.rules.CheckStatic(tx); from != sn.Sender {
-				return fmt.Errorf("%w: %s, asked for %s", errWrongSender, from, sn.Sender)
+			if from, _ := p.rules.CheckStatic(tx); from != run.Sender {
+				return fmt.Errorf("%w: %s, asked for %s", errWrongSender, from, run.Sender)
 			}
-			if err := p.pool.Add(tx); err == nil {
+			switch err := p.pool.Add(tx); {
+			case err == nil:
 				took++
+			case remembered(err):
+				p.pool.Remember(tx.Hash(), run.Sender)
 			}
 		}
 		p.took(took)
 	}
 	return nil
+}
+
+// pullRuns picks what to pull after a peer's digest d: for at most
+// maxPullsPerPeer senders whose next nonce at the peer is above the pool's
+// (pending) both in d and in the peer's previous digest prev, the run from
+// the pool's next nonce to the lower of the two, at most maxPullTxs. It
+// returns the runs and d by sender, the next visit's prev. A peer's first
+// digest pulls nothing: what it holds that this node lacks may be on its
+// way by gossip.
+func pullRuns(d []txpool.SenderNonce, prev map[common.Address]uint64, pending func(common.Address) uint64) ([]txRequest, map[common.Address]uint64) {
+	now := make(map[common.Address]uint64, len(d))
+	var runs []txRequest
+	for _, sn := range d {
+		now[sn.Sender] = sn.Next
+		if len(runs) == maxPullsPerPeer {
+			continue
+		}
+		held := min(sn.Next, prev[sn.Sender]) // held by the peer a visit ago
+		mine := pending(sn.Sender)
+		if held <= mine {
+			continue
+		}
+		runs = append(runs, txRequest{Kind: kindGetTxs, Sender: sn.Sender, From: mine, Count: min(held-mine, maxPullTxs)})
+	}
+	return runs, now
+}
+
+// forgetGone drops the previous digests of peers no longer connected.
+func (p *puller) forgetGone(peers []peer.ID) {
+	for pid := range p.prev {
+		if !slices.Contains(peers, pid) {
+			delete(p.prev, pid)
+		}
+	}
 }

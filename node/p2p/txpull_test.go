@@ -248,3 +248,38 @@ func TestBurstReachesEveryPool(t *testing.T) {
 		t.Fatalf("rejected batches: %v", n)
 	}
 }
+
+// TestPullRuns: a peer's first digest pulls nothing, as what it holds that
+// this node lacks is usually on its way by gossip; the next pulls, for each
+// sender still behind, up to what the peer held at the first.
+func TestPullRuns(t *testing.T) {
+	a, b, c := addrOf(t, "A"), addrOf(t, "B"), addrOf(t, "C")
+	mine := map[common.Address]uint64{a: 3, b: 5, c: 0}
+	pending := func(s common.Address) uint64 { return mine[s] }
+
+	runs, prev := pullRuns([]txpool.SenderNonce{{Sender: a, Next: 10}, {Sender: b, Next: 5}}, nil, pending)
+	if len(runs) != 0 {
+		t.Fatalf("first digest: pulled %+v, want nothing", runs)
+	}
+	runs, _ = pullRuns([]txpool.SenderNonce{{Sender: a, Next: 20}, {Sender: b, Next: 9}, {Sender: c, Next: 4}}, prev, pending)
+	want := []txRequest{{Kind: kindGetTxs, Sender: a, From: 3, Count: 7}}
+	if fmt.Sprint(runs) != fmt.Sprint(want) {
+		t.Fatalf("second digest: pulled %+v, want %+v (b was caught up, c is new)", runs, want)
+	}
+
+	// Bounds: maxPullsPerPeer senders, maxPullTxs each.
+	var d []txpool.SenderNonce
+	for i := range maxPullsPerPeer + 5 {
+		d = append(d, txpool.SenderNonce{Sender: common.Address{byte(i + 1)}, Next: 10 * maxPullTxs})
+	}
+	_, prev = pullRuns(d, nil, func(common.Address) uint64 { return 0 })
+	runs, _ = pullRuns(d, prev, func(common.Address) uint64 { return 0 })
+	if len(runs) != maxPullsPerPeer {
+		t.Fatalf("pulled %d senders, want %d", len(runs), maxPullsPerPeer)
+	}
+	for _, r := range runs {
+		if r.Count != maxPullTxs {
+			t.Fatalf("run of %d transactions, want %d", r.Count, maxPullTxs)
+		}
+	}
+}

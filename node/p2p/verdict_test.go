@@ -29,6 +29,13 @@ type fakePool struct {
 
 func (p *fakePool) Has(h common.Hash) bool          { return p.has[h] }
 func (p *fakePool) Add(tx *types.Transaction) error { return p.add(tx) }
+func (p *fakePool) Remember(h common.Hash, from common.Address) {
+	if p.senders == nil {
+		p.senders = make(map[common.Hash]common.Address)
+	}
+	p.senders[h] = from
+}
+
 func (p *fakePool) Sender(h common.Hash) (common.Address, bool) {
 	a, ok := p.senders[h]
 	return a, ok
@@ -125,7 +132,8 @@ func TestCheckTxBatch(t *testing.T) {
 				has: map[common.Hash]bool{valid.Hash(): tt.known},
 				add: func(*types.Transaction) error { offered++; return tt.poolErr },
 			}
-			res, took, err := checkTxBatch(tt.data, r, pool, nil)
+			res, c, err := checkTxBatch(tt.data, r, pool, nil)
+			took := c.took
 			if res != tt.want {
 				t.Fatalf("result: have %s (%v), want %s", resultName(res), err, resultName(tt.want))
 			}
@@ -178,6 +186,49 @@ func TestCheckTxBatchUsesKnownSenders(t *testing.T) {
 			}
 			if offered != tt.want {
 				t.Fatalf("sender offered to the pool: have %v, want %v", offered, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckTxBatchRemembersRefused: a transaction the pool refuses for a
+// reason that may pass (full, over a limit, a nonce already included)
+// comes back from other peers and the next pull; its second copy costs no
+// recovery. A non-member's does: a peer could fill the cache with them.
+func TestCheckTxBatchRemembersRefused(t *testing.T) {
+	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
+	var raws [][]byte
+	for n := range uint64(3) {
+		raw, err := transfer(t, "A", n, addrOf(t, "B")).MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, raw)
+	}
+	data, err := encodeBatch(raws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		poolErr error
+		again   int // recoveries for the second copy
+	}{
+		{"pool full", txpool.ErrPoolFull, 0},
+		{"sender's limit", txpool.ErrSenderLimit, 0},
+		{"included nonce", rules.ErrNonceTooLow, 0},
+		{"not a member", fmt.Errorf("%w: x", rules.ErrNotAllowed), 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pool := &fakePool{add: func(*types.Transaction) error { return tt.poolErr }}
+			_, first, _ := checkTxBatch(data, r, pool, nil)
+			if first.recovered != 3 || first.took != 0 {
+				t.Fatalf("first copy: recovered %d, took %d; want 3 and 0", first.recovered, first.took)
+			}
+			// Decoded again from the bytes, as a copy from the network is.
+			_, second, _ := checkTxBatch(data, r, pool, nil)
+			if second.recovered != tt.again {
+				t.Fatalf("second copy: recovered %d, want %d", second.recovered, tt.again)
 			}
 		})
 	}

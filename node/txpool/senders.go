@@ -38,3 +38,9 @@ func (s *Senders) Remember(hash common.Hash, from common.Address) { s.add(hash, 
 // Sender returns the sender of a transaction the pool admitted, by hash,
 // if its sender cache still remembers it.
 func (p *Pool) Sender(hash common.Hash) (common.Address, bool) { return p.senders.Sender(hash) }
+
+// Remember records in the pool's sender cache the sender of a transaction
+// recovered outside the pool, typically one the pool refused for a reason
+// that may pass (full, over a sender's limit, a nonce not yet reached):
+// when a peer offers it again, its signature is not recovered again.
+func (p *Pool) Remember(hash common.Hash, from common.Address) { p.senders.Remember(hash, from) }

@@ -29,6 +29,13 @@ import (
 // it; edit adjusts the genesis first.
 func startPosCluster(t *testing.T, n int, edit func(*genesis.Genesis)) ([]*Node, []*ecdsa.PrivateKey) {
 	t.Helper()
+	return startPosClusterWith(t, n, edit, nil)
+}
+
+// startPosClusterWith is startPosCluster with each member's Config
+// adjusted by cfg (member index from 0) before it starts.
+func startPosClusterWith(t *testing.T, n int, edit func(*genesis.Genesis), cfg func(int, *Config)) ([]*Node, []*ecdsa.PrivateKey) {
+	t.Helper()
 	g, keys, err := TestnetGenesis(n, genesis.EnginePoS, 0, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
@@ -43,9 +50,13 @@ func startPosCluster(t *testing.T, n int, edit func(*genesis.Genesis)) ([]*Node,
 		if _, err := Init(dir, g); err != nil {
 			t.Fatal(err)
 		}
-		nd, err := New(Config{DataDir: dir, Key: key, RPCAddr: "127.0.0.1:0", Mine: true,
+		c := Config{DataDir: dir, Key: key, RPCAddr: "127.0.0.1:0", Mine: true,
 			P2PListen: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: peers,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if cfg != nil {
+			cfg(i, &c)
+		}
+		nd, err := New(c)
 		if err != nil {
 			t.Fatalf("member %d: %v", i+1, err)
 		}

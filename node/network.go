@@ -30,6 +30,10 @@ func (n *Node) startP2P(ctx context.Context) error {
 		peers = append(peers, m.Multiaddr)
 	}
 	peers = append(peers, n.cfg.Peers...)
+	var pool p2p.Pool = n.pool
+	if n.cfg.p2pPool != nil {
+		pool = n.cfg.p2pPool(pool)
+	}
 	node, err := p2p.New(ctx, p2p.Config{
 		Key:         n.cfg.Key,
 		ListenAddrs: listen,
@@ -41,7 +45,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 		Registerer:  n.reg,
 		Consensus:   n.consensusFilter(),
 		Limits:      p2p.Limits{MaxConsensusMsg: n.maxConsensusGossip()},
-	}, n.chain, n.pool, n.admission())
+	}, n.chain, pool, n.admission())
 	if err != nil {
 		return err
 	}

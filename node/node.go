@@ -63,6 +63,11 @@ type Config struct {
 	// block is not from the future. Nil means time.Now. Tests give a node
 	// an offset clock to inject clock skew.
 	Clock func() time.Time
+
+	// p2pPool, set by tests, wraps the pool as the network layer sees it:
+	// peers' transactions are offered to it, pulls and fetches served
+	// from it.
+	p2pPool func(p2p.Pool) p2p.Pool
 }
 
 // Node is a member node: chain, pool, block producer and JSON-RPC.

@@ -198,10 +198,10 @@ type Pool interface {
 	// Sender is the sender of a transaction by hash, if the pool's sender
 	// cache knows it: gossip does not recover it again.
 	Sender(hash common.Hash) (common.Address, bool)
-	// Remember records the sender of a transaction recovered from a peer
-	// that the pool refused for a reason other than membership, so that
-	// the next copy costs a lookup, not a recovery.
-	Remember(hash common.Hash, from common.Address)
+	// RememberRefused records the sender of a transaction recovered from
+	// a peer that the pool refused for lack of room, so that the next copy
+	// costs a lookup, not a recovery.
+	RememberRefused(hash common.Hash, from common.Address)
 	SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscription
 	// PendingNonce, Digest and Range serve and steer pulling (TxProtocol).
 	PendingNonce(addr common.Address) uint64

@@ -54,20 +54,21 @@ type txPool interface {
 }
 
 // senderCache knows senders by transaction hash (*txpool.Pool's Sender
-// and Remember).
+// and RememberRefused).
 type senderCache interface {
 	Sender(hash common.Hash) (common.Address, bool)
-	Remember(hash common.Hash, from common.Address)
+	RememberRefused(hash common.Hash, from common.Address)
 }
 
 // remembered reports whether a transaction the pool refused with err
-// should have its sender remembered: refusals that may pass later (a full
-// pool, a sender's limit, a nonce not reached yet or already included)
-// bring the same transaction back from other peers or the next pull, and
-// each copy would cost a recovery. A non-member's senders are not kept: a
-// peer could fill the cache with them.
+// should have its sender remembered: a refusal for lack of room (the pool
+// full, the sender at its limit) may pass once blocks drain the pool, and
+// the same transaction comes back from other peers and the next pull, each
+// copy costing a recovery. Other refusals stay as they are (an included
+// nonce's sender was recorded by its block), and a sender the pool never
+// admitted cannot be at its limit, so non-members are not kept.
 func remembered(err error) bool {
-	return err != nil && !errors.Is(err, rules.ErrNotAllowed)
+	return errors.Is(err, txpool.ErrPoolFull) || errors.Is(err, txpool.ErrSenderLimit)
 }
 
 // encodeBatch encodes the binary transaction encodings raw as one batch.
@@ -134,12 +135,14 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (i
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < len(txs); i += workers {
-				if from, ok := knownSender(known, txs[i]); ok {
+				from, ok := knownSender(known, txs[i])
+				if ok {
 					r.KnownSender(txs[i], from)
-				} else {
-					recovered.Add(1)
 				}
 				_, errs[i] = r.CheckStatic(txs[i])
+				if !ok && (errs[i] == nil || errors.Is(errs[i], rules.ErrBadSignature)) {
+					recovered.Add(1) // the cheap checks passed, so recovery ran
+				}
 			}
 		}(w)
 	}
@@ -164,8 +167,8 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (i
 // the pool took from it goes out in this node's batches: rel hands back
 // those whose announcement was skipped. It returns how many signatures it
 // recovered and how many transactions the pool took. A transaction the
-// pool refused for a reason that may pass keeps its sender in the pool's
-// cache (remembered), so that its next copy costs no recovery.
+// pool refused for lack of room keeps its sender in the pool's cache of
+// refused senders (remembered), so that its next copy costs no recovery.
 func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsub.ValidationResult, batchCounts, error) {
 	txs, err := decodeBatch(data)
 	if err != nil {
@@ -202,7 +205,7 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsu
 		if remembered(err) {
 			// Recovered by checkStatic above: cached in tx, not recovered again.
 			if from, serr := types.Sender(r.Signer, tx); serr == nil {
-				pool.Remember(tx.Hash(), from)
+				pool.RememberRefused(tx.Hash(), from)
 			}
 		}
 	}

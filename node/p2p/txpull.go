@@ -37,11 +37,11 @@ import (
 //
 // Every few hundred milliseconds (Limits.PullInterval) a node asks the next
 // connected peer for its digest and pulls, for each sender whose next nonce
-// there was above its own at this peer's previous digest too, the run from
-// its own next nonce up to the lower of the two. Transactions a peer held a
-// whole visit ago and this node still lacks were lost; newer ones are
-// usually on their way by gossip, and pulling them too would check each
-// signature twice. What it pulls is checked as gossip is (static rules,
+// there is above its own and was at an earlier visit to this peer too (one
+// of the last four), the run from its own next nonce up to the lower of the
+// two. Transactions a peer held a visit ago and this node still lacks were
+// lost; newer ones are usually on their way by gossip, and pulling them too
+// would check each signature twice. What it pulls is checked as gossip is (static rules,
 // senders recovered on every core, none the pool holds) and offered to the
 // pool; what the pool takes is gossiped on.
 const TxProtocol protocol.ID = "/arbiter/txs/1"
@@ -220,11 +220,25 @@ type puller struct {
 	took     func(n int) // transactions the pool took
 	checked  func(n int) // signatures recovered
 	next     int         // round-robin position in peers
-	// prev holds each peer's digest at the previous visit, by sender: a
-	// run is pulled only up to what the peer held then. At most maxDigest
-	// senders for each connected peer.
-	prev map[peer.ID]map[common.Address]uint64
+	// seen holds, for each connected peer, what its digests advertised at
+	// earlier visits: a run is pulled only up to what the peer held then.
+	seen map[peer.ID]*peerSeen
 }
+
+// peerSeen is what a peer's recent digests advertised: each sender's next
+// nonce at the last visit that listed it, for senders listed in the last
+// seenVisits visits (at most seenVisits*maxDigest).
+type peerSeen struct {
+	visit uint64
+	next  map[common.Address]seenNonce
+}
+
+type seenNonce struct{ next, visit uint64 }
+
+// seenVisits is how many visits a peer's advertised nonce counts for: a
+// sender on the edge of the digest's maxDigest most recently extended may
+// miss a visit and still be pulled at the next.
+const seenVisits = 4
 
 func (p *puller) run(ctx context.Context) {
 	t := time.NewTicker(p.interval)
@@ -238,6 +252,7 @@ func (p *puller) run(ctx context.Context) {
 			if len(peers) == 0 {
 				continue
 			}
+			slices.Sort(peers) // the host lists them in map order: visit each in turn
 			p.next = (p.next + 1) % len(peers)
 			p.forgetGone(peers)
 			if err := p.round(ctx, peers[p.next]); err != nil && ctx.Err() == nil {
@@ -255,11 +270,15 @@ func (p *puller) round(ctx context.Context, pid peer.ID) error {
 	if err != nil {
 		return err
 	}
-	if p.prev == nil {
-		p.prev = make(map[peer.ID]map[common.Address]uint64)
+	if p.seen == nil {
+		p.seen = make(map[peer.ID]*peerSeen)
 	}
-	runs, now := pullRuns(d, p.prev[pid], p.pool.PendingNonce)
-	p.prev[pid] = now
+	seen := p.seen[pid]
+	if seen == nil {
+		seen = &peerSeen{next: make(map[common.Address]seenNonce)}
+		p.seen[pid] = seen
+	}
+	runs := seen.pullRuns(d, p.pool.PendingNonce)
 	for _, run := range runs {
 		txs, err := p.client.getTxs(ctx, pid, run.Sender, run.From, run.Count)
 		if err != nil {
@@ -280,7 +299,7 @@ func (p *puller) round(ctx context.Context, pid peer.ID) error {
 			case err == nil:
 				took++
 			case remembered(err):
-				p.pool.Remember(tx.Hash(), run.Sender)
+				p.pool.RememberRefused(tx.Hash(), run.Sender)
 			}
 		}
 		p.took(took)
@@ -288,36 +307,47 @@ func (p *puller) round(ctx context.Context, pid peer.ID) error {
 	return nil
 }
 
-// pullRuns picks what to pull after a peer's digest d: for at most
+// pullRuns records a peer's digest d and picks what to pull: for at most
 // maxPullsPerPeer senders whose next nonce at the peer is above the pool's
-// (pending) both in d and in the peer's previous digest prev, the run from
-// the pool's next nonce to the lower of the two, at most maxPullTxs. It
-// returns the runs and d by sender, the next visit's prev. A peer's first
-// digest pulls nothing: what it holds that this node lacks may be on its
-// way by gossip.
-func pullRuns(d []txpool.SenderNonce, prev map[common.Address]uint64, pending func(common.Address) uint64) ([]txRequest, map[common.Address]uint64) {
-	now := make(map[common.Address]uint64, len(d))
+// (pending) both in d and at an earlier visit (seenVisits), the run from
+// the pool's next nonce to the lower of the two, at most maxPullTxs. A
+// sender the peer lists for the first time pulls nothing: what it holds
+// that this node lacks may be on its way by gossip.
+func (s *peerSeen) pullRuns(d []txpool.SenderNonce, pending func(common.Address) uint64) []txRequest {
+	s.visit++
 	var runs []txRequest
 	for _, sn := range d {
-		now[sn.Sender] = sn.Next
-		if len(runs) == maxPullsPerPeer {
+		before, ok := s.next[sn.Sender]
+		s.next[sn.Sender] = seenNonce{next: sn.Next, visit: s.visit}
+		if !ok || len(runs) == maxPullsPerPeer {
 			continue
 		}
-		held := min(sn.Next, prev[sn.Sender]) // held by the peer a visit ago
+		held := min(sn.Next, before.next) // held by the peer a visit ago
 		mine := pending(sn.Sender)
 		if held <= mine {
 			continue
 		}
 		runs = append(runs, txRequest{Kind: kindGetTxs, Sender: sn.Sender, From: mine, Count: min(held-mine, maxPullTxs)})
 	}
-	return runs, now
+	s.age()
+	return runs
 }
 
-// forgetGone drops the previous digests of peers no longer connected.
+// age forgets senders not listed in the last seenVisits visits: at most
+// seenVisits*maxDigest remain.
+func (s *peerSeen) age() {
+	for a, e := range s.next {
+		if e.visit+seenVisits <= s.visit {
+			delete(s.next, a)
+		}
+	}
+}
+
+// forgetGone drops what peers no longer connected advertised.
 func (p *puller) forgetGone(peers []peer.ID) {
-	for pid := range p.prev {
+	for pid := range p.seen {
 		if !slices.Contains(peers, pid) {
-			delete(p.prev, pid)
+			delete(p.seen, pid)
 		}
 	}
 }

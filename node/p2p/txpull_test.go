@@ -51,6 +51,12 @@ func TestPullDeliversWithoutGossip(t *testing.T) {
 			t.Fatalf("transaction %x missing", tx.Hash())
 		}
 	}
+	// Each pulled from A or from the other, each signature checked once.
+	for _, n := range []*testNode{b, c} {
+		if have := counterValue(n.metrics.recovered); have != float64(len(burst)) {
+			t.Fatalf("signatures recovered: have %v, want %d", have, len(burst))
+		}
+	}
 
 	// A block of the pooled transactions, as bytes from the network.
 	blk := a.tc.mine(a.tc.chain.CurrentBlock(), a.tc.pool.Pending(), 1)
@@ -249,31 +255,50 @@ func TestBurstReachesEveryPool(t *testing.T) {
 	}
 }
 
-// TestPullRuns: a peer's first digest pulls nothing, as what it holds that
-// this node lacks is usually on its way by gossip; the next pulls, for each
-// sender still behind, up to what the peer held at the first.
+// TestPullRuns: a sender a peer lists for the first time pulls nothing, as
+// what it holds that this node lacks is usually on its way by gossip; at a
+// later visit it pulls, for each sender still behind, up to what the peer
+// held before. A sender missing from a visit's digest still counts at the
+// next; one missing for seenVisits visits starts over.
 func TestPullRuns(t *testing.T) {
 	a, b, c := addrOf(t, "A"), addrOf(t, "B"), addrOf(t, "C")
 	mine := map[common.Address]uint64{a: 3, b: 5, c: 0}
 	pending := func(s common.Address) uint64 { return mine[s] }
+	s := &peerSeen{next: make(map[common.Address]seenNonce)}
 
-	runs, prev := pullRuns([]txpool.SenderNonce{{Sender: a, Next: 10}, {Sender: b, Next: 5}}, nil, pending)
-	if len(runs) != 0 {
+	if runs := s.pullRuns([]txpool.SenderNonce{{Sender: a, Next: 10}, {Sender: b, Next: 5}}, pending); len(runs) != 0 {
 		t.Fatalf("first digest: pulled %+v, want nothing", runs)
 	}
-	runs, _ = pullRuns([]txpool.SenderNonce{{Sender: a, Next: 20}, {Sender: b, Next: 9}, {Sender: c, Next: 4}}, prev, pending)
+	runs := s.pullRuns([]txpool.SenderNonce{{Sender: a, Next: 20}, {Sender: b, Next: 9}, {Sender: c, Next: 4}}, pending)
 	want := []txRequest{{Kind: kindGetTxs, Sender: a, From: 3, Count: 7}}
 	if fmt.Sprint(runs) != fmt.Sprint(want) {
 		t.Fatalf("second digest: pulled %+v, want %+v (b was caught up, c is new)", runs, want)
 	}
+	// c missing from one digest still pulls at the next, up to 4.
+	s.pullRuns(nil, pending)
+	runs = s.pullRuns([]txpool.SenderNonce{{Sender: c, Next: 6}}, pending)
+	want = []txRequest{{Kind: kindGetTxs, Sender: c, From: 0, Count: 4}}
+	if fmt.Sprint(runs) != fmt.Sprint(want) {
+		t.Fatalf("after a missed visit: pulled %+v, want %+v", runs, want)
+	}
+	// a, unlisted for seenVisits visits, is forgotten.
+	for range seenVisits {
+		s.pullRuns(nil, pending)
+	}
+	if runs := s.pullRuns([]txpool.SenderNonce{{Sender: a, Next: 30}}, pending); len(runs) != 0 {
+		t.Fatalf("a sender forgotten: pulled %+v, want nothing", runs)
+	}
 
-	// Bounds: maxPullsPerPeer senders, maxPullTxs each.
+	// Bounds: maxPullsPerPeer senders, maxPullTxs each; the senders beyond
+	// the cap are recorded, to be pulled at a later visit.
 	var d []txpool.SenderNonce
 	for i := range maxPullsPerPeer + 5 {
 		d = append(d, txpool.SenderNonce{Sender: common.Address{byte(i + 1)}, Next: 10 * maxPullTxs})
 	}
-	_, prev = pullRuns(d, nil, func(common.Address) uint64 { return 0 })
-	runs, _ = pullRuns(d, prev, func(common.Address) uint64 { return 0 })
+	s = &peerSeen{next: make(map[common.Address]seenNonce)}
+	zero := func(common.Address) uint64 { return 0 }
+	s.pullRuns(d, zero)
+	runs = s.pullRuns(d, zero)
 	if len(runs) != maxPullsPerPeer {
 		t.Fatalf("pulled %d senders, want %d", len(runs), maxPullsPerPeer)
 	}
@@ -281,5 +306,18 @@ func TestPullRuns(t *testing.T) {
 		if r.Count != maxPullTxs {
 			t.Fatalf("run of %d transactions, want %d", r.Count, maxPullTxs)
 		}
+	}
+	if len(s.next) != len(d) {
+		t.Fatalf("recorded %d senders of %d listed", len(s.next), len(d))
+	}
+	for i := range seenVisits * 2 {
+		var many []txpool.SenderNonce
+		for j := range maxDigest {
+			many = append(many, txpool.SenderNonce{Sender: common.Address{0xf0, byte(i), byte(j)}, Next: 1})
+		}
+		s.pullRuns(many, zero)
+	}
+	if len(s.next) > seenVisits*maxDigest {
+		t.Fatalf("recorded %d senders, bound %d", len(s.next), seenVisits*maxDigest)
 	}
 }

@@ -29,7 +29,7 @@ type fakePool struct {
 
 func (p *fakePool) Has(h common.Hash) bool          { return p.has[h] }
 func (p *fakePool) Add(tx *types.Transaction) error { return p.add(tx) }
-func (p *fakePool) Remember(h common.Hash, from common.Address) {
+func (p *fakePool) RememberRefused(h common.Hash, from common.Address) {
 	if p.senders == nil {
 		p.senders = make(map[common.Hash]common.Address)
 	}
@@ -191,10 +191,11 @@ func TestCheckTxBatchUsesKnownSenders(t *testing.T) {
 	}
 }
 
-// TestCheckTxBatchRemembersRefused: a transaction the pool refuses for a
-// reason that may pass (full, over a limit, a nonce already included)
-// comes back from other peers and the next pull; its second copy costs no
-// recovery. A non-member's does: a peer could fill the cache with them.
+// TestCheckTxBatchRemembersRefused: a transaction the pool refuses for
+// lack of room (full, the sender at its limit) comes back from other peers
+// and the next pull; its second copy costs no recovery. Other refusals are
+// not remembered: an included nonce's sender was recorded by its block, and
+// an underpriced or non-member transaction may come from anyone.
 func TestCheckTxBatchRemembersRefused(t *testing.T) {
 	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
 	var raws [][]byte
@@ -216,7 +217,9 @@ func TestCheckTxBatchRemembersRefused(t *testing.T) {
 	}{
 		{"pool full", txpool.ErrPoolFull, 0},
 		{"sender's limit", txpool.ErrSenderLimit, 0},
-		{"included nonce", rules.ErrNonceTooLow, 0},
+		{"sender's future limit", txpool.ErrFutureLimit, 0},
+		{"included nonce: recorded by its block", rules.ErrNonceTooLow, 3},
+		{"underpriced: before membership is known", txpool.ErrUnderpriced, 3},
 		{"not a member", fmt.Errorf("%w: x", rules.ErrNotAllowed), 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/arbiter-chain/arbiter/node/rules"
@@ -38,5 +39,35 @@ func TestSenderRemembered(t *testing.T) {
 				t.Fatalf("sender: have %v, want %v", from, want)
 			}
 		})
+	}
+}
+
+// TestRefusedSendersApart: the senders of refused transactions a node keeps
+// (RememberRefused) live in a cache of their own. A member can make the
+// pool refuse as many transactions as it likes; remembering them must not
+// push out the senders of admitted transactions, which block validation
+// counts on.
+func TestRefusedSendersApart(t *testing.T) {
+	s := NewSenders(16)
+	var admitted []common.Hash
+	for i := range 16 {
+		h := common.Hash{1, byte(i)}
+		s.add(h, common.Address{byte(i)})
+		admitted = append(admitted, h)
+	}
+	for i := range 10 * refusedSenders {
+		s.RememberRefused(common.Hash{2, byte(i >> 16), byte(i >> 8), byte(i)}, common.Address{0xee})
+	}
+	for i, h := range admitted {
+		if from, ok := s.Sender(h); !ok || from != (common.Address{byte(i)}) {
+			t.Fatalf("admitted sender %d: have %v %v after a flood of refusals", i, from, ok)
+		}
+	}
+	last := 10*refusedSenders - 1
+	if _, ok := s.Sender(common.Hash{2, byte(last >> 16), byte(last >> 8), byte(last)}); !ok {
+		t.Fatal("the newest refused sender is not known")
+	}
+	if _, ok := s.Sender(common.Hash{2, 0, 0, 0}); ok {
+		t.Fatal("the refused cache is not bounded")
 	}
 }

@@ -3,7 +3,8 @@
 # one-validator Arbiter network and a four-validator Arbiter network (load
 # into one node, and spread over all four), on loopback, each on a fresh
 # chain per run, and prints the median of the runs for each. Not part of CI:
-# a measurement, documented in docs/BENCHMARKS.md.
+# a measurement, documented in docs/BENCHMARKS.md. Each Arbiter node's
+# metrics after each run are kept in DIR/metrics.
 #
 #   .ci/bench-compare.sh --geth /path/to/geth [--runs 3] [--senders 20]
 #       [--per-sender 1000] [--batch 1] [--only geth,one,four,four-spread]
@@ -135,6 +136,13 @@ run_arbiter() {
   else
     bench "$label" "$run" --rpc "ws://$first/ws" --funder "$dir/member1/key" --pids "$procs"
   fi
+  # Each node's Prometheus metrics after the run (signatures recovered,
+  # transactions fetched, rounds, ...), for reading what the load cost.
+  mkdir -p "$out/metrics"
+  for i in $(seq 1 "$members"); do
+    curl -s -m 2 "http://127.0.0.1:$((base + members + i))/metrics" \
+      >"$out/metrics/$label-$run-node$i.txt" || true
+  done
   cleanup
 }
 

@@ -198,10 +198,6 @@ type Pool interface {
 	// Sender is the sender of a transaction by hash, if the pool's sender
 	// cache knows it: gossip does not recover it again.
 	Sender(hash common.Hash) (common.Address, bool)
-	// RememberRefused records the sender of a transaction recovered from
-	// a peer that the pool refused for lack of room, so that the next copy
-	// costs a lookup, not a recovery.
-	RememberRefused(hash common.Hash, from common.Address)
 	SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscription
 	// PendingNonce, Digest and Range serve and steer pulling (TxProtocol).
 	PendingNonce(addr common.Address) uint64

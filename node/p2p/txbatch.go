@@ -53,22 +53,11 @@ type txPool interface {
 	senderCache
 }
 
-// senderCache knows senders by transaction hash (*txpool.Pool's Sender
-// and RememberRefused).
+// senderCache knows senders by transaction hash (*txpool.Pool's Sender):
+// those of admitted transactions, of valid blocks' and of transactions
+// refused for lack of room (the pool records them).
 type senderCache interface {
 	Sender(hash common.Hash) (common.Address, bool)
-	RememberRefused(hash common.Hash, from common.Address)
-}
-
-// remembered reports whether a transaction the pool refused with err
-// should have its sender remembered: a refusal for lack of room (the pool
-// full, the sender at its limit) may pass once blocks drain the pool, and
-// the same transaction comes back from other peers and the next pull, each
-// copy costing a recovery. Other refusals stay as they are (an included
-// nonce's sender was recorded by its block), and a sender the pool never
-// admitted cannot be at its limit, so non-members are not kept.
-func remembered(err error) bool {
-	return errors.Is(err, txpool.ErrPoolFull) || errors.Is(err, txpool.ErrSenderLimit)
 }
 
 // encodeBatch encodes the binary transaction encodings raw as one batch.
@@ -166,9 +155,7 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (i
 // in this node's own batches. Any other batch is at best ignored, and what
 // the pool took from it goes out in this node's batches: rel hands back
 // those whose announcement was skipped. It returns how many signatures it
-// recovered and how many transactions the pool took. A transaction the
-// pool refused for lack of room keeps its sender in the pool's cache of
-// refused senders (remembered), so that its next copy costs no recovery.
+// recovered and how many transactions the pool took.
 func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsub.ValidationResult, batchCounts, error) {
 	txs, err := decodeBatch(data)
 	if err != nil {
@@ -188,8 +175,7 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsu
 	res, took := ignore, 0
 	var firstErr error
 	for _, tx := range fresh {
-		err := pool.Add(tx)
-		switch {
+		switch err := pool.Add(tx); {
 		case err == nil:
 			took++
 		case errors.Is(err, rules.ErrNotAllowed):
@@ -200,12 +186,6 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsu
 			// limit: depends on state the sending peer may not share.
 			if firstErr == nil {
 				firstErr = err
-			}
-		}
-		if remembered(err) {
-			// Recovered by checkStatic above: cached in tx, not recovered again.
-			if from, serr := types.Sender(r.Signer, tx); serr == nil {
-				pool.RememberRefused(tx.Hash(), from)
 			}
 		}
 	}

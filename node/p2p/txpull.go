@@ -295,11 +295,8 @@ func (p *puller) round(ctx context.Context, pid peer.ID) error {
 			if from, _ := p.rules.CheckStatic(tx); from != run.Sender {
 				return fmt.Errorf("%w: %s, asked for %s", errWrongSender, from, run.Sender)
 			}
-			switch err := p.pool.Add(tx); {
-			case err == nil:
+			if err := p.pool.Add(tx); err == nil {
 				took++
-			case remembered(err):
-				p.pool.RememberRefused(tx.Hash(), run.Sender)
 			}
 		}
 		p.took(took)

@@ -29,13 +29,6 @@ type fakePool struct {
 
 func (p *fakePool) Has(h common.Hash) bool          { return p.has[h] }
 func (p *fakePool) Add(tx *types.Transaction) error { return p.add(tx) }
-func (p *fakePool) RememberRefused(h common.Hash, from common.Address) {
-	if p.senders == nil {
-		p.senders = make(map[common.Hash]common.Address)
-	}
-	p.senders[h] = from
-}
-
 func (p *fakePool) Sender(h common.Hash) (common.Address, bool) {
 	a, ok := p.senders[h]
 	return a, ok
@@ -186,52 +179,6 @@ func TestCheckTxBatchUsesKnownSenders(t *testing.T) {
 			}
 			if offered != tt.want {
 				t.Fatalf("sender offered to the pool: have %v, want %v", offered, tt.want)
-			}
-		})
-	}
-}
-
-// TestCheckTxBatchRemembersRefused: a transaction the pool refuses for
-// lack of room (full, the sender at its limit) comes back from other peers
-// and the next pull; its second copy costs no recovery. Other refusals are
-// not remembered: an included nonce's sender was recorded by its block, and
-// an underpriced or non-member transaction may come from anyone.
-func TestCheckTxBatchRemembersRefused(t *testing.T) {
-	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
-	var raws [][]byte
-	for n := range uint64(3) {
-		raw, err := transfer(t, "A", n, addrOf(t, "B")).MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raws = append(raws, raw)
-	}
-	data, err := encodeBatch(raws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		name    string
-		poolErr error
-		again   int // recoveries for the second copy
-	}{
-		{"pool full", txpool.ErrPoolFull, 0},
-		{"sender's limit", txpool.ErrSenderLimit, 0},
-		{"sender's future limit", txpool.ErrFutureLimit, 0},
-		{"included nonce: recorded by its block", rules.ErrNonceTooLow, 3},
-		{"underpriced: before membership is known", txpool.ErrUnderpriced, 3},
-		{"not a member", fmt.Errorf("%w: x", rules.ErrNotAllowed), 3},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			pool := &fakePool{add: func(*types.Transaction) error { return tt.poolErr }}
-			_, first, _ := checkTxBatch(data, r, pool, nil)
-			if first.recovered != 3 || first.took != 0 {
-				t.Fatalf("first copy: recovered %d, took %d; want 3 and 0", first.recovered, first.took)
-			}
-			// Decoded again from the bytes, as a copy from the network is.
-			_, second, _ := checkTxBatch(data, r, pool, nil)
-			if second.recovered != tt.again {
-				t.Fatalf("second copy: recovered %d, want %d", second.recovered, tt.again)
 			}
 		})
 	}

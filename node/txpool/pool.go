@@ -172,10 +172,17 @@ func (p *Pool) setHead(head *types.Header, st *state.StateDB) bool {
 // non-executable transaction may only evict non-executable ones, by the same
 // fair-share rule. Evicted transactions are not announced.
 func (p *Pool) Add(tx *types.Transaction) error {
-	if p.Has(tx.Hash()) {
+	hash := tx.Hash()
+	if p.Has(hash) {
 		return ErrAlreadyKnown
 	}
-	// Signature recovery is the expensive part; keep it out of the lock.
+	// Signature recovery is the expensive part; keep it out of the lock,
+	// and skip it for a transaction whose sender the cache knows: one a
+	// valid block carried, or one refused for lack of room and offered
+	// again (a client's retry, a peer's copy, the next pull).
+	if known, ok := p.senders.Sender(hash); ok {
+		p.rules.KnownSender(tx, known)
+	}
 	from, err := p.rules.CheckStatic(tx)
 	if err != nil {
 		return err
@@ -184,9 +191,12 @@ func (p *Pool) Add(tx *types.Transaction) error {
 	err = p.add(tx, from)
 	p.mu.Unlock()
 	if err != nil {
+		if errors.Is(err, ErrPoolFull) || errors.Is(err, ErrSenderLimit) {
+			p.senders.RememberRefused(hash, from)
+		}
 		return err
 	}
-	p.senders.add(tx.Hash(), from)
+	p.senders.add(hash, from)
 	p.feed.Send([]*types.Transaction{tx})
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 const minSenders = 1 << 14
 
 // refusedSenders is how many senders of refused transactions the cache
-// keeps apart (Pool.Remember).
+// keeps apart (Senders.RememberRefused).
 const refusedSenders = 1 << 12
 
 // Senders remembers, by transaction hash, the senders of transactions a
@@ -18,10 +18,13 @@ const refusedSenders = 1 << 12
 // satisfies chain.SenderCache), so that each transaction's signature is
 // recovered once per node. A hash commits to the signature, so the sender
 // it names is the one recovery would give. Senders of transactions the
-// pool refused for lack of room are kept apart, in a smaller cache of their
-// own (RememberRefused): a member can make the pool refuse as many
+// pool refused for lack of room (ErrPoolFull, ErrSenderLimit) are kept
+// apart, in a smaller cache of their own (RememberRefused): they are
+// offered again, by the client retrying and by peers, and each copy would
+// cost a recovery. A member can make the pool refuse as many
 // transactions as it likes, and those must not push out the senders of
-// admitted ones. It is safe for concurrent use.
+// admitted ones (Pool.Add records them itself). It is safe for concurrent
+// use.
 type Senders struct {
 	cache   *lru.Cache[common.Hash, common.Address]
 	refused *lru.Cache[common.Hash, common.Address]
@@ -60,12 +63,3 @@ func (s *Senders) RememberRefused(hash common.Hash, from common.Address) { s.ref
 // Sender returns the sender of a transaction by hash, if the pool's sender
 // cache still remembers it.
 func (p *Pool) Sender(hash common.Hash) (common.Address, bool) { return p.senders.Sender(hash) }
-
-// RememberRefused records the sender of a transaction recovered outside
-// the pool that the pool refused for lack of room (ErrPoolFull,
-// ErrSenderLimit): it comes back from other peers and the next pull, and
-// its next copy should cost a lookup, not a recovery. The entries live in
-// a cache of their own, so refusals cannot push out admitted senders.
-func (p *Pool) RememberRefused(hash common.Hash, from common.Address) {
-	p.senders.RememberRefused(hash, from)
-}

@@ -71,3 +71,51 @@ func TestRefusedSendersApart(t *testing.T) {
 		t.Fatal("the refused cache is not bounded")
 	}
 }
+
+// TestAddRemembersRefused: a transaction refused for lack of room keeps its
+// recovered sender, in the cache of refused senders, since the client
+// retries it and peers offer it again; a refusal of another kind does not.
+func TestAddRemembersRefused(t *testing.T) {
+	e := newEnv(t, 0)
+	p := e.pool(Config{MaxPerSender: 1})
+	if err := p.Add(sign(t, e.alice, legacy(0, 1))); err != nil {
+		t.Fatal(err)
+	}
+	over := sign(t, e.alice, legacy(1, 1))
+	if err := p.Add(over); !errors.Is(err, ErrSenderLimit) {
+		t.Fatalf("add over the limit: %v", err)
+	}
+	if from, ok := p.Sender(over.Hash()); !ok || from != addrOf(e.alice) {
+		t.Fatalf("refused for lack of room: sender %v known %v, want alice", from, ok)
+	}
+	outsider := sign(t, e.eve, legacy(0, 1))
+	if err := p.Add(outsider); !errors.Is(err, rules.ErrNotAllowed) {
+		t.Fatalf("add an outsider's: %v", err)
+	}
+	if _, ok := p.Sender(outsider.Hash()); ok {
+		t.Fatal("an outsider's refused transaction has its sender remembered")
+	}
+}
+
+// TestAddUsesKnownSender: a transaction whose sender the cache knows by
+// hash is not recovered again. The entry here names another account than
+// the signature's (eve, not allowed, for alice's transaction), so the
+// refusal shows which path was taken; a real cache only holds senders
+// recovered from the same hash.
+func TestAddUsesKnownSender(t *testing.T) {
+	e := newEnv(t, 0)
+	p := e.pool(Config{})
+	tx := sign(t, e.alice, legacy(0, 1))
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyOf := new(types.Transaction) // as from the network: no cached sender
+	if err := copyOf.UnmarshalBinary(raw); err != nil {
+		t.Fatal(err)
+	}
+	p.senders.RememberRefused(tx.Hash(), addrOf(e.eve))
+	if err := p.Add(copyOf); !errors.Is(err, rules.ErrNotAllowed) {
+		t.Fatalf("add with a known sender: have %v, want %v (the cache was not asked)", err, rules.ErrNotAllowed)
+	}
+}

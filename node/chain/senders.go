@@ -8,8 +8,9 @@ import (
 )
 
 // SenderCache knows the senders of transactions recovered before, by
-// transaction hash; *txpool.Pool satisfies it with the senders of the
-// transactions it admitted. A hash commits to the signature, so a sender
+// transaction hash; *txpool.Senders satisfies it with the senders of the
+// transactions its pool admitted or refused for lack of room, and of valid
+// blocks'. A hash commits to the signature, so a sender
 // found by hash is the one recovery would give, under the same chain id.
 // Implementations must be safe for concurrent use.
 type SenderCache interface {

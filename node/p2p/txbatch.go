@@ -111,8 +111,9 @@ func knownSender(known senderCache, tx *types.Transaction) (common.Address, bool
 // checkStatic checks the static rules of txs, recovering their senders
 // (cached in each transaction) on every core. A sender the node already
 // knows by transaction hash (known; nil: none) is not recovered again: a
-// transaction this node executed in a block before its gossip arrived has
-// its sender in the pool's cache (chain.SenderRecorder). It returns the
+// transaction this node executed in a block before its gossip arrived, or
+// one its pool refused for lack of room, has its sender in the pool's
+// cache. It returns the
 // first error in batch order, and how many senders it recovered.
 func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (int, error) {
 	errs := make([]error, len(txs))

@@ -315,6 +315,9 @@ func (s *peerSeen) pullRuns(d []txpool.SenderNonce, pending func(common.Address)
 	var runs []txRequest
 	for _, sn := range d {
 		before, ok := s.next[sn.Sender]
+		if ok && before.visit == s.visit {
+			continue // listed twice in one digest: the first counts
+		}
 		s.next[sn.Sender] = seenNonce{next: sn.Next, visit: s.visit}
 		if !ok || len(runs) == maxPullsPerPeer {
 			continue

@@ -281,12 +281,22 @@ func TestPullRuns(t *testing.T) {
 	if fmt.Sprint(runs) != fmt.Sprint(want) {
 		t.Fatalf("after a missed visit: pulled %+v, want %+v", runs, want)
 	}
-	// a, unlisted for seenVisits visits, is forgotten.
-	for range seenVisits {
+	// c, unlisted for seenVisits-1 visits, still pulls; a, unlisted for
+	// seenVisits, is forgotten.
+	for range seenVisits - 1 {
 		s.pullRuns(nil, pending)
 	}
+	if runs := s.pullRuns([]txpool.SenderNonce{{Sender: c, Next: 6}}, pending); len(runs) != 1 {
+		t.Fatalf("a sender unlisted for %d visits: pulled %+v, want one run", seenVisits-1, runs)
+	}
 	if runs := s.pullRuns([]txpool.SenderNonce{{Sender: a, Next: 30}}, pending); len(runs) != 0 {
-		t.Fatalf("a sender forgotten: pulled %+v, want nothing", runs)
+		t.Fatalf("a sender unlisted for %d visits: pulled %+v, want nothing", seenVisits, runs)
+	}
+	// A sender listed twice in one digest counts once: its first listing
+	// pulls nothing.
+	d2 := addrOf(t, "D")
+	if runs := s.pullRuns([]txpool.SenderNonce{{Sender: d2, Next: 5}, {Sender: d2, Next: 5}}, pending); len(runs) != 0 {
+		t.Fatalf("a sender listed twice on first sight: pulled %+v, want nothing", runs)
 	}
 
 	// Bounds: maxPullsPerPeer senders, maxPullTxs each; the senders beyond

@@ -53,7 +53,8 @@ type Config struct {
 	// becoming executable before it is dropped (DefaultFutureHeads).
 	FutureHeads int
 	// Senders receives the sender of every admitted transaction, for block
-	// validation to reuse (nil: a cache of its own, of twice MaxTxs).
+	// validation to reuse, and keeps apart those of transactions refused for
+	// lack of room (nil: a cache of its own, of twice MaxTxs).
 	Senders *Senders
 }
 

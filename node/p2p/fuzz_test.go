@@ -60,7 +60,7 @@ func FuzzGossipBatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var pooled []*types.Transaction
 		pool := &fakePool{add: func(tx *types.Transaction) error { pooled = append(pooled, tx); return nil }}
-		res, c, err := checkTxBatch(data, r, pool, nil)
+		res, c, err := checkTxBatch(data, r, pool, nil, nil)
 		took := c.took
 		switch res {
 		case ignore, accept:

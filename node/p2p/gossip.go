@@ -217,7 +217,7 @@ func (n *Node) checkTxMsg(data []byte, _ common.Address) (pubsub.ValidationResul
 	if n.cfg.dropTxGossip {
 		return ignore, nil, errDropped
 	}
-	res, c, err := checkTxBatch(data, n.cfg.Rules, n.pool, n.relayed)
+	res, c, err := checkTxBatch(data, n.cfg.Rules, n.pool, n.relayed, n.claims)
 	n.metrics.gossipTxs(c.took)
 	n.metrics.recoveredTxs(c.recovered)
 	if res == accept {

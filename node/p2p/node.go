@@ -71,6 +71,9 @@ type Node struct {
 	// are, and those to announce after all (publishTxs).
 	relayed *relayed
 	again   chan []*types.Transaction
+	// claims keeps concurrent checks of peers' batches from recovering
+	// the same transaction's sender twice.
+	claims  *claims
 	targets []peer.AddrInfo
 	seen    *lru.Cache[common.Hash, struct{}]
 	conns   levent.Subscription
@@ -135,6 +138,7 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 		blocks: newBlockChecker(c, cfg.Engine, members),
 		again:  make(chan []*types.Transaction, eventBuffer),
 	}
+	n.claims = newClaims()
 	n.relayed = newRelayed(func(txs []*types.Transaction) {
 		select {
 		case n.again <- txs:

@@ -157,48 +157,141 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (i
 // the pool took from it goes out in this node's batches: rel hands back
 // those whose announcement was skipped. It returns how many signatures it
 // recovered and how many transactions the pool took.
-func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed) (pubsub.ValidationResult, batchCounts, error) {
+func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *claims) (pubsub.ValidationResult, batchCounts, error) {
 	txs, err := decodeBatch(data)
 	if err != nil {
 		return reject, batchCounts{}, err
 	}
-	fresh := make([]*types.Transaction, 0, len(txs))
-	for _, tx := range txs {
-		if !pool.Has(tx.Hash()) {
-			fresh = append(fresh, tx)
-		}
-	}
+	fresh := notPooled(txs, pool)
+	// Transactions another batch is checking right now are left to it;
+	// they are looked at again once this batch's own are done.
+	fresh, later, wait := cl.take(fresh)
 	recovered, err := checkStatic(fresh, r, pool)
 	if err != nil {
+		cl.release(fresh)
 		return reject, batchCounts{recovered: recovered}, err
 	}
-	whole := len(fresh) == len(txs) && rel.mark(txs)
-	res, took := ignore, 0
-	var firstErr error
-	for _, tx := range fresh {
-		switch err := pool.Add(tx); {
-		case err == nil:
-			took++
-		case errors.Is(err, rules.ErrNotAllowed):
-			res, firstErr = reject, err
-		case errors.Is(err, txpool.ErrAlreadyKnown):
-		default:
-			// A replay of an included nonce, unaffordable or over a pool
-			// limit: depends on state the sending peer may not share.
-			if firstErr == nil {
-				firstErr = err
-			}
+	whole := len(fresh) == len(txs) && rel.mark(txs) // before the pool announces them
+	o := addAll(fresh, pool)
+	cl.release(fresh)
+	if len(later) > 0 {
+		for _, ch := range wait {
+			<-ch
+		}
+		later = notPooled(later, pool)
+		n, err := checkStatic(later, r, pool)
+		recovered += n
+		if err != nil {
+			return reject, batchCounts{recovered: recovered, took: o.took}, err
+		}
+		l := addAll(later, pool)
+		o.took += l.took
+		if o.res != reject {
+			o.res = l.res
+		}
+		if o.firstErr == nil {
+			o.firstErr = l.firstErr
 		}
 	}
 	switch {
 	case !whole:
-	case res == ignore && took == len(txs):
+	case o.res == ignore && o.took == len(txs):
 		rel.settle(txs)
-		res = accept
+		o.res = accept
 	default:
 		rel.release(txs)
 	}
-	return res, batchCounts{took: took, recovered: recovered}, firstErr
+	return o.res, batchCounts{took: o.took, recovered: recovered}, o.firstErr
+}
+
+// notPooled returns the transactions of txs the pool does not hold.
+func notPooled(txs []*types.Transaction, pool txPool) []*types.Transaction {
+	out := make([]*types.Transaction, 0, len(txs))
+	for _, tx := range txs {
+		if !pool.Has(tx.Hash()) {
+			out = append(out, tx)
+		}
+	}
+	return out
+}
+
+// added is what offering transactions to the pool did.
+type added struct {
+	res      pubsub.ValidationResult // ignore, or reject for a non-member's
+	took     int                     // transactions the pool took
+	firstErr error                   // the first refusal
+}
+
+// addAll offers txs, which passed the static rules, to the pool.
+func addAll(txs []*types.Transaction, pool txPool) added {
+	a := added{res: ignore}
+	for _, tx := range txs {
+		switch err := pool.Add(tx); {
+		case err == nil:
+			a.took++
+		case errors.Is(err, rules.ErrNotAllowed):
+			a.res, a.firstErr = reject, err
+		case errors.Is(err, txpool.ErrAlreadyKnown):
+		default:
+			// A replay of an included nonce, unaffordable or over a pool
+			// limit: depends on state the sending peer may not share.
+			if a.firstErr == nil {
+				a.firstErr = err
+			}
+		}
+	}
+	return a
+}
+
+// claims lets only one of the concurrent checks of peers' batches (pubsub
+// validates them in parallel) recover a transaction's sender. A batch
+// holding transactions another batch is checking finishes its own first,
+// releasing them, then waits for the others' and looks at theirs again:
+// by then the pool holds them, or its cache knows their senders, or (the
+// other batch was refused) they are checked here. Waiting while holding
+// nothing, no two batches wait for each other. A nil *claims claims
+// nothing.
+type claims struct {
+	mu sync.Mutex
+	m  map[common.Hash]chan struct{}
+}
+
+func newClaims() *claims { return &claims{m: make(map[common.Hash]chan struct{})} }
+
+// take claims those of txs no other check holds and returns them, the rest,
+// and the channels that close when the rest are released.
+func (c *claims) take(txs []*types.Transaction) (mine, others []*types.Transaction, wait []chan struct{}) {
+	if c == nil || len(txs) == 0 {
+		return txs, nil, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mine = txs[:0:0]
+	for _, tx := range txs {
+		if ch, ok := c.m[tx.Hash()]; ok {
+			others = append(others, tx)
+			wait = append(wait, ch)
+			continue
+		}
+		c.m[tx.Hash()] = make(chan struct{})
+		mine = append(mine, tx)
+	}
+	return mine, others, wait
+}
+
+// release ends the claims on txs, taken by take.
+func (c *claims) release(txs []*types.Transaction) {
+	if c == nil || len(txs) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, tx := range txs {
+		if ch, ok := c.m[tx.Hash()]; ok {
+			close(ch)
+			delete(c.m, tx.Hash())
+		}
+	}
 }
 
 // batchCounts is what checking a batch cost and brought: signatures

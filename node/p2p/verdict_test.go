@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,7 +127,7 @@ func TestCheckTxBatch(t *testing.T) {
 				has: map[common.Hash]bool{valid.Hash(): tt.known},
 				add: func(*types.Transaction) error { offered++; return tt.poolErr },
 			}
-			res, c, err := checkTxBatch(tt.data, r, pool, nil)
+			res, c, err := checkTxBatch(tt.data, r, pool, nil, nil)
 			took := c.took
 			if res != tt.want {
 				t.Fatalf("result: have %s (%v), want %s", resultName(res), err, resultName(tt.want))
@@ -174,7 +176,7 @@ func TestCheckTxBatchUsesKnownSenders(t *testing.T) {
 					return nil
 				},
 			}
-			if res, _, err := checkTxBatch(data, r, pool, nil); res != accept {
+			if res, _, err := checkTxBatch(data, r, pool, nil, nil); res != accept {
 				t.Fatalf("result: have %s (%v), want accept", resultName(res), err)
 			}
 			if offered != tt.want {
@@ -392,5 +394,141 @@ func TestCheckConsensus(t *testing.T) {
 				t.Fatalf("validator called: have %v", called)
 			}
 		})
+	}
+}
+
+// syncPool is a pool safe for concurrent use that takes every transaction
+// once, remembering its sender as txpool.Pool does; block, if set, holds
+// the first Add until it is closed, and entered tells that it began.
+type syncPool struct {
+	mu      sync.Mutex
+	has     map[common.Hash]common.Address
+	adds    map[common.Hash]int
+	block   chan struct{}
+	entered chan struct{}
+	once    sync.Once
+	signer  types.Signer
+}
+
+func newSyncPool(signer types.Signer) *syncPool {
+	return &syncPool{has: map[common.Hash]common.Address{}, adds: map[common.Hash]int{}, signer: signer}
+}
+
+func (p *syncPool) Has(h common.Hash) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.has[h]
+	return ok
+}
+
+func (p *syncPool) Sender(h common.Hash) (common.Address, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a, ok := p.has[h]
+	return a, ok
+}
+
+func (p *syncPool) Add(tx *types.Transaction) error {
+	if p.block != nil {
+		p.once.Do(func() { close(p.entered); <-p.block })
+	}
+	from, err := types.Sender(p.signer, tx) // cached by the check
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.adds[tx.Hash()]++
+	if _, ok := p.has[tx.Hash()]; ok {
+		return txpool.ErrAlreadyKnown
+	}
+	p.has[tx.Hash()] = from
+	return nil
+}
+
+// TestClaimsOneRecoveryPerTransaction: pubsub checks batches concurrently,
+// and two batches holding the same transaction both found it missing from
+// the pool and both recovered its sender. With claims, the second batch
+// leaves it to the first, waits for it once its own are done, and finds it
+// pooled.
+func TestClaimsOneRecoveryPerTransaction(t *testing.T) {
+	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
+	to := addrOf(t, "D")
+	t1, t2, t3 := transfer(t, "A", 0, to), transfer(t, "A", 1, to), transfer(t, "B", 0, to)
+	batchOf := func(txs ...*types.Transaction) []byte {
+		var raws [][]byte
+		for _, tx := range txs {
+			raw, err := tx.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			raws = append(raws, raw)
+		}
+		b, err := encodeBatch(raws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	pool := newSyncPool(r.Signer)
+	pool.block, pool.entered = make(chan struct{}), make(chan struct{})
+	cl := newClaims()
+	type result struct {
+		c   batchCounts
+		err error
+	}
+	first, second := make(chan result, 1), make(chan result, 1)
+	go func() {
+		_, c, err := checkTxBatch(batchOf(t1, t2), r, pool, nil, cl)
+		first <- result{c, err}
+	}()
+	<-pool.entered // the first batch holds t1 and t2, stuck in the pool
+	go func() {
+		_, c, err := checkTxBatch(batchOf(t2, t3, t3), r, pool, nil, cl)
+		second <- result{c, err}
+	}()
+	select {
+	case res := <-second:
+		t.Fatalf("the second batch finished (%+v) while the first still held t2", res)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(pool.block)
+	a, b := <-first, <-second
+	if a.err != nil || b.err != nil {
+		t.Fatalf("errors: %v, %v", a.err, b.err)
+	}
+	if a.c.recovered != 2 || b.c.recovered != 1 {
+		t.Fatalf("recovered: first %d, second %d; want 2 and 1 (t2 once)", a.c.recovered, b.c.recovered)
+	}
+	for _, tx := range []*types.Transaction{t1, t2, t3} {
+		if !pool.Has(tx.Hash()) {
+			t.Fatalf("%x not pooled", tx.Hash())
+		}
+	}
+	if len(cl.m) != 0 {
+		t.Fatalf("%d claims left", len(cl.m))
+	}
+
+	// Batches holding the same transactions in opposite orders, checked at
+	// the same time again and again, never wait for each other for good,
+	// and each transaction's sender is recovered once.
+	for i := range 50 {
+		txs := []*types.Transaction{transfer(t, "A", uint64(10+2*i), to), transfer(t, "B", uint64(10+2*i), to)}
+		pool := newSyncPool(r.Signer)
+		var wg sync.WaitGroup
+		var total atomic.Int64
+		for _, data := range [][]byte{batchOf(txs[0], txs[1]), batchOf(txs[1], txs[0]), batchOf(txs[0], txs[0])} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, c, _ := checkTxBatch(data, r, pool, nil, cl)
+				total.Add(int64(c.recovered))
+			}()
+		}
+		wg.Wait()
+		if total.Load() != 2 {
+			t.Fatalf("round %d: %d recoveries for 2 transactions", i, total.Load())
+		}
 	}
 }

@@ -155,8 +155,11 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (i
 // and its transactions, marked in rel (nil: none), are not announced again
 // in this node's own batches. Any other batch is at best ignored, and what
 // the pool took from it goes out in this node's batches: rel hands back
-// those whose announcement was skipped. It returns how many signatures it
-// recovered and how many transactions the pool took.
+// those whose announcement was skipped. Transactions another check holds
+// (cl, nil: none) are checked last, after this batch's others were offered
+// to the pool: a batch rejected for one of those may have had its others
+// taken, each of which passed its own checks. It returns how many
+// signatures it recovered and how many transactions the pool took.
 func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *claims) (pubsub.ValidationResult, batchCounts, error) {
 	txs, err := decodeBatch(data)
 	if err != nil {

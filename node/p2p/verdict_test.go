@@ -399,14 +399,15 @@ func TestCheckConsensus(t *testing.T) {
 
 // syncPool is a pool safe for concurrent use that takes every transaction
 // once, remembering its sender as txpool.Pool does; block, if set, holds
-// the first Add until it is closed, and entered tells that it began.
+// the Add of the transaction blockOn until it is closed, and entered tells
+// that it began.
 type syncPool struct {
 	mu      sync.Mutex
 	has     map[common.Hash]common.Address
 	adds    map[common.Hash]int
 	block   chan struct{}
+	blockOn common.Hash
 	entered chan struct{}
-	once    sync.Once
 	signer  types.Signer
 }
 
@@ -429,8 +430,9 @@ func (p *syncPool) Sender(h common.Hash) (common.Address, bool) {
 }
 
 func (p *syncPool) Add(tx *types.Transaction) error {
-	if p.block != nil {
-		p.once.Do(func() { close(p.entered); <-p.block })
+	if p.block != nil && tx.Hash() == p.blockOn {
+		close(p.entered)
+		<-p.block
 	}
 	from, err := types.Sender(p.signer, tx) // cached by the check
 	if err != nil {
@@ -472,7 +474,7 @@ func TestClaimsOneRecoveryPerTransaction(t *testing.T) {
 	}
 
 	pool := newSyncPool(r.Signer)
-	pool.block, pool.entered = make(chan struct{}), make(chan struct{})
+	pool.block, pool.blockOn, pool.entered = make(chan struct{}), t1.Hash(), make(chan struct{})
 	cl := newClaims()
 	type result struct {
 		c   batchCounts
@@ -488,10 +490,24 @@ func TestClaimsOneRecoveryPerTransaction(t *testing.T) {
 		_, c, err := checkTxBatch(batchOf(t2, t3, t3), r, pool, nil, cl)
 		second <- result{c, err}
 	}()
+	// The second batch checks and adds t3, its own, then waits for t2.
+	deadline := time.Now().Add(10 * time.Second)
+	for !pool.Has(t3.Hash()) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second batch never added t3")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	select {
 	case res := <-second:
 		t.Fatalf("the second batch finished (%+v) while the first still held t2", res)
 	case <-time.After(100 * time.Millisecond):
+	}
+	cl.mu.Lock()
+	held := len(cl.m)
+	cl.mu.Unlock()
+	if held != 2 {
+		t.Fatalf("%d claims held while the first batch is stuck, want 2 (t1 and t2)", held)
 	}
 	close(pool.block)
 	a, b := <-first, <-second
@@ -526,9 +542,18 @@ func TestClaimsOneRecoveryPerTransaction(t *testing.T) {
 				total.Add(int64(c.recovered))
 			}()
 		}
-		wg.Wait()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: the checks are still waiting (a deadlock)", i)
+		}
 		if total.Load() != 2 {
 			t.Fatalf("round %d: %d recoveries for 2 transactions", i, total.Load())
+		}
+		if len(cl.m) != 0 {
+			t.Fatalf("round %d: %d claims left", i, len(cl.m))
 		}
 	}
 }

@@ -52,6 +52,8 @@ const (
 	DefaultSyncInterval          = 5 * time.Second
 	DefaultSyncBatch             = 256
 	DefaultPullInterval          = 300 * time.Millisecond
+	DefaultPingInterval          = time.Second
+	DefaultPingTimeout           = 5 * time.Second
 )
 
 // Limits bound what the node serves, accepts and how it retries. Zero fields
@@ -84,6 +86,14 @@ type Limits struct {
 	// PullInterval is how often the node compares its pool with a peer's
 	// digest and pulls the transactions it lacks (TxProtocol).
 	PullInterval time.Duration
+	// PingInterval and PingTimeout keep connections honest. A connection
+	// on which nothing has arrived for PingInterval is pinged; one whose
+	// ping gets no answer within PingTimeout is closed, and the redialer
+	// opens a fresh one. Without it a link whose packets were dropped (a
+	// partition, a failed switch) stays silent after it heals until TCP's
+	// backed-off retransmission timer fires, seconds later. The muxer uses
+	// the same timeout for a write the peer does not drain (decision 39).
+	PingInterval, PingTimeout time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -108,6 +118,8 @@ func (l Limits) withDefaults() Limits {
 	setDur(&l.RedialMax, DefaultRedialMax)
 	setDur(&l.SyncInterval, DefaultSyncInterval)
 	setDur(&l.PullInterval, DefaultPullInterval)
+	setDur(&l.PingInterval, DefaultPingInterval)
+	setDur(&l.PingTimeout, DefaultPingTimeout)
 	if l.RequestRate <= 0 {
 		l.RequestRate = DefaultRequestRate
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -41,6 +42,19 @@ func parsePeers(addrs []string, self peer.ID) ([]peer.AddrInfo, error) {
 		}
 	}
 	return out, nil
+}
+
+// muxer is libp2p's yamux with the keepalive of l: a ping after
+// PingInterval with nothing received, and the connection closed when the
+// answer (or a write) takes longer than PingTimeout. libp2p's default
+// pings every 30 s and waits 10 s, so a connection left silent by dropped
+// packets would outlast a partition by tens of seconds.
+func muxer(l Limits) *yamux.Transport {
+	t := *yamux.DefaultTransport
+	t.EnableKeepAlive = true
+	t.KeepAliveInterval = l.PingInterval
+	t.ConnectionWriteTimeout = l.PingTimeout
+	return &t
 }
 
 type dialState int

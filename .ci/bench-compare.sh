@@ -8,7 +8,11 @@
 #
 #   .ci/bench-compare.sh --geth /path/to/geth [--runs 3] [--senders 20]
 #       [--per-sender 1000] [--batch 1] [--only geth,one,four,four-spread]
-#       [--block-time 1s] [--out DIR]
+#       [--block-time 1s] [--rate N] [--out DIR]
+#
+# --rate N offers N transfers per second over all senders (`arbiter bench
+# --rate`) instead of sending each sender's next as soon as the last is
+# answered; it applies to every scenario run.
 #
 # geth is not built here: pass the path of a geth binary built elsewhere.
 # Without --geth (and no geth on PATH) the geth runs are left out.
@@ -21,6 +25,7 @@ senders=20
 per_sender=1000
 batch=1
 block_time=1s
+rate=0
 only="geth,one,four,four-spread"
 out=""
 while [ $# -gt 0 ]; do
@@ -33,6 +38,7 @@ while [ $# -gt 0 ]; do
     --only) only="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --block-time) block_time="$2"; shift 2 ;;
+    --rate) rate="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -87,7 +93,7 @@ wait_head() {
 bench() {
   local label="$1" run="$2"; shift 2
   echo "-- $label run $run (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-  "$arbiter" bench --senders "$senders" --per-sender "$per_sender" --batch "$batch" --timeout 15m \
+  "$arbiter" bench --senders "$senders" --per-sender "$per_sender" --batch "$batch" --rate "$rate" --timeout 15m \
     --json "$out/$label.run$run.json" "$@" 2>>"$out/logs/$label-$run.bench.log" | sed 's/^/   /'
 }
 
@@ -172,7 +178,7 @@ for r in $(seq 1 "$runs"); do
 done
 
 echo
-echo "== medians of $runs runs: $senders senders x $per_sender transfers, batch $batch, Arbiter block time $block_time (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== medians of $runs runs: $senders senders x $per_sender transfers, batch $batch, offered rate $rate tx/s (0: unpaced), Arbiter block time $block_time (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 cols="submitted_tps included_tps finalized_tps inclusion_p50_ms inclusion_p99_ms final_p50_ms final_p99_ms txs_per_block cpu_us_per_included cpu_us_per_finalized peak_mib_max"
 printf '%-12s' scenario
 for c in $cols; do printf ' %s' "$c"; done

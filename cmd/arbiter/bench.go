@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -39,6 +40,8 @@ var (
 	errBenchMode = errors.New("give either --keys (existing senders) or --funder (fresh senders)")
 	// errBenchURL: a JSON-RPC URL is not http(s):// or ws(s)://.
 	errBenchURL = errors.New("JSON-RPC URL must be http://, https://, ws:// or wss://")
+	// errBenchRate: --rate is negative or not finite.
+	errBenchRate = errors.New("--rate must be a finite number, 0 or more")
 )
 
 // benchConfig is one run of the load tool, resolved from its flags.
@@ -53,6 +56,7 @@ type benchConfig struct {
 	senders   int                 // fresh senders
 	perSender int                 // transfers per fresh sender
 	conc      int                 // parallel senders
+	rate      float64             // offered transfers per second over all senders; 0: as fast as answered
 
 	requireFinal bool          // wait for finality of every transfer, fail otherwise
 	finalWait    time.Duration // how long finality may stand still after the last inclusion
@@ -83,6 +87,7 @@ func runBench(args []string, stdout io.Writer) error {
 	pids := fs.String("pids", "", "comma-separated process ids whose CPU time and peak memory to report")
 	procNames := fs.String("procs", "", "comma-separated process names, resolved via /proc, to measure like --pids")
 	jsonOut := fs.String("json", "", "also write the result as JSON to this file")
+	rateFlag := fs.Float64("rate", 0, "offer this many transfers per second over all senders, the k-th due k/rate s after the start (0: each sender sends its next as soon as the last is answered)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -90,12 +95,15 @@ func runBench(args []string, stdout io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	cfg := benchConfig{batch: *batch, txs: *txs, funder: *funder, senders: *senders, perSender: *perSender,
-		conc: *conc, requireFinal: *finalized, finalWait: *finalWait, progress: os.Stderr}
+		conc: *conc, rate: *rateFlag, requireFinal: *finalized, finalWait: *finalWait, progress: os.Stderr}
 	if (*keyList == "") == (*funder == "") {
 		return errBenchMode
 	}
 	if *batch < 1 || *conc < 1 {
 		return errors.New("--batch and --concurrency must be positive")
+	}
+	if *rateFlag < 0 || math.IsNaN(*rateFlag) || math.IsInf(*rateFlag, 0) {
+		return errBenchRate
 	}
 	if *keyList != "" {
 		if *txs < 1 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -102,6 +103,8 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"neither keys nor funder", []string{}, errBenchMode},
 		{"both keys and funder", []string{"--keys", "k", "--funder", "node"}, errBenchMode},
 		{"bad url", []string{"--funder", "node", "--rpc", "tcp://x:1"}, errBenchURL},
+		{"negative rate", []string{"--funder", "node", "--rate", "-1"}, errBenchRate},
+		{"infinite rate", []string{"--funder", "node", "--rate", "+Inf"}, errBenchRate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,5 +296,35 @@ func TestFees(t *testing.T) {
 				t.Errorf("funding: have %v, want %d", f, tt.wantFund)
 			}
 		})
+	}
+}
+
+// TestPacer: the k-th transfer is due k/rate after the start, whichever
+// sender takes it, and a nil pacer (no --rate) never waits.
+func TestPacer(t *testing.T) {
+	start := time.Unix(1000, 0)
+	p := newPacer(400, start)
+	for _, c := range []struct {
+		n    int
+		want time.Duration
+	}{{1, 0}, {16, 2500 * time.Microsecond}, {1, 42500 * time.Microsecond}, {3, 45 * time.Millisecond}} {
+		if have := p.due(c.n).Sub(start); have != c.want {
+			t.Errorf("due(%d): have +%v, want +%v", c.n, have, c.want)
+		}
+	}
+	if newPacer(0, start) != nil {
+		t.Error("newPacer(0): want nil (unpaced)")
+	}
+	var none *pacer
+	if err := none.wait(t.Context(), 5); err != nil {
+		t.Errorf("nil pacer wait: have %v, want nil", err)
+	}
+	// A slot far in the future: wait returns when the context ends.
+	far := newPacer(0.001, time.Now())
+	far.due(1)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := far.wait(ctx, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("wait with a cancelled context: have %v, want context.Canceled", err)
 	}
 }

@@ -20,6 +20,7 @@ type benchResult struct {
 	Subscribed bool     // heads by newHeads subscription (else polling)
 	Senders    int
 	Batch      int
+	Rate       float64 // offered transfers per second (--rate); 0: unpaced
 
 	Sent, Submitted, Included, Finalized int
 	FinalityMoved                        bool  // the finalized block advanced during the run
@@ -150,6 +151,9 @@ func (r benchResult) String() string {
 	if r.Batch > 1 {
 		how = fmt.Sprintf("batches of %d", r.Batch)
 	}
+	if r.Rate > 0 {
+		how += fmt.Sprintf(", offered at %.0f tx/s", r.Rate)
+	}
 	fmt.Fprintf(&b, "  submitted %d in %v: %.0f tx/s (%d senders, %s, %d node(s)); %d refusals retried\n",
 		r.Submitted, r.Send.Round(time.Millisecond), rate(r.Submitted, r.Send), r.Senders, how, len(r.Nodes), r.Retries)
 	perBlock := 0.0
@@ -202,6 +206,7 @@ type benchReport struct {
 	Subscribed    bool     `json:"heads_by_subscription"`
 	Senders       int      `json:"senders"`
 	Batch         int      `json:"batch"`
+	OfferedTPS    float64  `json:"offered_tps"` // --rate; 0: unpaced
 	Sent          int      `json:"sent"`
 	Submitted     int      `json:"submitted"`
 	Included      int      `json:"included"`
@@ -247,7 +252,7 @@ func (r benchResult) report() benchReport {
 	ci, cf := r.cpu()
 	out := benchReport{
 		Mode: r.Mode, Arbiter: r.Arbiter, ChainID: r.ChainID, Nodes: r.Nodes, Watch: r.Watch, Subscribed: r.Subscribed,
-		Senders: r.Senders, Batch: r.Batch, Sent: r.Sent, Submitted: r.Submitted, Included: r.Included,
+		Senders: r.Senders, Batch: r.Batch, OfferedTPS: r.Rate, Sent: r.Sent, Submitted: r.Submitted, Included: r.Included,
 		Finalized: r.Finalized, FinalityMoved: r.FinalityMoved, Retries: r.Retries, Again: r.Again, Blocks: r.Blocks,
 		SendMs: ms(r.Send), SubmittedTPS: rate(r.Submitted, r.Send),
 		IncludeMs: ms(r.Include), IncludedTPS: rate(r.Included, r.Include),

@@ -42,7 +42,7 @@ func benchLoad(ctx context.Context, cfg benchConfig) (benchResult, error) {
 		return benchResult{}, err
 	}
 	res := benchResult{ChainID: chainID.Uint64(), Nodes: cfg.sendURLs, Watch: cfg.watch,
-		Subscribed: isWebSocket(cfg.watch), Batch: cfg.batch}
+		Subscribed: isWebSocket(cfg.watch), Batch: cfg.batch, Rate: cfg.rate}
 
 	keys, nonces, counts, err := prepareSenders(ctx, ctl, cfg, chainID, fees, &res)
 	if err != nil {
@@ -200,7 +200,8 @@ func follow(ctx context.Context, cfg benchConfig, ctl *rpc.Client, led *ledger, 
 	defer stopSending()
 	sendErr := make(chan error, 1)
 	run.t0 = time.Now()
-	go func() { sendErr <- sendLoad(sendCtx, senders, cfg.conc, cfg.batch, led, &retries) }()
+	pace := newPacer(cfg.rate, run.t0)
+	go func() { sendErr <- sendLoad(sendCtx, senders, cfg.conc, cfg.batch, pace, led, &retries) }()
 	sending := true
 	var inclAt time.Time
 	total := led.size()

@@ -143,7 +143,7 @@ func sendClients(ctx context.Context, urls []string, conc int) ([]*rpc.Client, e
 // sender's in nonce order from one goroutine, batch per request, and
 // records when each request was answered. It returns the first error;
 // refusals for a full pool or a rate limit are retried.
-func sendLoad(ctx context.Context, senders []benchSender, conc, batch int, led *ledger, retries *atomic.Int64) error {
+func sendLoad(ctx context.Context, senders []benchSender, conc, batch int, pace *pacer, led *ledger, retries *atomic.Int64) error {
 	work := make(chan benchSender, len(senders))
 	for _, s := range senders {
 		work <- s
@@ -160,6 +160,11 @@ func sendLoad(ctx context.Context, senders []benchSender, conc, batch int, led *
 			for s := range work {
 				for from := 0; from < len(s.raw); from += batch {
 					to := min(from+batch, len(s.raw))
+					if err := pace.wait(ctx, to-from); err != nil {
+						errs <- err
+						cancel()
+						return
+					}
 					if err := sendChunk(ctx, s.client, s.raw[from:to], s.idx[from:to], led, retries); err != nil {
 						errs <- err
 						cancel()
@@ -172,6 +177,54 @@ func sendLoad(ctx context.Context, senders []benchSender, conc, batch int, led *
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// pacer offers load at a fixed rate over all senders (--rate): the k-th
+// transfer sent is due k/rate seconds after the start. A sender behind
+// schedule sends at once and nothing is skipped, so nodes slower than the
+// rate show as a submission rate below it. A nil pacer does not wait.
+type pacer struct {
+	start time.Time
+	rate  float64 // transfers per second
+	mu    sync.Mutex
+	next  int64 // slots handed out
+}
+
+// newPacer returns a pacer for rate transfers per second from start, or
+// nil when rate is not positive (send as fast as the nodes answer).
+func newPacer(rate float64, start time.Time) *pacer {
+	if rate <= 0 {
+		return nil
+	}
+	return &pacer{start: start, rate: rate}
+}
+
+// due takes the next n slots and returns when the first of them is due.
+func (p *pacer) due(n int) time.Time {
+	p.mu.Lock()
+	k := p.next
+	p.next += int64(n)
+	p.mu.Unlock()
+	return p.start.Add(time.Duration(float64(k) * float64(time.Second) / p.rate))
+}
+
+// wait takes n slots and sleeps until the first is due.
+func (p *pacer) wait(ctx context.Context, n int) error {
+	if p == nil {
+		return nil
+	}
+	d := time.Until(p.due(n))
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // sendChunk sends transfers in one request (one call, or a batch when there

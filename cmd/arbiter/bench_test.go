@@ -113,13 +113,16 @@ func TestBenchAgainstNode(t *testing.T) {
 		args           []string
 		senders, per   int
 		fresh, subscri bool
+		rate           float64 // --rate, or 0
 	}{
 		{"fresh senders, 1 per request, heads by subscription",
-			[]string{"--rpc", ws, "--funder", keyFile, "--senders", "4", "--per-sender", "75"}, 4, 75, true, true},
+			[]string{"--rpc", ws, "--funder", keyFile, "--senders", "4", "--per-sender", "75"}, 4, 75, true, true, 0},
 		{"fresh senders, batches of 16 to two URLs, heads by polling",
-			[]string{"--rpc", httpURL, "--nodes", ws + "," + httpURL, "--funder", keyFile, "--senders", "3", "--per-sender", "60", "--batch", "16"}, 3, 60, true, false},
+			[]string{"--rpc", httpURL, "--nodes", ws + "," + httpURL, "--funder", keyFile, "--senders", "3", "--per-sender", "60", "--batch", "16"}, 3, 60, true, false, 0},
 		{"existing key, the old flags",
-			[]string{"--rpc", ws, "--keys", keyFile, "--txs", "120", "--concurrency", "2", "--finalized"}, 1, 120, false, true},
+			[]string{"--rpc", ws, "--keys", keyFile, "--txs", "120", "--concurrency", "2", "--finalized"}, 1, 120, false, true, 0},
+		{"fresh senders offered at 200 tx/s",
+			[]string{"--rpc", ws, "--funder", keyFile, "--senders", "3", "--per-sender", "40", "--rate", "200"}, 3, 40, true, true, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,6 +223,14 @@ func TestBenchAgainstNode(t *testing.T) {
 				if r.p50 > r.p99 || r.windowMs < r.windowMin {
 					t.Errorf("%s: p50 %v ms, p99 %v ms, window %v ms: want p50 <= p99 <= window", r.name, r.p50, r.p99, r.windowMs)
 				}
+			}
+			// Paced, the last transfer is not sent before its slot, (n-1)/rate
+			// after the first.
+			if rep.OfferedTPS != tt.rate {
+				t.Errorf("offered tx/s: have %v, want %v", rep.OfferedTPS, tt.rate)
+			}
+			if tt.rate > 0 && rep.SendMs < float64(want-1)/tt.rate*1000 {
+				t.Errorf("paced at %v tx/s, %d transfers were all answered in %v ms, want at least %v ms", tt.rate, want, rep.SendMs, float64(want-1)/tt.rate*1000)
 			}
 			if rep.FinalP50Ms < rep.InclP50Ms || rep.FinalP99Ms < rep.InclP99Ms || rep.FinalMs < rep.IncludeMs {
 				t.Errorf("final p50/p99/window %v/%v/%v ms below inclusion's %v/%v/%v ms", rep.FinalP50Ms, rep.FinalP99Ms, rep.FinalMs, rep.InclP50Ms, rep.InclP99Ms, rep.IncludeMs)

@@ -40,8 +40,9 @@ var (
 	errBenchMode = errors.New("give either --keys (existing senders) or --funder (fresh senders)")
 	// errBenchURL: a JSON-RPC URL is not http(s):// or ws(s)://.
 	errBenchURL = errors.New("JSON-RPC URL must be http://, https://, ws:// or wss://")
-	// errBenchRate: --rate is negative or not finite.
-	errBenchRate = errors.New("--rate must be a finite number, 0 or more")
+	// errBenchRate: --rate is negative, not finite, or so small that a
+	// slot's time would overflow.
+	errBenchRate = fmt.Errorf("--rate must be 0 (unpaced) or a finite number of at least %g", minBenchRate)
 )
 
 // benchConfig is one run of the load tool, resolved from its flags.
@@ -63,6 +64,9 @@ type benchConfig struct {
 	procs        []benchProc   // processes to measure
 	progress     io.Writer     // progress lines (stderr)
 }
+
+// minBenchRate is the smallest --rate: one transfer in 1,000 s.
+const minBenchRate = 0.001
 
 // funderNode is the --funder value that funds from the node's first
 // unlocked account with eth_sendTransaction (geth --dev).
@@ -102,7 +106,7 @@ func runBench(args []string, stdout io.Writer) error {
 	if *batch < 1 || *conc < 1 {
 		return errors.New("--batch and --concurrency must be positive")
 	}
-	if *rateFlag < 0 || math.IsNaN(*rateFlag) || math.IsInf(*rateFlag, 0) {
+	if r := *rateFlag; math.IsNaN(r) || math.IsInf(r, 0) || r < 0 || (r > 0 && r < minBenchRate) {
 		return errBenchRate
 	}
 	if *keyList != "" {

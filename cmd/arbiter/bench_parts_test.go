@@ -105,6 +105,8 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"bad url", []string{"--funder", "node", "--rpc", "tcp://x:1"}, errBenchURL},
 		{"negative rate", []string{"--funder", "node", "--rate", "-1"}, errBenchRate},
 		{"infinite rate", []string{"--funder", "node", "--rate", "+Inf"}, errBenchRate},
+		{"rate not a number", []string{"--funder", "node", "--rate", "NaN"}, errBenchRate},
+		{"rate below the floor", []string{"--funder", "node", "--rate", "1e-10"}, errBenchRate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -152,7 +152,7 @@ func (r benchResult) String() string {
 		how = fmt.Sprintf("batches of %d", r.Batch)
 	}
 	if r.Rate > 0 {
-		how += fmt.Sprintf(", offered at %.0f tx/s", r.Rate)
+		how += fmt.Sprintf(", offered at %g tx/s", r.Rate)
 	}
 	fmt.Fprintf(&b, "  submitted %d in %v: %.0f tx/s (%d senders, %s, %d node(s)); %d refusals retried\n",
 		r.Submitted, r.Send.Round(time.Millisecond), rate(r.Submitted, r.Send), r.Senders, how, len(r.Nodes), r.Retries)

@@ -182,7 +182,8 @@ func sendLoad(ctx context.Context, senders []benchSender, conc, batch int, pace 
 // pacer offers load at a fixed rate over all senders (--rate): the k-th
 // transfer sent is due k/rate seconds after the start. A sender behind
 // schedule sends at once and nothing is skipped, so nodes slower than the
-// rate show as a submission rate below it. A nil pacer does not wait.
+// rate show as a submission rate below it, and after a stall the senders
+// catch up in a burst. A nil pacer does not wait.
 type pacer struct {
 	start time.Time
 	rate  float64 // transfers per second

@@ -89,10 +89,11 @@ type Limits struct {
 	// PingInterval and PingTimeout keep connections honest. A connection
 	// on which nothing has arrived for PingInterval is pinged; one whose
 	// ping gets no answer within PingTimeout is closed, and the redialer
-	// opens a fresh one. Without it a link whose packets were dropped (a
+	// opens a fresh one. Without them a link whose packets were dropped (a
 	// partition, a failed switch) stays silent after it heals until TCP's
-	// backed-off retransmission timer fires, seconds later. The muxer uses
-	// the same timeout for a write the peer does not drain (decision 39).
+	// backed-off retransmission timer fires, seconds later. yamux bounds a
+	// blocked write by PingTimeout too, so a link too slow to move a 64 KiB
+	// frame in half of it is closed as well (decision 39).
 	PingInterval, PingTimeout time.Duration
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -44,17 +46,44 @@ func parsePeers(addrs []string, self peer.ID) ([]peer.AddrInfo, error) {
 	return out, nil
 }
 
-// muxer is libp2p's yamux with the keepalive of l: a ping after
-// PingInterval with nothing received, and the connection closed when the
-// answer (or a write) takes longer than PingTimeout. libp2p's default
-// pings every 30 s and waits 10 s, so a connection left silent by dropped
-// packets would outlast a partition by tens of seconds.
-func muxer(l Limits) *yamux.Transport {
+// muxer is libp2p's yamux with the keepalive of l (decision 39): a ping
+// after PingInterval with nothing received, and the connection closed
+// when the answer takes longer than PingTimeout. yamux bounds a blocked
+// write by the same timeout (each write gets between half of it and all
+// of it). libp2p's default pings every 30 s and waits 10 s, so a
+// connection left silent by dropped packets would outlast a partition by
+// tens of seconds. The muxer's own log lines go to log, through
+// muxerLog.
+func muxer(l Limits, log *slog.Logger, m *metrics) *yamux.Transport {
 	t := *yamux.DefaultTransport
 	t.EnableKeepAlive = true
 	t.KeepAliveInterval = l.PingInterval
 	t.ConnectionWriteTimeout = l.PingTimeout
+	t.LogOutput = muxerLog{log: log, m: m}
 	return &t
+}
+
+// muxerLog turns the lines yamux writes (through a log.Logger, one line a
+// write) into the node's log: an unanswered keepalive at warn, since it
+// says why the "peer disconnected" after it happened, and counted; the
+// rest at debug.
+type muxerLog struct {
+	log *slog.Logger
+	m   *metrics
+}
+
+func (w muxerLog) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	if i := strings.Index(line, "yamux:"); i >= 0 {
+		line = line[i:] // drop log.Logger's date and time
+	}
+	if strings.Contains(line, "keepalive failed") {
+		w.m.silent.Inc()
+		w.log.Warn("closing a peer connection: no answer to keepalive", "muxer", line)
+	} else {
+		w.log.Debug("muxer", "line", line)
+	}
+	return len(p), nil
 }
 
 type dialState int

@@ -18,6 +18,9 @@ type metrics struct {
 	recovered prometheus.Counter
 	passedOn  prometheus.Counter
 	fetched   prometheus.Counter
+	// silent counts connections the muxer closed for an unanswered
+	// keepalive (decision 39).
+	silent prometheus.Counter
 
 	targetN atomic.Uint64 // target's value, for SyncTarget
 }
@@ -61,9 +64,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "arbiter", Subsystem: "p2p", Name: "block_txs_fetched_total",
 			Help: "Transactions fetched from peers to fill compact proposals (BlockTxProtocol).",
 		}),
+		silent: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "keepalive_closes_total",
+			Help: "Peer connections closed because a keepalive ping went unanswered (a silent link); each is redialled.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn, m.recovered, m.passedOn, m.fetched} {
+		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn, m.recovered, m.passedOn, m.fetched, m.silent} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

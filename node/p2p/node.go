@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 		libp2p.Identity(hk),
 		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
 		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Muxer(yamux.ID, muxer(cfg.Limits)),
+		libp2p.Muxer(yamux.ID, muxer(cfg.Limits, log, m)),
 		libp2p.ConnectionGater(g),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),

@@ -8,7 +8,11 @@ import (
 
 // metrics are the node's Prometheus metrics.
 type metrics struct {
-	peers    prometheus.Gauge
+	// peers is read from the host when scraped, so it never disagrees
+	// with net_peerCount: a gauge set on connectedness events lags by
+	// however long the node's loop takes to reach the event.
+	peers    prometheus.GaugeFunc
+	countFn  atomic.Pointer[func() int]
 	height   prometheus.Gauge
 	target   prometheus.Gauge
 	blocks   prometheus.Counter
@@ -27,11 +31,12 @@ type metrics struct {
 
 // newMetrics creates the metrics and registers them on reg, if not nil.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
-		peers: prometheus.NewGauge(prometheus.GaugeOpts{
+	m := &metrics{}
+	*m = metrics{
+		peers: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "arbiter", Subsystem: "p2p", Name: "peers",
 			Help: "Connected member peers.",
-		}),
+		}, m.countPeers),
 		height: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "arbiter", Subsystem: "p2p", Name: "sync_height",
 			Help: "Number of the local head block.",
@@ -79,7 +84,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) setPeers(n int)      { m.peers.Set(float64(n)) }
+// countPeersWith makes the peers gauge read count.
+func (m *metrics) countPeersWith(count func() int) { m.countFn.Store(&count) }
+
+func (m *metrics) countPeers() float64 {
+	if f := m.countFn.Load(); f != nil {
+		return float64((*f)())
+	}
+	return 0
+}
 func (m *metrics) setHeight(n uint64)  { m.height.Set(float64(n)) }
 func (m *metrics) setTarget(n uint64)  { m.target.Set(float64(n)); m.targetN.Store(n) }
 func (m *metrics) imported(n int)      { m.blocks.Add(float64(n)) }

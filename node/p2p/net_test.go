@@ -90,6 +90,10 @@ func TestRedial(t *testing.T) {
 	a := startNode(t, "A", newTestChain(t, g, "A"), nil)
 	b := startNode(t, "B", newTestChain(t, g, "B"), nil, withPeers(a))
 	waitFor(t, "B to dial A", func() bool { return b.hasPeer(a) && a.hasPeer(b) })
+	// The gauge is read from the host when scraped, with no event to lag.
+	if have := counterValue(b.metrics.peers); have != 1 {
+		t.Errorf("B's peers gauge: have %v, want 1", have)
+	}
 	if err := a.host.Network().ClosePeer(b.ID()); err != nil {
 		t.Fatal(err)
 	}

@@ -140,6 +140,7 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 		blocks: newBlockChecker(c, cfg.Engine, members),
 		again:  make(chan []*types.Transaction, eventBuffer),
 	}
+	m.countPeersWith(n.PeerCount)
 	n.claims = newClaims()
 	n.relayed = newRelayed(func(txs []*types.Transaction) {
 		select {
@@ -344,7 +345,6 @@ func (n *Node) onConnectedness(ev levent.EvtPeerConnectednessChanged, rd *redial
 		n.blockTxSrv.limiter.forget(ev.Peer)
 		n.log.Info("peer disconnected", "peer", ev.Peer, "address", addr.Hex())
 	}
-	n.metrics.setPeers(n.PeerCount())
 }
 
 // pruneNonMembers closes the connections to peers that are no longer

@@ -178,6 +178,17 @@ func (r *redialer) disconnected(p peer.ID, now time.Time) {
 	r.retryLater(t, now)
 }
 
+// reconcile treats a target it counts as connected, but which connected
+// says is not, as disconnected now: a connectedness event the node missed
+// or has not reached yet must not stop its redials for good.
+func (r *redialer) reconcile(connected func(peer.ID) bool, now time.Time) {
+	for p, t := range r.targets {
+		if t.state == stateConnected && !connected(p) {
+			r.disconnected(p, now)
+		}
+	}
+}
+
 func (r *redialer) retryLater(t *target, now time.Time) {
 	t.state = stateIdle
 	t.due = now.Add(t.backoff)

@@ -102,6 +102,16 @@ func TestRedialer(t *testing.T) {
 	r.disconnected(p, t0.Add(32*time.Second+hi))
 	due(33*time.Second + hi)
 
+	// A lost connection whose event never came is found by reconcile; a
+	// live one is left alone.
+	r.dialed(p, nil, t0.Add(33*time.Second+hi))
+	r.reconcile(func(peer.ID) bool { return true }, t0.Add(34*time.Second+hi))
+	if _, ok := r.next(); ok {
+		t.Fatalf("dial due while connected")
+	}
+	r.reconcile(func(peer.ID) bool { return false }, t0.Add(35*time.Second+hi))
+	due(37*time.Second + hi) // the 2 s backoff: the connection was short
+
 	// Peers that are not targets are ignored.
 	r.connected("other", t0)
 	r.disconnected("other", t0)

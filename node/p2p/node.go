@@ -279,6 +279,11 @@ func (n *Node) loop(heads <-chan chain.HeadEvent, headSub event.Subscription) {
 	results := make(chan dialResult, len(n.targets))
 	dialTimer := time.NewTimer(0)
 	defer dialTimer.Stop()
+	// The redialer learns of lost connections from connectedness events;
+	// it also checks the host every RedialMax, so that one missed event
+	// cannot leave a member undialled.
+	check := time.NewTicker(n.cfg.Limits.RedialMax)
+	defer check.Stop()
 	pruneTimer := time.NewTimer(time.Hour)
 	pruneTimer.Stop()
 	defer pruneTimer.Stop()
@@ -310,6 +315,10 @@ func (n *Node) loop(heads <-chan chain.HeadEvent, headSub event.Subscription) {
 				n.log.Debug("dial failed", "peer", r.peer, "err", r.err)
 			}
 		case <-dialTimer.C:
+		case <-check.C:
+			rd.reconcile(func(p peer.ID) bool {
+				return n.host.Network().Connectedness(p) == network.Connected
+			}, time.Now())
 		case <-pruneTimer.C:
 			prunePending = false
 			n.pruneNonMembers()

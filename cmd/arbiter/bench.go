@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +92,7 @@ func runBench(args []string, stdout io.Writer) error {
 	pids := fs.String("pids", "", "comma-separated process ids whose CPU time and peak memory to report")
 	procNames := fs.String("procs", "", "comma-separated process names, resolved via /proc, to measure like --pids")
 	jsonOut := fs.String("json", "", "also write the result as JSON to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write the tool's own CPU profile (runtime/pprof) to this file")
 	rateFlag := fs.Float64("rate", 0, "offer this many transfers per second over all senders, the k-th due k/rate s after the start (0: each sender sends its next as soon as the last is answered)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -138,6 +140,17 @@ func runBench(args []string, stdout io.Writer) error {
 	}
 	if cfg.procs, err = benchProcs(*pids, *procNames); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()

@@ -128,12 +128,16 @@ func TestBenchAgainstNode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			head0 := n.Chain().CurrentBlock().NumberU64()
 			jsonFile := filepath.Join(t.TempDir(), "result.json")
-			args := append(tt.args, "--pids", strconv.Itoa(os.Getpid()), "--json", jsonFile, "--timeout", "3m")
+			profile := filepath.Join(t.TempDir(), "bench.prof")
+			args := append(tt.args, "--pids", strconv.Itoa(os.Getpid()), "--json", jsonFile, "--timeout", "3m", "--cpuprofile", profile)
 			var out bytes.Buffer
 			if err := runBench(args, &out); err != nil {
 				t.Fatalf("bench: have %v, want nil", err)
 			}
 			t.Logf("%s", out.String())
+			if fi, err := os.Stat(profile); err != nil || fi.Size() == 0 {
+				t.Errorf("--cpuprofile: have %v (%v), want a profile", fi, err)
+			}
 			var rep benchReport
 			b, err := os.ReadFile(jsonFile)
 			if err != nil {

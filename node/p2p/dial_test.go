@@ -111,6 +111,12 @@ func TestRedialer(t *testing.T) {
 	}
 	r.reconcile(func(peer.ID) bool { return false }, t0.Add(35*time.Second+hi))
 	due(37*time.Second + hi) // the 2 s backoff: the connection was short
+	// A dial in flight is not a connection: reconcile leaves it alone.
+	r.reconcile(func(peer.ID) bool { return false }, t0.Add(37*time.Second+hi))
+	if _, ok := r.next(); ok {
+		t.Fatalf("a second dial is due while one is in flight")
+	}
+	r.dialed(p, fail, t0.Add(38*time.Second+hi))
 
 	// Peers that are not targets are ignored.
 	r.connected("other", t0)

@@ -291,7 +291,16 @@ func (n *Node) loop(heads <-chan chain.HeadEvent, headSub event.Subscription) {
 	for {
 		now := time.Now()
 		for _, ai := range rd.dueNow(now) {
-			n.spawn(func() { results <- dialResult{peer: ai.ID, err: n.connect(n.ctx, ai)} })
+			n.spawn(func() {
+				r := dialResult{peer: ai.ID, err: n.connect(n.ctx, ai)}
+				// More dials than targets can be in flight (a connection
+				// event during a dial, then a loss and a redial); once the
+				// loop has returned nobody reads results.
+				select {
+				case results <- r:
+				case <-n.ctx.Done():
+				}
+			})
 		}
 		if at, ok := rd.next(); ok {
 			dialTimer.Reset(at.Sub(now))

@@ -2,6 +2,7 @@ package txpool
 
 import (
 	"math/big"
+	"time"
 
 	"github.com/arbiter-chain/arbiter/node/rules"
 )
@@ -52,6 +53,17 @@ type Config struct {
 	// FutureHeads is how many new heads a transaction may wait without
 	// becoming executable before it is dropped (DefaultFutureHeads).
 	FutureHeads int
+	// BacklogWindow sets the client backlog (see Pool.Submit): the
+	// executable transactions the chain drains in this time at its recent
+	// rate (DefaultBacklogWindow), at least MinBacklog (DefaultMinBacklog).
+	// A negative window turns the backlog off: Submit never waits.
+	BacklogWindow time.Duration
+	MinBacklog    int
+	// BacklogWait is the longest a client's transaction waits for room in
+	// the backlog before it is refused (DefaultBacklogWait).
+	BacklogWait time.Duration
+	// Clock reads the time for the drain rate (nil: time.Now).
+	Clock func() time.Time
 	// Senders receives the sender of every admitted transaction, for block
 	// validation to reuse, and keeps apart those of transactions refused for
 	// lack of room (nil: a cache of its own, of twice MaxTxs).
@@ -92,6 +104,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FutureHeads <= 0 {
 		c.FutureHeads = DefaultFutureHeads
+	}
+	if c.BacklogWindow == 0 {
+		c.BacklogWindow = DefaultBacklogWindow
+	}
+	if c.MinBacklog <= 0 {
+		c.MinBacklog = DefaultMinBacklog
+	}
+	if c.BacklogWait <= 0 {
+		c.BacklogWait = DefaultBacklogWait
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	if c.Senders == nil {
 		c.Senders = NewSenders(max(2*c.MaxTxs, minSenders))

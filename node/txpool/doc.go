@@ -25,6 +25,12 @@
 // out by another member's transactions, however many accounts those come
 // from.
 //
+// Clients of the node (Submit) get flow control besides: while the pool
+// holds more executable transactions than the chain drains in a short
+// window, a sponsor holding its fair share of them waits for a head to make
+// room, and is refused (ErrBacklog) if none does within a second, so what a
+// node accepts is final within about that window.
+//
 // Usage:
 //
 //	pool := txpool.New(txpool.Config{}, rules.NewStatic(chainID, gasLimit), chain)
@@ -34,9 +40,14 @@
 //	sub := pool.SubscribeNewTxs(ch)
 //	defer sub.Unsubscribe()
 //
-//	// from RPC or the network
+//	// from the network (a peer's transactions never wait)
 //	if err := pool.Add(tx); errors.Is(err, rules.ErrNonceTooLow) {
 //		// a replay
+//	}
+//
+//	// from a client of this node: may wait for room in the backlog
+//	if err := pool.Submit(ctx, tx); errors.Is(err, txpool.ErrPoolFull) {
+//		// back off and send it again
 //	}
 //
 //	// building a block

@@ -96,6 +96,7 @@ type Pool struct {
 	pending  []*types.Transaction // Pending's answer; nil when the pool changed since
 	evicted  uint64               // transactions evicted for others
 	expired  uint64               // transactions dropped after waiting FutureHeads
+	drain    drain                // what recent heads took out of the pool, for Submit
 }
 
 // New returns an empty pool validating against r and the state of chain's

@@ -61,13 +61,18 @@ func (p *Pool) Reset(newHead *types.Header, reinject []*types.Transaction) {
 // of a sender no longer allowed, those above the block gas limit, those the
 // sender can no longer afford together with its earlier ones, and, if the
 // head is a new block (advanced), non-executable ones that have now waited
-// FutureHeads heads. p.mu is held.
+// FutureHeads heads. At a new block it records for the client backlog how
+// many pooled transactions the block included (nonce used). p.mu is held.
 //
 // rules.CheckState runs on each sender's transactions in nonce order until
 // one passes: what it checks is the same for the later ones (the sender is
 // allowed, their nonces are higher), except the balance, which the
 // cumulative check covers.
 func (p *Pool) revalidate(advanced bool) {
+	included := 0
+	if advanced {
+		defer func() { p.included(included) }()
+	}
 	p.pending = nil
 	p.held = [classes]usage{}
 	p.holders = [classes]int{}
@@ -84,6 +89,7 @@ func (p *Pool) revalidate(advanced bool) {
 				// error (formatted per transaction) was most of the
 				// cost of a reset after a full block.
 				p.drop(e)
+				included++
 				continue
 			}
 			if e.tx.Gas() > p.gasLimit {

@@ -1,0 +1,266 @@
+package txpool
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/tracing"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/holiman/uint256"
+)
+
+// fakeClock is a clock the test moves.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestSubmitBacklog fills the client backlog from the accounts one member
+// vouches for: its next transaction waits and is pooled when a head makes
+// room; meanwhile another member's client, a peer's copy (Add) and a
+// replacement go in at once.
+func TestSubmitBacklog(t *testing.T) {
+	e := newEnv(t, 0)
+	keys := e.sybils(t, 4) // mallory and four vouched accounts
+	p := e.pool(Config{MinBacklog: 4, BacklogWait: time.Minute})
+	ctx := context.Background()
+
+	var flood []*types.Transaction
+	for i := range 4 {
+		tx := sign(t, keys[1+i], legacy(0, 0))
+		if err := p.Submit(ctx, tx); err != nil {
+			t.Fatalf("submit %d below the backlog: %v", i, err)
+		}
+		flood = append(flood, tx)
+	}
+
+	// The fifth waits for a head.
+	late := sign(t, keys[1], legacy(1, 0))
+	done := make(chan error, 1)
+	go func() { done <- p.Submit(ctx, late) }()
+	waitFor(t, p, 1)
+
+	// Another member holds nothing: within its share, it is not held back.
+	honest := sign(t, e.alice, legacy(0, 0))
+	if err := p.Submit(ctx, honest); err != nil {
+		t.Fatalf("alice's submit while mallory's backlog is full: %v", err)
+	}
+	// A peer's copy was admitted by the peer's node: it never waits.
+	gossip := sign(t, keys[2], legacy(1, 0))
+	if err := p.Add(gossip); err != nil {
+		t.Fatalf("a peer's transaction while the backlog is full: %v", err)
+	}
+	// A replacement adds nothing to the backlog.
+	repl := sign(t, keys[3], legacy(0, 0, func(tx *types.LegacyTx) { tx.Data, tx.Gas = []byte{1}, 21016 }))
+	if err := p.Submit(ctx, repl); err != nil {
+		t.Fatalf("replacement while the backlog is full: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("submit beyond the backlog returned before a head: %v", err)
+	default:
+	}
+	if p.Has(late.Hash()) {
+		t.Fatal("the waiting transaction is pooled before a head made room")
+	}
+
+	// A block includes mallory's accounts' pooled transactions.
+	head := e.chain.advance(t, func(st *state.StateDB) {
+		for i, n := range []uint64{1, 2, 1, 1} {
+			st.SetNonce(addrOf(keys[1+i]), n, tracing.NonceChangeUnspecified)
+		}
+	})
+	p.Reset(head, nil)
+	if err := <-done; err != nil {
+		t.Fatalf("submit after a head made room: %v", err)
+	}
+	pooled(t, p, "transaction", late, honest)
+	checkPool(t, p)
+	if waits, refused := p.BacklogStats(); waits != 1 || refused != 0 {
+		t.Errorf("BacklogStats: have %d waits, %d refused; want 1, 0", waits, refused)
+	}
+}
+
+// waitFor returns once n client transactions have begun to wait.
+func waitFor(t *testing.T, p *Pool, n uint64) {
+	t.Helper()
+	for {
+		if waits, _ := p.BacklogStats(); waits >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSubmitBacklogRefused: a transaction that found no room within the
+// wait, or whose request ended, is refused with ErrBacklog, which a client
+// backing off on ErrPoolFull backs off on, and is not pooled.
+func TestSubmitBacklogRefused(t *testing.T) {
+	e := newEnv(t, 3)
+	p := e.pool(Config{MinBacklog: 2, BacklogWait: 20 * time.Millisecond})
+	ctx := context.Background()
+	for i := range 2 {
+		if err := p.Submit(ctx, sign(t, e.alice, legacy(uint64(i), 0))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late := sign(t, e.alice, legacy(2, 0))
+	err := p.Submit(ctx, late)
+	if !errors.Is(err, ErrBacklog) || !errors.Is(err, ErrPoolFull) {
+		t.Fatalf("submit beyond the backlog, no head: have %v, want ErrBacklog (an ErrPoolFull)", err)
+	}
+	// Until a head comes, later transactions are refused without a wait of
+	// their own (were they to wait, this one would wait an hour).
+	p.cfg.BacklogWait = time.Hour
+	if err := p.Submit(ctx, late); !errors.Is(err, ErrBacklog) {
+		t.Fatalf("submit at the head a wait ran out at: have %v, want ErrBacklog", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	p2 := e.pool(Config{MinBacklog: 2, BacklogWait: time.Hour})
+	for i := range 2 {
+		if err := p2.Submit(ctx, sign(t, e.bob, legacy(uint64(i), 0))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p2.Submit(cancelled, sign(t, e.bob, legacy(2, 0))); !errors.Is(err, ErrBacklog) {
+		t.Fatalf("submit beyond the backlog, request ended: have %v, want ErrBacklog", err)
+	}
+	if p.Has(late.Hash()) {
+		t.Error("a refused transaction is pooled")
+	}
+	if waits, refused := p.BacklogStats(); waits != 1 || refused != 2 {
+		t.Errorf("BacklogStats: have %d waits, %d refused; want 1 (the second was refused without one), 2", waits, refused)
+	}
+	// The refusal is no loss: the same transaction goes in once a head
+	// makes room.
+	head := e.chain.advance(t, func(st *state.StateDB) {
+		st.SetNonce(addrOf(e.alice), 1, tracing.NonceChangeUnspecified)
+	})
+	p.Reset(head, nil)
+	if err := p.Submit(ctx, late); err != nil {
+		t.Fatalf("resubmit after a head: %v", err)
+	}
+}
+
+// TestBacklogFollowsDrain: the backlog is what the chain took out of the
+// pool per second over the recent heads, times the window, at least
+// MinBacklog.
+func TestBacklogFollowsDrain(t *testing.T) {
+	e := newEnv(t, 0)
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	p := e.pool(Config{MinBacklog: 1, BacklogWindow: 2 * time.Second, Clock: clock.now})
+	if have := p.Backlog(); have != 1 {
+		t.Fatalf("backlog before any head: have %d, want MinBacklog 1", have)
+	}
+	p.Reset(e.chain.advance(t, func(*state.StateDB) {}), nil)
+	for i := range 6 {
+		mustAdd(t, p, sign(t, e.bob, legacy(uint64(i), 0)))
+	}
+	// Two heads, half a second apart, include three of bob's each: six
+	// in one second, twelve in the two-second window.
+	for k := 1; k <= 2; k++ {
+		clock.add(500 * time.Millisecond)
+		p.Reset(e.chain.advance(t, func(st *state.StateDB) {
+			st.SetNonce(addrOf(e.bob), uint64(3*k), tracing.NonceChangeUnspecified)
+		}), nil)
+	}
+	if have := p.Backlog(); have != 12 {
+		t.Errorf("backlog: have %d, want 12 (6 per second over a 2 s window)", have)
+	}
+	// A head that drops transactions it did not include (the poor member
+	// can no longer pay) drains nothing.
+	mustAdd(t, p, sign(t, e.poor, legacy(0, 1)))
+	clock.add(500 * time.Millisecond)
+	p.Reset(e.chain.advance(t, func(st *state.StateDB) {
+		st.SetBalance(addrOf(e.poor), new(uint256.Int), tracing.BalanceChangeUnspecified)
+	}), nil)
+	if have := p.Backlog(); have != 8 {
+		t.Errorf("backlog after a head that included nothing: have %d, want 8 (6 in 1.5 s over 2 s)", have)
+	}
+	// A chain that stopped drains nothing.
+	clock.add(drainSpan + time.Millisecond)
+	if have := p.Backlog(); have != 1 {
+		t.Errorf("backlog long after the last head: have %d, want MinBacklog 1", have)
+	}
+	// Heads older than drainSpan no longer count.
+	for range drainHeads {
+		clock.add(drainSpan)
+		p.Reset(e.chain.advance(t, func(*state.StateDB) {}), nil)
+	}
+	if have := p.Backlog(); have != 1 {
+		t.Errorf("backlog after idle heads: have %d, want MinBacklog 1", have)
+	}
+}
+
+// TestSubmitBacklogOff: a negative window turns the backlog off.
+func TestSubmitBacklogOff(t *testing.T) {
+	e := newEnv(t, 0)
+	p := e.pool(Config{MinBacklog: 2, BacklogWindow: -1, BacklogWait: time.Hour})
+	for i := range 5 {
+		if err := p.Submit(context.Background(), sign(t, e.alice, legacy(uint64(i), 0))); err != nil {
+			t.Fatalf("submit %d with the backlog off: %v", i, err)
+		}
+	}
+	if have := p.Backlog(); have != math.MaxInt {
+		t.Errorf("Backlog off: have %d, want math.MaxInt", have)
+	}
+}
+
+// TestSubmitBacklogBounds: one sponsor has at most MaxBacklogWaiters
+// transactions waiting, and the same transaction waits once; beyond that
+// they are refused at once.
+func TestSubmitBacklogBounds(t *testing.T) {
+	e := newEnv(t, 0)
+	p := e.pool(Config{MinBacklog: 1, BacklogWait: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := p.Submit(ctx, sign(t, e.alice, legacy(0, 0))); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, MaxBacklogWaiters)
+	first := sign(t, e.alice, legacy(1, 0))
+	go func() { done <- p.Submit(ctx, first) }()
+	waitFor(t, p, 1)
+	if err := p.Submit(ctx, first); !errors.Is(err, ErrBacklog) {
+		t.Fatalf("the same transaction while it waits: have %v, want ErrBacklog at once", err)
+	}
+	for i := 2; i <= MaxBacklogWaiters; i++ {
+		tx := sign(t, e.alice, legacy(uint64(i), 0))
+		go func() { done <- p.Submit(ctx, tx) }()
+	}
+	waitFor(t, p, MaxBacklogWaiters)
+	if err := p.Submit(ctx, sign(t, e.alice, legacy(MaxBacklogWaiters+1, 0))); !errors.Is(err, ErrBacklog) {
+		t.Fatalf("one more than MaxBacklogWaiters: have %v, want ErrBacklog at once", err)
+	}
+	// Another member is not held back by alice's waiting clients.
+	if err := p.Submit(ctx, sign(t, e.bob, legacy(0, 0))); err != nil {
+		t.Fatalf("bob while alice's clients wait: %v", err)
+	}
+	cancel()
+	for range MaxBacklogWaiters {
+		if err := <-done; !errors.Is(err, ErrBacklog) {
+			t.Errorf("a waiting transaction whose request ended: have %v, want ErrBacklog", err)
+		}
+	}
+	if waits, refused := p.BacklogStats(); waits != MaxBacklogWaiters || refused != MaxBacklogWaiters+2 {
+		t.Errorf("BacklogStats: have %d waits, %d refused; want %d, %d", waits, refused, MaxBacklogWaiters, MaxBacklogWaiters+2)
+	}
+}

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"math"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,6 +23,14 @@ func (n *Node) registerMetrics() error {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_chain_state_recovered_blocks_total", Help: "Stored blocks re-executed to recover a state that was released or lost in a crash."}, func() float64 { _, r, _ := n.chain.StateStats(); return float64(r) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_chain_state_unwritten_bytes", Help: "Trie nodes held in memory and not yet written to disk."}, func() float64 { _, _, u := n.chain.StateStats(); return float64(u) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_chain_sender_recoveries_total", Help: "Transaction signatures block validation recovered because the pool had not."}, func() float64 { return float64(n.chain.SenderRecoveries()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_txpool_backlog", Help: "Executable transactions beyond which a JSON-RPC client's new ones wait for room (0: flow control off)."}, func() float64 {
+			if b := n.pool.Backlog(); b < math.MaxInt {
+				return float64(b)
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_txpool_backlog_waits_total", Help: "JSON-RPC clients' transactions that waited for room in the backlog."}, func() float64 { w, _ := n.pool.BacklogStats(); return float64(w) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_txpool_backlog_refused_total", Help: "JSON-RPC clients' transactions refused for the backlog: after a wait, or at once past the per-sponsor bounds."}, func() float64 { _, r := n.pool.BacklogStats(); return float64(r) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_txpool_expired_total", Help: "Pool transactions dropped after waiting too many heads behind a nonce gap."}, func() float64 { _, x := n.pool.Dropped(); return float64(x) }),
 	}
 	for _, c := range collectors {

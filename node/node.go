@@ -63,6 +63,10 @@ type Config struct {
 	// block is not from the future. Nil means time.Now. Tests give a node
 	// an offset clock to inject clock skew.
 	Clock func() time.Time
+	// ClientBacklog is the pool's client flow control window
+	// (txpool.Config.BacklogWindow): zero takes the default, a negative
+	// value turns it off.
+	ClientBacklog time.Duration
 
 	// p2pPool, set by tests, wraps the pool as the network layer sees it:
 	// peers' transactions are offered to it, pulls and fetches served
@@ -141,7 +145,7 @@ func New(cfg Config) (*Node, error) {
 		reg = prometheus.NewRegistry()
 	}
 	var minPrice = g.MinGasPriceBig()
-	pool := txpool.New(txpool.Config{MinGasPrice: minPrice, Senders: senders}, c.Rules(), c)
+	pool := txpool.New(txpool.Config{MinGasPrice: minPrice, Senders: senders, BacklogWindow: cfg.ClientBacklog}, c.Rules(), c)
 	n := &Node{cfg: cfg, log: log, db: db, chain: c, pool: pool, reg: reg}
 	if err := n.registerMetrics(); err != nil {
 		db.Close()

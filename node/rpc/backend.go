@@ -49,9 +49,11 @@ type CallMsg struct {
 
 // TxPool is what eth_sendRawTransaction and pending queries need.
 type TxPool interface {
-	// Add validates tx and queues it; its error is returned to the client
-	// with its message unchanged.
-	Add(tx *types.Transaction) error
+	// Submit validates tx from a client and queues it, or refuses it;
+	// it may hold the request while the pool drains a backlog (until ctx
+	// ends at the latest). Its error is returned to the client with its
+	// message unchanged.
+	Submit(ctx context.Context, tx *types.Transaction) error
 	// PendingNonce is the next nonce of addr counting queued transactions.
 	PendingNonce(addr common.Address) uint64
 	// Get returns a queued transaction, nil if unknown.

@@ -15,9 +15,9 @@ import (
 // noopPool accepts everything and keeps nothing.
 type noopPool struct{}
 
-func (noopPool) Add(*types.Transaction) error       { return nil }
-func (noopPool) PendingNonce(common.Address) uint64 { return 0 }
-func (noopPool) Get(common.Hash) *types.Transaction { return nil }
+func (noopPool) Submit(context.Context, *types.Transaction) error { return nil }
+func (noopPool) PendingNonce(common.Address) uint64               { return 0 }
+func (noopPool) Get(common.Hash) *types.Transaction               { return nil }
 
 // BenchmarkBlockNumberHTTP is a full eth_blockNumber round trip: ethclient,
 // HTTP over loopback, router, rpc server.

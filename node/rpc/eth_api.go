@@ -320,8 +320,9 @@ func parseSlot(s string) (common.Hash, error) {
 }
 
 // SendRawTransaction is eth_sendRawTransaction: decode, hand to the pool,
-// return the hash. The pool's error reaches the client as is.
-func (api *ethAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) {
+// return the hash. The pool's error reaches the client as is; the pool may
+// hold the request while it drains a backlog (txpool.Pool.Submit).
+func (api *ethAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (common.Hash, error) {
 	if len(input) == 0 {
 		return common.Hash{}, invalidParams("invalid raw transaction: empty")
 	}
@@ -329,7 +330,7 @@ func (api *ethAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) 
 	if err := tx.UnmarshalBinary(input); err != nil {
 		return common.Hash{}, invalidParams("invalid raw transaction: %v", err)
 	}
-	if err := api.pool.Add(tx); err != nil {
+	if err := api.pool.Submit(ctx, tx); err != nil {
 		return common.Hash{}, err
 	}
 	return tx.Hash(), nil

@@ -186,7 +186,7 @@ func newFakePool() *fakePool {
 	return &fakePool{txs: map[common.Hash]*types.Transaction{}, nonces: map[common.Address]uint64{}}
 }
 
-func (p *fakePool) Add(tx *types.Transaction) error {
+func (p *fakePool) Submit(_ context.Context, tx *types.Transaction) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -176,7 +177,7 @@ type checkingPool struct {
 	n     int
 }
 
-func (p *checkingPool) Add(tx *types.Transaction) error {
+func (p *checkingPool) Submit(ctx context.Context, tx *types.Transaction) error {
 	if _, err := p.rules.CheckStatic(tx); err != nil {
 		return err
 	}
@@ -186,7 +187,7 @@ func (p *checkingPool) Add(tx *types.Transaction) error {
 		return fmt.Errorf("pool full")
 	}
 	p.n++
-	return p.fakePool.Add(tx)
+	return p.fakePool.Submit(ctx, tx)
 }
 
 // rpcSeeds returns params for the methods, built from the test chain's

@@ -8,11 +8,13 @@
 #
 #   .ci/bench-compare.sh --geth /path/to/geth [--runs 3] [--senders 20]
 #       [--per-sender 1000] [--batch 1] [--only geth,one,four,four-spread]
-#       [--block-time 1s] [--rate N] [--out DIR]
+#       [--block-time 1s] [--rate N] [--node-flags "FLAGS"] [--out DIR]
 #
 # --rate N offers N transfers per second over all senders (`arbiter bench
 # --rate`) instead of sending each sender's next as soon as the last is
-# answered; it applies to every scenario run.
+# answered; it applies to every scenario run. --node-flags passes extra
+# flags to every Arbiter node (e.g. "--client-backlog 0" turns the pool's
+# client flow control off, for a before-and-after).
 #
 # geth is not built here: pass the path of a geth binary built elsewhere.
 # Without --geth (and no geth on PATH) the geth runs are left out.
@@ -26,6 +28,7 @@ per_sender=1000
 batch=1
 block_time=1s
 rate=0
+node_flags=""
 only="geth,one,four,four-spread"
 out=""
 while [ $# -gt 0 ]; do
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --block-time) block_time="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
+    --node-flags) node_flags="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -130,7 +134,7 @@ run_arbiter() {
   local nodes="" procs=""
   for i in $(seq 1 "$members"); do
     "$arbiter" node --datadir "$dir/member$i/data" --key "$dir/member$i/key" \
-      --rpc "127.0.0.1:$((base + members + i))" >"$out/logs/$label-$run-node$i.log" 2>&1 &
+      --rpc "127.0.0.1:$((base + members + i))" $node_flags >"$out/logs/$label-$run-node$i.log" 2>&1 &
     pids+=("$!")
     procs="$procs${procs:+,}$!"
     nodes="$nodes${nodes:+,}http://127.0.0.1:$((base + members + i))"
@@ -178,7 +182,7 @@ for r in $(seq 1 "$runs"); do
 done
 
 echo
-echo "== medians of $runs runs: $senders senders x $per_sender transfers, batch $batch, offered rate $rate tx/s (0: unpaced), Arbiter block time $block_time (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== medians of $runs runs: $senders senders x $per_sender transfers, batch $batch, offered rate $rate tx/s (0: unpaced), Arbiter block time $block_time, node flags '${node_flags}' (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 cols="submitted_tps included_tps finalized_tps inclusion_p50_ms inclusion_p99_ms final_p50_ms final_p99_ms txs_per_block cpu_us_per_included cpu_us_per_finalized peak_mib_max"
 printf '%-12s' scenario
 for c in $cols; do printf ' %s' "$c"; done

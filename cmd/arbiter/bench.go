@@ -25,8 +25,9 @@ import (
 // Arbiter) or sends from given keys, pre-signs every transfer, sends them
 // over HTTP (one per request, or in batches), follows the chain's heads and
 // its "finalized" block, and reports throughput, submit-to-inclusion and
-// submit-to-final latency and, for the given processes, CPU time per
-// transaction and peak memory. The pieces:
+// submit-to-final latency (from when a transfer's first request was sent,
+// so time a node held it or refused it counts) and, for the given
+// processes, CPU time per transaction and peak memory. The pieces:
 //
 //	bench.go         flags and the run's configuration
 //	bench_fund.go    fees, fresh senders, funding and vouching

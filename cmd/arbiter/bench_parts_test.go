@@ -227,9 +227,9 @@ func TestSummarize(t *testing.T) {
 	}
 	l := newLedger(hashes)
 	for i, ms := range []int{10, 20, 30, 40} {
-		l.submitted(i, at(ms))
+		l.submitted(i, at(ms-5), at(ms))
 	}
-	l.submitted(0, at(99)) // a second answer does not move the first
+	l.submitted(0, at(90), at(99)) // a second answer does not move the first
 	// Transfers 0 and 1 in a block seen at 500 ms, 2 at 1000 ms (and 0
 	// again, as after a reorg); 3 never.
 	if fresh, again := l.included([]common.Hash{hashes[0], hashes[1], common.HexToHash("0xff")}, at(500)); !slices.Equal(fresh, []int{0, 1}) || again != 0 {
@@ -248,10 +248,11 @@ func TestSummarize(t *testing.T) {
 	}{
 		{"sent", r.Sent, 4}, {"submitted", r.Submitted, 4}, {"included", r.Included, 3}, {"finalized", r.Finalized, 2},
 		{"send window", r.Send, ms(40)}, {"include window", r.Include, ms(1000)}, {"final window", r.Final, ms(1500)},
-		// inclusion latencies 490, 480, 970: sorted 480 490 970
-		{"inclusion p50", r.InclP50, ms(490)}, {"inclusion p99", r.InclP99, ms(970)},
-		// final latencies 1490, 1480: sorted 1480 1490
-		{"final p50", r.FinalP50, ms(1490)}, {"final p99", r.FinalP99, ms(1490)},
+		// latencies count from the first send, 5 ms before each answer:
+		// inclusion 495, 485, 975, sorted 485 495 975
+		{"inclusion p50", r.InclP50, ms(495)}, {"inclusion p99", r.InclP99, ms(975)},
+		// final latencies 1495, 1485: sorted 1485 1495
+		{"final p50", r.FinalP50, ms(1495)}, {"final p99", r.FinalP99, ms(1495)},
 	} {
 		if fmt.Sprint(c.have) != fmt.Sprint(c.want) {
 			t.Errorf("%s: have %v, want %v", c.name, c.have, c.want)
@@ -318,15 +319,22 @@ func TestPacer(t *testing.T) {
 		t.Error("newPacer(0): want nil (unpaced)")
 	}
 	var none *pacer
-	if err := none.wait(t.Context(), 5); err != nil {
+	if _, err := none.wait(t.Context(), 5); err != nil {
 		t.Errorf("nil pacer wait: have %v, want nil", err)
+	}
+	// A slot already past: wait returns at once with the slot's due time,
+	// from which the transfer's latency counts.
+	past := newPacer(1000, time.Now().Add(-time.Second))
+	past.due(7)
+	if due, err := past.wait(t.Context(), 1); err != nil || !due.Equal(past.start.Add(7*time.Millisecond)) {
+		t.Errorf("wait for a past slot: have %v, %v; want start+7ms, nil", due.Sub(past.start), err)
 	}
 	// A slot far in the future: wait returns when the context ends.
 	far := newPacer(0.001, time.Now())
 	far.due(1)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := far.wait(ctx, 1); !errors.Is(err, context.Canceled) {
+	if _, err := far.wait(ctx, 1); !errors.Is(err, context.Canceled) {
 		t.Errorf("wait with a cancelled context: have %v, want context.Canceled", err)
 	}
 }

@@ -55,10 +55,10 @@ func summarize(l *ledger, t0 time.Time) benchResult {
 	var incl, fin []time.Duration
 	var lastSubmit, lastIncl, lastFinal time.Time
 	for i := range l.submit {
-		s := l.submit[i]
-		if !s.IsZero() {
+		s := l.sent[i]
+		if a := l.submit[i]; !a.IsZero() {
 			r.Submitted++
-			lastSubmit = later(lastSubmit, s)
+			lastSubmit = later(lastSubmit, a)
 		}
 		if in := l.include[i]; !in.IsZero() {
 			r.Included++

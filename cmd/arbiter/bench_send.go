@@ -160,12 +160,13 @@ func sendLoad(ctx context.Context, senders []benchSender, conc, batch int, pace 
 			for s := range work {
 				for from := 0; from < len(s.raw); from += batch {
 					to := min(from+batch, len(s.raw))
-					if err := pace.wait(ctx, to-from); err != nil {
+					due, err := pace.wait(ctx, to-from)
+					if err != nil {
 						errs <- err
 						cancel()
 						return
 					}
-					if err := sendChunk(ctx, s.client, s.raw[from:to], s.idx[from:to], led, retries); err != nil {
+					if err := sendChunk(ctx, s.client, s.raw[from:to], s.idx[from:to], due, led, retries); err != nil {
 						errs <- err
 						cancel()
 						return
@@ -209,29 +210,33 @@ func (p *pacer) due(n int) time.Time {
 	return p.start.Add(time.Duration(float64(k) * float64(time.Second) / p.rate))
 }
 
-// wait takes n slots and sleeps until the first is due.
-func (p *pacer) wait(ctx context.Context, n int) error {
+// wait takes n slots, sleeps until the first is due and returns when it
+// was due: latencies count from then, so a sender held up by a node's slow
+// answers is charged for the transfers it sent late. A nil pacer returns
+// the time now.
+func (p *pacer) wait(ctx context.Context, n int) (time.Time, error) {
 	if p == nil {
-		return nil
+		return time.Now(), ctx.Err()
 	}
-	d := time.Until(p.due(n))
+	due := p.due(n)
+	d := time.Until(due)
 	if d <= 0 {
-		return ctx.Err()
+		return due, ctx.Err()
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		return due, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return due, ctx.Err()
 	}
 }
 
 // sendChunk sends transfers in one request (one call, or a batch when there
 // are several), retrying the refused ones with backoff until every one is
 // taken.
-func sendChunk(ctx context.Context, c *rpc.Client, raw []hexutil.Bytes, idx []int, led *ledger, retries *atomic.Int64) error {
+func sendChunk(ctx context.Context, c *rpc.Client, raw []hexutil.Bytes, idx []int, sent time.Time, led *ledger, retries *atomic.Int64) error {
 	var b backoff
 	for len(raw) > 0 {
 		var err error
@@ -240,7 +245,7 @@ func sendChunk(ctx context.Context, c *rpc.Client, raw []hexutil.Bytes, idx []in
 			var h common.Hash
 			err = c.CallContext(ctx, &h, "eth_sendRawTransaction", raw[0])
 			if err == nil || alreadyKnown(err) {
-				led.submitted(idx[0], time.Now())
+				led.submitted(idx[0], sent, time.Now())
 				err = nil
 			} else if retryable(err) {
 				left, err = []int{0}, nil
@@ -262,7 +267,7 @@ func sendChunk(ctx context.Context, c *rpc.Client, raw []hexutil.Bytes, idx []in
 				for i, e := range elems {
 					switch {
 					case e.Error == nil || alreadyKnown(e.Error):
-						led.submitted(idx[i], now)
+						led.submitted(idx[i], sent, now)
 					case retryable(e.Error):
 						left = append(left, i)
 					case err == nil:

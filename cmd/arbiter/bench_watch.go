@@ -11,12 +11,15 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 )
 
-// ledger holds, for every transfer of a run, when its request was answered,
-// when the tool saw the block holding it and when that block was final.
+// ledger holds, for every transfer of a run, when its first request was
+// sent and when the one the node took was answered, when the tool saw the
+// block holding it and when that block was final. Latencies count from the
+// first send, so time a node held the request or spent refusing it counts.
 type ledger struct {
 	index map[common.Hash]int // read-only once built
 
 	mu       sync.Mutex
+	sent     []time.Time
 	submit   []time.Time
 	include  []time.Time
 	final    []time.Time
@@ -28,7 +31,7 @@ type ledger struct {
 // newLedger tracks the transfers with these hashes; index i is hashes[i].
 func newLedger(hashes []common.Hash) *ledger {
 	l := &ledger{index: make(map[common.Hash]int, len(hashes)),
-		submit: make([]time.Time, len(hashes)), include: make([]time.Time, len(hashes)), final: make([]time.Time, len(hashes))}
+		sent: make([]time.Time, len(hashes)), submit: make([]time.Time, len(hashes)), include: make([]time.Time, len(hashes)), final: make([]time.Time, len(hashes))}
 	for i, h := range hashes {
 		l.index[h] = i
 	}
@@ -37,13 +40,14 @@ func newLedger(hashes []common.Hash) *ledger {
 
 func (l *ledger) size() int { return len(l.submit) }
 
-// submitted records that transfer i's request was answered at t (the
-// first answer counts).
-func (l *ledger) submitted(i int, t time.Time) {
+// submitted records that transfer i's first request was sent at sent and
+// that the node took it in a request answered at t (the first answer
+// counts).
+func (l *ledger) submitted(i int, sent, t time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.submit[i].IsZero() {
-		l.submit[i] = t
+		l.sent[i], l.submit[i] = sent, t
 		l.nSubmit++
 	}
 }

@@ -42,13 +42,10 @@ func TestSubmitBacklog(t *testing.T) {
 	p := e.pool(Config{MinBacklog: 4, BacklogWait: time.Minute})
 	ctx := context.Background()
 
-	var flood []*types.Transaction
 	for i := range 4 {
-		tx := sign(t, keys[1+i], legacy(0, 0))
-		if err := p.Submit(ctx, tx); err != nil {
+		if err := p.Submit(ctx, sign(t, keys[1+i], legacy(0, 0))); err != nil {
 			t.Fatalf("submit %d below the backlog: %v", i, err)
 		}
-		flood = append(flood, tx)
 	}
 
 	// The fifth waits for a head.

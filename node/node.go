@@ -64,8 +64,7 @@ type Config struct {
 	// an offset clock to inject clock skew.
 	Clock func() time.Time
 	// ClientBacklog is the pool's client flow control window
-	// (txpool.Config.BacklogWindow): zero takes the default, a negative
-	// value turns it off.
+	// (txpool.Config.BacklogWindow); zero or negative turns it off.
 	ClientBacklog time.Duration
 
 	// p2pPool, set by tests, wraps the pool as the network layer sees it:
@@ -145,7 +144,11 @@ func New(cfg Config) (*Node, error) {
 		reg = prometheus.NewRegistry()
 	}
 	var minPrice = g.MinGasPriceBig()
-	pool := txpool.New(txpool.Config{MinGasPrice: minPrice, Senders: senders, BacklogWindow: cfg.ClientBacklog}, c.Rules(), c)
+	backlog := cfg.ClientBacklog
+	if backlog <= 0 {
+		backlog = -1 // off
+	}
+	pool := txpool.New(txpool.Config{MinGasPrice: minPrice, Senders: senders, BacklogWindow: backlog}, c.Rules(), c)
 	n := &Node{cfg: cfg, log: log, db: db, chain: c, pool: pool, reg: reg}
 	if err := n.registerMetrics(); err != nil {
 		db.Close()

@@ -24,7 +24,6 @@ import (
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
-	"github.com/arbiter-chain/arbiter/node/txpool"
 )
 
 func runInit(args []string, stdout io.Writer) error {
@@ -107,7 +106,7 @@ func runNode(args []string, stdout io.Writer) error {
 	peers := fs.String("peers", "", "comma-separated member multiaddrs ending in /p2p/<peer id>, dialled besides those in genesis")
 	noP2P := fs.Bool("no-p2p", false, "run without networking")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it on loopback")
-	backlog := fs.Duration("client-backlog", txpool.DefaultBacklogWindow, "flow control for JSON-RPC clients: a sender's new transaction waits (at most "+txpool.DefaultBacklogWait.String()+") while the pool holds more than the chain finalizes in this time and its member holds its fair share of them (0: off)")
+	backlog := fs.Duration("client-backlog", 0, "flow control for JSON-RPC clients, e.g. 800ms: a sender's new transaction waits (about a second) while the pool holds more than the chain includes in this time (at least three block intervals) and its member holds its fair share of them (0: off)")
 	wsOrigins := fs.String("ws-origins", "", "comma-separated browser origins (scheme://host[:port], or *) allowed to open a WebSocket besides the RPC server's own")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -128,9 +127,6 @@ func runNode(args []string, stdout io.Writer) error {
 	}
 	cfg := node.Config{DataDir: *dataDir, Key: key, RPCAddr: *rpcAddr, WSOrigins: splitList(*wsOrigins), Mine: *mine, Logger: log, NoP2P: *noP2P}
 	cfg.ClientBacklog = *backlog
-	if *backlog <= 0 {
-		cfg.ClientBacklog = -1
-	}
 	offset, err := clockOffset(os.Getenv(clockOffsetEnv))
 	if err != nil {
 		return err

@@ -19,14 +19,22 @@ const (
 	// MaxBacklogWaiters bounds the clients' transactions of one sponsor
 	// waiting for room at once; more are refused at once.
 	MaxBacklogWaiters = 128
-	// drainHeads is how many recent heads the drain rate is measured over,
-	// and drainSpan the longest stretch of time it looks back.
-	drainHeads = 16
-	drainSpan  = 4 * time.Second
+	// drainHeads is how many recent heads the drain rate is measured over
+	// (drainHeads-1 intervals); heads more than drainSpan before the
+	// latest, and all of them when the latest is more than drainSpan old,
+	// do not count.
+	drainHeads = 5
+	drainSpan  = 30 * time.Second
+	// spanHeads is the least window in head intervals (the shortest of
+	// the recent ones): blocks are built from the pool while the one
+	// before is decided, so the pool holds about two blocks, and a window
+	// of two intervals or less would let no block be larger than the one
+	// before.
+	spanHeads = 3
 )
 
 // ErrBacklog: a client's transaction found the pool holding more executable
-// transactions than the chain drains in the backlog window, its sponsor
+// transactions than the chain includes in the backlog window, its sponsor
 // holding its fair share of them, and no head made room within the wait. It
 // wraps ErrPoolFull: the client backs off and sends it again.
 var ErrBacklog = fmt.Errorf("%w: backlog", ErrPoolFull)
@@ -71,16 +79,16 @@ func (d *drain) record(now time.Time, included int) {
 }
 
 // rate returns the transactions included per second over the recent heads
-// within drainSpan of the latest, not counting the oldest head's own (it
-// opens the interval); 0 before two heads, or when the latest is more than
-// drainSpan before now (the chain has stopped).
-func (d *drain) rate(now time.Time) float64 {
+// (not counting the oldest head's own, which opens the interval) and the
+// shortest interval between them; zeros before two heads, or when the
+// latest is more than drainSpan before now (the chain has stopped).
+func (d *drain) rate(now time.Time) (perSecond float64, shortest time.Duration) {
 	if d.n < 2 {
-		return 0
+		return 0, 0
 	}
 	last := (d.next + drainHeads - 1) % drainHeads
 	if now.Sub(d.at[last]) > drainSpan {
-		return 0
+		return 0, 0
 	}
 	sum, first := 0, last
 	for k := 1; k < d.n; k++ {
@@ -88,14 +96,17 @@ func (d *drain) rate(now time.Time) float64 {
 		if d.at[last].Sub(d.at[i]) > drainSpan {
 			break
 		}
+		if gap := d.at[first].Sub(d.at[i]); shortest == 0 || gap < shortest {
+			shortest = gap
+		}
 		sum += d.included[first]
 		first = i
 	}
 	span := d.at[last].Sub(d.at[first])
 	if span <= 0 {
-		return 0
+		return 0, 0
 	}
-	return float64(sum) / span.Seconds()
+	return float64(sum) / span.Seconds(), shortest
 }
 
 // wait returns a channel closed at the next head.
@@ -121,9 +132,9 @@ func (d *drain) sponsor(sp common.Address) *waiting {
 }
 
 // Backlog returns the number of executable transactions beyond which
-// clients' new transactions wait (Submit): what the chain included in
-// BacklogWindow at its recent rate, at least MinBacklog (math.MaxInt when
-// the backlog is off).
+// clients' new transactions wait (Submit): what the chain included at its
+// recent rate in BacklogWindow, or in three of its recent head intervals if
+// that is longer; at least MinBacklog (math.MaxInt when the backlog is off).
 func (p *Pool) Backlog() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -142,15 +153,22 @@ func (p *Pool) backlog() int {
 	if p.cfg.BacklogWindow < 0 {
 		return math.MaxInt
 	}
-	return max(p.cfg.MinBacklog, int(p.drain.rate(p.cfg.Clock())*p.cfg.BacklogWindow.Seconds()))
+	rate, shortest := p.drain.rate(p.cfg.Clock())
+	window := max(p.cfg.BacklogWindow, spanHeads*shortest)
+	n := rate * window.Seconds()
+	if n >= math.MaxInt32 {
+		return math.MaxInt32 // beyond any pool; keeps the conversion defined
+	}
+	return max(p.cfg.MinBacklog, int(n))
 }
 
 // Submit is Add for a transaction from a client of this node (RPC), with
 // flow control: while the pool holds more executable transactions than the
-// chain includes in BacklogWindow, and the sender's sponsor holds at least
+// chain includes in the backlog window (Backlog), and the sender's sponsor holds at least
 // its fair share of them (an equal part for every sponsor holding
 // executable transactions), a new nonce waits for heads to make room, at
-// most BacklogWait in all or until ctx ends, and is then refused with
+// most BacklogWait or two of the chain's recent head intervals, whichever
+// is longer, in all or until ctx ends, and is then refused with
 // ErrBacklog. A sponsor within its share is never held back by another's
 // backlog, and transactions from peers (Add) never wait: they were admitted
 // by the node their client sent them to.
@@ -162,7 +180,7 @@ func (p *Pool) backlog() int {
 // that has stopped, holds a client for one wait, not one per transaction).
 //
 // The wait keeps what a node has accepted close to what the chain finalizes
-// within about the window, so a client flooding faster than the chain
+// within the window, so a client flooding faster than the chain
 // includes sees its requests slow down instead of a queue of seconds behind
 // them.
 func (p *Pool) Submit(ctx context.Context, tx *types.Transaction) error {
@@ -179,8 +197,9 @@ func (p *Pool) Submit(ctx context.Context, tx *types.Transaction) error {
 	}
 	var (
 		timeout <-chan time.Time
-		w       *waiting // the sponsor's record while this transaction waits
-		heads   uint64   // Pool.heads when the wait began
+		limit   time.Duration // how long it may wait
+		w       *waiting      // the sponsor's record while this transaction waits
+		heads   uint64        // Pool.heads when the wait began
 	)
 	for {
 		p.mu.Lock()
@@ -195,6 +214,8 @@ func (p *Pool) Submit(ctx context.Context, tx *types.Transaction) error {
 				err = p.backlogError()
 			} else {
 				w, heads = p.drain.sponsor(sp), p.heads
+				_, shortest := p.drain.rate(p.cfg.Clock())
+				limit = max(p.cfg.BacklogWait, 2*shortest)
 				w.n++
 				p.drain.txs[hash] = struct{}{}
 				p.drain.waits++
@@ -207,7 +228,7 @@ func (p *Pool) Submit(ctx context.Context, tx *types.Transaction) error {
 		}
 		p.mu.Unlock()
 		if timeout == nil {
-			t := time.NewTimer(p.cfg.BacklogWait)
+			t := time.NewTimer(limit)
 			defer t.Stop()
 			timeout = t.C
 		}
@@ -250,8 +271,8 @@ func (p *Pool) unwait(w *waiting, hash common.Hash) {
 // held.
 func (p *Pool) backlogError() error {
 	p.drain.refused++
-	return fmt.Errorf("%w: %d executable transactions pooled, %d included in %v at the chain's rate",
-		ErrBacklog, p.held[executable].txs, p.backlog(), p.cfg.BacklogWindow)
+	return fmt.Errorf("%w: %d executable transactions pooled, backlog %d",
+		ErrBacklog, p.held[executable].txs, p.backlog())
 }
 
 // mustWait returns a channel to wait on if a new transaction with this nonce

@@ -157,9 +157,9 @@ func TestSubmitBacklogRefused(t *testing.T) {
 	}
 }
 
-// TestBacklogFollowsDrain: the backlog is what the chain took out of the
-// pool per second over the recent heads, times the window, at least
-// MinBacklog.
+// TestBacklogFollowsDrain: the backlog is what the chain included per
+// second over the recent heads, times the window or three of the shortest
+// recent head intervals, at least MinBacklog.
 func TestBacklogFollowsDrain(t *testing.T) {
 	e := newEnv(t, 0)
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
@@ -183,27 +183,44 @@ func TestBacklogFollowsDrain(t *testing.T) {
 		t.Errorf("backlog: have %d, want 12 (6 per second over a 2 s window)", have)
 	}
 	// A head that drops transactions it did not include (the poor member
-	// can no longer pay) drains nothing.
+	// can no longer pay) includes nothing.
 	mustAdd(t, p, sign(t, e.poor, legacy(0, 1)))
 	clock.add(500 * time.Millisecond)
 	p.Reset(e.chain.advance(t, func(st *state.StateDB) {
 		st.SetBalance(addrOf(e.poor), new(uint256.Int), tracing.BalanceChangeUnspecified)
 	}), nil)
+	if exec, _ := p.Stats(); exec != 0 {
+		t.Fatalf("the poor member's transaction is still pooled")
+	}
 	if have := p.Backlog(); have != 8 {
 		t.Errorf("backlog after a head that included nothing: have %d, want 8 (6 in 1.5 s over 2 s)", have)
 	}
-	// A chain that stopped drains nothing.
+	// A chain that stopped includes nothing.
 	clock.add(drainSpan + time.Millisecond)
 	if have := p.Backlog(); have != 1 {
 		t.Errorf("backlog long after the last head: have %d, want MinBacklog 1", have)
 	}
-	// Heads older than drainSpan no longer count.
+	// Heads further apart than the window: the window is three intervals.
+	// Two heads 4 s apart, the second including 4 of bob's: 1 per second
+	// for 12 s.
+	p.Reset(e.chain.advance(t, func(*state.StateDB) {}), nil)
+	for i := range 4 {
+		mustAdd(t, p, sign(t, e.bob, legacy(uint64(6+i), 0)))
+	}
+	clock.add(4 * time.Second)
+	p.Reset(e.chain.advance(t, func(st *state.StateDB) {
+		st.SetNonce(addrOf(e.bob), 10, tracing.NonceChangeUnspecified)
+	}), nil)
+	if have := p.Backlog(); have != 12 {
+		t.Errorf("backlog at heads 4 s apart: have %d, want 12 (1/s over 3 intervals of 4 s)", have)
+	}
+	// Only the last few heads count.
 	for range drainHeads {
-		clock.add(drainSpan)
+		clock.add(time.Second)
 		p.Reset(e.chain.advance(t, func(*state.StateDB) {}), nil)
 	}
 	if have := p.Backlog(); have != 1 {
-		t.Errorf("backlog after idle heads: have %d, want MinBacklog 1", have)
+		t.Errorf("backlog after empty heads: have %d, want MinBacklog 1", have)
 	}
 }
 

@@ -25,11 +25,12 @@
 // out by another member's transactions, however many accounts those come
 // from.
 //
-// Clients of the node (Submit) get flow control besides: while the pool
-// holds more executable transactions than the chain drains in a short
-// window, a sponsor holding its fair share of them waits for a head to make
-// room, and is refused (ErrBacklog) if none does within a second, so what a
-// node accepts is final within about that window.
+// Clients of the node (Submit) may get flow control besides (Config's
+// BacklogWindow): while the pool holds more executable transactions than
+// the chain includes in a short window, a sponsor holding its fair share of
+// them waits for heads to make room, and is refused (ErrBacklog) if none
+// does within about a second, so what a node accepts is final within about
+// that window.
 //
 // Usage:
 //

@@ -337,19 +337,37 @@ func (api *ethAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) 
 }
 
 // GetTransactionByHash is eth_getTransactionByHash: canonical chain first,
-// then the pool (with null block fields); null when unknown.
+// then the pool (with null block fields), then the chain again; null when
+// unknown. A transaction leaves the pool only after the block holding it
+// is committed, so one committed between the first two reads is found by
+// the third: a client polling its own transaction (the watchtower) never
+// sees it vanish as it lands.
 func (api *ethAPI) GetTransactionByHash(hash common.Hash) (json.RawMessage, error) {
-	if tx, blockHash, number, index, found := api.chain.GetTransaction(hash); found {
-		var baseFee *big.Int
-		if h := api.chain.GetHeaderByHash(blockHash); h != nil {
-			baseFee = h.BaseFee
-		}
-		return marshalTx(tx, &txLocation{blockHash, number, index, baseFee}, api.signer)
+	if out, found, err := api.minedTx(hash); found {
+		return out, err
 	}
 	if tx := api.pool.Get(hash); tx != nil {
 		return marshalTx(tx, nil, api.signer)
 	}
+	if out, found, err := api.minedTx(hash); found {
+		return out, err
+	}
 	return nil, nil
+}
+
+// minedTx returns the canonical chain's transaction hash with its block
+// fields, and whether there is one.
+func (api *ethAPI) minedTx(hash common.Hash) (json.RawMessage, bool, error) {
+	tx, blockHash, number, index, found := api.chain.GetTransaction(hash)
+	if !found {
+		return nil, false, nil
+	}
+	var baseFee *big.Int
+	if h := api.chain.GetHeaderByHash(blockHash); h != nil {
+		baseFee = h.BaseFee
+	}
+	out, err := marshalTx(tx, &txLocation{blockHash, number, index, baseFee}, api.signer)
+	return out, true, err
 }
 
 // GetTransactionReceipt is eth_getTransactionReceipt; null when the

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ethereum/go-ethereum"
@@ -623,5 +625,61 @@ func TestEstimateGas(t *testing.T) {
 				t.Errorf("have %d, %v; want %d", have, err, tt.want)
 			}
 		})
+	}
+}
+
+// landingChain hides a mined transaction until the pool has been asked for
+// it: the block holding it was committed between the server's read of the
+// chain and its read of the pool, as when a node commits a block while a
+// client polls for its transaction.
+type landingChain struct {
+	*fakeChain
+	tx     common.Hash
+	landed *atomic.Bool
+}
+
+func (c landingChain) GetTransaction(h common.Hash) (*types.Transaction, common.Hash, uint64, uint64, bool) {
+	if h == c.tx && !c.landed.Load() {
+		return nil, common.Hash{}, 0, 0, false
+	}
+	return c.fakeChain.GetTransaction(h)
+}
+
+// landingPool no longer holds the transaction: asking for it lands it.
+type landingPool struct {
+	*fakePool
+	landed *atomic.Bool
+}
+
+func (p landingPool) Get(h common.Hash) *types.Transaction {
+	p.landed.Store(true)
+	return p.fakePool.Get(h)
+}
+
+// TestTransactionLandingBetweenReads: a transaction that moves from the
+// pool to the chain while eth_getTransactionByHash looks it up is found,
+// in its block, not reported unknown.
+func TestTransactionLandingBetweenReads(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	landed := new(atomic.Bool)
+	tx := e.txs[0]
+	srv, err := New(Config{}, landingChain{e.chain, tx.Hash(), landed}, landingPool{e.pool, landed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	c, err := ethclient.Dial(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	have, isPending, err := c.TransactionByHash(context.Background(), tx.Hash())
+	if err != nil {
+		t.Fatalf("a transaction committed during the lookup: have %v, want it found", err)
+	}
+	if have.Hash() != tx.Hash() || isPending {
+		t.Errorf("have %s pending=%v, want %s in its block", have.Hash(), isPending, tx.Hash())
 	}
 }

@@ -9,14 +9,19 @@ import (
 
 // Metrics are the metrics every JSON-RPC server keeps about its clients:
 // HTTP requests by route and status code (so refusals such as 413 and 429
-// show) and its live subscriptions. Their names are
-// arbiter_<subsystem>_http_requests_total and
-// arbiter_<subsystem>_subscriptions.
+// show), its live subscriptions and the connections refused for their
+// address's bound (Limits.Listener). Their names are
+// arbiter_<subsystem>_http_requests_total,
+// arbiter_<subsystem>_subscriptions and
+// arbiter_<subsystem>_connections_refused_total.
 type Metrics struct {
 	// Requests counts HTTP requests by route and status code.
 	Requests *prometheus.CounterVec
 	// Subscriptions is the number of live subscriptions.
 	Subscriptions prometheus.Gauge
+	// ConnsRefused counts connections refused because their client
+	// address had MaxConnsPerIP open.
+	ConnsRefused prometheus.Counter
 
 	subsystem string
 }
@@ -34,6 +39,10 @@ func NewMetrics(subsystem, subsHelp string) *Metrics {
 			Namespace: "arbiter", Subsystem: subsystem, Name: "subscriptions",
 			Help: subsHelp,
 		}),
+		ConnsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: subsystem, Name: "connections_refused_total",
+			Help: "Connections refused (HTTP 503) because their client address had the most connections open it may.",
+		}),
 	}
 }
 
@@ -43,7 +52,7 @@ func (m *Metrics) Register(r prometheus.Registerer, extra ...prometheus.Collecto
 	if r == nil {
 		return nil
 	}
-	for _, c := range append([]prometheus.Collector{m.Requests, m.Subscriptions}, extra...) {
+	for _, c := range append([]prometheus.Collector{m.Requests, m.Subscriptions, m.ConnsRefused}, extra...) {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -48,6 +48,10 @@ type Limits struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+	// MaxConnsPerIP bounds the connections open at once from one client
+	// IP address on the listener Listener returns (HTTP keep-alive and
+	// WebSocket connections alike).
+	MaxConnsPerIP int
 }
 
 // WithDefaults returns l with each zero (or negative) field taken from
@@ -78,11 +82,13 @@ func (l Limits) WithDefaults(def Limits) Limits {
 	orDur(&l.WriteTimeout, def.WriteTimeout)
 	orDur(&l.IdleTimeout, def.IdleTimeout)
 	orInt(&l.MaxHeaderBytes, def.MaxHeaderBytes)
+	orInt(&l.MaxConnsPerIP, def.MaxConnsPerIP)
 	orDur(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	orDur(&l.ReadTimeout, DefaultReadTimeout)
 	orDur(&l.WriteTimeout, DefaultWriteTimeout)
 	orDur(&l.IdleTimeout, DefaultIdleTimeout)
 	orInt(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	orInt(&l.MaxConnsPerIP, DefaultMaxConnsPerIP)
 	return l
 }
 

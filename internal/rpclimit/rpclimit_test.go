@@ -18,7 +18,7 @@ func TestWithDefaults(t *testing.T) {
 		MaxBodyBytes: 100, MaxBatchItems: 2, MaxBatchResponseBytes: 300,
 		MaxSubscriptionsPerConn: 4, ReadHeaderTimeout: time.Second,
 		ReadTimeout: 2 * time.Second, WriteTimeout: 3 * time.Second,
-		IdleTimeout: 4 * time.Second, MaxHeaderBytes: 500,
+		IdleTimeout: 4 * time.Second, MaxHeaderBytes: 500, MaxConnsPerIP: 6,
 	}
 	tests := []struct {
 		name string
@@ -38,10 +38,11 @@ func TestWithDefaults(t *testing.T) {
 			func() Limits { l := def; l.MaxWSMessageBytes = 100; return l }()},
 		{"a default WS bound wins over the body bound", Limits{MaxBodyBytes: 10, IdleTimeout: 1, ReadTimeout: 1, WriteTimeout: 1, ReadHeaderTimeout: 1, MaxHeaderBytes: 1},
 			Limits{MaxWSMessageBytes: 20},
-			Limits{MaxBodyBytes: 10, MaxWSMessageBytes: 20, IdleTimeout: 1, ReadTimeout: 1, WriteTimeout: 1, ReadHeaderTimeout: 1, MaxHeaderBytes: 1}},
+			Limits{MaxBodyBytes: 10, MaxWSMessageBytes: 20, IdleTimeout: 1, ReadTimeout: 1, WriteTimeout: 1, ReadHeaderTimeout: 1, MaxHeaderBytes: 1,
+				MaxConnsPerIP: DefaultMaxConnsPerIP}},
 		{"HTTP fields fall back to the shared defaults", Limits{}, Limits{},
 			Limits{ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout, WriteTimeout: DefaultWriteTimeout,
-				IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes}},
+				IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes, MaxConnsPerIP: DefaultMaxConnsPerIP}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +167,7 @@ func TestMetricNames(t *testing.T) {
 	for _, f := range fams {
 		have = append(have, f.GetName())
 	}
-	want := []string{"arbiter_unit_http_requests_total", "arbiter_unit_refused_total", "arbiter_unit_subscriptions",
+	want := []string{"arbiter_unit_connections_refused_total", "arbiter_unit_http_requests_total", "arbiter_unit_refused_total", "arbiter_unit_subscriptions",
 		"arbiter_unit_things_total", "arbiter_unit_took_seconds"}
 	if strings.Join(have, " ") != strings.Join(want, " ") {
 		t.Errorf("have %v, want %v", have, want)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arbiter-chain/arbiter/consensus/pos"
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
 	"github.com/arbiter-chain/arbiter/node/p2p"
@@ -66,6 +67,10 @@ type Config struct {
 	// ClientBacklog is the pool's client flow control window
 	// (txpool.Config.BacklogWindow); zero or negative turns it off.
 	ClientBacklog time.Duration
+	// RPCMaxConnsPerIP bounds the JSON-RPC connections open at once from
+	// one client address (rpclimit.Limits.MaxConnsPerIP); zero or
+	// negative means rpclimit.DefaultMaxConnsPerIP.
+	RPCMaxConnsPerIP int
 
 	// p2pPool, set by tests, wraps the pool as the network layer sees it:
 	// peers' transactions are offered to it, pulls and fetches served
@@ -188,6 +193,7 @@ func (n *Node) Start() error {
 			Peers:         peerCounter{&n.peers},
 			Registerer:    n.reg,
 			Gatherer:      n.reg,
+			Limits:        rpclimit.Limits{MaxConnsPerIP: n.cfg.RPCMaxConnsPerIP},
 		}, rpcChain{n.chain}, n.pool)
 		if err != nil {
 			cancel()

@@ -117,7 +117,7 @@ func runBridge(args []string, stdout io.Writer) error {
 	srv.RegisterOnShutdown(b.Close)
 	errc := make(chan error, 2)
 	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(b.Listener(ln)); !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("bridge server: %w", err)
 		}
 	}()

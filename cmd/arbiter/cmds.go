@@ -21,6 +21,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter"
 	"github.com/arbiter-chain/arbiter/consensus"
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
@@ -107,6 +108,7 @@ func runNode(args []string, stdout io.Writer) error {
 	noP2P := fs.Bool("no-p2p", false, "run without networking")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it on loopback")
 	backlog := fs.Duration("client-backlog", 0, "flow control for JSON-RPC clients, e.g. 800ms: a sender's new transaction waits (about a second) while the pool holds more than the chain includes in this time (at least three block intervals) and its member holds its fair share of them (0: off)")
+	maxConns := fs.Int("rpc-max-conns-per-ip", rpclimit.DefaultMaxConnsPerIP, "JSON-RPC connections (HTTP and WebSocket) one client address may hold open at once; more get HTTP 503 (behind a reverse proxy every client has the proxy's address)")
 	wsOrigins := fs.String("ws-origins", "", "comma-separated browser origins (scheme://host[:port], or *) allowed to open a WebSocket besides the RPC server's own")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -127,6 +129,7 @@ func runNode(args []string, stdout io.Writer) error {
 	}
 	cfg := node.Config{DataDir: *dataDir, Key: key, RPCAddr: *rpcAddr, WSOrigins: splitList(*wsOrigins), Mine: *mine, Logger: log, NoP2P: *noP2P}
 	cfg.ClientBacklog = *backlog
+	cfg.RPCMaxConnsPerIP = *maxConns
 	offset, err := clockOffset(os.Getenv(clockOffsetEnv))
 	if err != nil {
 		return err

@@ -53,8 +53,9 @@ type Config struct {
 	GasPrice *big.Int
 
 	// Limits bound request bodies, batches, WebSocket messages, the
-	// subscriptions of one connection (MaxSubscriptionsPerConn) and the
-	// HTTP timeouts; MaxWSMessageBytes defaults to MaxBodyBytes.
+	// subscriptions of one connection (MaxSubscriptionsPerConn), the
+	// connections open at once from one client address (MaxConnsPerIP)
+	// and the HTTP timeouts; MaxWSMessageBytes defaults to MaxBodyBytes.
 	rpclimit.Limits
 	// MaxLogRange bounds the blocks one eth_getLogs may scan.
 	MaxLogRange uint64
@@ -202,10 +203,11 @@ func (s *Server) routes() http.Handler {
 // /healthz and GET /metrics.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve serves Handler on l with the configured timeouts until Close. It
-// returns nil after Close.
+// Serve serves Handler on l with the configured timeouts until Close, at
+// most MaxConnsPerIP connections at once from one client address
+// (rpclimit.Limits.Listener). It returns nil after Close.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.http.Serve(l)
+	err := s.http.Serve(s.cfg.Limits.Listener(l, s.metrics.ConnsRefused))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 )
@@ -223,4 +225,64 @@ func TestServe(t *testing.T) {
 func recvErr(t *testing.T, errc <-chan error) error {
 	t.Helper()
 	return recv(t, errc, nil)
+}
+
+// TestServeBoundsConnsPerIP: Serve holds at most MaxConnsPerIP connections
+// from one address, WebSockets included; the next is answered 503 and
+// counted, and a closed one makes room.
+func TestServeBoundsConnsPerIP(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	reg := prometheus.NewRegistry()
+	srv, err := New(Config{Limits: rpclimit.Limits{MaxConnsPerIP: 2}, Registerer: reg, Gatherer: reg}, e.chain, e.pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Listen(":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+	addr := l.Addr().String()
+
+	var held []*ethclient.Client
+	for range 2 {
+		ws, err := ethclient.Dial("ws://" + addr + "/ws")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		held = append(held, ws)
+	}
+	resp, err := http.Post("http://"+addr, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "too many open connections") {
+		t.Fatalf("third connection: %d %q, want 503", resp.StatusCode, body)
+	}
+	if n := metricValue(t, srv.metrics.ConnsRefused); n != 1 {
+		t.Errorf("connections refused %v, want 1", n)
+	}
+	// The held ones still work.
+	if n, err := held[0].BlockNumber(context.Background()); err != nil || n != 3 {
+		t.Errorf("held WebSocket: %d, %v", n, err)
+	}
+	held[1].Close()
+	var ok bool
+	for range 200 {
+		if c, err := ethclient.Dial("http://" + addr); err == nil {
+			_, err = c.BlockNumber(context.Background())
+			c.Close()
+			if ok = err == nil; ok {
+				break
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !ok {
+		t.Error("no room after a WebSocket closed")
+	}
 }

@@ -24,8 +24,9 @@
 //	b, err := bridge.New(bridge.Config{}, store, arb)
 //	if err != nil { ... }
 //	srv := b.HTTPServer() // Handler with timeouts against slow clients
-//	srv.Addr = "127.0.0.1:8645"
-//	err = srv.ListenAndServe()
+//	ln, err := net.Listen("tcp", "127.0.0.1:8645")
+//	if err != nil { ... }
+//	err = srv.Serve(b.Listener(ln)) // at most MaxConnsPerIP connections per client address
 //
 // Refusals carry JSON-RPC codes -32010 to -32018; wire.ErrorCode maps an
 // operation's error to its code. The response types and codes are those

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge/wire"
@@ -47,6 +48,13 @@ func (b *Bridge) HTTPServer() *http.Server { return b.server(b.handler) }
 func (b *Bridge) PageServer(cfg PageConfig) *http.Server { return b.server(b.PageHandler(cfg)) }
 
 func (b *Bridge) server(h http.Handler) *http.Server { return b.cfg.Limits.HTTPServer(h) }
+
+// Listener bounds the connections ln accepts from one client address to
+// Limits.MaxConnsPerIP (rpclimit.Limits.Listener): serve HTTPServer or
+// PageServer on it.
+func (b *Bridge) Listener(ln net.Listener) net.Listener {
+	return b.cfg.Limits.Listener(ln, b.metrics.ConnsRefused)
+}
 
 // newRPCServer returns a JSON-RPC server with the configured limits
 // serving api as the chess namespace.

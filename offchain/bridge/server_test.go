@@ -12,6 +12,7 @@ import (
 	"time"
 
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
@@ -216,5 +217,49 @@ func TestWebSocketOrigins(t *testing.T) {
 	e := newEnv(t, bridge.NewMemStore())
 	if _, err := bridge.New(bridge.Config{WSOrigins: []string{"console.example"}}, e.store, e.arb); err == nil {
 		t.Fatal("New accepted an origin without a scheme")
+	}
+}
+
+// TestListenerBoundsConnsPerIP: on Bridge.Listener, a client address holds
+// at most MaxConnsPerIP connections; the next gets HTTP 503 and is counted
+// in arbiter_bridge_connections_refused_total.
+func TestListenerBoundsConnsPerIP(t *testing.T) {
+	e := newEnv(t, bridge.NewMemStore())
+	reg := prometheus.NewRegistry()
+	b := e.newBridge(bridge.Config{Limits: rpclimit.Limits{MaxConnsPerIP: 1}, Registerer: reg, Gatherer: reg})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := b.HTTPServer()
+	go func() { _ = srv.Serve(b.Listener(ln)) }()
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+
+	ws, err := gethrpc.Dial("ws://" + addr + "/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second connection: %d, want 503", resp.StatusCode)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused float64
+	for _, f := range fams {
+		if f.GetName() == "arbiter_bridge_connections_refused_total" {
+			refused = f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if refused != 1 {
+		t.Errorf("arbiter_bridge_connections_refused_total %v, want 1", refused)
 	}
 }

@@ -174,7 +174,7 @@ func (n *network) startBridge(ctx context.Context, towerKey *ecdsa.PrivateKey, l
 		page.Vouch = &voucher{n: n, log: log.With("component", "voucher")}
 	}
 	n.server = b.PageServer(page)
-	go n.server.Serve(ln) //nolint:errcheck // ErrServerClosed on close
+	go n.server.Serve(b.Listener(ln)) //nolint:errcheck // ErrServerClosed on close
 	n.bridgeURL = "ws://" + ln.Addr().String() + "/ws"
 	n.pageURL = "http://" + ln.Addr().String() + "/"
 

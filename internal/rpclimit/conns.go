@@ -28,116 +28,164 @@ var tooMany = func() []byte {
 
 // A refused connection is answered after its request's headers have been
 // read (an HTTP client takes a response that comes before its request for
-// a broken connection), by at most maxRefusing goroutines at once, each
-// given refuseTimeout and reading at most refuseReadBytes; past
-// maxRefusing, refused connections are closed without an answer, so that
-// refusing costs a bounded number of goroutines and descriptors however
-// fast connections come.
+// a broken connection), by at most maxRefusing goroutines at once and
+// maxRefusingPerIP for one client key, each given refuseTimeout to read at
+// most refuseReadBytes and as long again to answer; beyond those, refused
+// connections are closed without an answer. Refusing thus costs a bounded
+// number of goroutines and descriptors however fast connections come, and
+// one client cannot take every answer for itself.
 const (
-	maxRefusing     = 64
-	refuseTimeout   = time.Second
-	refuseReadBytes = 16 << 10
+	maxRefusing      = 64
+	maxRefusingPerIP = 8
+	refuseReadBytes  = 16 << 10
 )
 
+// refuseTimeout is a variable for tests on slow machines; a listener takes
+// its value when made.
+var refuseTimeout = time.Second
+
 // Listener returns inner with at most l.MaxConnsPerIP connections open at
-// once from one client IP address (zero or negative: DefaultMaxConnsPerIP).
-// A connection over the bound gets an HTTP 503 and is closed at once; the
-// listener goes on accepting, so one address at its bound shuts out no
-// other. refused, if not nil, counts those connections. A connection
-// counts until it is closed, including after a WebSocket upgrade (net/http
-// hands the same connection to the WebSocket).
+// once from one client (zero or negative: DefaultMaxConnsPerIP): one IPv4
+// address, or one IPv6 /64, which is what one host or site is given. A
+// connection over the bound is answered HTTP 503 once its request's
+// headers have arrived, or, while too many refusals are being answered,
+// closed at once. The listener goes on accepting, so a client at its
+// bound shuts out no other. refused, if not nil, counts those
+// connections. A connection counts until it is closed, including after a
+// WebSocket upgrade (net/http hands the same connection to the WebSocket).
 func (l Limits) Listener(inner net.Listener, refused prometheus.Counter) net.Listener {
 	limit := l.MaxConnsPerIP
 	if limit <= 0 {
 		limit = DefaultMaxConnsPerIP
 	}
-	return &connLimiter{Listener: inner, limit: limit, refused: refused, open: make(map[string]int),
-		refusing: make(chan struct{}, maxRefusing)}
+	return &connLimiter{Listener: inner, limit: limit, refused: refused, timeout: refuseTimeout,
+		open: make(map[string]int), refusing: make(map[string]int)}
 }
 
 type connLimiter struct {
 	net.Listener
 	limit   int
 	refused prometheus.Counter
+	timeout time.Duration // refuseTimeout
 
-	mu   sync.Mutex
-	open map[string]int // open connections by client IP; absent means none
-
-	refusing chan struct{} // a slot per goroutine answering a refused connection
+	mu       sync.Mutex
+	open     map[string]int // open connections by client key; absent means none
+	refusing map[string]int // refusals being answered, by client key
+	answers  int            // refusals being answered in all
 }
 
-// Accept returns the next connection whose address is within its bound.
+// Accept returns the next connection whose client is within its bound.
 func (c *connLimiter) Accept() (net.Conn, error) {
 	for {
 		conn, err := c.Listener.Accept()
 		if err != nil {
 			return nil, err
 		}
-		ip := clientIP(conn.RemoteAddr())
+		key := clientKey(conn.RemoteAddr())
 		c.mu.Lock()
-		ok := c.open[ip] < c.limit
-		if ok {
-			c.open[ip]++
+		ok := c.open[key] < c.limit
+		answer := !ok && c.answers < maxRefusing && c.refusing[key] < maxRefusingPerIP
+		switch {
+		case ok:
+			c.open[key]++
+		case answer:
+			c.answers++
+			c.refusing[key]++
 		}
 		c.mu.Unlock()
 		if ok {
-			return &limitedConn{Conn: conn, release: func() { c.release(ip) }}, nil
+			return &limitedConn{Conn: conn, release: func() { c.release(key) }}, nil
 		}
 		if c.refused != nil {
 			c.refused.Inc()
 		}
-		select {
-		case c.refusing <- struct{}{}:
-			go func() {
-				defer func() { <-c.refusing }()
-				refuse(conn)
-			}()
-		default:
+		if !answer {
 			_ = conn.Close()
+			continue
 		}
+		go func() {
+			refuse(conn, c.timeout)
+			c.mu.Lock()
+			c.answers--
+			if c.refusing[key]--; c.refusing[key] <= 0 {
+				delete(c.refusing, key)
+			}
+			c.mu.Unlock()
+		}()
 	}
 }
 
-// refuse reads the request's headers (within refuseTimeout and
-// refuseReadBytes), answers tooMany and closes conn.
-func refuse(conn net.Conn) {
+// refuse reads the request's headers (within timeout and refuseReadBytes),
+// answers tooMany, half-closes and reads what the client still sends for
+// up to timeout before closing, so that the close does not reset the
+// connection before the client has read the answer.
+func refuse(conn net.Conn, timeout time.Duration) {
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(refuseTimeout))
+	_ = conn.SetDeadline(time.Now().Add(timeout))
 	buf := make([]byte, refuseReadBytes)
 	for n := 0; n < len(buf); {
 		m, err := conn.Read(buf[n:])
 		// Only the bytes just read, and the three before them, can
-		// complete the blank line that ends the headers.
-		if bytes.Contains(buf[max(0, n-3):n+m], []byte("\r\n\r\n")) || err != nil {
+		// complete the blank line that ends the headers (CRLF CRLF, or
+		// LF LF, which net/http accepts too).
+		if w := buf[max(0, n-3) : n+m]; bytes.Contains(w, []byte("\r\n\r\n")) || bytes.Contains(w, []byte("\n\n")) || err != nil {
 			break
 		}
 		n += m
 	}
-	_, _ = conn.Write(tooMany)
-}
-
-// release ends one of ip's connections.
-func (c *connLimiter) release(ip string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.open[ip] <= 1 {
-		delete(c.open, ip)
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	if _, err := conn.Write(tooMany); err != nil {
 		return
 	}
-	c.open[ip]--
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		for {
+			if _, err := conn.Read(buf); err != nil {
+				return
+			}
+		}
+	}
 }
 
-// openFrom returns how many connections from ip are open (for tests).
-func (c *connLimiter) openFrom(ip string) int {
+// release ends one of key's connections.
+func (c *connLimiter) release(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.open[ip]
+	if c.open[key] <= 1 {
+		delete(c.open, key)
+		return
+	}
+	c.open[key]--
 }
 
-// clientIP is the address a connection's bound is kept by: the IP of a TCP
-// peer, else the address's string.
-func clientIP(a net.Addr) string {
+// openFrom returns how many connections the client key has open (for
+// tests).
+func (c *connLimiter) openFrom(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.open[key]
+}
+
+// answering returns how many refusals are being answered (for tests).
+func (c *connLimiter) answering() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answers
+}
+
+// clientKey is what a connection's bound is kept by: an IPv4 address (an
+// IPv4-mapped IPv6 address counts as its IPv4 address), an IPv6 /64
+// network, else the address's host, or its whole string.
+func clientKey(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
 	if t, ok := a.(*net.TCPAddr); ok {
+		if ip4 := t.IP.To4(); ip4 != nil {
+			return ip4.String()
+		}
+		if len(t.IP) == net.IPv6len {
+			return t.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
+		}
 		return t.IP.String()
 	}
 	if host, _, err := net.SplitHostPort(a.String()); err == nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,39 +153,118 @@ func TestConnsPerIPDefault(t *testing.T) {
 	}
 }
 
-// TestRefusingIsBounded: refused connections that never send a request
-// hold at most maxRefusing goroutines; the ones beyond are closed at once,
-// without an answer, and connections from other addresses still get in.
-func TestRefusingIsBounded(t *testing.T) {
-	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"})
-	l, addr := serveHeld(t, Limits{MaxConnsPerIP: 1}, refused)
-	a1 := dialFrom(t, "127.0.0.1", addr)
-	if got := get(t, a1, "/"); got != "HTTP/1.1 200 OK" {
-		t.Fatalf("within the bound: %q", got)
+// slowRefusals makes a refusal wait long for headers, so that silent
+// connections keep their refusal slots for the whole test.
+func slowRefusals(t *testing.T) {
+	old := refuseTimeout
+	refuseTimeout = 30 * time.Second
+	t.Cleanup(func() { refuseTimeout = old })
+}
+
+// holdSilent opens n connections from src that send nothing, and waits
+// until the limiter answers want refusals in all.
+func holdSilent(t *testing.T, l *connLimiter, src, addr string, n, want int) {
+	t.Helper()
+	for range n {
+		dialFrom(t, src, addr)
 	}
-	waitOpen(t, l, "127.0.0.1", 1)
-	// maxRefusing silent connections take every refusing slot...
-	for range maxRefusing {
-		dialFrom(t, "127.0.0.1", addr)
-	}
-	for i := 0; i < 500 && len(l.refusing) < maxRefusing; i++ {
+	for i := 0; i < 500 && l.answering() < want; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := len(l.refusing); n != maxRefusing {
-		t.Fatalf("%d refusing, want %d", n, maxRefusing)
+	if got := l.answering(); got != want {
+		t.Fatalf("%d refusals being answered, want %d", got, want)
 	}
-	// ...so the next is closed without an answer, before any timeout.
-	c := dialFrom(t, "127.0.0.1", addr)
-	_ = c.SetDeadline(time.Now().Add(refuseTimeout / 2))
+}
+
+// closedUnanswered asserts that c is closed without a byte.
+func closedUnanswered(t *testing.T, c net.Conn) {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if n, err := c.Read(make([]byte, 64)); n != 0 || err == nil || isTimeout(err) {
-		t.Fatalf("beyond the refusing slots: read %d bytes, %v; want a close", n, err)
+		t.Fatalf("read %d bytes, %v; want the connection closed without an answer", n, err)
 	}
-	if n := counterValue(t, refused); n != maxRefusing+1 {
-		t.Fatalf("refused counter %v, want %d", n, maxRefusing+1)
+}
+
+// refusedWith503 sends a request on c, split so that its blank line
+// spans two writes, and asserts a 503.
+func refusedWith503(t *testing.T, c net.Conn, end string) {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	head := "GET / HTTP/1.1" + end[:len(end)/2] + "Host: x" + end[:len(end)/2]
+	if _, err := io.WriteString(c, head+end[:1]); err != nil {
+		t.Fatal(err)
 	}
-	b := dialFrom(t, "127.0.0.2", addr)
-	if got := get(t, b, "/"); got != "HTTP/1.1 200 OK" {
-		t.Fatalf("another address: %q", got)
+	time.Sleep(20 * time.Millisecond) // a second read on the server side
+	if _, err := io.WriteString(c, end[1:len(end)/2]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("answer %d, want 503", resp.StatusCode)
+	}
+}
+
+// TestRefusingIsBounded: refused connections that never send a request
+// hold at most maxRefusingPerIP answers of one client and maxRefusing in
+// all; the ones beyond are closed at once without an answer, while
+// another client's refusals are still answered and its connections within
+// the bound still served.
+func TestRefusingIsBounded(t *testing.T) {
+	slowRefusals(t)
+	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"})
+	l, addr := serveHeld(t, Limits{MaxConnsPerIP: 1}, refused)
+	src := func(i int) string { return "127.0.0." + strconv.Itoa(i+1) }
+	for i := range maxRefusing/maxRefusingPerIP + 1 {
+		if got := get(t, dialFrom(t, src(i), addr), "/"); got != "HTTP/1.1 200 OK" {
+			t.Fatalf("%s within the bound: %q", src(i), got)
+		}
+	}
+	// One client fills its own refusal answers; its next refusal is
+	// closed unanswered, another client's is answered.
+	holdSilent(t, l, src(0), addr, maxRefusingPerIP, maxRefusingPerIP)
+	closedUnanswered(t, dialFrom(t, src(0), addr))
+	refusedWith503(t, dialFrom(t, src(1), addr), "\r\n\r\n")
+	refusedWith503(t, dialFrom(t, src(1), addr), "\n\n")
+	// Clients together fill every answer: then any refusal is closed.
+	for i := 1; i < maxRefusing/maxRefusingPerIP; i++ {
+		holdSilent(t, l, src(i), addr, maxRefusingPerIP, (i+1)*maxRefusingPerIP)
+	}
+	last := maxRefusing / maxRefusingPerIP
+	closedUnanswered(t, dialFrom(t, src(last), addr))
+	if n, want := counterValue(t, refused), float64(maxRefusing+4); n != want {
+		t.Fatalf("refused counter %v, want %v", n, want)
+	}
+	// A connection within its client's bound is still served.
+	if got := get(t, dialFrom(t, "127.0.0.100", addr), "/"); got != "HTTP/1.1 200 OK" {
+		t.Fatalf("a new client: %q", got)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	tcp := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 1} }
+	tests := []struct {
+		name string
+		a, b net.Addr
+		same bool
+	}{
+		{"one IPv4 address", tcp("10.0.0.1"), tcp("10.0.0.1"), true},
+		{"two IPv4 addresses", tcp("10.0.0.1"), tcp("10.0.0.2"), false},
+		{"IPv4-mapped IPv6 is its IPv4", tcp("::ffff:10.0.0.1"), tcp("10.0.0.1"), true},
+		{"one IPv6 /64", tcp("2001:db8:1:2::1"), tcp("2001:db8:1:2:ffff::9"), true},
+		{"two IPv6 /64s", tcp("2001:db8:1:2::1"), tcp("2001:db8:1:3::1"), false},
+		{"Unix socket peers", &net.UnixAddr{Name: "@", Net: "unix"}, &net.UnixAddr{Name: "@", Net: "unix"}, true},
+	}
+	for _, tt := range tests {
+		if got := clientKey(tt.a) == clientKey(tt.b); got != tt.same {
+			t.Errorf("%s: keys %q and %q, same = %v, want %v", tt.name, clientKey(tt.a), clientKey(tt.b), got, tt.same)
+		}
+	}
+	if clientKey(nil) != "" {
+		t.Error("a nil address has a key")
 	}
 }
 

@@ -188,8 +188,8 @@ func (r *replica) persist(rd *Ready) error {
 	return r.wal.sync()
 }
 
-// startHeight restarts the log for the height after parent (keeping the
-// guard and the parent's commit) and starts the core on it.
+// startHeight starts the log's records for the height after parent (the
+// guard, the parent's commit, the height marker) and starts the core on it.
 func (r *replica) startHeight(parent *types.Block, vals *ValidatorSet, lastCommit *Commit) error {
 	guard, err := rlp.EncodeToBytes(r.core.LastSigned())
 	if err != nil {
@@ -206,7 +206,7 @@ func (r *replica) startHeight(parent *types.Block, vals *ValidatorSet, lastCommi
 		recs = append(recs, walRecord{kind: walSeenCommit, data: sc})
 	}
 	recs = append(recs, walRecord{kind: walHeight, data: h[:]})
-	if err := r.wal.reset(recs...); err != nil {
+	if err := r.wal.newHeight(recs...); err != nil {
 		return fmt.Errorf("pos: new height %d: %w", parent.NumberU64()+1, err)
 	}
 	r.inWAL = make(map[common.Hash]bool)

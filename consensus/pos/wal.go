@@ -74,6 +74,11 @@ type walRecord struct {
 	data []byte
 }
 
+// walRotateSize is the size from which a new height rewrites the log
+// instead of appending to it (newHeight): a log holds the heights since
+// its last rotation, at most this much plus one height's records.
+const walRotateSize = 16 << 20
+
 // wal is an append-only, length- and CRC-framed log of consensus inputs.
 // Appends are buffered; sync flushes and fsyncs. A record cut short by a
 // crash (or corrupted) ends the log: open drops it and everything after.
@@ -81,7 +86,9 @@ type wal struct {
 	path   string
 	f      *os.File
 	w      *bufio.Writer
-	noSync bool // tests: skip fsync
+	size   int64 // bytes in the log, written or buffered
+	rotate int64 // newHeight rotates from this size (walRotateSize)
+	noSync bool  // tests: skip fsync
 }
 
 // openWAL opens or creates the log at path and returns its records. A torn
@@ -115,7 +122,7 @@ func openWAL(path string) (w *wal, recs []walRecord, dropped int64, err error) {
 		f.Close()
 		return nil, nil, 0, fmt.Errorf("pos: wal: %w", err)
 	}
-	return &wal{path: path, f: f, w: bufio.NewWriter(f)}, recs, dropped, nil
+	return &wal{path: path, f: f, w: bufio.NewWriter(f), size: good, rotate: walRotateSize}, recs, dropped, nil
 }
 
 // readWAL reads records until the end or the first bad one, returning the
@@ -167,7 +174,8 @@ func (w *wal) append(kind byte, data []byte) error {
 	if len(data)+1 > maxWALRecord {
 		return fmt.Errorf("pos: wal: record of %d bytes too large", len(data))
 	}
-	_, err := w.w.Write(frame(kind, data))
+	n, err := w.w.Write(frame(kind, data))
+	w.size += int64(n)
 	return err
 }
 
@@ -182,9 +190,33 @@ func (w *wal) sync() error {
 	return w.f.Sync()
 }
 
+// newHeight starts a height's records: it appends recs (the guard, the
+// parent's commit and the height marker) without a sync while the log is
+// under its rotation size (walRotateSize), and rotates it with reset
+// otherwise.
+//
+// The appended records need no sync of their own: nothing of the new
+// height is sent before persist syncs the log, which writes them first.
+// A crash before that leaves the previous height's records as the tail,
+// and openReplica then starts the new height afresh, exactly as after a
+// crash between the commit and a rotation. Replay reads from the last
+// height marker and raises the double-sign guard over every record, so
+// earlier heights left in the log change nothing but its size.
+func (w *wal) newHeight(recs ...walRecord) error {
+	if w.size >= w.rotate {
+		return w.reset(recs...)
+	}
+	for _, r := range recs {
+		if err := w.append(r.kind, r.data); err != nil {
+			return fmt.Errorf("pos: wal: %w", err)
+		}
+	}
+	return nil
+}
+
 // reset atomically replaces the log with recs (written to a temporary file,
-// synced, renamed over the log). The driver calls it at each new height so
-// the log holds one height's inputs.
+// synced, renamed over the log): the rotation newHeight does once the log
+// has grown to walRotateSize.
 func (w *wal) reset(recs ...walRecord) error {
 	tmp := w.path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -192,11 +224,14 @@ func (w *wal) reset(recs ...walRecord) error {
 		return fmt.Errorf("pos: wal: %w", err)
 	}
 	bw := bufio.NewWriter(f)
+	var size int64
 	for _, r := range recs {
-		if _, err := bw.Write(frame(r.kind, r.data)); err != nil {
+		n, err := bw.Write(frame(r.kind, r.data))
+		if err != nil {
 			f.Close()
 			return fmt.Errorf("pos: wal: %w", err)
 		}
+		size += int64(n)
 	}
 	if err := bw.Flush(); err != nil {
 		f.Close()
@@ -219,7 +254,7 @@ func (w *wal) reset(recs ...walRecord) error {
 		}
 	}
 	old := w.f
-	w.f, w.w = f, bufio.NewWriter(f)
+	w.f, w.w, w.size = f, bufio.NewWriter(f), size
 	return old.Close()
 }
 

@@ -137,6 +137,78 @@ func TestWALReset(t *testing.T) {
 	}
 }
 
+// TestWALHeightsAppendUntilRotation checks that a new height appends its
+// records to the log until the log reaches its rotation size, and then
+// replaces the log with that height's records alone.
+func TestWALHeightsAppendUntilRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal")
+	w, _, _, err := openWAL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.rotate = 64
+	height := func(n byte) walRecord { return walRecord{walHeight, []byte{0, 0, 0, 0, 0, 0, 0, n}} }
+	guard := walRecord{walLastSigned, bytes.Repeat([]byte{7}, 20)}
+	var want []walRecord
+	for n := byte(1); n <= 3; n++ {
+		if err := w.newHeight(guard, height(n)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.append(walTick, nil); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, guard, height(n), walRecord{walTick, nil})
+		if n == 3 {
+			// 55 bytes a height: height 2 appends at 55, height 3 rotates at 110.
+			want = want[len(want)-3:]
+		}
+		if err := w.sync(); err != nil {
+			t.Fatal(err)
+		}
+		_, got, _, err := openWAL(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameRecords(got, want) {
+			t.Fatalf("after height %d: %d records, want %d", n, len(got), len(want))
+		}
+		if st, err := os.Stat(path); err != nil || st.Size() != w.size {
+			t.Fatalf("after height %d: size on disk %v (%v), tracked %d", n, st.Size(), err, w.size)
+		}
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWALHeightStartLostInCrash checks what a replica relies on when a
+// crash follows a new height's start before anything synced it: the log
+// ends with the previous height's records, so openReplica sees the old
+// height marker and starts the new height afresh.
+func TestWALHeightStartLostInCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal")
+	h1 := []walRecord{{walHeight, []byte{0, 0, 0, 0, 0, 0, 0, 1}}, {walOwn, []byte("prevote")}}
+	writeTestWAL(t, path, h1)
+	w, _, _, err := openWAL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.newHeight(walRecord{walHeight, []byte{0, 0, 0, 0, 0, 0, 0, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	// Crash: the buffered records never reach the file.
+	if err := w.f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, got, dropped, err := openWAL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameRecords(got, h1) || dropped != 0 {
+		t.Fatalf("after the crash: %d records, %d bytes dropped; want the %d of height 1", len(got), dropped, len(h1))
+	}
+}
+
 // TestRestartFromWALDoesNotDoubleSign crashes a validator right after it
 // prevoted one of an equivocating proposer's blocks and restarts it; then
 // the other block arrives. With its WAL the validator knows it already

@@ -38,21 +38,45 @@ func ed25519Peer(t *testing.T) peer.ID {
 }
 
 func TestAddressOf(t *testing.T) {
-	for _, name := range []string{"A", "B", "D"} {
-		have, err := AddressOf(peerOf(t, name))
+	check := func(round string) {
+		t.Helper()
+		for _, name := range []string{"A", "B", "D"} {
+			have, err := AddressOf(peerOf(t, name))
+			if err != nil {
+				t.Fatalf("%s, %s: %v", round, name, err)
+			}
+			if want := crypto.PubkeyToAddress(testKey(t, name).PublicKey); have != want {
+				t.Fatalf("%s, %s: have %s, want %s", round, name, have, want)
+			}
+		}
+		if _, err := AddressOf(ed25519Peer(t)); !errors.Is(err, errKeyType) {
+			t.Fatalf("%s, ed25519 peer: have %v, want %v", round, err, errKeyType)
+		}
+		if _, err := AddressOf(peer.ID("garbage")); !errors.Is(err, errKeyType) {
+			t.Fatalf("%s, garbage peer id: have %v, want %v", round, err, errKeyType)
+		}
+	}
+	check("first")
+	check("remembered") // answers from the cache, errors computed again
+	// Peers churning through more fresh IDs than the cache holds evict
+	// the others; the answers stay right.
+	for i := range addressCacheSize + 10 {
+		k, err := crypto.GenerateKey()
 		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatal(err)
 		}
-		if want := crypto.PubkeyToAddress(testKey(t, name).PublicKey); have != want {
-			t.Fatalf("%s: have %s, want %s", name, have, want)
+		id, err := PeerIDOf(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, err := AddressOf(id); err != nil || a != crypto.PubkeyToAddress(k.PublicKey) {
+			t.Fatalf("fresh peer %d: have %s, %v", i, a, err)
 		}
 	}
-	if _, err := AddressOf(ed25519Peer(t)); !errors.Is(err, errKeyType) {
-		t.Fatalf("ed25519 peer: have %v, want %v", err, errKeyType)
+	if addresses.Len() > addressCacheSize {
+		t.Fatalf("cache holds %d addresses, bound %d", addresses.Len(), addressCacheSize)
 	}
-	if _, err := AddressOf(peer.ID("garbage")); !errors.Is(err, errKeyType) {
-		t.Fatalf("garbage peer id: have %v, want %v", err, errKeyType)
-	}
+	check("after churn")
 }
 
 func TestGater(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
@@ -31,9 +32,32 @@ func PeerIDOf(k *ecdsa.PrivateKey) (peer.ID, error) {
 	return peer.IDFromPrivateKey(hk)
 }
 
+// addressCacheSize bounds the peers whose addresses AddressOf remembers:
+// far more than a consortium's members, so that peers churning through
+// fresh IDs evict each other, not the members heard from every block.
+const addressCacheSize = 1024
+
+// addresses remembers AddressOf's answers: the key in a peer ID is
+// compressed, and decompressing it in pure Go cost about 3% of an idle
+// validator's CPU when done for every gossip message.
+var addresses = lru.NewCache[peer.ID, common.Address](addressCacheSize)
+
 // AddressOf returns the member address of a peer: the Ethereum address of
 // the secp256k1 key its peer ID embeds.
 func AddressOf(id peer.ID) (common.Address, error) {
+	if a, ok := addresses.Get(id); ok {
+		return a, nil
+	}
+	a, err := addressOf(id)
+	if err != nil {
+		return common.Address{}, err
+	}
+	addresses.Add(id, a)
+	return a, nil
+}
+
+// addressOf computes AddressOf.
+func addressOf(id peer.ID) (common.Address, error) {
 	pub, err := id.ExtractPublicKey()
 	if err != nil {
 		return common.Address{}, fmt.Errorf("%w: %v", errKeyType, err)

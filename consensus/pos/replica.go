@@ -33,7 +33,8 @@ type replica struct {
 // (the log's own record of it is preferred). The double-sign guard is restored from every own
 // message and guard record in the log. If the log belongs to height
 // head+1, its inputs are replayed into the core in order; otherwise (the
-// chain moved on, or the log is new) the log is restarted at head+1. The
+// chain moved on, the new height's opening was lost in a crash, or the log
+// is new) head+1 is started afresh and its opening appended to the log. The
 // returned Ready holds what the replay produced, for the caller to act on.
 func openReplica(cfg Config, path string, head *types.Block, headCommit *Commit, vals *ValidatorSet, noSync bool) (*replica, Ready, error) {
 	w, recs, _, err := openWAL(path)
@@ -64,8 +65,10 @@ func openReplica(cfg Config, path string, head *types.Block, headCommit *Commit,
 				raiseTo(l)
 			}
 		case walSeenCommit:
+			// The log may hold several heights: keep the commit of
+			// the head, whichever record carries it.
 			var s seenCommit
-			if rlp.DecodeBytes(r.data, &s) == nil {
+			if rlp.DecodeBytes(r.data, &s) == nil && s.Height == head.NumberU64() && s.Hash == head.Hash() {
 				seen = &s
 			}
 		case walHeight:
@@ -86,7 +89,7 @@ func openReplica(cfg Config, path string, head *types.Block, headCommit *Commit,
 	switch {
 	case head.NumberU64() == 0:
 		lastCommit = &Commit{}
-	case seen != nil && seen.Height == head.NumberU64() && seen.Hash == head.Hash():
+	case seen != nil:
 		lastCommit = &seen.Commit
 	case headCommit != nil:
 		lastCommit = headCommit

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -195,8 +196,9 @@ func (w *wal) sync() error {
 // under its rotation size (walRotateSize), and rotates it with reset
 // otherwise.
 //
-// The appended records need no sync of their own: nothing of the new
-// height is sent before persist syncs the log, which writes them first.
+// The appended records need no sync of their own: nothing this validator
+// signs at the new height is sent before persist syncs the log, which
+// writes them first (bufio keeps the order).
 // A crash before that leaves the previous height's records as the tail,
 // and openReplica then starts the new height afresh, exactly as after a
 // crash between the commit and a rotation. Replay reads from the last
@@ -248,14 +250,32 @@ func (w *wal) reset(recs ...walRecord) error {
 		return fmt.Errorf("pos: wal: %w", err)
 	}
 	if !w.noSync {
-		if d, err := os.Open(filepath.Dir(w.path)); err == nil {
-			_ = d.Sync() // make the rename durable where the OS allows it
-			d.Close()
+		// The rename must be durable before anything is signed into the
+		// new file: a crash that brought the old file back would lose
+		// those messages from the guard.
+		if err := syncDir(filepath.Dir(w.path)); err != nil {
+			f.Close()
+			return fmt.Errorf("pos: wal: sync directory: %w", err)
 		}
 	}
 	old := w.f
 	w.f, w.w, w.size = f, bufio.NewWriter(f), size
 	return old.Close()
+}
+
+// syncDir fsyncs a directory. A file system that cannot sync directories
+// (EINVAL, as some network and FUSE file systems answer) is taken as
+// making renames durable by itself.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return nil
 }
 
 // close flushes and closes the log.

@@ -2,6 +2,7 @@ package pos
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -302,5 +303,118 @@ func TestRestartFromWALDoesNotDoubleSign(t *testing.T) {
 				t.Fatal("control: without the WAL the validator should have double-signed")
 			}
 		})
+	}
+}
+
+// TestReplicaAcrossHeightsInOneLog restarts a replica whose log holds a
+// finished height 1 and the opening of height 2, in three ways: the
+// opening lost to a crash before any sync, the opening torn half-way, and
+// the log rotated at height 2's start. Each time the replica must come
+// back at height 2, with the guard of what it signed at height 1 and the
+// parent's commit, and its log must then open height 2.
+func TestReplicaAcrossHeightsInOneLog(t *testing.T) {
+	for _, tc := range []string{"opening lost", "opening torn", "rotated"} {
+		t.Run(tc, func(t *testing.T) {
+			h := newCoreHarness(t)
+			v := h.block(0, 0)
+			path := filepath.Join(t.TempDir(), "wal")
+			cfg := h.core.cfg
+			cfg.LastSigned = LastSigned{}
+			rep, rd, err := openReplica(cfg, path, h.genesis, nil, h.vals, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			settleReplica(t, h, rep, rd)
+			if _, err := rep.message(signProposal(t, h.proposerKey(0), 0, -1, v).Encode()); err != nil {
+				t.Fatal(err)
+			}
+			settleReplica(t, h, rep, rep.core.Ready())
+			prevoted := rep.core.LastSigned()
+			if prevoted.Height != 1 || prevoted.Step != uint8(Prevote) {
+				t.Fatalf("at height 1: last signed %+v, want a prevote", prevoted)
+			}
+			// Height 1 decided: height 2 opens with v's commit.
+			commit := &Commit{Round: 0, Signatures: []Signature{{1}}}
+			if tc == "rotated" {
+				rep.wal.rotate = 1
+			}
+			synced := rep.wal.size
+			if err := rep.startHeight(v, h.vals, commit); err != nil {
+				t.Fatal(err)
+			}
+			// Crash.
+			switch tc {
+			case "opening lost":
+				if err := rep.wal.f.Close(); err != nil {
+					t.Fatal(err)
+				}
+			case "opening torn":
+				if err := rep.wal.w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				if err := rep.wal.f.Truncate(synced + (rep.wal.size-synced)/2); err != nil {
+					t.Fatal(err)
+				}
+				if err := rep.wal.f.Close(); err != nil {
+					t.Fatal(err)
+				}
+			case "rotated":
+				if err := rep.wal.close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, _, err = openReplica(cfg, path, v, commit, h.vals, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.core.LastSigned(); got.cmp(prevoted.Height, prevoted.Round, prevoted.Step) < 0 {
+				t.Fatalf("after restart: guard %+v below height 1's prevote %+v", got, prevoted)
+			}
+			if rep.core.height != 2 || rep.core.lastCommit == nil || rep.core.lastCommit.Signatures[0] != commit.Signatures[0] {
+				t.Fatalf("after restart: height %d, last commit %v; want 2 and v's", rep.core.height, rep.core.lastCommit)
+			}
+			if err := rep.wal.close(); err != nil {
+				t.Fatal(err)
+			}
+			_, recs, _, err := openWAL(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var marker uint64
+			own := 0
+			for _, r := range recs {
+				switch r.kind {
+				case walHeight:
+					marker = binary.BigEndian.Uint64(r.data)
+				case walOwn:
+					own++
+				}
+			}
+			if marker != 2 {
+				t.Fatalf("log's last height marker %d, want 2", marker)
+			}
+			if wantOwn := map[bool]int{true: 0, false: 1}[tc == "rotated"]; own != wantOwn {
+				t.Fatalf("log holds %d own messages, want %d", own, wantOwn)
+			}
+		})
+	}
+}
+
+// settleReplica answers rd's validation requests at once through the log
+// and persists what the replica signed.
+func settleReplica(t *testing.T, h *coreHarness, rep *replica, rd Ready) {
+	t.Helper()
+	for len(rd.Validate) > 0 {
+		for _, b := range rd.Validate {
+			if _, err := rep.validated(b.Hash(), h.validate(b)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		more := rep.core.Ready()
+		more.Signed = append(rd.Signed, more.Signed...)
+		rd = more
+	}
+	if err := rep.persist(&rd); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -25,6 +25,9 @@ const (
 	// do not count.
 	drainHeads = 5
 	drainSpan  = 30 * time.Second
+	// recentIntervals is how many of the newest head intervals are
+	// measured on their own as well (rate takes the faster).
+	recentIntervals = 2
 	// spanHeads is the least window in head intervals (the shortest of
 	// the recent ones): blocks are built from the pool while the one
 	// before is decided, so the pool holds about two blocks, and a window
@@ -101,12 +104,20 @@ func (d *drain) rate(now time.Time) (perSecond float64, shortest time.Duration) 
 		}
 		sum += d.included[first]
 		first = i
+		// The newest two intervals alone when they drained faster: a
+		// chain whose blocks grow (the backlog ramping up) is measured
+		// at its new pace, not held back by the heads before.
+		if k == recentIntervals {
+			if span := d.at[last].Sub(d.at[i]); span > 0 {
+				perSecond = float64(sum) / span.Seconds()
+			}
+		}
 	}
 	span := d.at[last].Sub(d.at[first])
 	if span <= 0 {
 		return 0, 0
 	}
-	return float64(sum) / span.Seconds(), shortest
+	return max(perSecond, float64(sum)/span.Seconds()), shortest
 }
 
 // wait returns a channel closed at the next head.
@@ -133,7 +144,9 @@ func (d *drain) sponsor(sp common.Address) *waiting {
 
 // Backlog returns the number of executable transactions beyond which
 // clients' new transactions wait (Submit): what the chain included at its
-// recent rate in BacklogWindow, or in three of its recent head intervals if
+// recent rate (over its last drainHeads heads, or its newest two head
+// intervals if those drained faster) in BacklogWindow, or in three of its
+// recent head intervals if
 // that is longer; at least MinBacklog (math.MaxInt when the backlog is off).
 func (p *Pool) Backlog() int {
 	p.mu.Lock()

@@ -224,6 +224,44 @@ func TestBacklogFollowsDrain(t *testing.T) {
 	}
 }
 
+// TestBacklogFollowsGrowth: when the newest two head intervals drained
+// faster than the recent heads together, the backlog follows them, so a
+// backlog ramping up from its floor is not held back by the small blocks
+// it started from.
+func TestBacklogFollowsGrowth(t *testing.T) {
+	e := newEnv(t, 0)
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	p := e.pool(Config{MinBacklog: 1, BacklogWindow: 4 * time.Second, Clock: clock.now})
+	p.Reset(e.chain.advance(t, func(*state.StateDB) {}), nil)
+	for i := range 7 {
+		mustAdd(t, p, sign(t, e.bob, legacy(uint64(i), 0)))
+	}
+	// Heads a second apart including 1, 1, 1, then 4 of bob's: 7 in 4 s
+	// over all, 5 in the newest 2 s.
+	nonce := uint64(0)
+	for _, n := range []uint64{1, 1, 1, 4} {
+		nonce += n
+		clock.add(time.Second)
+		p.Reset(e.chain.advance(t, func(st *state.StateDB) {
+			st.SetNonce(addrOf(e.bob), nonce, tracing.NonceChangeUnspecified)
+		}), nil)
+	}
+	if have := p.Backlog(); have != 10 {
+		t.Errorf("backlog: have %d, want 10 (2.5 per second over a 4 s window, not 1.75)", have)
+	}
+	// Then heads including nothing. After one, the newest two intervals
+	// (4 in 2 s) still drained faster than the four (6 in 4 s); after two
+	// and three, the four (5, then 4, in 4 s) drained faster than the
+	// newest two (none).
+	for k, want := range []int{8, 5, 4} {
+		clock.add(time.Second)
+		p.Reset(e.chain.advance(t, func(*state.StateDB) {}), nil)
+		if have := p.Backlog(); have != want {
+			t.Errorf("backlog after %d empty heads: have %d, want %d", k+1, have, want)
+		}
+	}
+}
+
 // TestSubmitBacklogOff: a negative window turns the backlog off.
 func TestSubmitBacklogOff(t *testing.T) {
 	e := newEnv(t, 0)

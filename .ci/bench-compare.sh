@@ -66,11 +66,14 @@ echo "results in $out; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/load
 # port_free reports whether nothing listens on loopback port $1.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_base prints a base port b such that b+1..b+$1 are free.
+# free_base prints a base port b such that b+1..b+$1 are free. It stays
+# below 32768, where Linux starts handing out ephemeral ports: a port this
+# script saw free could otherwise be taken by an outgoing connection (the
+# nodes dial each other) before a node binds it.
 free_base() {
   local n="$1" b i ok
   for _ in $(seq 100); do
-    b=$(( 20000 + RANDOM % 20000 ))
+    b=$(( 20000 + RANDOM % 12000 ))
     ok=1
     for i in $(seq 1 "$n"); do port_free $((b + i)) || { ok=0; break; }; done
     [ "$ok" = 1 ] && { echo "$b"; return; }

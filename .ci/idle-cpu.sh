@@ -36,7 +36,7 @@ CGO_ENABLED=1 go build -o "$work/arbiter" ./cmd/arbiter
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 base=""
 for _ in $(seq 100); do
-  b=$(( 20000 + RANDOM % 20000 )) ok=1
+  b=$(( 20000 + RANDOM % 12000 )) ok=1 # below the ephemeral ports (from 32768)
   for i in $(seq 1 $((2 * members))); do port_free $((b + i)) || { ok=0; break; }; done
   [ "$ok" = 1 ] && { base=$b; break; }
 done

@@ -62,10 +62,18 @@ func benchLoad(ctx context.Context, cfg benchConfig) (benchResult, error) {
 			c.Close()
 		}
 	}()
+	posters := make([]*poster, len(cfg.sendURLs))
+	for i, u := range cfg.sendURLs {
+		posters[i] = newPoster(u, sendTimeout)
+		if posters[i] != nil {
+			defer posters[i].close()
+		}
+	}
 	var hashes []common.Hash
 	senders := make([]benchSender, len(txs))
 	for i, list := range txs {
 		senders[i].client = clients[i%len(clients)]
+		senders[i].post = posters[i%len(posters)]
 		for _, tx := range list {
 			raw, err := tx.MarshalBinary()
 			if err != nil {

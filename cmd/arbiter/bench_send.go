@@ -88,6 +88,7 @@ type benchSender struct {
 	raw    []hexutil.Bytes
 	idx    []int // the transfers' indices in the run's ledger
 	client *rpc.Client
+	post   *poster // one transaction per request over http://; nil: client
 }
 
 // signTransfers signs count[i] transfers of 1 wei from keys[i], from nonce
@@ -120,12 +121,15 @@ func signTransfers(keys []*ecdsa.PrivateKey, nonces []uint64, count []int, chain
 	return out, errors.Join(errs...)
 }
 
+// sendTimeout bounds one send request.
+const sendTimeout = 30 * time.Second
+
 // sendClients dials one HTTP JSON-RPC client per URL, each keeping up to
 // conc connections open.
 func sendClients(ctx context.Context, urls []string, conc int) ([]*rpc.Client, error) {
 	var out []*rpc.Client
 	for _, u := range urls {
-		hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		hc := &http.Client{Timeout: sendTimeout, Transport: &http.Transport{
 			MaxIdleConns: conc, MaxIdleConnsPerHost: conc, IdleConnTimeout: time.Minute}}
 		c, err := rpc.DialOptions(ctx, u, rpc.WithHTTPClient(hc))
 		if err != nil {
@@ -166,7 +170,7 @@ func sendLoad(ctx context.Context, senders []benchSender, conc, batch int, pace 
 						cancel()
 						return
 					}
-					if err := sendChunk(ctx, s.client, s.raw[from:to], s.idx[from:to], due, led, retries); err != nil {
+					if err := sendChunk(ctx, s.client, s.post, s.raw[from:to], s.idx[from:to], due, led, retries); err != nil {
 						errs <- err
 						cancel()
 						return
@@ -235,15 +239,19 @@ func (p *pacer) wait(ctx context.Context, n int) (time.Time, error) {
 
 // sendChunk sends transfers in one request (one call, or a batch when there
 // are several), retrying the refused ones with backoff until every one is
-// taken.
-func sendChunk(ctx context.Context, c *rpc.Client, raw []hexutil.Bytes, idx []int, sent time.Time, led *ledger, retries *atomic.Int64) error {
+// taken. A single call goes by post when there is one.
+func sendChunk(ctx context.Context, c *rpc.Client, post *poster, raw []hexutil.Bytes, idx []int, sent time.Time, led *ledger, retries *atomic.Int64) error {
 	var b backoff
 	for len(raw) > 0 {
 		var err error
 		var left []int // positions of raw refused with a retryable error
 		if len(raw) == 1 {
-			var h common.Hash
-			err = c.CallContext(ctx, &h, "eth_sendRawTransaction", raw[0])
+			if post != nil {
+				err = post.sendRawTransaction(ctx, raw[0])
+			} else {
+				var h common.Hash
+				err = c.CallContext(ctx, &h, "eth_sendRawTransaction", raw[0])
+			}
 			if err == nil || alreadyKnown(err) {
 				led.submitted(idx[0], sent, time.Now())
 				err = nil

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/rpc"
+)
+
+// poster sends one eth_sendRawTransaction per HTTP/1.1 request over
+// plain-HTTP keep-alive connections it holds itself: the request is
+// written in one piece and the answer read back with
+// http.ReadResponse, without the transport's goroutines, request objects
+// and JSON-RPC client of rpc.Client. The load tool shares the cores with
+// the nodes it measures, so what it spends per request is taken from
+// them: this path costs it about a third of what rpc.Client did
+// (docs/BENCHMARKS.md). Batches and https:// keep using rpc.Client.
+type poster struct {
+	addr    string // host:port to dial
+	head    []byte // request line and fixed headers
+	timeout time.Duration
+
+	mu   sync.Mutex
+	idle []*postConn
+}
+
+// postConn is one keep-alive connection.
+type postConn struct {
+	c   net.Conn
+	r   *bufio.Reader
+	buf []byte // the request being written
+}
+
+// maxPostAnswer bounds the answer read to one request.
+const maxPostAnswer = 1 << 20
+
+// newPoster returns a poster for an http:// URL, or nil for any other
+// (the caller then sends with rpc.Client).
+func newPoster(raw string, timeout time.Duration) *poster {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return nil
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	path := u.RequestURI()
+	head := "POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\nUser-Agent: arbiter-bench\r\n"
+	return &poster{addr: addr, head: []byte(head), timeout: timeout}
+}
+
+// close closes the idle connections.
+func (p *poster) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pc := range p.idle {
+		pc.c.Close()
+	}
+	p.idle = nil
+}
+
+// get returns an idle connection (reused true) or dials one.
+func (p *poster) get(ctx context.Context) (pc *postConn, reused bool, err error) {
+	p.mu.Lock()
+	if n := len(p.idle); n > 0 {
+		pc = p.idle[n-1]
+		p.idle = p.idle[:n-1]
+	}
+	p.mu.Unlock()
+	if pc != nil {
+		return pc, true, nil
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &postConn{c: c, r: bufio.NewReaderSize(c, 4096)}, false, nil
+}
+
+// put keeps a connection for the next request.
+func (p *poster) put(pc *postConn) {
+	p.mu.Lock()
+	p.idle = append(p.idle, pc)
+	p.mu.Unlock()
+}
+
+// sendRawTransaction sends raw and returns nil once the node took it, the
+// node's JSON-RPC error (an rpc.Error), or an rpc.HTTPError for an answer
+// other than 200. A connection that the node closed while it sat idle is
+// redialled once: sending the same transaction again is harmless (the
+// caller counts "already known" as taken).
+func (p *poster) sendRawTransaction(ctx context.Context, raw []byte) error {
+	for attempt := 0; ; attempt++ {
+		pc, reused, err := p.get(ctx)
+		if err != nil {
+			return err
+		}
+		keep, err := p.roundTrip(ctx, pc, raw)
+		if keep {
+			p.put(pc)
+		} else {
+			pc.c.Close()
+		}
+		var answered answeredError
+		if err != nil && reused && attempt == 0 && !errors.As(err, &answered) && ctx.Err() == nil {
+			continue // the idle connection was gone: once more on a new one
+		}
+		if errors.As(err, &answered) {
+			return answered.error
+		}
+		return err
+	}
+}
+
+// answeredError marks an error the node answered with, as opposed to a
+// failure of the connection.
+type answeredError struct{ error }
+
+// roundTrip writes one request on pc and reads its answer. keep reports
+// whether pc may carry another request.
+func (p *poster) roundTrip(ctx context.Context, pc *postConn, raw []byte) (keep bool, err error) {
+	deadline := time.Now().Add(p.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := pc.c.SetDeadline(deadline); err != nil {
+		return false, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	bodyLen := len(`{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x"]}`) + 2*len(raw)
+	b := append(pc.buf[:0], p.head...)
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(bodyLen), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x`...)
+	b = hex.AppendEncode(b, raw)
+	b = append(b, `"]}`...)
+	pc.buf = b
+	if _, err := pc.c.Write(b); err != nil {
+		return false, err
+	}
+	resp, err := http.ReadResponse(pc.r, nil)
+	if err != nil {
+		return false, err
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPostAnswer+1))
+	resp.Body.Close()
+	if err != nil {
+		return false, err
+	}
+	if len(data) > maxPostAnswer {
+		return false, fmt.Errorf("answer of more than %d bytes", maxPostAnswer)
+	}
+	keep = !resp.Close
+	if resp.StatusCode != http.StatusOK {
+		return keep, answeredError{rpc.HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, Body: data}}
+	}
+	var out struct {
+		Result json.RawMessage `json:"result"`
+		Error  *postRPCError   `json:"error"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return false, answeredError{fmt.Errorf("answer is not JSON-RPC: %v", err)}
+	}
+	if out.Error != nil {
+		return keep, answeredError{out.Error}
+	}
+	if len(out.Result) == 0 {
+		return keep, answeredError{errors.New("answer has neither result nor error")}
+	}
+	return keep, nil
+}
+
+// postRPCError is a JSON-RPC error answer; it is an rpc.Error.
+type postRPCError struct {
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+func (e *postRPCError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("json-rpc error %d", e.Code)
+	}
+	return e.Message
+}
+
+// ErrorCode is the JSON-RPC error code (rpc.Error).
+func (e *postRPCError) ErrorCode() int { return e.Code }

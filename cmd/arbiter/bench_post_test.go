@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/rpc"
+)
+
+// postServer is a JSON-RPC endpoint for the poster's tests: answer says
+// what to do with each request, and it counts connections opened.
+type postServer struct {
+	*httptest.Server
+	conns  atomic.Int64
+	mu     sync.Mutex
+	bodies []map[string]any
+}
+
+func newPostServer(t *testing.T, answer func(w http.ResponseWriter, n int)) *postServer {
+	t.Helper()
+	s := &postServer{}
+	var n atomic.Int64
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		data, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(data, &body) != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		s.bodies = append(s.bodies, body)
+		s.mu.Unlock()
+		answer(w, int(n.Add(1)))
+	}))
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+const postHash = `"0x` + "1111111111111111111111111111111111111111111111111111111111111111" + `"`
+
+func answerResult(w http.ResponseWriter, _ int) {
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":`+postHash+"}\n")
+}
+
+func TestPosterSendsAndReuses(t *testing.T) {
+	s := newPostServer(t, answerResult)
+	p := newPoster(s.URL+"/rpc", 5*time.Second)
+	if p == nil {
+		t.Fatal("no poster for an http:// URL")
+	}
+	defer p.close()
+	raw := []byte{0x02, 0xf8, 0x6a, 0x00, 0xff}
+	for range 5 {
+		if err := p.sendRawTransaction(context.Background(), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := s.conns.Load(); c != 1 {
+		t.Fatalf("5 sequential requests opened %d connections, want 1", c)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.bodies[0]
+	params, _ := b["params"].([]any)
+	if b["jsonrpc"] != "2.0" || b["method"] != "eth_sendRawTransaction" || len(params) != 1 || params[0] != hexutil.Encode(raw) {
+		t.Fatalf("request body %v", b)
+	}
+}
+
+func TestPosterErrors(t *testing.T) {
+	raw := []byte{1, 2, 3}
+	t.Run("json-rpc error", func(t *testing.T) {
+		s := newPostServer(t, func(w http.ResponseWriter, _ int) {
+			io.WriteString(w, `{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"transaction pool is full"}}`)
+		})
+		p := newPoster(s.URL, 5*time.Second)
+		defer p.close()
+		err := p.sendRawTransaction(context.Background(), raw)
+		var re rpc.Error
+		if !errors.As(err, &re) || re.ErrorCode() != -32005 || err.Error() != "transaction pool is full" || !retryable(err) {
+			t.Fatalf("have %v, want the node's error -32005, retryable", err)
+		}
+		// The connection stays usable after an error answer.
+		_ = p.sendRawTransaction(context.Background(), raw)
+		if c := s.conns.Load(); c != 1 {
+			t.Fatalf("%d connections, want 1", c)
+		}
+	})
+	t.Run("503 with close", func(t *testing.T) {
+		s := newPostServer(t, func(w http.ResponseWriter, n int) {
+			if n == 1 {
+				w.Header().Set("Connection", "close")
+				http.Error(w, "too many open connections from this address", http.StatusServiceUnavailable)
+				return
+			}
+			answerResult(w, n)
+		})
+		p := newPoster(s.URL, 5*time.Second)
+		defer p.close()
+		err := p.sendRawTransaction(context.Background(), raw)
+		var he rpc.HTTPError
+		if !errors.As(err, &he) || he.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(he.Body), "too many") || !retryable(err) {
+			t.Fatalf("have %v, want HTTP 503, retryable", err)
+		}
+		if err := p.sendRawTransaction(context.Background(), raw); err != nil {
+			t.Fatal(err)
+		}
+		if c := s.conns.Load(); c != 2 {
+			t.Fatalf("%d connections, want 2 (the first closed by the server)", c)
+		}
+	})
+	t.Run("not json-rpc", func(t *testing.T) {
+		s := newPostServer(t, func(w http.ResponseWriter, _ int) { io.WriteString(w, "<html>hello</html>") })
+		p := newPoster(s.URL, 5*time.Second)
+		defer p.close()
+		if err := p.sendRawTransaction(context.Background(), raw); err == nil || !strings.Contains(err.Error(), "not JSON-RPC") {
+			t.Fatalf("have %v, want an error naming the answer", err)
+		}
+	})
+	t.Run("neither result nor error", func(t *testing.T) {
+		s := newPostServer(t, func(w http.ResponseWriter, _ int) { io.WriteString(w, `{"jsonrpc":"2.0","id":1}`) })
+		p := newPoster(s.URL, 5*time.Second)
+		defer p.close()
+		if err := p.sendRawTransaction(context.Background(), raw); err == nil {
+			t.Fatal("an answer without a result was taken")
+		}
+	})
+	t.Run("oversized answer", func(t *testing.T) {
+		s := newPostServer(t, func(w http.ResponseWriter, _ int) {
+			io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":"`+strings.Repeat("a", maxPostAnswer)+`"}`)
+		})
+		p := newPoster(s.URL, 5*time.Second)
+		defer p.close()
+		if err := p.sendRawTransaction(context.Background(), raw); err == nil || !strings.Contains(err.Error(), "answer of more than") {
+			t.Fatalf("have %v, want the answer refused for its size", err)
+		}
+	})
+}
+
+// TestPosterRedialsClosedIdle: a keep-alive connection the server closed
+// while it sat idle costs one redial, not an error; chunked answers are
+// read like any other.
+func TestPosterRedialsClosedIdle(t *testing.T) {
+	s := newPostServer(t, func(w http.ResponseWriter, _ int) {
+		io.WriteString(w, `{"jsonrpc":"2.0","id":1,`)
+		w.(http.Flusher).Flush() // chunked
+		io.WriteString(w, `"result":`+postHash+`}`)
+	})
+	p := newPoster(s.URL, 5*time.Second)
+	defer p.close()
+	raw := []byte{9}
+	if err := p.sendRawTransaction(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseClientConnections()
+	if err := p.sendRawTransaction(context.Background(), raw); err != nil {
+		t.Fatalf("after the server closed the idle connection: %v", err)
+	}
+	if c := s.conns.Load(); c != 2 {
+		t.Fatalf("%d connections, want 2", c)
+	}
+}
+
+// TestPosterHonoursContext: a request the server holds is abandoned when
+// the context ends.
+func TestPosterHonoursContext(t *testing.T) {
+	release := make(chan struct{})
+	s := newPostServer(t, func(w http.ResponseWriter, n int) {
+		<-release
+		answerResult(w, n)
+	})
+	defer close(release)
+	p := newPoster(s.URL, time.Minute)
+	defer p.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.sendRawTransaction(ctx, []byte{1}) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a cancelled request succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request outlived its context")
+	}
+}
+
+func TestNewPosterSchemes(t *testing.T) {
+	for _, u := range []string{"https://127.0.0.1:1/", "ws://127.0.0.1:1/ws", "http://", "::"} {
+		if p := newPoster(u, time.Second); p != nil {
+			t.Errorf("%q: a poster, want none (rpc.Client sends)", u)
+		}
+	}
+	if p := newPoster("http://node.example/rpc?x=1", time.Second); p == nil || p.addr != "node.example:80" || !strings.HasPrefix(string(p.head), "POST /rpc?x=1 HTTP/1.1\r\nHost: node.example\r\n") {
+		t.Errorf("http URL without a port: %+v", p)
+	}
+}

@@ -53,6 +53,11 @@ type Config struct {
 	// CommitTicks is how long a new height waits before round 0 starts
 	// (Tendermint's timeoutCommit), which paces blocks to the block time.
 	CommitTicks uint64
+	// BuildLeadTicks is how many ticks before round 0 starts its proposer
+	// asks for the block (buildEarly): enough for the build, so that the
+	// block takes what reached the pool during most of the wait. 0, or
+	// CommitTicks or more: as the wait begins.
+	BuildLeadTicks uint64
 	// RebroadcastTicks is the period at which the core re-sends its own
 	// messages of the current round, so that lost messages do not stall
 	// it; 0 disables rebroadcast (a Driver replaces 0 by the default).
@@ -209,6 +214,7 @@ type Core struct {
 
 	waiting bool   // between StartHeight and round 0 (CommitTicks)
 	startAt uint64 // tick at which round 0 starts
+	buildAt uint64 // tick at which round 0's proposer asks for its block during the wait; 0: asked, or not to ask
 
 	now       uint64
 	timeouts  []timeout
@@ -311,8 +317,12 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 	c.buffer, c.bufferUse, c.bufferSeen = nil, nil, nil
 	c.farTick = make(map[common.Address]uint64)
 	if c.cfg.CommitTicks > 0 {
-		c.waiting, c.startAt = true, c.now+c.cfg.CommitTicks
-		c.buildEarly()
+		c.waiting, c.startAt, c.buildAt = true, c.now+c.cfg.CommitTicks, 0
+		if lead := c.cfg.BuildLeadTicks; lead > 0 && lead < c.cfg.CommitTicks {
+			c.buildAt = c.startAt - lead
+		} else {
+			c.buildEarly()
+		}
 	} else {
 		c.waiting = false
 		c.startRound(0) // line 10
@@ -434,6 +444,10 @@ func (c *Core) Tick() {
 	c.now++
 	if c.vals == nil || c.decision != nil {
 		return
+	}
+	if c.waiting && c.buildAt != 0 && c.now >= c.buildAt {
+		c.buildAt = 0
+		c.buildEarly()
 	}
 	if c.waiting && c.now >= c.startAt {
 		c.waiting = false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"errors"
+	"fmt"
 	"math/big"
 	"testing"
 	"time"
@@ -620,6 +621,62 @@ func TestCoreBuildsDuringCommitWait(t *testing.T) {
 			t.Fatal("a block built after round 0 started was not proposed at once")
 		}
 	})
+}
+
+// TestCoreBuildLead checks that with BuildLeadTicks shorter than the
+// CommitTicks wait the proposer of round 0 asks for its block that many
+// ticks before round 0, not as the wait begins, and once; and that with a
+// lead as long as the wait it asks at once.
+func TestCoreBuildLead(t *testing.T) {
+	const wait = 10
+	for _, tc := range []struct {
+		lead    uint64
+		askedAt int // tick of the build request; 0: at StartHeight
+	}{{lead: 4, askedAt: 6}, {lead: wait, askedAt: 0}, {lead: 0, askedAt: 0}} {
+		t.Run(fmt.Sprintf("lead %d", tc.lead), func(t *testing.T) {
+			keys := make([]*ecdsa.PrivateKey, 4)
+			for i := range keys {
+				keys[i] = testKey(t, "lead-"+string(rune('A'+i)))
+			}
+			vals := mustSet(t, 1, keys, nil)
+			var self *ecdsa.PrivateKey
+			for _, k := range keys {
+				if addrOf(k) == vals.Proposer(1, 0) {
+					self = k
+				}
+			}
+			core, err := NewCore(Config{ChainID: testChainID, Key: self, CommitTicks: wait, BuildLeadTicks: tc.lead,
+				TimeoutPropose: Timeout{Base: 10}, TimeoutPrevote: Timeout{Base: 4}, TimeoutPrecommit: Timeout{Base: 4}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			genesis := testGenesis()
+			if err := core.StartHeight(genesis, vals, &Commit{}); err != nil {
+				t.Fatal(err)
+			}
+			var asked []int
+			if core.Ready().Build != nil {
+				asked = append(asked, 0)
+			}
+			b := buildBlock(t, New(testChainID, mustSchedule(t, vals), self), genesis, 0, Commit{}, 0)
+			for i := 1; i <= wait; i++ {
+				core.Tick()
+				rd := core.Ready()
+				if rd.Build != nil {
+					asked = append(asked, i)
+					if err := core.Propose(b); err != nil {
+						t.Fatalf("tick %d: %v", i, err)
+					}
+				}
+				if i < wait && len(rd.Signed) != 0 {
+					t.Fatalf("tick %d: signed during the wait", i)
+				}
+			}
+			if len(asked) != 1 || asked[0] != tc.askedAt {
+				t.Fatalf("build requested at ticks %v, want once at %d", asked, tc.askedAt)
+			}
+		})
+	}
 }
 
 // TestCoreCatchUpNotForTheSlowestVote: a vote for the height just decided

@@ -69,6 +69,10 @@ type DriverConfig struct {
 	// round 0 (genesis blockTime). CommitTicks is at least 1 so that a
 	// lone validator cannot decide heights without ever reading input.
 	BlockTime time.Duration
+	// BuildLead, if Core.BuildLeadTicks is zero, sets it to BuildLead /
+	// TickInterval, rounded up: how long before round 0 its proposer asks
+	// for the block.
+	BuildLead time.Duration
 	// Head is the chain's last committed block at start, and HeadCommit
 	// its commit if the chain holds it (nil: the WAL's copy, if any, is
 	// used; without either the validator cannot propose at Head+1).
@@ -146,6 +150,9 @@ func NewDriver(engine *Engine, cfg DriverConfig) (*Driver, error) {
 	defaultTimeouts(&cfg.Core, cfg.TickInterval)
 	if cfg.Core.CommitTicks == 0 {
 		cfg.Core.CommitTicks = uint64(max(cfg.BlockTime/cfg.TickInterval, 1))
+	}
+	if cfg.Core.BuildLeadTicks == 0 && cfg.BuildLead > 0 {
+		cfg.Core.BuildLeadTicks = uint64((cfg.BuildLead + cfg.TickInterval - 1) / cfg.TickInterval)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now

@@ -43,13 +43,15 @@ func (c *Core) startRound(round uint32) {
 	c.schedule(timeoutPropose, round) // line 20
 }
 
-// buildEarly asks for round 0's block as the CommitTicks wait begins, if
+// buildEarly asks for round 0's block during the CommitTicks wait, if
 // this validator proposes round 0, so that building overlaps the wait
 // instead of following it: under load a build takes longer than the wait,
-// and every height would otherwise pay for both. The block holds what the
-// pool had when the wait began; it is proposed when round 0 starts
-// (startRound), or at once if it arrives later. Nothing is signed before
-// round 0. See docs/decisions/0037-build-during-the-commit-wait.md.
+// and every height would otherwise pay for both. It asks as the wait
+// begins, or BuildLeadTicks before it ends when the wait is longer than
+// that (Tick). The block holds what the pool had when it was asked for; it
+// is proposed when round 0 starts (startRound), or at once if it arrives
+// later. Nothing is signed before round 0. See
+// docs/decisions/0037-build-during-the-commit-wait.md.
 func (c *Core) buildEarly() {
 	if !c.isValidator || c.lastCommit == nil || c.roundState(0).proposer != c.self {
 		return

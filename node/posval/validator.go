@@ -173,6 +173,7 @@ func (v *Validator) start(ctx context.Context) error {
 		Core:       consensusTimeouts(time.Duration(c.Genesis().BlockTime)),
 		WALPath:    filepath.Join(v.cfg.DataDir, WALFile),
 		BlockTime:  time.Duration(c.Genesis().BlockTime),
+		BuildLead:  buildLead(time.Duration(c.Genesis().BlockTime)),
 		Head:       head,
 		HeadCommit: headCommit,
 		Inbound:    inbound,
@@ -297,6 +298,17 @@ type posBuilder struct {
 // makes the round fail and the next block larger still.
 func buildBudget(blockTime time.Duration) time.Duration {
 	return max(blockTime/2, 100*time.Millisecond)
+}
+
+// buildLead is how long before round 0 its proposer asks for the block:
+// the build budget and a tick for the rest of the build (the pool's
+// pending list, the state root, the seal). With a commit wait longer than
+// that (1 s blocks) the block takes what reached the pool during the first
+// part of the wait, not only what was there at the decision, which the
+// decision had just emptied; at 250 ms blocks the build starts as the wait
+// begins, as before (docs/decisions/0037-build-during-the-commit-wait.md).
+func buildLead(blockTime time.Duration) time.Duration {
+	return buildBudget(blockTime) + pos.DefaultTickInterval
 }
 
 func (b posBuilder) BuildBlock(parent *types.Block, time uint64) (*types.Block, error) {

@@ -188,11 +188,21 @@ func newTestLogger(w io.Writer) *slog.Logger {
 // waitFor polls cond until it holds or waitTimeout passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	waitForOr(t, what, cond, nil)
+}
+
+// waitForOr is waitFor that adds explain's answer to the failure, to say
+// what happened instead.
+func waitForOr(t testing.TB, what string, cond func() bool, explain func() string) {
+	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
+			if explain != nil {
+				t.Fatalf("timed out after %v waiting for %s; %s", waitTimeout, what, explain())
+			}
 			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
 		}
 		<-tick.C

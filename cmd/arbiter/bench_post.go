@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ethereum/go-ethereum/rpc"
@@ -31,8 +32,9 @@ type poster struct {
 	head    []byte // request line and fixed headers
 	timeout time.Duration
 
-	mu   sync.Mutex
-	idle []*postConn
+	mu     sync.Mutex
+	idle   []*postConn
+	closed bool
 }
 
 // postConn is one keep-alive connection.
@@ -68,7 +70,7 @@ func (p *poster) close() {
 	for _, pc := range p.idle {
 		pc.c.Close()
 	}
-	p.idle = nil
+	p.idle, p.closed = nil, true
 }
 
 // get returns an idle connection (reused true) or dials one.
@@ -82,7 +84,7 @@ func (p *poster) get(ctx context.Context) (pc *postConn, reused bool, err error)
 	if pc != nil {
 		return pc, true, nil
 	}
-	var d net.Dialer
+	d := net.Dialer{Timeout: p.timeout}
 	c, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, false, err
@@ -90,18 +92,24 @@ func (p *poster) get(ctx context.Context) (pc *postConn, reused bool, err error)
 	return &postConn{c: c, r: bufio.NewReaderSize(c, 4096)}, false, nil
 }
 
-// put keeps a connection for the next request.
+// put keeps a connection for the next request, or closes it if the
+// poster is closed.
 func (p *poster) put(pc *postConn) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		pc.c.Close()
+		return
+	}
 	p.idle = append(p.idle, pc)
-	p.mu.Unlock()
 }
 
 // sendRawTransaction sends raw and returns nil once the node took it, the
 // node's JSON-RPC error (an rpc.Error), or an rpc.HTTPError for an answer
-// other than 200. A connection that the node closed while it sat idle is
-// redialled once: sending the same transaction again is harmless (the
-// caller counts "already known" as taken).
+// other than 200. A kept connection that turns out closed before a byte
+// of the answer came back (the node closed it while it sat idle) is
+// redialled once; a timeout or a cut answer is not retried, since the node
+// may have taken the transaction.
 func (p *poster) sendRawTransaction(ctx context.Context, raw []byte) error {
 	for attempt := 0; ; attempt++ {
 		pc, reused, err := p.get(ctx)
@@ -114,12 +122,19 @@ func (p *poster) sendRawTransaction(ctx context.Context, raw []byte) error {
 		} else {
 			pc.c.Close()
 		}
-		var answered answeredError
-		if err != nil && reused && attempt == 0 && !errors.As(err, &answered) && ctx.Err() == nil {
+		if ctx.Err() != nil && err != nil {
+			return ctx.Err()
+		}
+		var gone idleGone
+		if errors.As(err, &gone) && reused && attempt == 0 {
 			continue // the idle connection was gone: once more on a new one
 		}
-		if errors.As(err, &answered) {
+		var answered answeredError
+		switch {
+		case errors.As(err, &answered):
 			return answered.error
+		case errors.As(err, &gone):
+			return gone.error
 		}
 		return err
 	}
@@ -128,6 +143,21 @@ func (p *poster) sendRawTransaction(ctx context.Context, raw []byte) error {
 // answeredError marks an error the node answered with, as opposed to a
 // failure of the connection.
 type answeredError struct{ error }
+
+// idleGone marks a connection found closed or reset before any of the
+// answer arrived: what a kept connection the node closed looks like.
+type idleGone struct{ error }
+
+// closedBeforeAnswer reports whether err, from writing the request or
+// from reading the first byte of the answer, means the peer had closed or
+// reset the connection (and not a timeout).
+func closedBeforeAnswer(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
 
 // roundTrip writes one request on pc and reads its answer. keep reports
 // whether pc may carry another request.
@@ -140,7 +170,11 @@ func (p *poster) roundTrip(ctx context.Context, pc *postConn, raw []byte) (keep 
 		return false, err
 	}
 	stop := context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer func() {
+		if !stop() {
+			keep = false // the context ended: the deadline is in the past
+		}
+	}()
 
 	bodyLen := len(`{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x"]}`) + 2*len(raw)
 	b := append(pc.buf[:0], p.head...)
@@ -152,9 +186,23 @@ func (p *poster) roundTrip(ctx context.Context, pc *postConn, raw []byte) (keep 
 	b = append(b, `"]}`...)
 	pc.buf = b
 	if _, err := pc.c.Write(b); err != nil {
+		if closedBeforeAnswer(err) {
+			return false, idleGone{err}
+		}
+		return false, err
+	}
+	if _, err := pc.r.Peek(1); err != nil {
+		if closedBeforeAnswer(err) { // nothing of the answer arrived
+			return false, idleGone{err}
+		}
 		return false, err
 	}
 	resp, err := http.ReadResponse(pc.r, nil)
+	// Interim answers (100 Continue and the like) precede the answer.
+	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+		resp.Body.Close()
+		resp, err = http.ReadResponse(pc.r, nil)
+	}
 	if err != nil {
 		return false, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -197,8 +198,8 @@ func TestPosterHonoursContext(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if err == nil {
-			t.Fatal("a cancelled request succeeded")
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("have %v, want context.Canceled", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the request outlived its context")
@@ -214,4 +215,113 @@ func TestNewPosterSchemes(t *testing.T) {
 	if p := newPoster("http://node.example/rpc?x=1", time.Second); p == nil || p.addr != "node.example:80" || !strings.HasPrefix(string(p.head), "POST /rpc?x=1 HTTP/1.1\r\nHost: node.example\r\n") {
 		t.Errorf("http URL without a port: %+v", p)
 	}
+}
+
+// rawServer answers each request as its script says, on raw TCP, and
+// counts the requests it read.
+type rawServer struct {
+	ln       net.Listener
+	requests atomic.Int64
+}
+
+func newRawServer(t *testing.T, script func(n int, c net.Conn) (keep bool)) *rawServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &rawServer{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(r)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if !script(int(s.requests.Add(1)), c) {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return s
+}
+
+const rawOK = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 102\r\n\r\n" +
+	`{"jsonrpc":"2.0","id":1,"result":"0x1111111111111111111111111111111111111111111111111111111111111111"}`
+
+// TestPosterRetriesOnlyUnanswered: a request whose answer was cut off, or
+// timed out, on a kept connection is not sent again (the node may have
+// taken it); interim 1xx answers are skipped.
+func TestPosterRetriesOnlyUnanswered(t *testing.T) {
+	raw := []byte{7}
+	t.Run("cut answer", func(t *testing.T) {
+		s := newRawServer(t, func(n int, c net.Conn) bool {
+			if n == 1 {
+				io.WriteString(c, rawOK)
+				return true
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Len")
+			return false
+		})
+		p := newPoster("http://"+s.ln.Addr().String(), 5*time.Second)
+		defer p.close()
+		if err := p.sendRawTransaction(context.Background(), raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.sendRawTransaction(context.Background(), raw); err == nil {
+			t.Fatal("a cut answer was taken as success")
+		}
+		if n := s.requests.Load(); n != 2 {
+			t.Fatalf("the server read %d requests, want 2 (the cut one not sent again)", n)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		s := newRawServer(t, func(n int, c net.Conn) bool {
+			if n == 1 {
+				io.WriteString(c, rawOK)
+				return true
+			}
+			time.Sleep(time.Second) // past the poster's timeout
+			return false
+		})
+		p := newPoster("http://"+s.ln.Addr().String(), 200*time.Millisecond)
+		defer p.close()
+		if err := p.sendRawTransaction(context.Background(), raw); err != nil {
+			t.Fatal(err)
+		}
+		var ne net.Error
+		if err := p.sendRawTransaction(context.Background(), raw); !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("have %v, want a timeout", err)
+		}
+		if n := s.requests.Load(); n != 2 {
+			t.Fatalf("the server read %d requests, want 2 (the timed-out one not sent again)", n)
+		}
+	})
+	t.Run("interim answer", func(t *testing.T) {
+		s := newRawServer(t, func(n int, c net.Conn) bool {
+			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n"+rawOK)
+			return true
+		})
+		p := newPoster("http://"+s.ln.Addr().String(), 5*time.Second)
+		defer p.close()
+		for range 3 {
+			if err := p.sendRawTransaction(context.Background(), raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := s.requests.Load(); n != 3 {
+			t.Fatalf("the server read %d requests, want 3", n)
+		}
+	})
 }

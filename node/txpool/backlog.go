@@ -93,7 +93,11 @@ func (d *drain) rate(now time.Time) (perSecond float64, shortest time.Duration) 
 	if now.Sub(d.at[last]) > drainSpan {
 		return 0, 0
 	}
-	sum, first := 0, last
+	var (
+		sum, intervals, recentSum int
+		recentSpan                time.Duration
+		first                     = last
+	)
 	for k := 1; k < d.n; k++ {
 		i := (last + drainHeads - k) % drainHeads
 		if d.at[last].Sub(d.at[i]) > drainSpan {
@@ -104,20 +108,27 @@ func (d *drain) rate(now time.Time) (perSecond float64, shortest time.Duration) 
 		}
 		sum += d.included[first]
 		first = i
-		// The newest two intervals alone when they drained faster: a
-		// chain whose blocks grow (the backlog ramping up) is measured
-		// at its new pace, not held back by the heads before.
+		intervals = k
 		if k == recentIntervals {
-			if span := d.at[last].Sub(d.at[i]); span > 0 {
-				perSecond = float64(sum) / span.Seconds()
-			}
+			recentSum, recentSpan = sum, d.at[last].Sub(d.at[i])
 		}
 	}
 	span := d.at[last].Sub(d.at[first])
 	if span <= 0 {
 		return 0, 0
 	}
-	return max(perSecond, float64(sum)/span.Seconds()), shortest
+	perSecond = float64(sum) / span.Seconds()
+	// The newest two intervals alone when they drained faster: a chain
+	// whose blocks grow (the backlog ramping up) is measured at its new
+	// pace, not held back by the heads before. Their span counts as at
+	// least their share of the whole, so heads bunched together (a
+	// catch-up importing several in a millisecond) raise the rate at most
+	// twofold.
+	if intervals > recentIntervals {
+		recentSpan = max(recentSpan, span*recentIntervals/time.Duration(intervals))
+		perSecond = max(perSecond, float64(recentSum)/recentSpan.Seconds())
+	}
+	return perSecond, shortest
 }
 
 // wait returns a channel closed at the next head.

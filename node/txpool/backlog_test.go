@@ -260,6 +260,26 @@ func TestBacklogFollowsGrowth(t *testing.T) {
 			t.Errorf("backlog after %d empty heads: have %d, want %d", k+1, have, want)
 		}
 	}
+	// Heads bunched together, as a catch-up imports them: three heads a
+	// second apart, then two a millisecond apart, each including one.
+	// The newest two intervals count as at least half of the span, so
+	// their rate is at most twice the rate over all.
+	for i := range 5 {
+		mustAdd(t, p, sign(t, e.bob, legacy(uint64(7+i), 0)))
+	}
+	for k, gap := range []time.Duration{time.Second, time.Second, time.Second, time.Millisecond, time.Millisecond} {
+		nonce := uint64(8 + k)
+		clock.add(gap)
+		p.Reset(e.chain.advance(t, func(st *state.StateDB) {
+			st.SetNonce(addrOf(e.bob), nonce, tracing.NonceChangeUnspecified)
+		}), nil)
+	}
+	// The ring holds the last five heads: four intervals of 1 s, 1 s,
+	// 1 ms, 1 ms including 1 each, 4 in 2.002 s; the newest two, 2 in
+	// 2 ms, count as 2 in 1.001 s.
+	if have := p.Backlog(); have != 7 {
+		t.Errorf("backlog after bunched heads: have %d, want 7 (2 in 1.001 s over 4 s), not thousands", have)
+	}
 }
 
 // TestSubmitBacklogOff: a negative window turns the backlog off.

@@ -13,7 +13,7 @@
 # --rate N offers N transfers per second over all senders (`arbiter bench
 # --rate`) instead of sending each sender's next as soon as the last is
 # answered; it applies to every scenario run. --node-flags passes extra
-# flags to every Arbiter node (e.g. "--client-backlog 800ms" turns on the
+# flags to every Arbiter node (e.g. "--client-backlog 0" turns off the
 # pool's flow control for JSON-RPC clients).
 #
 # geth is not built here: pass the path of a geth binary built elsewhere.

@@ -25,6 +25,7 @@ import (
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/chain"
 	"github.com/arbiter-chain/arbiter/node/genesis"
+	"github.com/arbiter-chain/arbiter/node/txpool"
 )
 
 func runInit(args []string, stdout io.Writer) error {
@@ -107,7 +108,7 @@ func runNode(args []string, stdout io.Writer) error {
 	peers := fs.String("peers", "", "comma-separated member multiaddrs ending in /p2p/<peer id>, dialled besides those in genesis")
 	noP2P := fs.Bool("no-p2p", false, "run without networking")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it on loopback")
-	backlog := fs.Duration("client-backlog", 0, "flow control for JSON-RPC clients, e.g. 800ms: a sender's new transaction waits (about a second) while the pool holds more than the chain includes in this time (at least three block intervals) and its member holds its fair share of them (0: off)")
+	backlog := fs.Duration("client-backlog", txpool.DefaultBacklogWindow, "flow control for JSON-RPC clients: a sender's new transaction waits (about a second) while the pool holds more than the chain includes in this time (at least three block intervals) and its member holds its fair share of them (0: off)")
 	maxConns := fs.Int("rpc-max-conns-per-ip", rpclimit.DefaultMaxConnsPerIP, "JSON-RPC connections (HTTP and WebSocket) one client address may hold open at once (an IPv6 client: a /64), 0 or less meaning 256; more get HTTP 503 (behind a reverse proxy every client has the proxy's address)")
 	wsOrigins := fs.String("ws-origins", "", "comma-separated browser origins (scheme://host[:port], or *) allowed to open a WebSocket besides the RPC server's own")
 	if err := parse(fs, args); err != nil {

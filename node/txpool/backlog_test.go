@@ -282,6 +282,53 @@ func TestBacklogFollowsGrowth(t *testing.T) {
 	}
 }
 
+// TestBacklogFloorFollowsWindow: the floor is MinBacklog per BacklogWindow,
+// so when heads come further apart than the window allows for (the window
+// is then three head intervals) an idle chain still starts from the same
+// rate, not from a fraction of one block.
+func TestBacklogFloorFollowsWindow(t *testing.T) {
+	e := newEnv(t, 0)
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	p := e.pool(Config{MinBacklog: 100, BacklogWindow: time.Second, Clock: clock.now})
+	if have := p.Backlog(); have != 100 {
+		t.Fatalf("backlog before any head: have %d, want MinBacklog 100", have)
+	}
+	// Empty heads 250 ms apart: three intervals are shorter than the
+	// window, which stays 1 s.
+	for range 3 {
+		clock.add(250 * time.Millisecond)
+		p.Reset(e.chain.advance(t, func(*state.StateDB) {}), nil)
+	}
+	if have := p.Backlog(); have != 100 {
+		t.Errorf("backlog at heads 250 ms apart: have %d, want 100", have)
+	}
+	// Empty heads 2 s apart (the ring forgets the short ones): the window
+	// is 6 s, the floor 100 per second of it.
+	for range drainHeads {
+		clock.add(2 * time.Second)
+		p.Reset(e.chain.advance(t, func(*state.StateDB) {}), nil)
+	}
+	if have := p.Backlog(); have != 600 {
+		t.Errorf("backlog at empty heads 2 s apart: have %d, want 600 (100 per 1 s window over 6 s)", have)
+	}
+	// A chain that drains faster than the floor is measured as before:
+	// two heads 1 s apart including 200 each. The window is 3 s, the
+	// floor 300; the newest two intervals, 400 in 2 s counted as 3 s (half
+	// the 6 s span), drained 133 a second: 400.
+	for i := range 400 {
+		mustAdd(t, p, sign(t, e.bob, legacy(uint64(i), 0)))
+	}
+	for k := 1; k <= 2; k++ {
+		clock.add(time.Second)
+		p.Reset(e.chain.advance(t, func(st *state.StateDB) {
+			st.SetNonce(addrOf(e.bob), uint64(200*k), tracing.NonceChangeUnspecified)
+		}), nil)
+	}
+	if have := p.Backlog(); have != 400 {
+		t.Errorf("backlog: have %d, want 400 (133 per second over a 3 s window, above the floor of 300)", have)
+	}
+}
+
 // TestSubmitBacklogOff: a negative window turns the backlog off.
 func TestSubmitBacklogOff(t *testing.T) {
 	e := newEnv(t, 0)

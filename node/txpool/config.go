@@ -55,7 +55,8 @@ type Config struct {
 	FutureHeads int
 	// BacklogWindow sets the client backlog (see Pool.Submit): the
 	// executable transactions the chain drains in this time at its recent
-	// rate (DefaultBacklogWindow), at least MinBacklog (DefaultMinBacklog).
+	// rate (DefaultBacklogWindow), at least MinBacklog (DefaultMinBacklog)
+	// per BacklogWindow of the time measured.
 	// A negative window turns the backlog off: Submit never waits.
 	BacklogWindow time.Duration
 	MinBacklog    int

@@ -3,10 +3,13 @@ package rpc
 import (
 	"context"
 	"math/big"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
@@ -60,5 +63,46 @@ func BenchmarkSendRawTransaction(b *testing.B) {
 		if err := client.SendTransaction(ctx, tx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkServeSendRawTransaction is the server's side alone of one
+// eth_sendRawTransaction over HTTP into a pool that does nothing: through
+// the routed handler (answered by sendFast) and through go-ethereum's
+// server directly, as every request was before sendFast.
+func BenchmarkServeSendRawTransaction(b *testing.B) {
+	e := newTestEnv(b, Config{})
+	srv, err := New(Config{}, e.chain, noopPool{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	tx, err := types.SignNewTx(e.key1, e.signer, &types.DynamicFeeTx{ChainID: testChainID, Nonce: 5, To: &e.addr2, Gas: 21000,
+		GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(5 * params.GWei), Value: big.NewInt(1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc, err := tx.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["` + hexutil.Encode(enc) + `"]}`
+	want := tx.Hash().Hex()
+	for _, h := range []struct {
+		name string
+		h    http.Handler
+	}{{"fast", srv.Handler()}, {"server", srv.rpc}} {
+		b.Run(h.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				h.h.ServeHTTP(w, r)
+				if !strings.Contains(w.Body.String(), want) {
+					b.Fatalf("answer %s", w.Body.String())
+				}
+			}
+		})
 	}
 }

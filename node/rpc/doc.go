@@ -11,6 +11,10 @@
 //	GET  /healthz                200 {"status":"ok","number":N,"hash":"0x.."}
 //	GET  /metrics                Prometheus metrics (Config.Gatherer)
 //
+// A POST / holding one eth_sendRawTransaction call and nothing else is
+// answered before the rpc server, with the server's own answer byte for
+// byte (sendFast, docs/decisions/0044-lone-send-fast-path.md).
+//
 // The API structs registered with the rpc server are thin: they read the
 // ledger through the Chain interface and submit transactions through
 // TxPool, both declared here and implemented by the node.

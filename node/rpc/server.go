@@ -125,6 +125,7 @@ type Server struct {
 	hub     *hub
 	origins origin.Policy
 	metrics *metrics
+	eth     *ethAPI
 	handler http.Handler
 	http    *http.Server
 
@@ -160,6 +161,7 @@ func New(cfg Config, chain Chain, pool TxPool) (*Server, error) {
 	s.hub = newHub(chain, m, cfg.MaxSubscriptions, cfg.MaxSubscriptionsPerConn)
 
 	eth := newEthAPI(&cfg, chain, pool, s.hub)
+	s.eth = eth
 	apis := []struct {
 		name string
 		api  any
@@ -190,7 +192,7 @@ func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/", s.metrics.Instrument("ws", ws)).
 		Methods(http.MethodGet).HeadersRegexp("Upgrade", "(?i)^websocket$")
-	r.Handle("/", s.metrics.Instrument("http", s.rpc)).Methods(http.MethodPost)
+	r.Handle("/", s.metrics.Instrument("http", s.sendFast(s.eth, s.rpc))).Methods(http.MethodPost)
 	r.Handle("/ws", s.metrics.Instrument("ws", ws)).Methods(http.MethodGet)
 	r.Handle("/healthz", s.metrics.Instrument("healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)

@@ -180,15 +180,26 @@ type fakePool struct {
 	txs    map[common.Hash]*types.Transaction
 	nonces map[common.Address]uint64
 	err    error
+	hold   bool // Submit waits for its context to end, then fails with its error
+	panic  bool // Submit panics
 }
 
 func newFakePool() *fakePool {
 	return &fakePool{txs: map[common.Hash]*types.Transaction{}, nonces: map[common.Address]uint64{}}
 }
 
-func (p *fakePool) Submit(_ context.Context, tx *types.Transaction) error {
+func (p *fakePool) Submit(ctx context.Context, tx *types.Transaction) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.panic {
+		panic("fake pool told to panic")
+	}
+	if p.hold {
+		p.mu.Unlock()
+		<-ctx.Done()
+		p.mu.Lock()
+		return ctx.Err()
+	}
 	if p.err != nil {
 		return p.err
 	}

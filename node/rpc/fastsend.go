@@ -2,12 +2,18 @@ package rpc
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"strconv"
+	"sync"
+	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
@@ -48,24 +54,79 @@ func (s *Server) sendFast(eth *ethAPI, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		hash, err := eth.SendRawTransaction(r.Context(), raw)
-		out := make([]byte, 0, 128)
-		out = append(out, `{"jsonrpc":"2.0","id":`...)
-		out = append(out, id...)
-		if err != nil {
-			out = append(out, `,"error":`...)
-			out = append(out, errorObject(err)...)
-		} else {
-			out = append(out, `,"result":"`...)
-			out = append(out, hash.Hex()...)
-			out = append(out, '"')
+		// As the server runs a call: cancelled, and answered with a
+		// timeout error, just before the HTTP server's write deadline,
+		// however long the method then takes to return.
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		var (
+			answered sync.Once
+			timer    *time.Timer
+		)
+		if timeout, ok := gethrpc.ContextRequestTimeout(ctx); ok {
+			timer = time.AfterFunc(timeout, func() {
+				cancel()
+				answered.Do(func() { writeAnswer(w, id, nil, errTimeoutObject, true) })
+			})
 		}
-		out = append(out, '}')
-		h := w.Header()
-		h.Set("content-type", "application/json")
-		h.Set("content-length", strconv.Itoa(len(out)))
-		_, _ = w.Write(out)
+		hash, err := sendOnce(ctx, eth, raw)
+		if timer != nil {
+			timer.Stop()
+		}
+		answered.Do(func() {
+			if err != nil {
+				writeAnswer(w, id, nil, errorObject(err), false)
+				return
+			}
+			writeAnswer(w, id, hash.Bytes(), nil, false)
+		})
 	})
+}
+
+// errTimeoutObject is the server's error object for a call that ran past
+// the request timeout.
+var errTimeoutObject = json.RawMessage(`{"code":-32002,"message":"request timed out"}`)
+
+// sendOnce calls SendRawTransaction, turning a panic into the error the
+// server answers one with.
+func sendOnce(ctx context.Context, eth *ethAPI, raw hexutil.Bytes) (hash common.Hash, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("rpc: eth_sendRawTransaction crashed", "panic", p, "stack", string(debug.Stack()))
+			hash, err = common.Hash{}, &codedError{code: -32603, msg: "method handler crashed"}
+		}
+	}()
+	return eth.SendRawTransaction(ctx, raw)
+}
+
+// writeAnswer writes the server's answer to a call with this id: the hash
+// as its result, or the error object (none if nil, as the server leaves an
+// error it cannot encode out). An answer written on a timeout (isError) is
+// sent whole and at once, as the server sends it.
+func writeAnswer(w http.ResponseWriter, id json.RawMessage, hash []byte, errObj json.RawMessage, isError bool) {
+	out := make([]byte, 0, 128)
+	out = append(out, `{"jsonrpc":"2.0","id":`...)
+	out = append(out, id...)
+	if errObj != nil {
+		out = append(out, `,"error":`...)
+		out = append(out, errObj...)
+	}
+	if hash != nil {
+		out = append(out, `,"result":"`...)
+		out = append(out, hexutil.Encode(hash)...)
+		out = append(out, '"')
+	}
+	out = append(out, '}')
+	h := w.Header()
+	h.Set("content-type", "application/json")
+	h.Set("content-length", strconv.Itoa(len(out)))
+	if isError {
+		h.Set("transfer-encoding", "identity")
+	}
+	_, _ = w.Write(out)
+	if f, ok := w.(http.Flusher); ok && isError {
+		f.Flush()
+	}
 }
 
 // lonePost returns the id, as sent, and the raw transaction of body if body
@@ -236,7 +297,10 @@ func errorObject(err error) json.RawMessage {
 	if de, ok := err.(gethrpc.DataError); ok {
 		e.Data = de.ErrorData()
 	}
-	enc, _ := json.Marshal(e)
+	enc, err := json.Marshal(e)
+	if err != nil {
+		return nil
+	}
 	return enc
 }
 

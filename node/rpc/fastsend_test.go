@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -143,6 +145,76 @@ func compareFastSend(t testing.TB, srv *Server, body, ctype string, length int64
 		t.Errorf("answer\n  %q\nserver's\n  %q", have.Body.String(), want.Body.String())
 	}
 	return have.Body.String(), served
+}
+
+// TestFastSendTimeoutAndPanic: a send that outlasts the request timeout (the
+// HTTP server's write timeout less 100 ms) is answered with the server's
+// timeout error before the connection's deadline, and one whose method
+// panics with the server's crash error, the same as the server answers
+// them.
+func TestFastSendTimeoutAndPanic(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	tx, err := types.SignNewTx(e.key1, e.signer, &types.DynamicFeeTx{ChainID: testChainID, Nonce: 9, To: &e.addr2, Gas: 21000,
+		GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(1_000_000_000), Value: big.NewInt(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"jsonrpc":"2.0","id":5,"method":"eth_sendRawTransaction","params":["` + hexutil.Encode(enc) + `"]}`
+	serve := func(h http.Handler) *httptest.Server {
+		hs := httptest.NewUnstartedServer(h)
+		hs.Config.WriteTimeout = 400 * time.Millisecond
+		hs.Start()
+		t.Cleanup(hs.Close)
+		return hs
+	}
+	var served atomic.Bool
+	fast := serve(e.srv.sendFast(e.srv.eth, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Store(true)
+		e.srv.rpc.ServeHTTP(w, r)
+	})))
+	server := serve(e.srv.rpc)
+	client := &http.Client{Timeout: 10 * time.Second}
+	post := func(url string) (int, string, string) {
+		resp, err := client.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.Header.Get("Content-Length"), string(b)
+	}
+	for _, tt := range []struct {
+		name, want string
+		set        func(bool)
+	}{
+		{"timeout", `{"jsonrpc":"2.0","id":5,"error":{"code":-32002,"message":"request timed out"}}`,
+			func(on bool) { e.pool.mu.Lock(); e.pool.hold = on; e.pool.mu.Unlock() }},
+		{"panic", `{"jsonrpc":"2.0","id":5,"error":{"code":-32603,"message":"method handler crashed"}}`,
+			func(on bool) { e.pool.mu.Lock(); e.pool.panic = on; e.pool.mu.Unlock() }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.set(true)
+			defer tt.set(false)
+			code, length, answer := post(fast.URL)
+			wantCode, wantLength, want := post(server.URL)
+			if served.Load() {
+				t.Fatal("answered by the server, not sendFast")
+			}
+			if code != wantCode || length != wantLength || answer != want {
+				t.Errorf("answer %d %s %q, server's %d %s %q", code, length, answer, wantCode, wantLength, want)
+			}
+			if answer != tt.want {
+				t.Errorf("answer %q, want %q", answer, tt.want)
+			}
+		})
+	}
 }
 
 // FuzzFastSend: whatever the body, sendFast answers as go-ethereum's server

@@ -158,7 +158,8 @@ func (d *drain) sponsor(sp common.Address) *waiting {
 // recent rate (over its last drainHeads heads, or its newest two head
 // intervals if those drained faster) in BacklogWindow, or in three of its
 // recent head intervals if that is longer; at least MinBacklog per
-// BacklogWindow of that time (math.MaxInt when the backlog is off).
+// BacklogWindow (or DefaultBacklogWindow, if longer) of that time
+// (math.MaxInt when the backlog is off).
 func (p *Pool) Backlog() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -179,11 +180,17 @@ func (p *Pool) backlog() int {
 	}
 	rate, shortest := p.drain.rate(p.cfg.Clock())
 	window := max(p.cfg.BacklogWindow, spanHeads*shortest)
-	// The floor is MinBacklog per BacklogWindow: a window stretched to
-	// three long head intervals starts its ramp from as many transactions
-	// a second as a short one, not from a third of a block.
-	floor := float64(p.cfg.MinBacklog) * max(1, window.Seconds()/p.cfg.BacklogWindow.Seconds())
-	n := max(floor, rate*window.Seconds())
+	// The floor is MinBacklog per BacklogWindow of the window (per
+	// DefaultBacklogWindow if BacklogWindow is shorter, so a small window
+	// does not make the floor a large rate): a window stretched to three
+	// long head intervals starts its ramp from as many transactions a
+	// second as a short one, not from a third of a block.
+	per := max(p.cfg.BacklogWindow, DefaultBacklogWindow)
+	floor := float64(p.cfg.MinBacklog) * max(1, window.Seconds()/per.Seconds())
+	n := rate * window.Seconds()
+	if !(n >= floor) { // also a NaN rate
+		n = floor
+	}
 	if n >= math.MaxInt32 {
 		return math.MaxInt32 // beyond any pool; keeps the conversion defined
 	}

@@ -327,6 +327,16 @@ func TestBacklogFloorFollowsWindow(t *testing.T) {
 	if have := p.Backlog(); have != 400 {
 		t.Errorf("backlog: have %d, want 400 (133 per second over a 3 s window, above the floor of 300)", have)
 	}
+	// A window shorter than DefaultBacklogWindow counts the floor per
+	// DefaultBacklogWindow: 100 per 800 ms over 6 s, not per 100 ms.
+	short := e.pool(Config{MinBacklog: 100, BacklogWindow: 100 * time.Millisecond, Clock: clock.now})
+	for range drainHeads {
+		clock.add(2 * time.Second)
+		short.Reset(e.chain.advance(t, func(*state.StateDB) {}), nil)
+	}
+	if have := short.Backlog(); have != 750 {
+		t.Errorf("backlog of a 100 ms window at empty heads 2 s apart: have %d, want 750 (100 per 800 ms over 6 s)", have)
+	}
 }
 
 // TestSubmitBacklogOff: a negative window turns the backlog off.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/arbiter-chain/arbiter/node"
 	"github.com/arbiter-chain/arbiter/node/genesis"
+	"github.com/arbiter-chain/arbiter/node/txpool"
 )
 
 // The multi-process tier of the network tests: real `arbiter node`
@@ -85,6 +86,17 @@ func TestPoWNetworkConverges(t *testing.T) {
 	dir, nodes := startTestnet(t, 4, genesis.EnginePoW)
 	b := waitConverged(t, nodes, 5, 2, 60*time.Second)
 	t.Logf("4 nodes agree on block %d %s after %v", b.Number, b.Hash, time.Since(start).Round(time.Millisecond))
+
+	// arbiter node keeps the client backlog on unless told otherwise: the
+	// gauge shows at least its floor (0 would mean off).
+	{
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		backlog, err := scrapeMetric(ctx, nodes[0], "arbiter_txpool_backlog")
+		cancel()
+		if err != nil || backlog < txpool.DefaultMinBacklog {
+			t.Fatalf("arbiter_txpool_backlog of a node started without --client-backlog: have %v (%v), want at least %d", backlog, err, txpool.DefaultMinBacklog)
+		}
+	}
 
 	g, err := genesis.Load(filepath.Join(dir, node.GenesisFile))
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -26,10 +27,12 @@ import (
 // and JSON-RPC client of rpc.Client. The load tool shares the cores with
 // the nodes it measures, so what it spends per request is taken from
 // them: this path costs it about a third of what rpc.Client did
-// (docs/BENCHMARKS.md). Batches and https:// keep using rpc.Client.
+// (docs/BENCHMARKS.md). https:// URLs get TLS over the same connections,
+// checked against the system's roots; batches keep using rpc.Client.
 type poster struct {
-	addr    string // host:port to dial
-	head    []byte // request line and fixed headers
+	addr    string      // host:port to dial
+	tls     *tls.Config // nil for http://
+	head    []byte      // request line and fixed headers
 	timeout time.Duration
 
 	mu     sync.Mutex
@@ -47,20 +50,24 @@ type postConn struct {
 // maxPostAnswer bounds the answer read to one request.
 const maxPostAnswer = 1 << 20
 
-// newPoster returns a poster for an http:// URL, or nil for any other
-// (the caller then sends with rpc.Client).
+// newPoster returns a poster for an http:// or https:// URL, or nil for
+// any other (the caller then sends with rpc.Client).
 func newPoster(raw string, timeout time.Duration) *poster {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil
 	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
+	p := &poster{addr: u.Host, timeout: timeout}
+	port := "80"
+	if u.Scheme == "https" {
+		// HTTP/1.1 only: the poster speaks nothing else.
+		p.tls, port = &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}, "443"
 	}
-	path := u.RequestURI()
-	head := "POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\nUser-Agent: arbiter-bench\r\n"
-	return &poster{addr: addr, head: []byte(head), timeout: timeout}
+	if u.Port() == "" {
+		p.addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	p.head = []byte("POST " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\nUser-Agent: arbiter-bench\r\n")
+	return p
 }
 
 // close closes the idle connections.
@@ -88,6 +95,17 @@ func (p *poster) get(ctx context.Context) (pc *postConn, reused bool, err error)
 	c, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, false, err
+	}
+	if p.tls != nil {
+		tc := tls.Client(c, p.tls)
+		hctx, cancel := context.WithTimeout(ctx, p.timeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			c.Close()
+			return nil, false, err
+		}
+		c = tc
 	}
 	return &postConn{c: c, r: bufio.NewReaderSize(c, 4096)}, false, nil
 }

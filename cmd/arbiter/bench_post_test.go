@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -30,12 +31,19 @@ type postServer struct {
 
 func newPostServer(t *testing.T, answer func(w http.ResponseWriter, n int)) *postServer {
 	t.Helper()
+	return startPostServer(t, answer, false)
+}
+
+// startPostServer is newPostServer, serving https if tls is set (every
+// request it takes then came over TLS).
+func startPostServer(t *testing.T, answer func(w http.ResponseWriter, n int), tls bool) *postServer {
+	t.Helper()
 	s := &postServer{}
 	var n atomic.Int64
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]any
 		data, _ := io.ReadAll(r.Body)
-		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(data, &body) != nil {
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(data, &body) != nil || tls != (r.TLS != nil) {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
@@ -49,7 +57,11 @@ func newPostServer(t *testing.T, answer func(w http.ResponseWriter, n int)) *pos
 			s.conns.Add(1)
 		}
 	}
-	s.Start()
+	if tls {
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
 	t.Cleanup(s.Close)
 	return s
 }
@@ -207,13 +219,60 @@ func TestPosterHonoursContext(t *testing.T) {
 }
 
 func TestNewPosterSchemes(t *testing.T) {
-	for _, u := range []string{"https://127.0.0.1:1/", "ws://127.0.0.1:1/ws", "http://", "::"} {
+	for _, u := range []string{"ws://127.0.0.1:1/ws", "wss://127.0.0.1:1/ws", "http://", "https://", "::"} {
 		if p := newPoster(u, time.Second); p != nil {
 			t.Errorf("%q: a poster, want none (rpc.Client sends)", u)
 		}
 	}
-	if p := newPoster("http://node.example/rpc?x=1", time.Second); p == nil || p.addr != "node.example:80" || !strings.HasPrefix(string(p.head), "POST /rpc?x=1 HTTP/1.1\r\nHost: node.example\r\n") {
+	if p := newPoster("http://node.example/rpc?x=1", time.Second); p == nil || p.addr != "node.example:80" || p.tls != nil || !strings.HasPrefix(string(p.head), "POST /rpc?x=1 HTTP/1.1\r\nHost: node.example\r\n") {
 		t.Errorf("http URL without a port: %+v", p)
+	}
+	if p := newPoster("https://node.example/rpc", time.Second); p == nil || p.addr != "node.example:443" || p.tls == nil || p.tls.ServerName != "node.example" {
+		t.Errorf("https URL without a port: %+v", p)
+	}
+}
+
+// TestPosterTLS: an https:// node gets the same keep-alive requests over
+// TLS, a connection the node closed while idle is redialled, and a node
+// whose certificate the roots do not vouch for is refused.
+func TestPosterTLS(t *testing.T) {
+	s := startPostServer(t, answerResult, true)
+	p := newPoster(s.URL+"/rpc", 5*time.Second)
+	if p == nil || p.tls == nil {
+		t.Fatal("no TLS poster for an https:// URL")
+	}
+	defer p.close()
+	roots := x509.NewCertPool()
+	roots.AddCert(s.Certificate())
+	p.tls.RootCAs = roots
+	raw := []byte{0x02, 0xf8, 0x6a}
+	for range 3 {
+		if err := p.sendRawTransaction(context.Background(), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := s.conns.Load(); c != 1 {
+		t.Fatalf("3 sequential requests opened %d connections, want 1", c)
+	}
+	s.CloseClientConnections()
+	if err := p.sendRawTransaction(context.Background(), raw); err != nil {
+		t.Fatalf("after the server closed the idle connection: %v", err)
+	}
+	if c := s.conns.Load(); c != 2 {
+		t.Fatalf("%d connections, want 2", c)
+	}
+	s.mu.Lock()
+	bodies := len(s.bodies)
+	s.mu.Unlock()
+	if bodies != 4 {
+		t.Fatalf("the server took %d requests, want 4", bodies)
+	}
+
+	q := newPoster(s.URL, 5*time.Second)
+	defer q.close()
+	var unknown x509.UnknownAuthorityError
+	if err := q.sendRawTransaction(context.Background(), raw); !errors.As(err, &unknown) {
+		t.Fatalf("a certificate no root vouches for: have %v, want x509.UnknownAuthorityError", err)
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 )
 
 // poster sends one eth_sendRawTransaction per HTTP/1.1 request over
-// plain-HTTP keep-alive connections it holds itself: the request is
+// keep-alive connections (TLS for https://) it holds itself: the request is
 // written in one piece and the answer read back with
 // http.ReadResponse, without the transport's goroutines, request objects
 // and JSON-RPC client of rpc.Client. The load tool shares the cores with
@@ -91,19 +91,19 @@ func (p *poster) get(ctx context.Context) (pc *postConn, reused bool, err error)
 	if pc != nil {
 		return pc, true, nil
 	}
-	d := net.Dialer{Timeout: p.timeout}
-	c, err := d.DialContext(ctx, "tcp", p.addr)
+	// Dialling and the TLS handshake share one timeout.
+	dctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(dctx, "tcp", p.addr)
 	if err != nil {
 		return nil, false, err
 	}
 	if p.tls != nil {
 		tc := tls.Client(c, p.tls)
-		hctx, cancel := context.WithTimeout(ctx, p.timeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
+		if err := tc.HandshakeContext(dctx); err != nil {
 			c.Close()
-			return nil, false, err
+			return nil, false, fmt.Errorf("tls handshake with %s: %w", p.addr, err)
 		}
 		c = tc
 	}

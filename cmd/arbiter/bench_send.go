@@ -88,7 +88,7 @@ type benchSender struct {
 	raw    []hexutil.Bytes
 	idx    []int // the transfers' indices in the run's ledger
 	client *rpc.Client
-	post   *poster // one transaction per request over http://; nil: client
+	post   *poster // one transaction per request over http:// or https://; nil: client
 }
 
 // signTransfers signs count[i] transfers of 1 wei from keys[i], from nonce

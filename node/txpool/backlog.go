@@ -19,6 +19,11 @@ const (
 	// MaxBacklogWaiters bounds the clients' transactions of one sponsor
 	// waiting for room at once; more are refused at once.
 	MaxBacklogWaiters = 128
+	// MaxSenderWaiters bounds those of one sender, so that one account
+	// (a batch of its future nonces) cannot take every waiting place of
+	// the sponsor it shares with others. A client sending one request at
+	// a time has one transaction waiting.
+	MaxSenderWaiters = MaxBacklogWaiters / 8
 	// drainHeads is how many recent heads the drain rate is measured over
 	// (drainHeads-1 intervals); heads more than drainSpan before the
 	// latest, and all of them when the latest is more than drainSpan old,
@@ -53,6 +58,7 @@ type drain struct {
 	n        int                         // heads recorded, at most drainHeads
 	room     chan struct{}               // closed at the next head; nil until a client waits
 	sponsors map[common.Address]*waiting // sponsors with clients waiting, or stalled at this head
+	senders  map[common.Address]int      // transactions waiting by sender
 	txs      map[common.Hash]struct{}    // transactions waiting
 	waits    uint64                      // client transactions that waited for room
 	refused  uint64                      // client transactions refused with ErrBacklog
@@ -143,6 +149,7 @@ func (d *drain) wait() <-chan struct{} {
 func (d *drain) sponsor(sp common.Address) *waiting {
 	if d.sponsors == nil {
 		d.sponsors = make(map[common.Address]*waiting)
+		d.senders = make(map[common.Address]int)
 		d.txs = make(map[common.Hash]struct{})
 	}
 	w := d.sponsors[sp]
@@ -208,8 +215,13 @@ func (p *Pool) backlog() int {
 // backlog, and transactions from peers (Add) never wait: they were admitted
 // by the node their client sent them to.
 //
-// What waiting costs is bounded per sponsor: at most MaxBacklogWaiters of
-// its transactions wait at once, the same transaction waits once, and once
+// Only a transaction the pool would admit once there is room waits: one it
+// would refuse (a replay of an included transaction, a sender not allowed,
+// one its sender cannot pay for, one over the sender's limits) is refused
+// at once with the pool's error, so replays of public transactions take no
+// waiting place. What waiting costs is bounded per sponsor: at most
+// MaxBacklogWaiters of its transactions wait at once, at most
+// MaxSenderWaiters of one sender's, the same transaction waits once, and once
 // a wait of the sponsor ran out without a new head, its other transactions
 // are refused at once until the next head (a batch of requests, or a chain
 // that has stopped, holds a client for one wait, not one per transaction).
@@ -242,8 +254,13 @@ func (p *Pool) Submit(ctx context.Context, tx *types.Transaction) error {
 		if room == nil {
 			err = p.add(tx, from)
 		} else if w == nil {
-			// Not waiting yet: refuse at once past the bounds.
-			if ws := p.drain.sponsors[sp]; ws != nil && (ws.stalled == p.heads+1 || ws.n >= MaxBacklogWaiters) {
+			// Not waiting yet: refuse at once what the pool would refuse
+			// after the wait, and past the bounds.
+			if _, aerr := p.admit(tx, from); aerr != nil {
+				err = aerr
+			} else if ws := p.drain.sponsors[sp]; ws != nil && (ws.stalled == p.heads+1 || ws.n >= MaxBacklogWaiters) {
+				err = p.backlogError()
+			} else if p.drain.senders[from] >= MaxSenderWaiters {
 				err = p.backlogError()
 			} else if _, dup := p.drain.txs[hash]; dup {
 				err = p.backlogError()
@@ -252,12 +269,13 @@ func (p *Pool) Submit(ctx context.Context, tx *types.Transaction) error {
 				_, shortest := p.drain.rate(p.cfg.Clock())
 				limit = max(p.cfg.BacklogWait, 2*shortest)
 				w.n++
+				p.drain.senders[from]++
 				p.drain.txs[hash] = struct{}{}
 				p.drain.waits++
 			}
 		}
 		if room == nil || err != nil {
-			p.unwait(w, hash)
+			p.unwait(w, hash, from)
 			p.mu.Unlock()
 			break
 		}
@@ -277,7 +295,7 @@ func (p *Pool) Submit(ctx context.Context, tx *types.Transaction) error {
 		if p.heads == heads && ctx.Err() == nil {
 			w.stalled = p.heads + 1
 		}
-		p.unwait(w, hash)
+		p.unwait(w, hash, from)
 		err = p.backlogError()
 		p.mu.Unlock()
 		break
@@ -293,12 +311,16 @@ func (p *Pool) Submit(ctx context.Context, tx *types.Transaction) error {
 	return nil
 }
 
-// unwait ends a transaction's wait (nothing if w is nil). p.mu is held.
-func (p *Pool) unwait(w *waiting, hash common.Hash) {
+// unwait ends the wait of a transaction from from (nothing if w is nil).
+// p.mu is held.
+func (p *Pool) unwait(w *waiting, hash common.Hash, from common.Address) {
 	if w == nil {
 		return
 	}
 	w.n--
+	if p.drain.senders[from]--; p.drain.senders[from] <= 0 {
+		delete(p.drain.senders, from)
+	}
 	delete(p.drain.txs, hash)
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/holiman/uint256"
+
+	"github.com/arbiter-chain/arbiter/node/rules"
 )
 
 // fakeClock is a clock the test moves.
@@ -358,30 +360,44 @@ func TestSubmitBacklogOff(t *testing.T) {
 // they are refused at once.
 func TestSubmitBacklogBounds(t *testing.T) {
 	e := newEnv(t, 0)
+	keys := e.sybils(t, 9) // mallory and nine accounts she vouches for
 	p := e.pool(Config{MinBacklog: 1, BacklogWait: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := p.Submit(ctx, sign(t, e.alice, legacy(0, 0))); err != nil {
+	if err := p.Submit(ctx, sign(t, keys[1], legacy(0, 0))); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, MaxBacklogWaiters)
-	first := sign(t, e.alice, legacy(1, 0))
-	go func() { done <- p.Submit(ctx, first) }()
+	wait := func(tx *types.Transaction) { go func() { done <- p.Submit(ctx, tx) }() }
+	first := sign(t, keys[1], legacy(1, 0))
+	wait(first)
 	waitFor(t, p, 1)
 	if err := p.Submit(ctx, first); !errors.Is(err, ErrBacklog) {
 		t.Fatalf("the same transaction while it waits: have %v, want ErrBacklog at once", err)
 	}
-	for i := 2; i <= MaxBacklogWaiters; i++ {
-		tx := sign(t, e.alice, legacy(uint64(i), 0))
-		go func() { done <- p.Submit(ctx, tx) }()
+	// One sender: at most MaxSenderWaiters wait.
+	for n := 2; n <= MaxSenderWaiters; n++ {
+		wait(sign(t, keys[1], legacy(uint64(n), 0)))
+	}
+	waitFor(t, p, MaxSenderWaiters)
+	if err := p.Submit(ctx, sign(t, keys[1], legacy(MaxSenderWaiters+1, 0))); !errors.Is(err, ErrBacklog) {
+		t.Fatalf("one more than MaxSenderWaiters from one sender: have %v, want ErrBacklog at once", err)
+	}
+	// Her other accounts still wait, up to MaxBacklogWaiters in all.
+	waiting := MaxSenderWaiters
+	for k := 2; waiting < MaxBacklogWaiters; k++ {
+		for n := range MaxSenderWaiters {
+			wait(sign(t, keys[k], legacy(uint64(n), 0)))
+			waiting++
+		}
 	}
 	waitFor(t, p, MaxBacklogWaiters)
-	if err := p.Submit(ctx, sign(t, e.alice, legacy(MaxBacklogWaiters+1, 0))); !errors.Is(err, ErrBacklog) {
-		t.Fatalf("one more than MaxBacklogWaiters: have %v, want ErrBacklog at once", err)
+	if err := p.Submit(ctx, sign(t, keys[9], legacy(0, 0))); !errors.Is(err, ErrBacklog) {
+		t.Fatalf("one more than MaxBacklogWaiters of one sponsor: have %v, want ErrBacklog at once", err)
 	}
-	// Another member is not held back by alice's waiting clients.
+	// Another member is not held back by mallory's waiting clients.
 	if err := p.Submit(ctx, sign(t, e.bob, legacy(0, 0))); err != nil {
-		t.Fatalf("bob while alice's clients wait: %v", err)
+		t.Fatalf("bob while mallory's clients wait: %v", err)
 	}
 	cancel()
 	for range MaxBacklogWaiters {
@@ -389,7 +405,45 @@ func TestSubmitBacklogBounds(t *testing.T) {
 			t.Errorf("a waiting transaction whose request ended: have %v, want ErrBacklog", err)
 		}
 	}
-	if waits, refused := p.BacklogStats(); waits != MaxBacklogWaiters || refused != MaxBacklogWaiters+2 {
-		t.Errorf("BacklogStats: have %d waits, %d refused; want %d, %d", waits, refused, MaxBacklogWaiters, MaxBacklogWaiters+2)
+	if waits, refused := p.BacklogStats(); waits != MaxBacklogWaiters || refused != MaxBacklogWaiters+3 {
+		t.Errorf("BacklogStats: have %d waits, %d refused; want %d, %d", waits, refused, MaxBacklogWaiters, MaxBacklogWaiters+3)
+	}
+}
+
+// TestSubmitBacklogRefusesAtOnce: while the backlog is full, a transaction
+// the pool would refuse anyway (here replays of transactions already
+// included, which anyone can copy from the chain) gets the pool's own
+// error at once and takes no waiting place: the sender's next nonce
+// still waits for room.
+func TestSubmitBacklogRefusesAtOnce(t *testing.T) {
+	e := newEnv(t, 0)
+	p := e.pool(Config{MinBacklog: 1, BacklogWait: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Carol's account is at nonce 3: nonces 0-2 are in blocks.
+	if err := p.Submit(ctx, sign(t, e.carol, legacy(3, 0))); err != nil {
+		t.Fatal(err)
+	}
+	// The replays come with requests already ended: one that waited would
+	// be refused with ErrBacklog at once instead of the pool's error.
+	ended, end := context.WithCancel(ctx)
+	end()
+	for range 2 * MaxBacklogWaiters {
+		for n := range uint64(3) {
+			if err := p.Submit(ended, sign(t, e.carol, legacy(n, 0))); !errors.Is(err, rules.ErrNonceTooLow) {
+				t.Fatalf("replay of nonce %d while the backlog is full: have %v, want ErrNonceTooLow at once", n, err)
+			}
+		}
+	}
+	if waits, refused := p.BacklogStats(); waits != 0 || refused != 0 {
+		t.Fatalf("BacklogStats after replays: have %d waits, %d refused; want 0, 0", waits, refused)
+	}
+	next := sign(t, e.carol, legacy(4, 0))
+	done := make(chan error, 1)
+	go func() { done <- p.Submit(ctx, next) }()
+	waitFor(t, p, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, ErrBacklog) {
+		t.Fatalf("carol's next nonce: have %v, want a wait ended by its request (ErrBacklog)", err)
 	}
 }

@@ -202,25 +202,41 @@ func (p *Pool) Add(tx *types.Transaction) error {
 	return nil
 }
 
-// add pools tx from a sender that passed the static checks. p.mu is held.
-// The checks run cheapest first. The only work beyond a few state reads is
-// making room: it scans the sponsors (members, whose number no sender
-// chooses) and evicts at most as many transactions as fit in the size of
-// the one arriving.
-func (p *Pool) add(tx *types.Transaction, from common.Address) error {
+// admission is what admit found out about a transaction it let through,
+// for add to pool it with.
+type admission struct {
+	hash        common.Hash
+	acc         *account // the sender's pooled transactions; nil: none
+	old         *entry   // the pooled transaction of the same nonce; nil: none
+	idx         int      // old's place in acc, or where the transaction goes
+	price, cost *uint256.Int
+	spent       *uint256.Int // what the sender's pooled transactions cost with it
+	size        uint64
+	free        bool // a replacement that does not raise the price
+	exec        bool // executable once pooled
+	sponsor     common.Address
+}
+
+// admit runs every check of add that does not depend on room in the pool,
+// cheapest first, and changes nothing but the pool's head state (loaded if
+// need be). Submit runs it before a client's transaction waits for room,
+// so a transaction the pool would refuse anyway (a replay of an included
+// one, a sender not allowed, one that cannot pay) is refused at once and
+// takes no waiting slot. p.mu is held.
+func (p *Pool) admit(tx *types.Transaction, from common.Address) (*admission, error) {
 	hash := tx.Hash()
 	if _, ok := p.all[hash]; ok {
-		return ErrAlreadyKnown
+		return nil, ErrAlreadyKnown
 	}
 	if err := p.ensureState(); err != nil {
-		return err
+		return nil, err
 	}
 	if tx.Gas() > p.gasLimit {
-		return fmt.Errorf("%w: %d > %d", rules.ErrGasLimit, tx.Gas(), p.gasLimit)
+		return nil, fmt.Errorf("%w: %d > %d", rules.ErrGasLimit, tx.Gas(), p.gasLimit)
 	}
 	price := rules.EffectiveGasPrice(tx)
 	if price.Cmp(p.minPrice) < 0 {
-		return fmt.Errorf("%w: price %v, minimum %v", ErrUnderpriced, price, p.minPrice)
+		return nil, fmt.Errorf("%w: price %v, minimum %v", ErrUnderpriced, price, p.minPrice)
 	}
 	size := tx.Size()
 	acc := p.accounts[from]
@@ -239,16 +255,16 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 	}
 	if old != nil {
 		if !p.bumped(old.tx, tx) {
-			return fmt.Errorf("%w: nonce %d needs fee cap and tip %d%% above %v/%v",
+			return nil, fmt.Errorf("%w: nonce %d needs fee cap and tip %d%% above %v/%v",
 				ErrReplaceUnderpriced, tx.Nonce(), p.cfg.PriceBump, old.tx.GasFeeCap(), old.tx.GasTipCap())
 		}
 		free = !raised(old.tx, tx)
 		if free && old.free && old.head == p.heads {
-			return fmt.Errorf("%w: nonce %d", ErrReplaceLimit, tx.Nonce())
+			return nil, fmt.Errorf("%w: nonce %d", ErrReplaceLimit, tx.Nonce())
 		}
 		exec = idx < acc.exec
 		if grown := acc.bytes - old.size + size; grown > p.cfg.MaxSenderBytes {
-			return fmt.Errorf("%w: %s would have %d bytes, limit %d", ErrSenderBytes, from, grown, p.cfg.MaxSenderBytes)
+			return nil, fmt.Errorf("%w: %s would have %d bytes, limit %d", ErrSenderBytes, from, grown, p.cfg.MaxSenderBytes)
 		}
 	} else {
 		var held, fut usage
@@ -259,19 +275,19 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 		exec = tx.Nonce() == next
 		switch {
 		case held.txs >= p.cfg.MaxPerSender:
-			return fmt.Errorf("%w: %s has %d", ErrSenderLimit, from, held.txs)
+			return nil, fmt.Errorf("%w: %s has %d", ErrSenderLimit, from, held.txs)
 		case held.bytes+size > p.cfg.MaxSenderBytes:
-			return fmt.Errorf("%w: %s has %d bytes, limit %d", ErrSenderBytes, from, held.bytes, p.cfg.MaxSenderBytes)
+			return nil, fmt.Errorf("%w: %s has %d bytes, limit %d", ErrSenderBytes, from, held.bytes, p.cfg.MaxSenderBytes)
 		case tx.Nonce() > next && fut.txs >= p.cfg.MaxFuturePerSender:
-			return fmt.Errorf("%w: %s has %d", ErrFutureLimit, from, fut.txs)
+			return nil, fmt.Errorf("%w: %s has %d", ErrFutureLimit, from, fut.txs)
 		}
 	}
 	if err := rules.CheckState(p.state, from, tx, false); err != nil {
-		return err
+		return nil, err
 	}
 	cost, err := rules.Cost(tx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The sender must afford everything it has pooled, not each tx alone.
 	spent := new(uint256.Int).Set(cost)
@@ -282,30 +298,45 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 		}
 		_, overflow := spent.AddOverflow(spent, others)
 		if bal := p.state.GetBalance(from); overflow || bal.Cmp(spent) < 0 {
-			return fmt.Errorf("%w: address %s have %v, pooled transactions want %v",
+			return nil, fmt.Errorf("%w: address %s have %v, pooled transactions want %v",
 				rules.ErrInsufficientFunds, from, bal, spent)
 		}
 	}
 
-	var sp common.Address
+	a := &admission{hash: hash, acc: acc, old: old, idx: idx, price: price, cost: cost, spent: spent,
+		size: size, free: free, exec: exec}
 	if acc != nil {
-		sp = acc.sponsor.addr
+		a.sponsor = acc.sponsor.addr
 	} else {
-		sp = sponsorOf(p.state, from)
+		a.sponsor = sponsorOf(p.state, from)
 	}
+	return a, nil
+}
+
+// add pools tx from a sender that passed the static checks. p.mu is held.
+// The checks (admit) run cheapest first. The only work beyond a few state
+// reads is making room: it scans the sponsors (members, whose number no
+// sender chooses) and evicts at most as many transactions as fit in the
+// size of the one arriving.
+func (p *Pool) add(tx *types.Transaction, from common.Address) error {
+	a, err := p.admit(tx, from)
+	if err != nil {
+		return err
+	}
+	hash, acc, old, idx, size := a.hash, a.acc, a.old, a.idx, a.size
 	grow := usage{1, size}
 	if old != nil {
 		grow = usage{0, size}.minus(usage{0, old.size})
 	}
-	if err := p.makeRoom(acc, sp, exec, grow); err != nil {
+	if err := p.makeRoom(acc, a.sponsor, a.exec, grow); err != nil {
 		return err
 	}
 	if acc == nil {
-		acc = newAccount(from, p.sponsor(sp), p.state.GetNonce(from))
+		acc = newAccount(from, p.sponsor(a.sponsor), p.state.GetNonce(from))
 		p.accounts[from] = acc
 	}
 
-	e := &entry{tx: tx, hash: hash, seq: p.seq, price: price, cost: cost, size: size, head: p.heads, free: free}
+	e := &entry{tx: tx, hash: hash, seq: p.seq, price: a.price, cost: a.cost, size: size, head: p.heads, free: a.free}
 	p.seq++
 	was := acc.holdings()
 	if old != nil {
@@ -318,7 +349,7 @@ func (p *Pool) add(tx *types.Transaction, from common.Address) error {
 	} else {
 		acc.insert(idx, e)
 	}
-	acc.spent = spent
+	acc.spent = a.spent
 	p.all[hash] = e
 	acc.promote()
 	p.settle(acc, was)

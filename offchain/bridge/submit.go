@@ -19,10 +19,12 @@ import (
 // order and the first failure decides the error:
 //
 //  1. the game is registered (ErrUnknownGame);
-//  2. the arbiter reports it active, or claimed, since play may go on
-//     during a claim window (ErrGameNotActive);
-//  3. the signature recovers, in the EIP-712 domain of the node's chain id
-//     and the arbiter's address, to white or black (ErrBadSignature);
+//  2. the signature recovers, in the EIP-712 domain of the node's chain id
+//     and the arbiter's address, to white or black (ErrBadSignature):
+//     checked here, before anything asks the node, so that a state anyone
+//     can forge costs the node nothing;
+//  3. the arbiter reports the game active, or claimed, since play may go
+//     on during a claim window (ErrGameNotActive);
 //  4. if a state is already accepted at its ply: the same state (same
 //     struct hash) is ErrDuplicate, any other is ErrNotNext;
 //  5. the signer is the player to move after the newest accepted state
@@ -58,13 +60,6 @@ func (b *Bridge) submit(ctx context.Context, ss channel.SignedState) (MoveReceip
 	if err != nil {
 		return MoveReceipt{}, err
 	}
-	info, err := b.arbiter.Game(ctx, next.GameID)
-	if err != nil {
-		return MoveReceipt{}, err
-	}
-	if info.Status != channel.StatusActive && info.Status != channel.StatusClaimed {
-		return MoveReceipt{}, fmt.Errorf("%w: arbiter reports status %d", ErrGameNotActive, info.Status)
-	}
 	d, err := b.domain(ctx)
 	if err != nil {
 		return MoveReceipt{}, err
@@ -75,6 +70,13 @@ func (b *Bridge) submit(ctx context.Context, ss channel.SignedState) (MoveReceip
 	}
 	if signer != g.White && signer != g.Black {
 		return MoveReceipt{}, fmt.Errorf("%w: recovered %s, not a player of %s", ErrBadSignature, signer, next.GameID)
+	}
+	info, err := b.arbiter.Game(ctx, next.GameID)
+	if err != nil {
+		return MoveReceipt{}, err
+	}
+	if info.Status != channel.StatusActive && info.Status != channel.StatusClaimed {
+		return MoveReceipt{}, fmt.Errorf("%w: arbiter reports status %d", ErrGameNotActive, info.Status)
 	}
 	for range maxAppendAttempts {
 		prev, err := b.head(ctx, next.GameID)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"sync/atomic"
 	"testing"
 
 	"github.com/arbiter-chain/arbiter/offchain/bridge"
@@ -199,6 +200,53 @@ func TestSubmitRefused(t *testing.T) {
 				t.Fatalf("after refusal: have %d states (%v), want only ply 1", len(hist), err)
 			}
 		})
+	}
+}
+
+// countingArbiter counts the game lookups that reach the arbiter (the
+// node, in production).
+type countingArbiter struct {
+	bridge.Arbiter
+	games atomic.Int64
+}
+
+func (a *countingArbiter) Game(ctx context.Context, id common.Hash) (bridge.GameInfo, error) {
+	a.games.Add(1)
+	return a.Arbiter.Game(ctx, id)
+}
+
+// TestSubmitForgedCostsNodeNothing: a state anyone can forge (signed by a
+// stranger, or with a broken signature) is refused before the bridge asks
+// the node about the game, so a flood of forged moves loads no node.
+func TestSubmitForgedCostsNodeNothing(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, bridge.NewMemStore())
+	arb := &countingArbiter{Arbiter: e.arb}
+	b, err := bridge.New(bridge.Config{}, e.store, arb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	id := gameID("forged")
+	e.openGame(b, id)
+	ply1 := e.line(id, "e2e4")[0]
+	e.submitAll(b, []channel.SignedState{ply1})
+	before := arb.games.Load()
+	if before == 0 {
+		t.Fatal("an accepted move asked the arbiter nothing: the counter does not count")
+	}
+	stranger := testKey(t, "stranger")
+	for i := range 50 {
+		bad := sign(t, e.domain, step(t, ply1.State, "e7e5"), stranger)
+		if i%2 == 1 {
+			bad.Signature[64] = 9
+		}
+		if _, err := b.SubmitMove(ctx, bridge.SubmitMoveRequest{State: bad}); !errors.Is(err, bridge.ErrBadSignature) {
+			t.Fatalf("forged move %d: have %v, want ErrBadSignature", i, err)
+		}
+	}
+	if got := arb.games.Load() - before; got != 0 {
+		t.Fatalf("forged moves asked the arbiter %d times, want 0", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package pos
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -136,13 +137,73 @@ func TestRefusedMessagesNotLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	messages := 0
+	messages, far := 0, 0
 	for _, r := range recs {
-		if r.kind == walMessage {
+		switch r.kind {
+		case walMessage:
 			messages++
+		case walFar:
+			far++
 		}
 	}
-	if messages != 2 {
-		t.Fatalf("logged messages: have %d, want 2 (one vote, one far round)", messages)
+	if messages != 1 || far != 1 {
+		t.Fatalf("logged: have %d messages and %d far rounds, want 1 (the vote) and 1", messages, far)
+	}
+}
+
+// TestFarProposalLoggedSmall: a proposal far ahead is not tallied, only
+// its signer's round is recorded; it used to be logged whole, so a
+// Byzantine proposer could have a block of megabytes written to every
+// validator's log every tick (a new far round each time). The log now
+// keeps the signer and round, and a replay restores what the core took.
+func TestFarProposalLoggedSmall(t *testing.T) {
+	h := newCoreHarness(t)
+	path := filepath.Join(t.TempDir(), "wal")
+	cfg := h.core.cfg
+	rep, _, err := openReplica(cfg, path, h.genesis, nil, h.vals, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := uint32(maxRoundsAhead + 1)
+	for h.proposerKey(r) == h.self {
+		r++
+	}
+	key := h.proposerKey(r)
+	raw := signProposal(t, key, r, -1, h.block(r, 7)).Encode()
+	if _, err := rep.message(raw); err != nil {
+		t.Fatalf("far proposal: %v", err)
+	}
+	if got := rep.core.latestRound[addrOf(key)]; got != r {
+		t.Fatalf("latest round of the proposer: have %d, want %d", got, r)
+	}
+	if err := rep.wal.close(); err != nil {
+		t.Fatal(err)
+	}
+	_, recs, _, err := openWAL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var far [][]byte
+	for _, rec := range recs {
+		switch rec.kind {
+		case walMessage, walOwn:
+			if bytes.Equal(rec.data, raw) {
+				t.Fatalf("the far proposal (%d bytes) is logged whole", len(raw))
+			}
+		case walFar:
+			far = append(far, rec.data)
+		}
+	}
+	if len(far) != 1 || len(far[0]) != common.AddressLength+4 {
+		t.Fatalf("far-round records: have %d (%x), want one of %d bytes", len(far), far, common.AddressLength+4)
+	}
+
+	again, _, err := openReplica(cfg, path, h.genesis, nil, h.vals, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.wal.close()
+	if got := again.core.latestRound[addrOf(key)]; got != r {
+		t.Fatalf("latest round of the proposer after replay: have %d, want %d", got, r)
 	}
 }

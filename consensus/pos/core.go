@@ -225,6 +225,7 @@ type Core struct {
 	bufferUse  map[common.Address]*quota
 	bufferSeen map[common.Hash]bool
 	farTick    map[common.Address]uint64 // last tick a far round was recorded, per validator
+	far        farNote                   // the far round the last Step recorded (takeFar)
 
 	guard LastSigned
 	out   Ready
@@ -341,6 +342,7 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 // cheapest first: size and decoding, height, then one signature recovery,
 // then the signer's membership in the height's set.
 func (c *Core) Step(raw []byte) error {
+	c.far = farNote{}
 	if c.vals == nil {
 		return errNotStarted
 	}
@@ -596,6 +598,34 @@ func (c *Core) farRound(round uint32, signer func(*big.Int) (common.Address, err
 	if err != nil {
 		return err
 	}
+	if err := c.farFrom(addr, round); err != nil {
+		return err
+	}
+	c.far = farNote{addr: addr, round: round, ok: true}
+	return nil
+}
+
+// farNote is the far round the last Step recorded, if any: the replica
+// logs it in place of the message (walFar), which may be a whole block
+// that nothing reads but its signer and round.
+type farNote struct {
+	addr  common.Address
+	round uint32
+	ok    bool
+}
+
+// takeFar returns the far round the last Step recorded, if it recorded
+// one, and forgets it.
+func (c *Core) takeFar() (farNote, bool) {
+	f := c.far
+	c.far = farNote{}
+	return f, f.ok
+}
+
+// farFrom records that validator addr reached round, far ahead, under the
+// rules of farRound; the signature was checked (farRound) or the record
+// comes from this validator's own log (walFar).
+func (c *Core) farFrom(addr common.Address, round uint32) error {
 	if !c.vals.Has(addr) {
 		return fmt.Errorf("%w: %v", errNotValidator, addr)
 	}

@@ -119,6 +119,11 @@ func openReplica(cfg Config, path string, head *types.Block, headCommit *Commit,
 			if hash, verr, ok := decodeValidated(r.data); ok {
 				_ = core.Validated(hash, verr)
 			}
+		case walFar:
+			if addr, round, ok := decodeFar(r.data); ok {
+				_ = core.farFrom(addr, round)
+				core.evaluate()
+			}
 		}
 	}
 	return rp, core.Ready(), nil
@@ -141,7 +146,11 @@ func signedInfo(chainID *big.Int, raw []byte) (LastSigned, bool) {
 
 // message steps a received message and logs it if the core accepted it.
 // A refused message changed nothing, so the log need not hold it: junk,
-// copies and far-future floods cost no log space. Logging after the step
+// copies and far-future floods cost no log space. A message of a far round
+// is logged as what the core took from it, its signer and round (walFar),
+// not whole: a proposal far ahead may carry a block of megabytes, and a
+// Byzantine proposer could have one logged on every validator every tick.
+// Logging after the step
 // is safe: own messages the step caused are synced by persist before they
 // are sent, so a crash in between loses only an input, as if it had never
 // arrived. It returns the core's verdict and, separately, a WAL failure
@@ -149,6 +158,9 @@ func signedInfo(chainID *big.Int, raw []byte) (LastSigned, bool) {
 func (r *replica) message(raw []byte) (stepErr, walErr error) {
 	if stepErr = r.core.Step(raw); stepErr != nil {
 		return stepErr, nil
+	}
+	if f, ok := r.core.takeFar(); ok {
+		return nil, r.wal.append(walFar, encodeFar(f.addr, f.round))
 	}
 	return nil, r.wal.append(walMessage, raw)
 }

@@ -27,7 +27,21 @@ const (
 	walLastSigned byte = 5 // data: RLP LastSigned, the guard at rotation
 	walSeenCommit byte = 6 // data: RLP seenCommit, the parent's commit
 	walValidated  byte = 7 // data: 32-byte block hash, then the validation error's text (empty: valid)
+	walFar        byte = 8 // data: 20-byte validator address, 4-byte BE round; a far round it reached
 )
+
+// encodeFar is the data of a walFar record.
+func encodeFar(addr common.Address, round uint32) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte(nil), addr[:]...), round)
+}
+
+// decodeFar reads a walFar record.
+func decodeFar(data []byte) (common.Address, uint32, bool) {
+	if len(data) != common.AddressLength+4 {
+		return common.Address{}, 0, false
+	}
+	return common.BytesToAddress(data[:common.AddressLength]), binary.BigEndian.Uint32(data[common.AddressLength:]), true
+}
 
 // maxValidationError bounds the error text a walValidated record keeps.
 const maxValidationError = 512

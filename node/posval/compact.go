@@ -30,6 +30,31 @@ const fillTimeout = 5 * time.Second
 // (the proposer's rebroadcast) is not filled again.
 const filledKeys = 64
 
+// Each proposer's fills that need the network draw on a budget of
+// fetchBurst, refilled at fetchRate a second. A fill sends one request to
+// every peer that may hold the transactions, so a Byzantine validator
+// signing compact proposals of rising rounds, each naming a transaction no
+// one has, would otherwise make every node ask every other many times a
+// second and use up the request budget members grant each other
+// (blocktxs.go), failing the fills of honest proposals. An honest
+// proposer proposes once in a round it leads: at most a few a second at
+// the shortest block times, well within the budget. Fills from the pool
+// cost nothing.
+const (
+	fetchBurst = 16
+	fetchRate  = 8
+	// fetchBudgets bounds the proposers with a budget kept; past it, full
+	// budgets (idle proposers) are dropped. Proposers are validators of
+	// the current or next set, so a handful are live at a time.
+	fetchBudgets = 256
+)
+
+// fetchBudget is one proposer's budget of network fills.
+type fetchBudget struct {
+	tokens float64
+	at     time.Time
+}
+
 // txFetcher is what filling needs of the network.
 type txFetcher interface {
 	FetchTxs(ctx context.Context, prefer common.Address, hashes []common.Hash) (map[common.Hash]*types.Transaction, error)
@@ -76,7 +101,10 @@ type filler struct {
 
 	mu       sync.Mutex
 	inflight map[common.Address]*fetchJob
+	budgets  map[common.Address]*fetchBudget
 	filled   lru.BasicLRU[proposalKey, struct{}]
+	denied   uint64 // network fills refused for want of budget
+	now      func() time.Time
 	wg       sync.WaitGroup
 }
 
@@ -84,8 +112,38 @@ func newFiller(ctx context.Context, chainID *big.Int, pool txLookup, net txFetch
 	return &filler{
 		ctx: ctx, chainID: chainID, pool: pool, net: net, deliver: deliver, log: log, timeout: fillTimeout,
 		inflight: make(map[common.Address]*fetchJob),
+		budgets:  make(map[common.Address]*fetchBudget),
 		filled:   lru.NewBasicLRU[proposalKey, struct{}](filledKeys),
+		now:      time.Now,
 	}
+}
+
+// spend takes one network fill from proposer's budget, reporting whether
+// there was one. f.mu is held.
+func (f *filler) spend(proposer common.Address) bool {
+	now := f.now()
+	b := f.budgets[proposer]
+	if b == nil {
+		if len(f.budgets) >= fetchBudgets {
+			for a, o := range f.budgets {
+				if o.tokens+now.Sub(o.at).Seconds()*fetchRate >= fetchBurst {
+					delete(f.budgets, a)
+				}
+			}
+		}
+		b = &fetchBudget{tokens: fetchBurst, at: now}
+		f.budgets[proposer] = b
+	}
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(fetchBurst, b.tokens+d.Seconds()*fetchRate)
+	}
+	b.at = now
+	if b.tokens < 1 {
+		f.denied++
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // handle fills the compact proposal raw: at once if the pool holds every
@@ -143,9 +201,14 @@ func (f *filler) handle(raw []byte) {
 		return
 	}
 
+	f.mu.Lock()
+	if !f.spend(from) {
+		f.mu.Unlock()
+		f.log.Debug("compact proposal not filled: its proposer's fetch budget is spent", "height", cp.Height, "round", cp.Round, "proposer", from, "missing", len(missing))
+		return
+	}
 	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
 	job := &fetchJob{key: key, cancel: cancel}
-	f.mu.Lock()
 	if old := f.inflight[from]; old != nil {
 		old.cancel() // an earlier round's proposal of the same proposer
 	}

@@ -289,6 +289,53 @@ func TestFillOneFetchPerProposer(t *testing.T) {
 	}
 }
 
+// TestFillBudgetPerProposer: fills that need the network draw on a budget
+// per proposer, so a validator signing compact proposals of rising rounds
+// that name transactions no one holds makes this node ask its peers at
+// most fetchBurst times, then fetchRate a second; another proposer's fills
+// are not held back, and fills from the pool need no budget.
+func TestFillBudgetPerProposer(t *testing.T) {
+	a, b := fillKey(t, "A"), fillKey(t, "B")
+	h := newFillHarness(t, mapPool{}, &fakeFetcher{held: mapPool{}})
+	now := time.Unix(1000, 0)
+	h.f.now = func() time.Time { return now }
+	flood := func(from, to uint32) {
+		for r := from; r < to; r++ {
+			h.f.handle(signedProposal(t, a, r, 1, uint64(r)).compact.Encode())
+			h.f.wait()
+		}
+	}
+	flood(0, fetchBurst+10)
+	if n := len(h.net.fetches()); n != fetchBurst {
+		t.Fatalf("fetches for a flood of %d proposals: have %d, want %d", fetchBurst+10, n, fetchBurst)
+	}
+	// Another proposer's proposal is still fetched.
+	other := signedProposal(t, b, 0, 2, 500)
+	h.net.held = mapPool{}
+	for _, tx := range other.Block.Transactions() {
+		h.net.held[tx.Hash()] = tx
+	}
+	h.f.handle(other.compact.Encode())
+	h.delivered(t, other)
+	// A proposal of A's whose transactions are pooled is filled at once.
+	pooled := signedProposal(t, a, 100, 2, 600)
+	for _, tx := range pooled.Block.Transactions() {
+		h.f.pool.(mapPool)[tx.Hash()] = tx
+	}
+	h.f.handle(pooled.compact.Encode())
+	h.delivered(t, pooled)
+	// A second later A has fetchRate more.
+	before := len(h.net.fetches())
+	now = now.Add(time.Second)
+	flood(200, 200+2*fetchRate)
+	if n := len(h.net.fetches()) - before; n != fetchRate {
+		t.Fatalf("fetches a second later: have %d, want %d", n, fetchRate)
+	}
+	if h.f.denied != 10+fetchRate {
+		t.Fatalf("denied fills: have %d, want %d", h.f.denied, 10+fetchRate)
+	}
+}
+
 // TestCompactor: the node's own proposal goes out compact and its
 // transactions are kept for fetches; other messages go out as they are.
 func TestCompactor(t *testing.T) {

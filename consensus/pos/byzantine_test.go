@@ -77,6 +77,31 @@ func TestCheckGossip(t *testing.T) {
 	}
 }
 
+// TestCheckGossipFrom: what CheckGossipFrom lets through comes with its
+// signer, height and kind, which a relay's bound per validator counts.
+func TestCheckGossipFrom(t *testing.T) {
+	f := newEngineFixture(t)
+	head := f.genesis.Header()
+	b1 := f.b1
+	tests := []struct {
+		name string
+		raw  []byte
+		want GossipSource
+	}{
+		{"vote", signVote(t, f.keys[0], Prevote, 1, 0, b1.Hash()).Encode(), GossipSource{Signer: addrOf(f.keys[0]), Height: 1}},
+		{"next height's vote", signVote(t, f.keys[1], Precommit, 2, 0, common.Hash{1}).Encode(), GossipSource{Signer: addrOf(f.keys[1]), Height: 2}},
+		{"proposal", signProposal(t, f.proposer(1, 3), 3, -1, b1).Encode(), GossipSource{Signer: addrOf(f.proposer(1, 3)), Height: 1, Proposal: true}},
+		{"compact proposal", compactOf(t, signProposal(t, f.proposer(1, 0), 0, -1, b1), f.proposer(1, 0)).Encode(), GossipSource{Signer: addrOf(f.proposer(1, 0)), Height: 1, Proposal: true}},
+		{"commit (many signers)", (&CommitMessage{Block: b1, Commit: commitOf(t, f.keys[:3], 1, 0, b1.Hash())}).Encode(), GossipSource{Height: 1}},
+	}
+	for _, tt := range tests {
+		src, err := f.verify.CheckGossipFrom(tt.raw, 2048, head)
+		if err != nil || src != tt.want {
+			t.Errorf("%s: have %+v, %v; want %+v, nil", tt.name, src, err, tt.want)
+		}
+	}
+}
+
 // TestNextHeightBufferPerValidator is the other half of finding 7: the
 // buffer of next-height messages was bounded only in total, so one
 // validator could fill it. Each validator now has a share, and only

@@ -545,9 +545,24 @@ func VerifyCommit(chainID *big.Int, vals *ValidatorSet, height uint64, hash comm
 // of no use here (to be dropped quietly), and any other error for a
 // message no correct validator sends (to be counted against the peer).
 func (e *Engine) CheckGossip(raw []byte, maxSize int, head *types.Header) error {
+	_, err := e.CheckGossipFrom(raw, maxSize, head)
+	return err
+}
+
+// GossipSource is who sent a consensus message CheckGossipFrom let
+// through, for a relay's bookkeeping per validator.
+type GossipSource struct {
+	Signer   common.Address // zero for a commit, which many validators signed
+	Height   uint64
+	Proposal bool // a proposal, full or compact
+}
+
+// CheckGossipFrom is CheckGossip that also says who signed the message.
+func (e *Engine) CheckGossipFrom(raw []byte, maxSize int, head *types.Header) (GossipSource, error) {
+	var src GossipSource
 	m, err := DecodeMessage(raw, maxSize)
 	if err != nil {
-		return err
+		return src, err
 	}
 	next := head.Number.Uint64() + 1
 	var height uint64
@@ -563,14 +578,15 @@ func (e *Engine) CheckGossip(raw []byte, maxSize int, head *types.Header) error 
 	}
 	switch {
 	case height < next:
-		return fmt.Errorf("%w: height %d, deciding %d", ErrStaleMessage, height, next)
+		return src, fmt.Errorf("%w: height %d, deciding %d", ErrStaleMessage, height, next)
 	case height > next+1:
-		return fmt.Errorf("%w: height %d, deciding %d", ErrFutureMessage, height, next)
+		return src, fmt.Errorf("%w: height %d, deciding %d", ErrFutureMessage, height, next)
 	}
 	vals, err := e.validators.ValidatorSet(next, head.Hash())
 	if err != nil {
-		return fmt.Errorf("%w: validators of %d: %v", ErrFutureMessage, next, err)
+		return src, fmt.Errorf("%w: validators of %d: %v", ErrFutureMessage, next, err)
 	}
+	src.Height = height
 	checkProposer := func(signer common.Address, round uint32) error {
 		if !vals.Has(signer) {
 			return fmt.Errorf("%w: %v", errNotValidator, signer)
@@ -584,44 +600,53 @@ func (e *Engine) CheckGossip(raw []byte, maxSize int, head *types.Header) error 
 	case *Proposal:
 		signer, err := m.Signer(e.chainID)
 		if err != nil {
-			return err
+			return src, err
 		}
 		if err := checkProposer(signer, m.Round); err != nil {
-			return err
+			return src, err
 		}
-		return checkBody(m.Block)
+		if err := checkBody(m.Block); err != nil {
+			return src, err
+		}
+		src.Signer, src.Proposal = signer, true
 	case *CompactProposal:
 		// The gas limit is the genesis one on every block: the header may
 		// not raise the bound on the hashes that decoding checked.
 		if m.Header.GasLimit != head.GasLimit {
-			return fmt.Errorf("%w: gas limit %d, chain's %d", errBlockMismatch, m.Header.GasLimit, head.GasLimit)
+			return src, fmt.Errorf("%w: gas limit %d, chain's %d", errBlockMismatch, m.Header.GasLimit, head.GasLimit)
 		}
 		signer, err := m.Signers(e.chainID)
 		if err != nil {
-			return err
+			return src, err
 		}
-		return checkProposer(signer, m.Round)
+		if err := checkProposer(signer, m.Round); err != nil {
+			return src, err
+		}
+		src.Signer, src.Proposal = signer, true
 	case *Vote:
 		signer, err := m.Signer(e.chainID)
 		if err != nil {
-			return err
+			return src, err
 		}
 		if !vals.Has(signer) {
-			return fmt.Errorf("%w: %v", errNotValidator, signer)
+			return src, fmt.Errorf("%w: %v", errNotValidator, signer)
 		}
+		src.Signer = signer
 	case *CommitMessage:
 		if height != next {
-			return fmt.Errorf("%w: commit for %d, deciding %d", ErrFutureMessage, height, next)
+			return src, fmt.Errorf("%w: commit for %d, deciding %d", ErrFutureMessage, height, next)
 		}
 		if m.Block.ParentHash() != head.Hash() {
-			return fmt.Errorf("%w: commit for a block not on %x", errBlockMismatch, head.Hash())
+			return src, fmt.Errorf("%w: commit for a block not on %x", errBlockMismatch, head.Hash())
 		}
 		if _, err := VerifyCommit(e.chainID, vals, height, m.Block.Hash(), &m.Commit); err != nil {
-			return err
+			return src, err
 		}
-		return checkBody(m.Block)
+		if err := checkBody(m.Block); err != nil {
+			return src, err
+		}
 	}
-	return nil
+	return src, nil
 }
 
 // checkBody checks that a block's transactions are those its header

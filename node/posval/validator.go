@@ -362,30 +362,94 @@ func (c posCommitter) CommittedBlock(number uint64) (*types.Block, pos.Commit, b
 // height signed (pos.Engine.CheckGossip), so junk is dropped at the first
 // hop and counted against the peer that relayed it; messages for decided
 // or far-off heights are dropped quietly.
+//
+// A validator's validly signed messages are bounded too: at most
+// maxRelayedPerHeight for one height, of them at most maxRelayedProposals
+// proposals; more are dropped quietly. Each is a correct message, so
+// gossip would otherwise relay, and every node decode and recover, as many
+// as a Byzantine validator cares to sign (votes for every round, proposals
+// of megabytes for each round it leads), while the core tallies only a
+// few per round. An honest validator sends a proposal in a round it leads
+// and two votes in every round: the bounds are reached only after more
+// than a hundred rounds at one height, hours of growing round timeouts.
 type consensusFilter struct {
 	engine *pos.Engine
 	chain  *chain.Chain
+
+	mu      sync.Mutex
+	relayed map[relayKey]*relayCount // by signer and height, heights above the head
+	pruned  uint64                   // the head number relayed was last pruned at
 }
+
+// Bounds of one validator's consensus messages relayed for one height.
+const (
+	maxRelayedPerHeight = 512
+	maxRelayedProposals = 64
+)
+
+type relayKey struct {
+	signer common.Address
+	height uint64
+}
+
+type relayCount struct{ msgs, proposals int }
 
 // Filter returns the gossip validator of the consensus topic for a node
 // running eng on c.
 func Filter(eng *pos.Engine, c *chain.Chain) p2p.ConsensusValidator {
-	return consensusFilter{engine: eng, chain: c}
+	return &consensusFilter{engine: eng, chain: c, relayed: make(map[relayKey]*relayCount)}
 }
 
 // MaxGossipMessage bounds a consensus gossip message: a maximal consensus
 // message in its envelope.
 const MaxGossipMessage = pos.DefaultMaxMessageSize + envelopeNonce
 
-func (f consensusFilter) ValidateConsensus(_ common.Address, data []byte) error {
+// errRelayBound: a validator sent more messages for a height than any
+// correct one does (see consensusFilter).
+var errRelayBound = errors.New("validator's messages for this height are over the relay bound")
+
+func (f *consensusFilter) ValidateConsensus(_ common.Address, data []byte) error {
 	if len(data) <= envelopeNonce {
 		return errShortEnvelope
 	}
-	err := f.engine.CheckGossip(data[envelopeNonce:], pos.DefaultMaxMessageSize, f.chain.CurrentHeader())
+	head := f.chain.CurrentHeader()
+	src, err := f.engine.CheckGossipFrom(data[envelopeNonce:], pos.DefaultMaxMessageSize, head)
 	if errors.Is(err, pos.ErrStaleMessage) || errors.Is(err, pos.ErrFutureMessage) {
 		return fmt.Errorf("%w: %w", p2p.ErrIgnore, err)
 	}
-	return err
+	if err != nil || src.Signer == (common.Address{}) {
+		return err
+	}
+	return f.count(src, head.Number.Uint64())
+}
+
+// count charges a checked message to its signer's bound at its height,
+// first dropping the counts of heights the head has reached.
+func (f *consensusFilter) count(src pos.GossipSource, head uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if head != f.pruned {
+		for k := range f.relayed {
+			if k.height <= head {
+				delete(f.relayed, k)
+			}
+		}
+		f.pruned = head
+	}
+	k := relayKey{src.Signer, src.Height}
+	c := f.relayed[k]
+	if c == nil {
+		c = &relayCount{}
+		f.relayed[k] = c
+	}
+	if c.msgs >= maxRelayedPerHeight || src.Proposal && c.proposals >= maxRelayedProposals {
+		return fmt.Errorf("%w: %w: %s at height %d", p2p.ErrIgnore, errRelayBound, src.Signer, src.Height)
+	}
+	c.msgs++
+	if src.Proposal {
+		c.proposals++
+	}
+	return nil
 }
 
 var errShortEnvelope = errors.New("consensus message shorter than its envelope")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,26 +173,48 @@ func (c *connLimiter) answering() int {
 	return c.answers
 }
 
-// clientKey is what a connection's bound is kept by: an IPv4 address (an
-// IPv4-mapped IPv6 address counts as its IPv4 address), an IPv6 /64
-// network, else the address's host, or its whole string.
+// clientKey is what a connection's bound is kept by: ClientKey of its
+// address.
 func clientKey(a net.Addr) string {
 	if a == nil {
 		return ""
 	}
 	if t, ok := a.(*net.TCPAddr); ok {
-		if ip4 := t.IP.To4(); ip4 != nil {
-			return ip4.String()
-		}
-		if len(t.IP) == net.IPv6len {
-			return t.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
-		}
-		return t.IP.String()
+		return ipKey(t.IP)
 	}
-	if host, _, err := net.SplitHostPort(a.String()); err == nil {
-		return host
+	return ClientKey(a.String())
+}
+
+// ClientKey returns the key a client's bounds are kept by, for a remote
+// address written as "host:port" (net.Addr.String, http.Request.RemoteAddr
+// and go-ethereum's rpc.PeerInfo.RemoteAddr write it so) or as a bare
+// host: an IPv4 address (an IPv4-mapped IPv6 address counts as its IPv4
+// address), an IPv6 /64 network, else the host, or the whole string if it
+// has no port. It is the key Listener counts a connection under, so that
+// other per-client bounds (a server's subscriptions) agree with it. An
+// empty address has the empty key.
+func ClientKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
 	}
-	return a.String()
+	// A zone ("fe80::1%eth0") names the local interface, not the client.
+	addr, _, _ := strings.Cut(host, "%")
+	if ip := net.ParseIP(addr); ip != nil {
+		return ipKey(ip)
+	}
+	return host
+}
+
+// ipKey is ClientKey of an IP address.
+func ipKey(ip net.IP) string {
+	if ip4 := ip.To4(); ip4 != nil {
+		return ip4.String()
+	}
+	if len(ip) == net.IPv6len {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip.String()
 }
 
 // limitedConn releases its place when first closed.

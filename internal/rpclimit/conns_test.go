@@ -268,6 +268,39 @@ func TestClientKey(t *testing.T) {
 	}
 }
 
+func TestClientKeyOfRemoteAddr(t *testing.T) {
+	tests := []struct {
+		addr, want string
+	}{
+		{"10.0.0.1:8545", "10.0.0.1"},
+		{"10.0.0.1", "10.0.0.1"},
+		{"[::ffff:10.0.0.1]:8545", "10.0.0.1"},
+		{"[2001:db8:1:2:ffff::9]:8545", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"[fe80::1%eth0]:8545", "fe80::/64"},
+		{"node.example:8545", "node.example"},
+		{"@", "@"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if have := ClientKey(tt.addr); have != tt.want {
+			t.Errorf("ClientKey(%q): have %q, want %q", tt.addr, have, tt.want)
+		}
+	}
+	// A connection's address written out has the key Listener counts the
+	// connection under.
+	for _, a := range []*net.TCPAddr{
+		{IP: net.ParseIP("10.0.0.1"), Port: 1},
+		{IP: net.ParseIP("::ffff:10.0.0.1"), Port: 1},
+		{IP: net.ParseIP("2001:db8:1:2::1"), Port: 1},
+		{IP: net.ParseIP("fe80::1"), Port: 1, Zone: "eth0"},
+	} {
+		if have, want := ClientKey(a.String()), clientKey(a); have != want {
+			t.Errorf("ClientKey(%q): have %q, want %q (clientKey)", a.String(), have, want)
+		}
+	}
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()

@@ -2,8 +2,9 @@
 // puts on its clients (the node's JSON-RPC in node/rpc and the chess
 // bridge in offchain/bridge) and the metrics that show them at work: one
 // Limits type with its fields' meaning, one way to apply it to a
-// go-ethereum rpc.Server and an http.Server, and one set of per-route
-// request and live-subscription metrics.
+// go-ethereum rpc.Server and an http.Server, one client key (ClientKey:
+// an IPv4 address or an IPv6 /64) that every per-client bound is kept
+// by, and one set of per-route request and live-subscription metrics.
 //
 // Each server keeps its own defaults (a node serves heavier calls than a
 // bridge) and passes them to WithDefaults:

@@ -63,9 +63,11 @@
 // A WebSocket handshake carrying a browser's Origin header is refused
 // (403) unless the origin is the server's own or listed in
 // Config.WSOrigins. Live subscriptions are bounded per WebSocket
-// connection (Config.MaxSubscriptionsPerConn) and per server
-// (Config.MaxSubscriptions); past either, eth_subscribe fails with code
-// -32005.
+// connection (Config.MaxSubscriptionsPerConn), per client address across
+// its connections (Config.MaxSubscriptionsPerClient: an IPv4 address or
+// an IPv6 /64, MaxSubscriptions/16 by default) and per server
+// (Config.MaxSubscriptions); past any of them, eth_subscribe fails with
+// code -32005.
 // Subscriptions never block the chain's event feeds: a subscriber that
 // falls more than a few hundred events behind misses events (counted in
 // arbiter_rpc_subscription_events_dropped_total when Config.Registerer is

@@ -29,7 +29,23 @@ type filterQuery struct {
 	Addresses []common.Address
 	// Topics[i]: the log's topic i is any of them; empty matches any.
 	Topics [][]common.Hash
+
+	// The criteria above as mayMatch and matches test them, computed once
+	// by UnmarshalJSON (index) because a filter is tested against every
+	// block of a range and every log of a feed: addrBits[i] and
+	// topicBits[i][j] are the bloom bits of Addresses[i] and
+	// Topics[i][j]; addrSet and topicSets[i] hold the lists longer than
+	// setThreshold, and are nil for the others.
+	addrBits  []bloomBits
+	topicBits [][]bloomBits
+	addrSet   map[common.Address]struct{}
+	topicSets []map[common.Hash]struct{}
 }
+
+// setThreshold is the length past which matches looks a log's address or
+// topic up in a map rather than scanning the list: a few comparisons of 20
+// or 32 bytes cost less than hashing the key.
+const setThreshold = 8
 
 // UnmarshalJSON reads the usual filter object: "address" is one address
 // or a list; "topics" is a list whose entries are null (any), a topic, or
@@ -80,7 +96,83 @@ func (q *filterQuery) UnmarshalJSON(data []byte) error {
 		}
 		q.Topics[i] = alts
 	}
+	q.index()
 	return nil
+}
+
+// index computes the bloom bits and sets of q's criteria.
+func (q *filterQuery) index() {
+	q.addrBits = make([]bloomBits, len(q.Addresses))
+	for i, a := range q.Addresses {
+		q.addrBits[i] = bloomBitsOf(a[:])
+	}
+	if len(q.Addresses) > setThreshold {
+		q.addrSet = setOf(q.Addresses)
+	}
+	q.topicBits = make([][]bloomBits, len(q.Topics))
+	q.topicSets = make([]map[common.Hash]struct{}, len(q.Topics))
+	for i, alts := range q.Topics {
+		q.topicBits[i] = make([]bloomBits, len(alts))
+		for j, h := range alts {
+			q.topicBits[i][j] = bloomBitsOf(h[:])
+		}
+		if len(alts) > setThreshold {
+			q.topicSets[i] = setOf(alts)
+		}
+	}
+}
+
+func setOf[T comparable](items []T) map[T]struct{} {
+	set := make(map[T]struct{}, len(items))
+	for _, x := range items {
+		set[x] = struct{}{}
+	}
+	return set
+}
+
+// bloomBits are the bits of a log bloom that one item (an address or a
+// topic) sets: Bloom.Add sets three bits chosen by the item's keccak hash,
+// so they lie in at most three bytes; idx[k] is such a byte's index and
+// bits[k] its bits there (zero for an unused slot). A bloom passes
+// Bloom.Test for the item exactly when every byte holds all its bits, and
+// testing that needs no hash.
+type bloomBits struct {
+	idx  [3]uint8
+	bits [3]byte
+}
+
+// bloomBitsOf returns the bloom bits of item, read from a bloom holding
+// item alone, so that they are by construction the ones Bloom.Add sets
+// and Bloom.Test checks.
+func bloomBitsOf(item []byte) bloomBits {
+	var one types.Bloom
+	one.Add(item)
+	var bb bloomBits
+	n := 0
+	for i, v := range one {
+		if v != 0 {
+			bb.idx[n], bb.bits[n] = uint8(i), v
+			n++
+		}
+	}
+	return bb
+}
+
+// in reports whether b holds every bit of bb: Bloom.Test for bb's item.
+func (bb *bloomBits) in(b *types.Bloom) bool {
+	return b[bb.idx[0]]&bb.bits[0] == bb.bits[0] &&
+		b[bb.idx[1]]&bb.bits[1] == bb.bits[1] &&
+		b[bb.idx[2]]&bb.bits[2] == bb.bits[2]
+}
+
+// anyIn reports whether b holds the bits of any item of list.
+func anyIn(list []bloomBits, b *types.Bloom) bool {
+	for k := range list {
+		if list[k].in(b) {
+			return true
+		}
+	}
+	return false
 }
 
 func decodeTopicPosition(raw json.RawMessage) ([]common.Hash, error) {
@@ -112,29 +204,42 @@ func decodeTopicPosition(raw json.RawMessage) ([]common.Hash, error) {
 	return out, nil
 }
 
-// matches reports whether l passes the address and topic criteria.
+// matches reports whether l passes the address and topic criteria. q
+// must come from UnmarshalJSON.
 func (q *filterQuery) matches(l *types.Log) bool {
-	if len(q.Addresses) > 0 && !slices.Contains(q.Addresses, l.Address) {
+	if len(q.Addresses) > 0 && !contains(q.addrSet, q.Addresses, l.Address) {
 		return false
 	}
 	if len(q.Topics) > len(l.Topics) {
 		return false
 	}
 	for i, alts := range q.Topics {
-		if len(alts) > 0 && !slices.Contains(alts, l.Topics[i]) {
+		if len(alts) > 0 && !contains(q.topicSets[i], alts, l.Topics[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-// mayMatch reports whether a block with bloom b may hold a matching log.
+// contains reports whether x is in list, looked up in set if there is one
+// (set then holds the items of list).
+func contains[T comparable](set map[T]struct{}, list []T, x T) bool {
+	if set != nil {
+		_, ok := set[x]
+		return ok
+	}
+	return slices.Contains(list, x)
+}
+
+// mayMatch reports whether a block with bloom b may hold a matching log:
+// some address, and at each topic position some alternative, is in b
+// (Bloom.Test). q must come from UnmarshalJSON.
 func (q *filterQuery) mayMatch(b types.Bloom) bool {
-	if len(q.Addresses) > 0 && !slices.ContainsFunc(q.Addresses, func(a common.Address) bool { return b.Test(a[:]) }) {
+	if len(q.addrBits) > 0 && !anyIn(q.addrBits, &b) {
 		return false
 	}
-	for _, alts := range q.Topics {
-		if len(alts) > 0 && !slices.ContainsFunc(alts, func(h common.Hash) bool { return b.Test(h[:]) }) {
+	for _, alts := range q.topicBits {
+		if len(alts) > 0 && !anyIn(alts, &b) {
 			return false
 		}
 	}

@@ -36,9 +36,14 @@ const (
 	DefaultIdleTimeout           = rpclimit.DefaultIdleTimeout
 	DefaultMaxSubscriptions      = 10_000
 	// DefaultMaxSubscriptionsPerConn leaves a WebSocket client room for
-	// every head and log filter it needs while no one connection can
-	// take more than a small share of MaxSubscriptions.
+	// every head and log filter it needs on one connection.
 	DefaultMaxSubscriptionsPerConn = 100
+	// DefaultSubscriptionsClientShare sets the default of
+	// MaxSubscriptionsPerClient: one client address may hold 1/16 of
+	// MaxSubscriptions (625 of the default 10,000), so that no one
+	// client, however many connections it opens, can take more than a
+	// small share of them.
+	DefaultSubscriptionsClientShare = 16
 
 	shutdownTimeout = 5 * time.Second
 )
@@ -72,6 +77,14 @@ type Config struct {
 	// MaxSubscriptions bounds the live eth_subscribe subscriptions of the
 	// server (Limits.MaxSubscriptionsPerConn those of one connection).
 	MaxSubscriptions int
+	// MaxSubscriptionsPerClient bounds the live subscriptions of one
+	// client address (an IPv4 address or an IPv6 /64, as MaxConnsPerIP
+	// counts them) across all its connections; connections without a
+	// remote address (in-process) share one bound. Zero means
+	// MaxSubscriptions/DefaultSubscriptionsClientShare, but not less than
+	// MaxSubscriptionsPerConn. Behind a reverse proxy every client has the
+	// proxy's address and shares this bound.
+	MaxSubscriptionsPerClient int
 	// AdminToken is reserved for admin methods; unused for now.
 	AdminToken string
 
@@ -110,6 +123,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxSubscriptions <= 0 {
 		c.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	if c.MaxSubscriptionsPerClient <= 0 {
+		c.MaxSubscriptionsPerClient = max(c.MaxSubscriptions/DefaultSubscriptionsClientShare, c.MaxSubscriptionsPerConn)
 	}
 	if c.Gatherer == nil {
 		c.Gatherer = prometheus.DefaultGatherer
@@ -158,7 +174,8 @@ func New(cfg Config, chain Chain, pool TxPool) (*Server, error) {
 	cfg.Limits.Apply(srv)
 
 	s := &Server{cfg: cfg, chain: chain, rpc: srv, origins: origins, metrics: m}
-	s.hub = newHub(chain, m, cfg.MaxSubscriptions, cfg.MaxSubscriptionsPerConn)
+	s.hub = newHub(chain, m, subLimits{total: cfg.MaxSubscriptions, perConn: cfg.MaxSubscriptionsPerConn,
+		perClient: cfg.MaxSubscriptionsPerClient})
 
 	eth := newEthAPI(&cfg, chain, pool, s.hub)
 	s.eth = eth

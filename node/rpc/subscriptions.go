@@ -8,6 +8,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/event"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/arbiter-chain/arbiter/internal/rpclimit"
 )
 
 const (
@@ -22,36 +24,42 @@ const (
 // hub holds the server's one subscription to each chain feed and fans
 // events out to subscribers without ever blocking the feed.
 type hub struct {
-	m          *metrics
-	max        int // live subscriptions of the server
-	maxPerConn int // live subscriptions of one connection
-	headCh     chan *types.Header
-	logCh      chan []*types.Log
-	headSub    event.Subscription
-	logSub     event.Subscription
+	m       *metrics
+	limits  subLimits
+	headCh  chan *types.Header
+	logCh   chan []*types.Log
+	headSub event.Subscription
+	logSub  event.Subscription
 
-	mu      sync.Mutex
-	heads   map[chan *types.Header]struct{}
-	logs    map[chan []*types.Log]struct{}
-	perConn map[*gethrpc.Client]int // live subscriptions by connection
+	mu        sync.Mutex
+	heads     map[chan *types.Header]struct{}
+	logs      map[chan []*types.Log]struct{}
+	perConn   map[*gethrpc.Client]int // live subscriptions by connection
+	perClient map[string]int          // live subscriptions by client key
 
 	quit      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
-func newHub(chain Chain, m *metrics, max, maxPerConn int) *hub {
+// subLimits bound the live subscriptions of the server, of one
+// connection and of one client key (see owner).
+type subLimits struct {
+	total, perConn, perClient int
+}
+
+func newHub(chain Chain, m *metrics, limits subLimits) *hub {
 	h := &hub{
-		m:          m,
-		max:        max,
-		maxPerConn: maxPerConn,
-		perConn:    make(map[*gethrpc.Client]int),
-		headCh:     make(chan *types.Header, hubBuffer),
-		logCh:      make(chan []*types.Log, hubBuffer),
-		heads:      make(map[chan *types.Header]struct{}),
-		logs:       make(map[chan []*types.Log]struct{}),
-		quit:       make(chan struct{}),
-		done:       make(chan struct{}),
+		m:         m,
+		limits:    limits,
+		perConn:   make(map[*gethrpc.Client]int),
+		perClient: make(map[string]int),
+		headCh:    make(chan *types.Header, hubBuffer),
+		logCh:     make(chan []*types.Log, hubBuffer),
+		heads:     make(map[chan *types.Header]struct{}),
+		logs:      make(map[chan []*types.Log]struct{}),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	h.headSub = chain.SubscribeNewHeads(h.headCh)
 	h.logSub = chain.SubscribeLogs(h.logCh)
@@ -100,44 +108,64 @@ func (h *hub) close() {
 	<-h.done
 }
 
-// add registers a subscriber channel of connection conn in set, within
-// the server's and the connection's bounds; the returned func removes it.
-func add[T any](h *hub, set map[chan T]struct{}, conn *gethrpc.Client) (chan T, func(), error) {
+// add registers a subscriber channel of o in set, within the server's,
+// the connection's and the client's bounds; the returned func removes it.
+func add[T any](h *hub, set map[chan T]struct{}, o owner) (chan T, func(), error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.perConn[conn] >= h.maxPerConn {
-		return nil, nil, limitExceeded("too many subscriptions on this connection (at most %d)", h.maxPerConn)
+	if h.perConn[o.conn] >= h.limits.perConn {
+		return nil, nil, limitExceeded("too many subscriptions on this connection (at most %d)", h.limits.perConn)
 	}
-	if len(h.heads)+len(h.logs) >= h.max {
-		return nil, nil, limitExceeded("too many subscriptions (at most %d)", h.max)
+	if h.perClient[o.client] >= h.limits.perClient {
+		return nil, nil, limitExceeded("too many subscriptions from this client address (at most %d across its connections)", h.limits.perClient)
+	}
+	if len(h.heads)+len(h.logs) >= h.limits.total {
+		return nil, nil, limitExceeded("too many subscriptions (at most %d)", h.limits.total)
 	}
 	c := make(chan T, subBuffer)
 	set[c] = struct{}{}
-	h.perConn[conn]++
+	h.perConn[o.conn]++
+	h.perClient[o.client]++
 	h.m.Subscriptions.Inc()
 	return c, func() {
 		h.mu.Lock()
 		delete(set, c)
-		if h.perConn[conn]--; h.perConn[conn] <= 0 {
-			delete(h.perConn, conn)
+		if h.perConn[o.conn]--; h.perConn[o.conn] <= 0 {
+			delete(h.perConn, o.conn)
+		}
+		if h.perClient[o.client]--; h.perClient[o.client] <= 0 {
+			delete(h.perClient, o.client)
 		}
 		h.mu.Unlock()
 		h.m.Subscriptions.Dec()
 	}, nil
 }
 
-// connection returns the connection a subscription call came on: the
-// WebSocket's client, which go-ethereum's server puts in the context of
-// every call it serves on that connection.
-func connection(ctx context.Context) (*gethrpc.Client, error) {
+// owner is who a subscription counts against: its connection, and its
+// client key (rpclimit.ClientKey of the connection's remote address: an
+// IPv4 address or an IPv6 /64), so that a client cannot take every slot
+// of the server by opening many connections. A connection without a
+// remote address (in-process) has the empty key; all such connections
+// share one bound.
+type owner struct {
+	conn   *gethrpc.Client
+	client string
+}
+
+// ownerOf returns the owner of a subscription call: the WebSocket's
+// client, which go-ethereum's server puts in the context of every call it
+// serves on that connection, and the client key of its remote address
+// (for a WebSocket the address of the TCP connection, whatever proxy
+// headers say).
+func ownerOf(ctx context.Context) (owner, error) {
 	if _, ok := gethrpc.NotifierFromContext(ctx); !ok {
-		return nil, gethrpc.ErrNotificationsUnsupported
+		return owner{}, gethrpc.ErrNotificationsUnsupported
 	}
 	c, ok := gethrpc.ClientFromContext(ctx)
 	if !ok {
-		return nil, gethrpc.ErrNotificationsUnsupported
+		return owner{}, gethrpc.ErrNotificationsUnsupported
 	}
-	return c, nil
+	return owner{conn: c, client: rpclimit.ClientKey(gethrpc.PeerInfoFromContext(ctx).RemoteAddr)}, nil
 }
 
 // subscribe starts a subscription that feeds each event from ch through
@@ -170,11 +198,11 @@ func subscribe[T any](ctx context.Context, h *hub, ch chan T, remove func(), sen
 
 // NewHeads is eth_subscribe("newHeads"): each new head header.
 func (api *ethAPI) NewHeads(ctx context.Context) (*gethrpc.Subscription, error) {
-	conn, err := connection(ctx)
+	o, err := ownerOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ch, remove, err := add(api.hub, api.hub.heads, conn)
+	ch, remove, err := add(api.hub, api.hub.heads, o)
 	if err != nil {
 		return nil, err
 	}
@@ -190,11 +218,11 @@ func (api *ethAPI) Logs(ctx context.Context, q filterQuery) (*gethrpc.Subscripti
 	if q.BlockHash != nil {
 		return nil, errors.New("blockHash is not supported in a logs subscription")
 	}
-	conn, err := connection(ctx)
+	o, err := ownerOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ch, remove, err := add(api.hub, api.hub.logs, conn)
+	ch, remove, err := add(api.hub, api.hub.logs, o)
 	if err != nil {
 		return nil, err
 	}

@@ -108,8 +108,8 @@ func TestSubscribeOverHTTPRefused(t *testing.T) {
 func TestSlowSubscriberDoesNotBlockFeed(t *testing.T) {
 	e := newTestEnv(t, Config{})
 	m := newMetrics()
-	h := newHub(e.chain, m, DefaultMaxSubscriptions, DefaultMaxSubscriptionsPerConn)
-	_, remove, err := add(h, h.heads, nil)
+	h := newHub(e.chain, m, subLimits{total: DefaultMaxSubscriptions, perConn: DefaultMaxSubscriptionsPerConn, perClient: DefaultMaxSubscriptions})
+	_, remove, err := add(h, h.heads, owner{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,4 +138,26 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 		return pb.Counter.GetValue()
 	}
 	return pb.Gauge.GetValue()
+}
+
+func TestSubscriptionsPerClientDefault(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want int
+	}{
+		{"a sixteenth of the default total", Config{}, DefaultMaxSubscriptions / 16},
+		{"a sixteenth of a configured total", Config{MaxSubscriptions: 3200}, 200},
+		{"not below one connection's bound", Config{MaxSubscriptions: 160}, DefaultMaxSubscriptionsPerConn},
+		{"configured", Config{MaxSubscriptionsPerClient: 7}, 7},
+	}
+	for _, tt := range tests {
+		c, err := tt.cfg.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.MaxSubscriptionsPerClient != tt.want {
+			t.Errorf("%s: have %d, want %d", tt.name, c.MaxSubscriptionsPerClient, tt.want)
+		}
+	}
 }

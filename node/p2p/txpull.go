@@ -44,6 +44,12 @@ import (
 // would check each signature twice. What it pulls is checked as gossip is (static rules,
 // senders recovered on every core, none the pool holds) and offered to the
 // pool; what the pool takes is gossiped on.
+//
+// A visit is bounded by a deadline of pullVisitIntervals PullIntervals,
+// whatever the peer answers and however slowly. A visit that fails (an
+// answer that is late, malformed, breaks the rules, or holds nothing of a
+// run the peer advertised) ends there, and the peer is skipped for its next
+// pullCooldownVisits turns, which go to the other peers.
 const TxProtocol protocol.ID = "/arbiter/txs/1"
 
 // Request kinds of TxProtocol.
@@ -63,8 +69,36 @@ const (
 	maxPullsPerPeer = 16 // GetTxs requests per digest
 )
 
-// errWrongSender: a pulled transaction is not from the sender asked for.
-var errWrongSender = errors.New("transaction from another sender")
+// Bounds of one visit to a peer by the pull loop. The loop visits one peer
+// at a time, so what one peer holds it for, every other waits for.
+const (
+	// pullVisitIntervals bounds a visit, the digest and every GetTxs
+	// together, to that many PullIntervals (1.2 s by default). Each request
+	// alone may take the whole RequestTimeout, so a visit of a peer that
+	// answers each just before it would otherwise hold the loop for
+	// 1+maxPullsPerPeer timeouts (170 s by default), and honest peers would
+	// be visited too rarely to recover what gossip lost. On a member link
+	// 1.2 s is many round trips; the runs a visit had no time for are still
+	// advertised at the next.
+	pullVisitIntervals = 4
+	// pullCooldownVisits is how many of its turns a peer whose visit failed
+	// is passed over. An honest peer fails rarely: an empty answer to a run
+	// it advertised means the run left its pool in between, mostly in a
+	// block it imported before this node; so the cooldown is short, and
+	// passes by turns, not by time, so that it costs the same share of
+	// visits at any PullInterval. A peer that fails every visit holds the
+	// loop for at most pullVisitIntervals ticks in every
+	// pullCooldownVisits+1 of its turns.
+	pullCooldownVisits = 8
+)
+
+var (
+	// errWrongSender: a pulled transaction is not from the sender asked for.
+	errWrongSender = errors.New("transaction from another sender")
+	// errEmptyRun: a peer answered a request for a run it advertised, at
+	// this visit and an earlier one, with no transaction.
+	errEmptyRun = errors.New("no transaction of an advertised run")
+)
 
 type txRequest struct {
 	Kind   uint64
@@ -223,6 +257,9 @@ type puller struct {
 	// seen holds, for each connected peer, what its digests advertised at
 	// earlier visits: a run is pulled only up to what the peer held then.
 	seen map[peer.ID]*peerSeen
+	// cooldown holds, for each connected peer whose last visit failed, how
+	// many more of its turns it is passed over.
+	cooldown map[peer.ID]int
 }
 
 // peerSeen is what a peer's recent digests advertised: each sender's next
@@ -249,22 +286,65 @@ func (p *puller) run(ctx context.Context) {
 			return
 		case <-t.C:
 			peers := p.peers()
-			if len(peers) == 0 {
+			slices.Sort(peers) // the host lists them in map order: visit each in turn
+			p.forgetGone(peers)
+			pid, ok := p.pick(peers)
+			if !ok {
 				continue
 			}
-			slices.Sort(peers) // the host lists them in map order: visit each in turn
-			p.next = (p.next + 1) % len(peers)
-			p.forgetGone(peers)
-			if err := p.round(ctx, peers[p.next]); err != nil && ctx.Err() == nil {
-				p.log.Debug("pulling transactions failed", "peer", peers[p.next], "err", err)
+			if err := p.visit(ctx, pid); err != nil && ctx.Err() == nil {
+				p.coolDown(pid)
+				p.log.Debug("pulling transactions failed", "peer", pid, "err", err, "skipTurns", pullCooldownVisits)
 			}
 		}
 	}
 }
 
+// pick moves the round-robin position to the next of peers (sorted) not
+// cooling down and returns it, or false if every peer is. A cooling peer
+// passed over has served one turn of its cooldown, and the tick goes to
+// the peer after it.
+func (p *puller) pick(peers []peer.ID) (peer.ID, bool) {
+	for range peers {
+		p.next = (p.next + 1) % len(peers)
+		pid := peers[p.next]
+		left := p.cooldown[pid]
+		if left == 0 {
+			return pid, true
+		}
+		if left == 1 {
+			delete(p.cooldown, pid)
+		} else {
+			p.cooldown[pid] = left - 1
+		}
+	}
+	return "", false
+}
+
+// coolDown passes pid over for its next pullCooldownVisits turns.
+func (p *puller) coolDown(pid peer.ID) {
+	if p.cooldown == nil {
+		p.cooldown = make(map[peer.ID]int)
+	}
+	p.cooldown[pid] = pullCooldownVisits
+}
+
+// visit runs a round with pid within pullVisitIntervals PullIntervals.
+func (p *puller) visit(ctx context.Context, pid peer.ID) error {
+	ctx, cancel := context.WithTimeout(ctx, pullVisitIntervals*p.interval)
+	defer cancel()
+	return p.round(ctx, pid)
+}
+
 // round compares the pool with peer's digest and pulls, for at most
-// maxPullsPerPeer senders, the run the pool lacks. A run that breaks the
-// static rules or comes from another sender ends the round with an error.
+// maxPullsPerPeer senders, the run the pool lacks: whatever the peer
+// advertises, at most 1+maxPullsPerPeer requests, maxPullsPerPeer*maxPullTxs
+// signatures to recover and as many transactions offered to the pool. A
+// failed request (late ones included: ctx bounds the round), and an answer
+// that holds nothing of the run asked for, breaks the static rules or comes
+// from another sender, ends the round with an error. A round whose ctx ends
+// between requests (its own checks took the time) ends without one: the
+// rest is pulled at the next visit.
 func (p *puller) round(ctx context.Context, pid peer.ID) error {
 	d, err := p.client.digest(ctx, pid)
 	if err != nil {
@@ -280,9 +360,16 @@ func (p *puller) round(ctx context.Context, pid peer.ID) error {
 	}
 	runs := seen.pullRuns(d, p.pool.PendingNonce)
 	for _, run := range runs {
+		if ctx.Err() != nil {
+			return nil
+		}
 		txs, err := p.client.getTxs(ctx, pid, run.Sender, run.From, run.Count)
 		if err != nil {
 			return err
+		}
+		if len(txs) == 0 {
+			// The rest of this digest is as likely to be made up.
+			return fmt.Errorf("%w: %s from nonce %d, %d advertised", errEmptyRun, run.Sender, run.From, run.Count)
 		}
 		txs = slices.DeleteFunc(txs, func(tx *types.Transaction) bool { return p.pool.Has(tx.Hash()) })
 		n, err := checkStatic(txs, p.rules, p.pool)
@@ -343,11 +430,18 @@ func (s *peerSeen) age() {
 	}
 }
 
-// forgetGone drops what peers no longer connected advertised.
+// forgetGone drops what peers no longer connected advertised, and their
+// cooldowns. A peer that reconnects to shed its cooldown starts over
+// unseen: it is asked for no run before its second visit.
 func (p *puller) forgetGone(peers []peer.ID) {
 	for pid := range p.seen {
 		if !slices.Contains(peers, pid) {
 			delete(p.seen, pid)
+		}
+	}
+	for pid := range p.cooldown {
+		if !slices.Contains(peers, pid) {
+			delete(p.cooldown, pid)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/arbiter-chain/arbiter/node/txpool"
 )
@@ -329,5 +330,54 @@ func TestPullRuns(t *testing.T) {
 	}
 	if len(s.next) > seenVisits*maxDigest {
 		t.Fatalf("recorded %d senders, bound %d", len(s.next), seenVisits*maxDigest)
+	}
+}
+
+// TestPullCooldown: a peer whose visit failed is passed over for its next
+// pullCooldownVisits turns, each such tick going to the peer after it, and
+// is then visited in turn again; while every peer cools, none is visited.
+// A cooldown ends with the peer's connection.
+func TestPullCooldown(t *testing.T) {
+	a, b, c := peer.ID("a"), peer.ID("b"), peer.ID("c")
+	picks := func(p *puller, peers []peer.ID, n int) []peer.ID {
+		var out []peer.ID
+		for range n {
+			pid, ok := p.pick(peers)
+			if !ok {
+				pid = "none"
+			}
+			out = append(out, pid)
+		}
+		return out
+	}
+
+	p := &puller{}
+	p.coolDown(b)
+	var want []peer.ID
+	for range pullCooldownVisits {
+		want = append(want, c, a) // b's turn passes to c
+	}
+	want = append(want, b, c, a)
+	if have := picks(p, []peer.ID{a, b, c}, len(want)); fmt.Sprint(have) != fmt.Sprint(want) {
+		t.Fatalf("one peer cooling: have %v, want %v", have, want)
+	}
+
+	p = &puller{}
+	p.coolDown(a)
+	p.coolDown(b)
+	want = want[:0]
+	for range pullCooldownVisits {
+		want = append(want, "none")
+	}
+	want = append(want, b, a)
+	if have := picks(p, []peer.ID{a, b}, len(want)); fmt.Sprint(have) != fmt.Sprint(want) {
+		t.Fatalf("every peer cooling: have %v, want %v", have, want)
+	}
+
+	p = &puller{}
+	p.coolDown(c)
+	p.forgetGone([]peer.ID{a, b})
+	if have := picks(p, []peer.ID{a, c}, 2); fmt.Sprint(have) != fmt.Sprint([]peer.ID{c, a}) {
+		t.Fatalf("after c reconnected: have %v, want [c a]", have)
 	}
 }

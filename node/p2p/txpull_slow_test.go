@@ -1,0 +1,131 @@
+package p2p
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/arbiter-chain/arbiter/node/txpool"
+)
+
+// stallingPool is a member's pool that advertises maxDigest made-up
+// senders far ahead of any pool, at every visit, and answers every range
+// of them with nothing, after stall: the member holds the puller with runs
+// it never serves.
+type stallingPool struct {
+	*txpool.Pool
+	stall   time.Duration
+	release chan struct{} // closed to end the stalls
+	asked   chan struct{} // closed at the first range asked
+	once    sync.Once
+	digests atomic.Int64
+	ranges  atomic.Int64
+}
+
+func newStallingPool(pool *txpool.Pool, stall time.Duration) *stallingPool {
+	return &stallingPool{Pool: pool, stall: stall, release: make(chan struct{}), asked: make(chan struct{})}
+}
+
+func (p *stallingPool) Digest(int) []txpool.SenderNonce {
+	p.digests.Add(1)
+	d := make([]txpool.SenderNonce, maxDigest)
+	for i := range d {
+		d[i] = txpool.SenderNonce{Sender: common.Address{0xee, byte(i)}, Next: 1 << 40}
+	}
+	return d
+}
+
+func (p *stallingPool) Range(common.Address, uint64, int, uint64) []*types.Transaction {
+	p.ranges.Add(1)
+	p.once.Do(func() { close(p.asked) })
+	select {
+	case <-time.After(p.stall):
+	case <-p.release:
+	}
+	return nil
+}
+
+// TestPullPastStallingPeer: a member that advertises runs it never serves,
+// answering each request for one with nothing just before the request
+// timeout (or at once), neither keeps this node from pulling from an
+// honest peer nor is asked for more than one such run per visit. V is
+// connected to the staller M and to the honest H, which are not connected
+// to each other; gossip to V is lost, so the transaction H holds reaches
+// V's pool only by pulling from H, and only once V has begun to visit M
+// for its runs.
+func TestPullPastStallingPeer(t *testing.T) {
+	tests := []struct {
+		name  string
+		stall time.Duration
+		want  error // the failure V logs for M, if known
+	}{
+		{"answers just before the timeout", testLimits().RequestTimeout - 500*time.Millisecond, nil},
+		{"answers at once", 0, errEmptyRun},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := testGenesis(t)
+			tcM := newTestChain(t, g, "A")
+			staller := newStallingPool(tcM.pool, tt.stall)
+			m := startNodeWithPool(t, "A", tcM, staller)
+			t.Cleanup(func() { close(staller.release) }) // before M closes
+			h := startNode(t, "B", newTestChain(t, g, "B"), nil)
+			v := startNode(t, "C", newTestChain(t, g, "C"), nil, dropGossip, withPeers(m, h), func(c *Config) {
+				c.Limits.PullInterval = 50 * time.Millisecond
+			})
+			waitFor(t, "V connected to M and H", func() bool { return v.PeerCount() == 2 })
+			if m.hasPeer(h) {
+				t.Fatalf("M is connected to H: the test needs M's requests to come from V alone")
+			}
+
+			select {
+			case <-staller.asked:
+			case <-time.After(waitTimeout):
+				t.Fatalf("V never asked M for an advertised run")
+			}
+			tx := transfer(t, "A", 0, addrOf(t, "D"))
+			if err := h.tc.pool.Add(tx); err != nil {
+				t.Fatalf("add to H: %v", err)
+			}
+			waitForOr(t, "H's transaction in V's pool", func() bool { return v.tc.pool.Has(tx.Hash()) }, func() string {
+				return "V's pull log:\n" + strings.Join(v.logs.lines("pull"), "\n")
+			})
+			if tt.want != nil && len(v.logs.lines("pulling transactions failed", m.ID().String(), tt.want.Error())) == 0 {
+				t.Fatalf("V logged no %q from M", tt.want)
+			}
+			// Each visit ends at the first run M does not serve: read the
+			// ranges first, as both counts only grow.
+			ranges := staller.ranges.Load()
+			if digests := staller.digests.Load(); ranges > digests {
+				t.Fatalf("M was asked for %d runs in %d visits, want at most one a visit", ranges, digests)
+			}
+		})
+	}
+}
+
+// startNodeWithPool starts a node as startNode does, serving and pulling
+// into pool instead of tc's.
+func startNodeWithPool(t *testing.T, name string, tc *testChain, pool Pool, opts ...nodeOpt) *testNode {
+	t.Helper()
+	logs := &logBuffer{}
+	cfg := Config{Key: testKey(t, name), GenesisHash: tc.chain.GenesisHash(), Rules: tc.chain.Rules(),
+		Engine: tc.engine, Logger: newTestLogger(logs), Limits: testLimits()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	n, err := New(context.Background(), cfg, tc.chain, pool, HeadMembers(tc.chain))
+	if err != nil {
+		t.Fatalf("new node %s: %v", name, err)
+	}
+	t.Cleanup(func() { n.Close() })
+	if err := n.Start(); err != nil {
+		t.Fatalf("start node %s: %v", name, err)
+	}
+	return &testNode{Node: n, tc: tc, logs: logs}
+}

@@ -27,6 +27,31 @@ const (
 	rateLimitWait    = 200 * time.Millisecond
 	// maxRoundsPerTrigger bounds the sync sessions one trigger starts.
 	maxRoundsPerTrigger = 8
+	// syncSessionTimeout bounds one session with one peer: the ancestor
+	// search and the fetch and import of its blocks. Without it a peer that
+	// answers each request just inside the request timeout holds the one
+	// syncer for as long as it likes. An honest peer serves thousands of
+	// blocks in a minute (a batch per request); a session that ends on this
+	// bound after importing some is not held against the peer, but the next
+	// session goes to another heavier peer first.
+	syncSessionTimeout = time.Minute
+	// maxShortAnswers is how many short block answers in a row a session
+	// takes before the peer is at fault. One short answer can be honest (a
+	// server stops at its byte limit when the next block is large), a run
+	// of them from a peer that claims the blocks is a peer starving us.
+	maxShortAnswers = 3
+	// shortAnswerFraction and fullAnswerBytes define a short answer: under
+	// 1/shortAnswerFraction of the blocks asked for (leaving room for a
+	// server whose MaxBlocksPerResponse is below our SyncBatch) and under
+	// fullAnswerBytes (servers stop for bytes only near MaxResponseBytes,
+	// 8 MiB by default, so a byte-limited answer is larger than this).
+	shortAnswerFraction = 4
+	fullAnswerBytes     = 1 << 20
+	// maxCooldownShift caps the doubling of the cooldown of a peer that
+	// fails again and again: 30 s, 1, 2, then 4 minutes, so that a peer
+	// whose claims always win the choice gets a shrinking share of the
+	// syncer's time while an honest peer's occasional fault costs little.
+	maxCooldownShift = 3
 )
 
 // Sync errors.
@@ -38,6 +63,15 @@ var (
 	// errNoProgress is returned when a peer claims a heavier chain but
 	// serves no block past the common ancestor.
 	errNoProgress = errors.New("peer claims a heavier chain but serves no new block")
+	// errImplausibleStatus is returned for a status whose total difficulty
+	// no chain of its head number can have.
+	errImplausibleStatus = errors.New("status total difficulty impossible for its head number")
+	// errShortAnswers is returned when a peer keeps answering with a
+	// fraction of the blocks it claims to have.
+	errShortAnswers = errors.New("peer keeps serving fewer blocks than asked for and claimed")
+	// errSessionTimeout is returned when a session reaches
+	// syncSessionTimeout before the peer's claimed head.
+	errSessionTimeout = errors.New("sync session reached its time limit")
 )
 
 // syncChain is what the syncer reads and imports into.
@@ -49,6 +83,14 @@ type syncChain interface {
 	// PrefetchSignatures readies the signature checks of blocks about to
 	// be imported; it returns when done or when stop closes.
 	PrefetchSignatures(blocks []*types.Block, stop <-chan struct{})
+}
+
+// certifyingChain is implemented by *chain.Chain: Certifying reports a
+// certifying (proof-of-stake) engine, under which every block has
+// difficulty 1 (pos VerifyHeader; decision 7), so total difficulty is the
+// genesis difficulty plus the head number.
+type certifyingChain interface {
+	Certifying() bool
 }
 
 // syncer catches the chain up with heavier peers: it compares status with
@@ -68,19 +110,33 @@ type syncer struct {
 	mark     func(common.Hash) // told of every block before import
 	now      func() time.Time
 	wait     time.Duration // first wait after a rate-limit refusal
+	session  time.Duration // bound of one session with one peer
+	// unitDifficulty is set when every block after genesis has difficulty
+	// 1 (a certifying chain); otherwise each has at least 1.
+	unitDifficulty bool
 
 	hints    chan peer.ID
 	cooldown map[peer.ID]time.Time
+	// strikes counts a peer's faults since its last clean session; it sets
+	// the doubling of its cooldown. Peers are members only (the gater), so
+	// the map stays small.
+	strikes map[peer.ID]int
 }
 
 func newSyncer(c syncChain, f fetcher, peers func() []peer.ID, genesis common.Hash, l Limits, log *slog.Logger, m *metrics, mark func(common.Hash)) *syncer {
-	return &syncer{
+	s := &syncer{
 		chain: c, fetch: f, peers: peers, genesis: genesis,
 		batch: uint64(l.SyncBatch), interval: l.SyncInterval,
 		log: log, metrics: m, mark: mark, now: time.Now, wait: rateLimitWait,
+		session:  syncSessionTimeout,
 		hints:    make(chan peer.ID, 64),
 		cooldown: make(map[peer.ID]time.Time),
+		strikes:  make(map[peer.ID]int),
 	}
+	if cc, ok := c.(certifyingChain); ok {
+		s.unitDifficulty = cc.Certifying()
+	}
+	return s
 }
 
 // hint asks the syncer to compare status with p soon. It never blocks: if
@@ -122,13 +178,28 @@ func (s *syncer) run(ctx context.Context) {
 }
 
 // round syncs from the heaviest of candidates while one is heavier than us.
+// Within a round heavier peers take turns: a peer without a session yet
+// comes first, then the one whose session was longest ago, and only then
+// the heaviest, so that a peer whose claims always make it the heaviest
+// cannot keep the syncer from the others.
 func (s *syncer) round(ctx context.Context, candidates []peer.ID) {
+	turns := make(map[peer.ID]int) // session index in this round, by peer
 	for i := 0; i < maxRoundsPerTrigger && ctx.Err() == nil; i++ {
-		p, st := s.best(ctx, candidates)
+		p, st := s.best(ctx, candidates, turns)
 		if st == nil {
 			return
 		}
+		turns[p] = i
 		n, err := s.syncFrom(ctx, p, st)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errSessionTimeout) && n > 0 {
+			// Slow but real progress: not a fault, but the next session
+			// goes to another heavier peer if there is one.
+			s.log.Info("sync session ended", "peer", p, "imported", n, "err", err)
+			continue
+		}
 		if err == nil && n == 0 {
 			// Gossip may have brought the peer's head between its status
 			// and our fetch; that is progress, not a peer to avoid.
@@ -139,18 +210,27 @@ func (s *syncer) round(ctx context.Context, candidates []peer.ID) {
 			err = errNoProgress
 		}
 		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("sync from peer failed", "peer", p, "err", err)
-				s.cooldown[p] = s.now().Add(peerCooldown)
-			}
+			s.fault(p, err)
 			continue
 		}
+		delete(s.strikes, p) // a clean session forgives earlier faults
 	}
 }
 
-// best asks candidates for their status and returns the one with the most
-// total difficulty above ours, or a nil status if none is heavier.
-func (s *syncer) best(ctx context.Context, candidates []peer.ID) (peer.ID, *statusMsg) {
+// fault puts p on cooldown for err: peerCooldown, doubled for each fault
+// since its last clean session, at most maxCooldownShift times.
+func (s *syncer) fault(p peer.ID, err error) {
+	d := peerCooldown << s.strikes[p]
+	s.strikes[p] = min(s.strikes[p]+1, maxCooldownShift)
+	s.cooldown[p] = s.now().Add(d)
+	s.log.Warn("sync from peer failed", "peer", p, "err", err, "cooldown", d)
+}
+
+// best asks candidates for their status and returns one heavier than us, or
+// a nil status if none is. It prefers a peer without a turn in this round
+// (turns), then the one whose turn was earliest, then the most total
+// difficulty.
+func (s *syncer) best(ctx context.Context, candidates []peer.ID, turns map[peer.ID]int) (peer.ID, *statusMsg) {
 	head := s.chain.CurrentBlock()
 	td := s.chain.GetTD(head.Hash(), head.NumberU64())
 	if td == nil {
@@ -179,8 +259,12 @@ func (s *syncer) best(ctx context.Context, candidates []peer.ID) (peer.ID, *stat
 			s.cooldown[p] = now.Add(peerCooldown)
 			continue
 		}
+		if err := s.checkStatus(st); err != nil {
+			s.fault(p, err)
+			continue
+		}
 		target = max(target, st.Number)
-		if st.TD.Cmp(td) > 0 && (bestSt == nil || st.TD.Cmp(bestSt.TD) > 0) {
+		if st.TD.Cmp(td) > 0 && (bestSt == nil || before(p, st, best, bestSt, turns)) {
 			best, bestSt = p, st
 		}
 	}
@@ -188,9 +272,58 @@ func (s *syncer) best(ctx context.Context, candidates []peer.ID) (peer.ID, *stat
 	return best, bestSt
 }
 
+// before reports whether peer p with status st goes before q with qs: a
+// peer without a turn first, then the earlier turn, then more difficulty.
+func before(p peer.ID, st *statusMsg, q peer.ID, qs *statusMsg, turns map[peer.ID]int) bool {
+	pt, pUsed := turns[p]
+	qt, qUsed := turns[q]
+	switch {
+	case pUsed != qUsed:
+		return !pUsed
+	case pUsed && pt != qt:
+		return pt < qt
+	}
+	return st.TD.Cmp(qs.TD) > 0
+}
+
+// checkStatus checks what a status claims against what any chain of ours
+// can hold, before the claim earns the peer a session. Total difficulty is
+// the genesis difficulty plus that of every later block (node/chain
+// writeBlock), and every later block has difficulty at least 1 (the pow
+// retarget never goes below max(MinDifficulty, 1)) and exactly 1 on a
+// certifying chain. A far-ahead head with a consistent difficulty passes:
+// the session bounds catch a peer that cannot serve it.
+func (s *syncer) checkStatus(st *statusMsg) error {
+	gtd := s.chain.GetTD(s.genesis, 0)
+	if gtd == nil {
+		return nil
+	}
+	least := new(big.Int).Add(gtd, new(big.Int).SetUint64(st.Number))
+	switch c := st.TD.Cmp(least); {
+	case c < 0:
+		return fmt.Errorf("%w: total difficulty %v at head %d, want at least %v", errImplausibleStatus, st.TD, st.Number, least)
+	case c > 0 && s.unitDifficulty:
+		return fmt.Errorf("%w: total difficulty %v at head %d, want %v (difficulty 1 a block)", errImplausibleStatus, st.TD, st.Number, least)
+	}
+	return nil
+}
+
 // syncFrom imports p's chain after the common ancestor, up to the head p
-// reported. Blocks are fetched one batch ahead of the import.
+// reported, within s.session; it returns errSessionTimeout if that ends
+// first.
 func (s *syncer) syncFrom(ctx context.Context, p peer.ID, st *statusMsg) (int, error) {
+	sess, cancel := context.WithTimeout(ctx, s.session)
+	defer cancel()
+	n, err := s.syncSession(sess, p, st)
+	if err != nil && ctx.Err() == nil && errors.Is(sess.Err(), context.DeadlineExceeded) {
+		return n, fmt.Errorf("%w (%v): %d blocks imported, peer claims head %d: %v", errSessionTimeout, s.session, n, st.Number, err)
+	}
+	return n, err
+}
+
+// syncSession does syncFrom's work. Blocks are fetched one batch ahead of
+// the import.
+func (s *syncer) syncSession(ctx context.Context, p peer.ID, st *statusMsg) (int, error) {
 	anc, ancHash, err := s.findAncestor(ctx, p, st.Number)
 	if err != nil {
 		return 0, fmt.Errorf("find common ancestor: %w", err)
@@ -254,9 +387,12 @@ type batch struct {
 }
 
 // fetchRange fetches blocks from..to from p in batches and sends them to
-// out, checking each batch links to the previous one. It closes out.
+// out, checking each batch links to the previous one. It closes out. p
+// claimed every block up to to, so maxShortAnswers short answers in a row
+// are a fault.
 func (s *syncer) fetchRange(ctx context.Context, p peer.ID, from, to uint64, parent common.Hash, out chan<- batch) error {
 	defer close(out)
+	short := 0
 	for from <= to {
 		count := min(s.batch, to-from+1)
 		bs, cert, err := s.blocksRetry(ctx, p, from, count)
@@ -276,8 +412,29 @@ func (s *syncer) fetchRange(ctx context.Context, p peer.ID, from, to uint64, par
 		}
 		parent = bs[len(bs)-1].Hash()
 		from += uint64(len(bs))
+		if !isShort(bs, count) {
+			short = 0
+			continue
+		}
+		if short++; short >= maxShortAnswers && from <= to {
+			return fmt.Errorf("%w: %d answers in a row under 1/%d of the %d blocks asked and under %d bytes, at %d of claimed head %d",
+				errShortAnswers, short, shortAnswerFraction, count, fullAnswerBytes, from, to)
+		}
 	}
 	return nil
+}
+
+// isShort reports whether an answer of bs to a request for count blocks is
+// short: under 1/shortAnswerFraction of them and under fullAnswerBytes.
+func isShort(bs []*types.Block, count uint64) bool {
+	if uint64(len(bs))*shortAnswerFraction >= count {
+		return false
+	}
+	size := uint64(0)
+	for _, b := range bs {
+		size += b.Size()
+	}
+	return size < fullAnswerBytes
 }
 
 // blocksRetry fetches blocks, waiting and retrying when the peer says we

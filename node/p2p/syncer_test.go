@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/big"
 	"math/bits"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ func sameChains(t *testing.T, common, local, remote int, remoteDiff int64) (*fak
 	return l, r
 }
 
-func newTestSyncer(t *testing.T, local *fakeChain, f fetcher, logs *logBuffer, peers ...peer.ID) *syncer {
+func newTestSyncer(t *testing.T, local syncChain, f fetcher, logs *logBuffer, peers ...peer.ID) *syncer {
 	t.Helper()
 	m, err := newMetrics(nil)
 	if err != nil {
@@ -238,4 +239,258 @@ func (f *rateLimitedFetcher) blocks(ctx context.Context, p peer.ID, from, count 
 		return nil, nil, errRateLimited
 	}
 	return f.memFetcher.blocks(ctx, p, from, count)
+}
+
+// certifyingFake is a fake chain that reports a certifying engine, as a
+// proof-of-stake *chain.Chain does.
+type certifyingFake struct{ *fakeChain }
+
+func (certifyingFake) Certifying() bool { return true }
+
+// TestSyncRefusesImpossibleStatus: a status whose total difficulty no chain
+// of its head number can have puts the peer on cooldown before any header
+// or block is asked of it; a possible one is synced.
+func TestSyncRefusesImpossibleStatus(t *testing.T) {
+	tests := []struct {
+		name       string
+		certifying bool
+		remoteDiff int64
+		td         int64 // claimed total difficulty; 0 for the real one
+		wantSync   bool
+	}{
+		// 200 blocks after a genesis of difficulty 1 weigh at least 201.
+		{"pow: less than one a block", false, 1, 150, false},
+		{"pow: heavier blocks", false, 2, 0, true},
+		{"pos: one a block", true, 1, 0, true},
+		{"pos: more than one a block", true, 2, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			local, remote := sameChains(t, 20, 0, 180, tt.remoteDiff)
+			before := local.CurrentBlock().Hash()
+			f := newMemFetcher(fakeGenesis().Hash(), map[peer.ID]blockSource{"r": remote})
+			if tt.td != 0 {
+				f.tamper = func(req request, p []byte) []byte {
+					if req.Kind != kindStatus {
+						return p
+					}
+					st, _ := decodeStatus(p)
+					st.TD = big.NewInt(tt.td)
+					b, _ := rlp.EncodeToBytes(st)
+					return b
+				}
+			}
+			var chain syncChain = local
+			if tt.certifying {
+				chain = certifyingFake{local}
+			}
+			logs := &logBuffer{}
+			s := newTestSyncer(t, chain, f, logs)
+			s.round(context.Background(), []peer.ID{"r"})
+			if tt.wantSync {
+				if have, want := local.CurrentBlock().Hash(), remote.CurrentBlock().Hash(); have != want {
+					t.Fatalf("head: have %d, want the peer's %d\n%s", local.CurrentBlock().NumberU64(), remote.CurrentBlock().NumberU64(), logs)
+				}
+				return
+			}
+			if have := local.CurrentBlock().Hash(); have != before {
+				t.Fatalf("head moved to %d", local.CurrentBlock().NumberU64())
+			}
+			if n := f.count(kindHeaders) + f.count(kindBlocks); n != 0 {
+				t.Fatalf("header and block requests: have %d, want 0", n)
+			}
+			if _, ok := s.cooldown["r"]; !ok || len(logs.lines("sync from peer failed", errImplausibleStatus.Error())) == 0 {
+				t.Fatalf("peer not put on cooldown for its status:\n%s", logs)
+			}
+		})
+	}
+}
+
+// liarAhead is how far past the real head a lying peer claims its head.
+const liarAhead = 1_000_000
+
+// liarMode is how the lying peer of a liarFetcher serves.
+type liarMode int
+
+const (
+	oneBlockAnswers liarMode = iota // every block answer holds one block
+	holdAncestor                    // header requests are held
+	holdAfterTwo                    // two full block answers, then block requests are held
+)
+
+// liarFetcher is a memFetcher with one lying peer: it holds the honest
+// chain, but its status claims a head liarAhead blocks further on with the
+// total difficulty to match, and it serves as mode says.
+type liarFetcher struct {
+	*memFetcher
+	liar peer.ID
+	mode liarMode
+
+	mu        sync.Mutex
+	blockReqs int  // block requests the liar was sent
+	outlasted bool // a held request outlasted waitTimeout
+}
+
+func (f *liarFetcher) status(ctx context.Context, p peer.ID) (*statusMsg, error) {
+	st, err := f.memFetcher.status(ctx, p)
+	if err != nil || p != f.liar {
+		return st, err
+	}
+	st.Number += liarAhead
+	st.TD = new(big.Int).Add(st.TD, big.NewInt(liarAhead))
+	return st, nil
+}
+
+func (f *liarFetcher) headers(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Header, error) {
+	if p == f.liar && f.mode == holdAncestor {
+		return nil, f.hold(ctx)
+	}
+	return f.memFetcher.headers(ctx, p, from, count)
+}
+
+func (f *liarFetcher) blocks(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Block, []byte, error) {
+	if p != f.liar {
+		return f.memFetcher.blocks(ctx, p, from, count)
+	}
+	f.mu.Lock()
+	f.blockReqs++
+	n := f.blockReqs
+	f.mu.Unlock()
+	switch {
+	case f.mode == oneBlockAnswers:
+		count = 1
+	case f.mode == holdAfterTwo && n > 2:
+		return nil, nil, f.hold(ctx)
+	}
+	return f.memFetcher.blocks(ctx, p, from, count)
+}
+
+// hold keeps a request until ctx ends, as a peer answering just inside the
+// request timeout does, request after request. It gives up after
+// waitTimeout so that a syncer that never cuts the peer short fails the
+// test rather than hanging it.
+func (f *liarFetcher) hold(ctx context.Context) error {
+	t := time.NewTimer(waitTimeout)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		f.mu.Lock()
+		f.outlasted = true
+		f.mu.Unlock()
+		return errors.New("liar gave up holding the request")
+	}
+}
+
+// TestSyncPastLyingPeer: a peer that claims a head far ahead of the honest
+// one (always the heaviest) and then starves the sync with short answers or
+// holds its requests is dropped within one round, and the node reaches the
+// honest peer's head in that round.
+func TestSyncPastLyingPeer(t *testing.T) {
+	tests := []struct {
+		name          string
+		mode          liarMode
+		maxLiarBlocks int // most block requests the liar may get; 0: unchecked
+	}{
+		{"one block an answer", oneBlockAnswers, maxShortAnswers},
+		{"holds the ancestor search", holdAncestor, 0},
+		{"holds blocks after two batches", holdAfterTwo, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			local := newFakeChain()
+			honest := newFakeChain().extend(t, 300, "shared")
+			f := &liarFetcher{
+				memFetcher: newMemFetcher(fakeGenesis().Hash(), map[peer.ID]blockSource{"liar": honest, "honest": honest}),
+				liar:       "liar", mode: tt.mode,
+			}
+			logs := &logBuffer{}
+			s := newTestSyncer(t, local, f, logs)
+			s.session = 200 * time.Millisecond // the held requests end with the session
+			s.round(context.Background(), []peer.ID{"liar", "honest"})
+			if have, want := local.CurrentBlock().Hash(), honest.CurrentBlock().Hash(); have != want {
+				t.Fatalf("head: have %d, want the honest %d\n%s", local.CurrentBlock().NumberU64(), honest.CurrentBlock().NumberU64(), logs)
+			}
+			if f.outlasted {
+				t.Fatalf("a held request outlasted %v: nothing cut the liar short", waitTimeout)
+			}
+			if tt.maxLiarBlocks > 0 && f.blockReqs > tt.maxLiarBlocks {
+				t.Fatalf("block requests to the liar: have %d, want at most %d", f.blockReqs, tt.maxLiarBlocks)
+			}
+			if _, ok := s.cooldown["liar"]; !ok {
+				t.Fatalf("liar not on cooldown:\n%s", logs)
+			}
+			if _, ok := s.cooldown["honest"]; ok {
+				t.Fatalf("honest peer on cooldown:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestSyncBestTakesTurns: among peers heavier than us, one without a
+// session in the round goes first, then the one whose session was longest
+// ago, then the heaviest.
+func TestSyncBestTakesTurns(t *testing.T) {
+	local := newFakeChain()
+	light := newFakeChain().extend(t, 100, "shared")
+	heavy := newFakeChain().extend(t, 250, "shared")
+	f := newMemFetcher(fakeGenesis().Hash(), map[peer.ID]blockSource{"light": light, "heavy": heavy})
+	s := newTestSyncer(t, local, f, &logBuffer{})
+	tests := []struct {
+		name  string
+		turns map[peer.ID]int
+		want  peer.ID
+	}{
+		{"no turns yet", map[peer.ID]int{}, "heavy"},
+		{"heavy had a turn", map[peer.ID]int{"heavy": 0}, "light"},
+		{"both had one, heavy first", map[peer.ID]int{"heavy": 0, "light": 1}, "heavy"},
+		{"both had one, light first", map[peer.ID]int{"light": 0, "heavy": 1}, "light"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if have, _ := s.best(context.Background(), []peer.ID{"light", "heavy"}, tt.turns); have != tt.want {
+				t.Fatalf("best: have %q, want %q", have, tt.want)
+			}
+		})
+	}
+}
+
+// TestSyncCooldownDoubles: a peer that fails again after its cooldown is
+// left alone twice as long.
+func TestSyncCooldownDoubles(t *testing.T) {
+	local := newFakeChain().extend(t, 20, "shared")
+	remote := newFakeChain().extend(t, 200, "shared")
+	f := newMemFetcher(fakeGenesis().Hash(), map[peer.ID]blockSource{"bad": remote})
+	f.tamper = func(req request, p []byte) []byte {
+		if req.Kind == kindBlocks {
+			return rlp.EmptyList
+		}
+		return p
+	}
+	s := newTestSyncer(t, local, f, &logBuffer{})
+	now := time.Unix(1000, 0)
+	s.now = func() time.Time { return now }
+	asked := func() bool {
+		n := f.count(kindStatus)
+		s.round(context.Background(), []peer.ID{"bad"})
+		return f.count(kindStatus) != n
+	}
+	steps := []struct {
+		advance time.Duration
+		want    bool
+	}{
+		{0, true},                 // first fault: cooldown peerCooldown
+		{peerCooldown, true},      // second fault: cooldown 2 x peerCooldown
+		{peerCooldown, false},     // half way through it
+		{peerCooldown, true},      // third fault: 4 x peerCooldown
+		{3 * peerCooldown, false}, // not yet
+		{peerCooldown, true},
+	}
+	for i, st := range steps {
+		now = now.Add(st.advance)
+		if have := asked(); have != st.want {
+			t.Fatalf("step %d: peer asked: have %v, want %v", i, have, st.want)
+		}
+	}
 }

@@ -180,7 +180,7 @@ type fakePool struct {
 	txs    map[common.Hash]*types.Transaction
 	nonces map[common.Address]uint64
 	err    error
-	hold   bool // Submit waits for its context to end, then fails with its error
+	hold   chan struct{} // if set, Submit waits until it is closed, then fails
 	panic  bool // Submit panics
 }
 
@@ -194,11 +194,13 @@ func (p *fakePool) Submit(ctx context.Context, tx *types.Transaction) error {
 	if p.panic {
 		panic("fake pool told to panic")
 	}
-	if p.hold {
+	if hold := p.hold; hold != nil {
+		// Past any request timeout: the answer must not depend on how
+		// soon the method returns once its context ends.
 		p.mu.Unlock()
-		<-ctx.Done()
+		<-hold
 		p.mu.Lock()
-		return ctx.Err()
+		return errors.New("fake pool held the transaction")
 	}
 	if p.err != nil {
 		return p.err

@@ -151,7 +151,9 @@ func compareFastSend(t testing.TB, srv *Server, body, ctype string, length int64
 // HTTP server's write timeout less 100 ms) is answered with the server's
 // timeout error before the connection's deadline, and one whose method
 // panics with the server's crash error, the same as the server answers
-// them.
+// them. The held send returns only after both answers are in: one that
+// returned as its context ended would race the timeout answer, in
+// go-ethereum's server as in sendFast.
 func TestFastSendTimeoutAndPanic(t *testing.T) {
 	e := newTestEnv(t, Config{})
 	tx, err := types.SignNewTx(e.key1, e.signer, &types.DynamicFeeTx{ChainID: testChainID, Nonce: 9, To: &e.addr2, Gas: 21000,
@@ -195,7 +197,16 @@ func TestFastSendTimeoutAndPanic(t *testing.T) {
 		set        func(bool)
 	}{
 		{"timeout", `{"jsonrpc":"2.0","id":5,"error":{"code":-32002,"message":"request timed out"}}`,
-			func(on bool) { e.pool.mu.Lock(); e.pool.hold = on; e.pool.mu.Unlock() }},
+			func(on bool) {
+				e.pool.mu.Lock()
+				defer e.pool.mu.Unlock()
+				if on {
+					e.pool.hold = make(chan struct{})
+				} else {
+					close(e.pool.hold)
+					e.pool.hold = nil
+				}
+			}},
 		{"panic", `{"jsonrpc":"2.0","id":5,"error":{"code":-32603,"message":"method handler crashed"}}`,
 			func(on bool) { e.pool.mu.Lock(); e.pool.panic = on; e.pool.mu.Unlock() }},
 	} {

@@ -364,27 +364,40 @@ func (c posCommitter) CommittedBlock(number uint64) (*types.Block, pos.Commit, b
 // or far-off heights are dropped quietly.
 //
 // A validator's validly signed messages are bounded too: at most
-// maxRelayedPerHeight for one height, of them at most maxRelayedProposals
-// proposals; more are dropped quietly. Each is a correct message, so
-// gossip would otherwise relay, and every node decode and recover, as many
-// as a Byzantine validator cares to sign (votes for every round, proposals
-// of megabytes for each round it leads), while the core tallies only a
-// few per round. An honest validator sends a proposal in a round it leads
-// and two votes in every round: the bounds are reached only after more
-// than a hundred rounds at one height, hours of growing round timeouts.
+// maxRelayedPerHeight distinct ones for one height, of them at most
+// maxRelayedProposals proposals; more are dropped quietly. Each is a
+// correct message, so gossip would otherwise relay, and every node decode
+// and recover, as many as a Byzantine validator cares to sign (votes for
+// every round, proposals of megabytes for each round it leads), while the
+// core tallies only a few per round. An honest validator sends a proposal
+// in a round it leads and two votes in every round: the bounds are reached
+// only after more than a hundred rounds at one height, hours of growing
+// round timeouts.
+//
+// The core re-sends its own messages every second or so, each time in a
+// fresh envelope (a new gossip message), and a height can wait for
+// validators that are down for as long as they are down: a copy of a
+// message already counted is therefore not counted again, but is relayed
+// at most once per minRepeat, and one arriving sooner is dropped before
+// its signature is checked.
 type consensusFilter struct {
 	engine *pos.Engine
 	chain  *chain.Chain
+	now    func() time.Time
 
-	mu      sync.Mutex
-	relayed map[relayKey]*relayCount // by signer and height, heights above the head
-	pruned  uint64                   // the head number relayed was last pruned at
+	mu       sync.Mutex
+	relayed  map[relayKey]*relayCount // by signer and height, heights above the head
+	byDigest map[common.Hash]relayKey // the messages counted in relayed, by digest
+	pruned   uint64                   // the head number relayed was last pruned at
 }
 
 // Bounds of one validator's consensus messages relayed for one height.
 const (
 	maxRelayedPerHeight = 512
 	maxRelayedProposals = 64
+	// minRepeat is the least time between two relayed copies of one
+	// message: half the core's default rebroadcast period.
+	minRepeat = 500 * time.Millisecond
 )
 
 type relayKey struct {
@@ -392,45 +405,80 @@ type relayKey struct {
 	height uint64
 }
 
-type relayCount struct{ msgs, proposals int }
+type relayCount struct {
+	msgs, proposals int
+	last            map[common.Hash]time.Time // when each counted message was last let through
+}
 
 // Filter returns the gossip validator of the consensus topic for a node
 // running eng on c.
 func Filter(eng *pos.Engine, c *chain.Chain) p2p.ConsensusValidator {
-	return &consensusFilter{engine: eng, chain: c, relayed: make(map[relayKey]*relayCount)}
+	return newConsensusFilter(eng, c)
+}
+
+func newConsensusFilter(eng *pos.Engine, c *chain.Chain) *consensusFilter {
+	return &consensusFilter{engine: eng, chain: c, now: time.Now,
+		relayed: make(map[relayKey]*relayCount), byDigest: make(map[common.Hash]relayKey)}
 }
 
 // MaxGossipMessage bounds a consensus gossip message: a maximal consensus
 // message in its envelope.
 const MaxGossipMessage = pos.DefaultMaxMessageSize + envelopeNonce
 
-// errRelayBound: a validator sent more messages for a height than any
-// correct one does (see consensusFilter).
-var errRelayBound = errors.New("validator's messages for this height are over the relay bound")
+var (
+	// errRelayBound: a validator sent more messages for a height than any
+	// correct one does (see consensusFilter).
+	errRelayBound = errors.New("validator's messages for this height are over the relay bound")
+	// errRepeat: a copy of a message relayed less than minRepeat ago.
+	errRepeat = errors.New("copy of a consensus message relayed moments ago")
+)
 
 func (f *consensusFilter) ValidateConsensus(_ common.Address, data []byte) error {
 	if len(data) <= envelopeNonce {
 		return errShortEnvelope
 	}
+	msg := data[envelopeNonce:]
+	digest := crypto.Keccak256Hash(msg)
+	if f.repeat(digest) {
+		return fmt.Errorf("%w: %w", p2p.ErrIgnore, errRepeat)
+	}
 	head := f.chain.CurrentHeader()
-	src, err := f.engine.CheckGossipFrom(data[envelopeNonce:], pos.DefaultMaxMessageSize, head)
+	src, err := f.engine.CheckGossipFrom(msg, pos.DefaultMaxMessageSize, head)
 	if errors.Is(err, pos.ErrStaleMessage) || errors.Is(err, pos.ErrFutureMessage) {
 		return fmt.Errorf("%w: %w", p2p.ErrIgnore, err)
 	}
 	if err != nil || src.Signer == (common.Address{}) {
 		return err
 	}
-	return f.count(src, head.Number.Uint64())
+	return f.count(src, digest, head.Number.Uint64())
 }
 
-// count charges a checked message to its signer's bound at its height,
-// first dropping the counts of heights the head has reached.
-func (f *consensusFilter) count(src pos.GossipSource, head uint64) error {
+// repeat reports whether the message with digest was counted and let
+// through less than minRepeat ago: a copy to drop without checking it.
+func (f *consensusFilter) repeat(digest common.Hash) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	k, ok := f.byDigest[digest]
+	if !ok {
+		return false
+	}
+	return f.now().Sub(f.relayed[k].last[digest]) < minRepeat
+}
+
+// count charges a checked message with digest to its signer's bound at
+// its height, first dropping the counts of heights the head has reached. A
+// copy of a message counted already is let through uncounted, at most once
+// per minRepeat.
+func (f *consensusFilter) count(src pos.GossipSource, digest common.Hash, head uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
 	if head != f.pruned {
-		for k := range f.relayed {
+		for k, c := range f.relayed {
 			if k.height <= head {
+				for d := range c.last {
+					delete(f.byDigest, d)
+				}
 				delete(f.relayed, k)
 			}
 		}
@@ -439,8 +487,15 @@ func (f *consensusFilter) count(src pos.GossipSource, head uint64) error {
 	k := relayKey{src.Signer, src.Height}
 	c := f.relayed[k]
 	if c == nil {
-		c = &relayCount{}
+		c = &relayCount{last: make(map[common.Hash]time.Time)}
 		f.relayed[k] = c
+	}
+	if at, ok := c.last[digest]; ok {
+		if now.Sub(at) < minRepeat {
+			return fmt.Errorf("%w: %w", p2p.ErrIgnore, errRepeat)
+		}
+		c.last[digest] = now
+		return nil
 	}
 	if c.msgs >= maxRelayedPerHeight || src.Proposal && c.proposals >= maxRelayedProposals {
 		return fmt.Errorf("%w: %w: %s at height %d", p2p.ErrIgnore, errRelayBound, src.Signer, src.Height)
@@ -449,6 +504,8 @@ func (f *consensusFilter) count(src pos.GossipSource, head uint64) error {
 	if src.Proposal {
 		c.proposals++
 	}
+	c.last[digest] = now
+	f.byDigest[digest] = k
 	return nil
 }
 

@@ -95,9 +95,9 @@ const (
 var (
 	// errWrongSender: a pulled transaction is not from the sender asked for.
 	errWrongSender = errors.New("transaction from another sender")
-	// errEmptyRun: a peer answered a request for a run it advertised, at
-	// this visit and an earlier one, with no transaction.
-	errEmptyRun = errors.New("no transaction of an advertised run")
+	// errEmptyRun: a peer answered every request of a visit, for runs it
+	// advertised at that visit and an earlier one, with no transaction.
+	errEmptyRun = errors.New("no transaction of the runs advertised")
 )
 
 type txRequest struct {
@@ -329,11 +329,18 @@ func (p *puller) coolDown(pid peer.ID) {
 	p.cooldown[pid] = pullCooldownVisits
 }
 
-// visit runs a round with pid within pullVisitIntervals PullIntervals.
+// visit runs a round with pid within pullVisitIntervals PullIntervals. A
+// visit its own deadline cut short after the peer answered a run as well as
+// the digest is no failure: a distant peer with many runs to serve answers
+// slowly but truly, and the rest is pulled at the next visit.
 func (p *puller) visit(ctx context.Context, pid peer.ID) error {
-	ctx, cancel := context.WithTimeout(ctx, pullVisitIntervals*p.interval)
+	vctx, cancel := context.WithTimeout(ctx, pullVisitIntervals*p.interval)
 	defer cancel()
-	return p.round(ctx, pid)
+	answers, err := p.round(vctx, pid)
+	if err != nil && answers > 1 && ctx.Err() == nil && errors.Is(vctx.Err(), context.DeadlineExceeded) {
+		return nil
+	}
+	return err
 }
 
 // round compares the pool with peer's digest and pulls, for at most
@@ -341,15 +348,19 @@ func (p *puller) visit(ctx context.Context, pid peer.ID) error {
 // advertises, at most 1+maxPullsPerPeer requests, maxPullsPerPeer*maxPullTxs
 // signatures to recover and as many transactions offered to the pool. A
 // failed request (late ones included: ctx bounds the round), and an answer
-// that holds nothing of the run asked for, breaks the static rules or comes
-// from another sender, ends the round with an error. A round whose ctx ends
-// between requests (its own checks took the time) ends without one: the
-// rest is pulled at the next visit.
-func (p *puller) round(ctx context.Context, pid peer.ID) error {
+// that breaks the static rules or comes from another sender, ends the
+// round with an error. An empty answer to a run does not: an honest peer
+// gives one when a block took the run from its pool after its digest; but
+// a round whose every run came back empty ends with errEmptyRun. A round
+// whose ctx ends between requests (its own checks took the time) ends
+// without error: the rest is pulled at the next visit. It returns how many
+// answers the peer gave.
+func (p *puller) round(ctx context.Context, pid peer.ID) (int, error) {
 	d, err := p.client.digest(ctx, pid)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	answers := 1
 	if p.seen == nil {
 		p.seen = make(map[peer.ID]*peerSeen)
 	}
@@ -359,28 +370,30 @@ func (p *puller) round(ctx context.Context, pid peer.ID) error {
 		p.seen[pid] = seen
 	}
 	runs := seen.pullRuns(d, p.pool.PendingNonce)
+	empty := 0
 	for _, run := range runs {
 		if ctx.Err() != nil {
-			return nil
+			return answers, nil
 		}
 		txs, err := p.client.getTxs(ctx, pid, run.Sender, run.From, run.Count)
 		if err != nil {
-			return err
+			return answers, err
 		}
+		answers++
 		if len(txs) == 0 {
-			// The rest of this digest is as likely to be made up.
-			return fmt.Errorf("%w: %s from nonce %d, %d advertised", errEmptyRun, run.Sender, run.From, run.Count)
+			empty++
+			continue
 		}
 		txs = slices.DeleteFunc(txs, func(tx *types.Transaction) bool { return p.pool.Has(tx.Hash()) })
 		n, err := checkStatic(txs, p.rules, p.pool)
 		p.checked(n)
 		if err != nil {
-			return err
+			return answers, err
 		}
 		took := 0
 		for _, tx := range txs {
 			if from, _ := p.rules.CheckStatic(tx); from != run.Sender {
-				return fmt.Errorf("%w: %s, asked for %s", errWrongSender, from, run.Sender)
+				return answers, fmt.Errorf("%w: %s, asked for %s", errWrongSender, from, run.Sender)
 			}
 			if err := p.pool.Add(tx); err == nil {
 				took++
@@ -388,7 +401,10 @@ func (p *puller) round(ctx context.Context, pid peer.ID) error {
 		}
 		p.took(took)
 	}
-	return nil
+	if empty > 0 && empty == len(runs) {
+		return answers, fmt.Errorf("%w: all %d runs asked for", errEmptyRun, empty)
+	}
+	return answers, nil
 }
 
 // pullRuns records a peer's digest d and picks what to pull: for at most

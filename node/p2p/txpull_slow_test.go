@@ -54,7 +54,7 @@ func (p *stallingPool) Range(common.Address, uint64, int, uint64) []*types.Trans
 // TestPullPastStallingPeer: a member that advertises runs it never serves,
 // answering each request for one with nothing just before the request
 // timeout (or at once), neither keeps this node from pulling from an
-// honest peer nor is asked for more than one such run per visit. V is
+// honest peer nor is asked for more than maxPullsPerPeer runs per visit. V is
 // connected to the staller M and to the honest H, which are not connected
 // to each other; gossip to V is lost, so the transaction H holds reaches
 // V's pool only by pulling from H, and only once V has begun to visit M
@@ -99,11 +99,11 @@ func TestPullPastStallingPeer(t *testing.T) {
 			if tt.want != nil && len(v.logs.lines("pulling transactions failed", m.ID().String(), tt.want.Error())) == 0 {
 				t.Fatalf("V logged no %q from M", tt.want)
 			}
-			// Each visit ends at the first run M does not serve: read the
+			// A visit asks for at most maxPullsPerPeer runs: read the
 			// ranges first, as both counts only grow.
 			ranges := staller.ranges.Load()
-			if digests := staller.digests.Load(); ranges > digests {
-				t.Fatalf("M was asked for %d runs in %d visits, want at most one a visit", ranges, digests)
+			if digests := staller.digests.Load(); ranges > maxPullsPerPeer*digests {
+				t.Fatalf("M was asked for %d runs in %d visits, want at most %d a visit", ranges, digests, maxPullsPerPeer)
 			}
 		})
 	}
@@ -128,4 +128,47 @@ func startNodeWithPool(t *testing.T, name string, tc *testChain, pool Pool, opts
 		t.Fatalf("start node %s: %v", name, err)
 	}
 	return &testNode{Node: n, tc: tc, logs: logs}
+}
+
+// emptyOncePool serves its pool's runs, except the first asked for of one
+// sender, which comes back empty, as from an honest peer whose block took
+// the run between its digest and the request.
+type emptyOncePool struct {
+	*txpool.Pool
+	sender common.Address
+	asked  atomic.Int64
+}
+
+func (p *emptyOncePool) Range(s common.Address, from uint64, n int, maxBytes uint64) []*types.Transaction {
+	if s == p.sender && p.asked.Add(1) == 1 {
+		return nil
+	}
+	return p.Pool.Range(s, from, n, maxBytes)
+}
+
+// TestPullEmptyRunNoFault: an empty answer to one run of a visit is no
+// fault of an honest peer (a block may have taken the run from its pool
+// after its digest): the visit goes on to the other runs, and the peer is
+// not passed over.
+func TestPullEmptyRunNoFault(t *testing.T) {
+	g := testGenesis(t)
+	tcH := newTestChain(t, g, "B")
+	a := transfer(t, "A", 0, addrOf(t, "D"))
+	b := transfer(t, "B", 0, addrOf(t, "D"))
+	for _, tx := range []*types.Transaction{a, b} {
+		if err := tcH.pool.Add(tx); err != nil {
+			t.Fatalf("add to H: %v", err)
+		}
+	}
+	wrapped := &emptyOncePool{Pool: tcH.pool, sender: addrOf(t, "A")}
+	h := startNodeWithPool(t, "B", tcH, wrapped)
+	v := startNode(t, "C", newTestChain(t, g, "C"), nil, dropGossip, withPeers(h), func(c *Config) {
+		c.Limits.PullInterval = 50 * time.Millisecond
+	})
+	waitForOr(t, "both transactions pulled", func() bool {
+		return v.tc.pool.Has(a.Hash()) && v.tc.pool.Has(b.Hash())
+	}, func() string { return "V's pull log:\n" + strings.Join(v.logs.lines("pull"), "\n") })
+	if lines := v.logs.lines("pulling transactions failed"); len(lines) != 0 {
+		t.Fatalf("V counted an empty run against H:\n%s", strings.Join(lines, "\n"))
+	}
 }

@@ -40,12 +40,15 @@ const (
 	// server stops at its byte limit when the next block is large), a run
 	// of them from a peer that claims the blocks is a peer starving us.
 	maxShortAnswers = 3
-	// shortAnswerFraction and fullAnswerBytes define a short answer: under
-	// 1/shortAnswerFraction of the blocks asked for (leaving room for a
-	// server whose MaxBlocksPerResponse is below our SyncBatch) and under
+	// shortAnswerFraction, shortAnswerBlocks and fullAnswerBytes define a
+	// short answer: under 1/shortAnswerFraction of the blocks asked for and
+	// under shortAnswerBlocks (leaving room for a server whose
+	// MaxBlocksPerResponse is below our SyncBatch: only one configured
+	// below 16 blocks an answer gives short answers), and under
 	// fullAnswerBytes (servers stop for bytes only near MaxResponseBytes,
 	// 8 MiB by default, so a byte-limited answer is larger than this).
 	shortAnswerFraction = 4
+	shortAnswerBlocks   = 16
 	fullAnswerBytes     = 1 << 20
 	// maxCooldownShift caps the doubling of the cooldown of a peer that
 	// fails again and again: 30 s, 1, 2, then 4 minutes, so that a peer
@@ -425,9 +428,10 @@ func (s *syncer) fetchRange(ctx context.Context, p peer.ID, from, to uint64, par
 }
 
 // isShort reports whether an answer of bs to a request for count blocks is
-// short: under 1/shortAnswerFraction of them and under fullAnswerBytes.
+// short: under 1/shortAnswerFraction of them, under shortAnswerBlocks and
+// under fullAnswerBytes.
 func isShort(bs []*types.Block, count uint64) bool {
-	if uint64(len(bs))*shortAnswerFraction >= count {
+	if uint64(len(bs))*shortAnswerFraction >= count || len(bs) >= shortAnswerBlocks {
 		return false
 	}
 	size := uint64(0)

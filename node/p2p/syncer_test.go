@@ -494,3 +494,36 @@ func TestSyncCooldownDoubles(t *testing.T) {
 		}
 	}
 }
+
+// TestIsShort: an answer is short only under a quarter of the blocks
+// asked for, under shortAnswerBlocks and under fullAnswerBytes, so an
+// honest server configured with a smaller answer than our batch (down to
+// shortAnswerBlocks blocks) or stopping at its byte bound is never at
+// fault for it.
+func TestIsShort(t *testing.T) {
+	blocks := func(n, extra int) []*types.Block {
+		bs := make([]*types.Block, n)
+		for i := range bs {
+			bs[i] = types.NewBlockWithHeader(&types.Header{Number: big.NewInt(int64(i)), Extra: make([]byte, extra)})
+		}
+		return bs
+	}
+	tests := []struct {
+		name  string
+		bs    []*types.Block
+		count uint64
+		want  bool
+	}{
+		{"one small block of 256", blocks(1, 0), 256, true},
+		{"15 small blocks of 256", blocks(15, 0), 256, true},
+		{"16 blocks of 256 (a server answering 16 at a time)", blocks(16, 0), 256, false},
+		{"a quarter", blocks(4, 0), 16, false},
+		{"one block of 2 MiB (a server's byte bound)", blocks(1, 2<<20), 256, false},
+		{"all asked for", blocks(3, 0), 3, false},
+	}
+	for _, tt := range tests {
+		if got := isShort(tt.bs, tt.count); got != tt.want {
+			t.Errorf("%s: have %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

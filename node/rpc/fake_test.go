@@ -181,7 +181,7 @@ type fakePool struct {
 	nonces map[common.Address]uint64
 	err    error
 	hold   chan struct{} // if set, Submit waits until it is closed, then fails
-	panic  bool // Submit panics
+	panic  bool          // Submit panics
 }
 
 func newFakePool() *fakePool {

@@ -149,7 +149,10 @@ func TestCrashDuringImport(t *testing.T) {
 			_, _ = io.Copy(io.Discard, stderr)
 		}()
 		// Wait for the first committed block of this run, then kill at a
-		// random moment within the next blocks' import.
+		// random moment within the next blocks' import: after a random
+		// delay, or sooner once a random number of further blocks (at most
+		// three) are reported, so that however fast the machine imports,
+		// a run covers a few blocks and the chain lasts for minKills kills.
 		first, ok := <-progress
 		if !ok {
 			cmd.Process.Kill()
@@ -161,9 +164,10 @@ func TestCrashDuringImport(t *testing.T) {
 		}
 		committed = max(committed, first)
 		delay := time.Duration(rng.IntN(120)) * time.Millisecond
+		more := first + uint64(rng.IntN(4))
 		deadline := time.After(delay)
 	wait:
-		for {
+		for committed < more {
 			select {
 			case n, ok := <-progress:
 				if !ok {

@@ -32,6 +32,13 @@ func TestCheckGossip(t *testing.T) {
 	hh := b1.Header()
 	hh.GasLimit *= 2
 	highGas := types.NewBlockWithHeader(hh)
+	// b1 with an uncle or a withdrawal appended by a relay: the same
+	// header, hash and transactions, so the signatures still verify.
+	withUncle := types.NewBlockWithHeader(b1.Header()).WithBody(types.Body{Transactions: b1.Transactions(), Uncles: []*types.Header{b1.Header()}})
+	withWithdrawal := types.NewBlockWithHeader(b1.Header()).WithBody(types.Body{Transactions: b1.Transactions(), Withdrawals: []*types.Withdrawal{{Index: 1}}})
+	if withUncle.Hash() != b1.Hash() || withWithdrawal.Hash() != b1.Hash() {
+		t.Fatal("appending to the body changed the block hash: the cases below test nothing")
+	}
 	tests := []struct {
 		name string
 		raw  []byte
@@ -42,6 +49,9 @@ func TestCheckGossip(t *testing.T) {
 		{"proposal of a later round's proposer", signProposal(t, f.proposer(1, 3), 3, -1, b1).Encode(), nil},
 		{"proposal of another validator", signProposal(t, f.notProposer(1, 0), 0, -1, b1).Encode(), errNotProposer},
 		{"proposal whose body a relay swapped", signProposal(t, f.proposer(1, 0), 0, -1, swapped).Encode(), errBlockMismatch},
+		{"proposal with an uncle appended", signProposal(t, f.proposer(1, 0), 0, -1, withUncle).Encode(), errMalformed},
+		{"proposal with a withdrawal appended", signProposal(t, f.proposer(1, 0), 0, -1, withWithdrawal).Encode(), errMalformed},
+		{"commit with an uncle appended", (&CommitMessage{Block: withUncle, Commit: commitOf(t, f.keys[:3], 1, 0, b1.Hash())}).Encode(), errMalformed},
 		{"compact proposal of the round's proposer", compactOf(t, signProposal(t, f.proposer(1, 0), 0, -1, b1), f.proposer(1, 0)).Encode(), nil},
 		{"compact proposal of another validator", compactOf(t, signProposal(t, f.notProposer(1, 0), 0, -1, b1), f.notProposer(1, 0)).Encode(), errNotProposer},
 		{"compact proposal whose list a relay swapped", listSwapped.Encode(), errListSigner},

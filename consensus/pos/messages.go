@@ -366,6 +366,9 @@ func DecodeMessage(raw []byte, maxSize int) (any, error) {
 		if p.Block.NumberU64() != p.Height {
 			return nil, fmt.Errorf("%w: proposal height %d, block %d", errBlockMismatch, p.Height, p.Block.NumberU64())
 		}
+		if err := bareBody(p.Block); err != nil {
+			return nil, err
+		}
 		return p, nil
 	case msgCompact:
 		p := new(CompactProposal)
@@ -401,10 +404,28 @@ func DecodeMessage(raw []byte, maxSize int) (any, error) {
 		if m.Commit.Round > MaxRound || len(m.Commit.Signatures) == 0 || len(m.Commit.Signatures) > MaxValidators {
 			return nil, fmt.Errorf("%w: commit round %d with %d signatures", errMalformed, m.Commit.Round, len(m.Commit.Signatures))
 		}
+		if err := bareBody(m.Block); err != nil {
+			return nil, err
+		}
 		return m, nil
 	default:
 		return nil, fmt.Errorf("%w: %d", errUnknownType, raw[0])
 	}
+}
+
+// bareBody refuses a block carrying uncles or withdrawals, which no block
+// of this chain has. The signatures on a proposal or commit cover only the
+// header's hash, and the header does not bind those parts of the body the
+// way checkBody binds the transactions, so a relay could otherwise append
+// some to an honest proposal: the copy would be a new message (a new
+// gossip id, counted against its proposer's relay bound), and a node that
+// judged it first would find the honest block invalid (its hash, its
+// header and its transactions are the same).
+func bareBody(b *types.Block) error {
+	if len(b.Uncles()) > 0 || b.Withdrawals() != nil {
+		return fmt.Errorf("%w: block %d carries %d uncles and withdrawals %v", errMalformed, b.NumberU64(), len(b.Uncles()), b.Withdrawals() != nil)
+	}
+	return nil
 }
 
 // digest returns keccak256 of the RLP list [domain+purpose, chainID, fields...].

@@ -377,9 +377,14 @@ func (c posCommitter) CommittedBlock(number uint64) (*types.Block, pos.Commit, b
 // The core re-sends its own messages every second or so, each time in a
 // fresh envelope (a new gossip message), and a height can wait for
 // validators that are down for as long as they are down: a copy of a
-// message already counted is therefore not counted again, but is relayed
-// at most once per minRepeat, and one arriving sooner is dropped before
-// its signature is checked.
+// message already counted is therefore not counted again. Copies are
+// bounded otherwise: one message is relayed at most once per minRepeat
+// (a copy sooner is dropped before its signature is checked), and one
+// validator's copies at one height draw on a budget of copyBurst,
+// refilled at copyRate a second, enough for the few messages of its
+// current round that the core re-sends. The envelope is not signed, so
+// anyone could otherwise have every counted message relayed, megabyte
+// proposals included, twice a second for as long as the height lasts.
 type consensusFilter struct {
 	engine *pos.Engine
 	chain  *chain.Chain
@@ -398,6 +403,12 @@ const (
 	// minRepeat is the least time between two relayed copies of one
 	// message: half the core's default rebroadcast period.
 	minRepeat = 500 * time.Millisecond
+	// copyBurst and copyRate budget one validator's copies at one height.
+	// The core re-sends its proposal, its prevote and its precommit of the
+	// current round, and the polka it saw (other validators' prevotes,
+	// charged to them) once a second.
+	copyBurst = 16
+	copyRate  = 8
 )
 
 type relayKey struct {
@@ -408,6 +419,8 @@ type relayKey struct {
 type relayCount struct {
 	msgs, proposals int
 	last            map[common.Hash]time.Time // when each counted message was last let through
+	copies          float64                   // the copy budget left at copiesAt
+	copiesAt        time.Time
 }
 
 // Filter returns the gossip validator of the consensus topic for a node
@@ -487,13 +500,21 @@ func (f *consensusFilter) count(src pos.GossipSource, digest common.Hash, head u
 	k := relayKey{src.Signer, src.Height}
 	c := f.relayed[k]
 	if c == nil {
-		c = &relayCount{last: make(map[common.Hash]time.Time)}
+		c = &relayCount{last: make(map[common.Hash]time.Time), copies: copyBurst, copiesAt: now}
 		f.relayed[k] = c
 	}
 	if at, ok := c.last[digest]; ok {
 		if now.Sub(at) < minRepeat {
 			return fmt.Errorf("%w: %w", p2p.ErrIgnore, errRepeat)
 		}
+		if d := now.Sub(c.copiesAt); d > 0 {
+			c.copies = min(copyBurst, c.copies+d.Seconds()*copyRate)
+		}
+		c.copiesAt = now
+		if c.copies < 1 {
+			return fmt.Errorf("%w: %w: copies of %s at height %d", p2p.ErrIgnore, errRelayBound, src.Signer, src.Height)
+		}
+		c.copies--
 		c.last[digest] = now
 		return nil
 	}

@@ -126,3 +126,49 @@ func TestRelayRebroadcasts(t *testing.T) {
 		t.Fatalf("a copy less than minRepeat after the last: have %v, want ignored as a repeat", err)
 	}
 }
+
+// TestRelayCopyBudget: the gossip envelope is not signed, so anyone can
+// wrap a counted message again; one validator's copies at one height draw
+// on a budget (copyBurst, refilled at copyRate a second), which the few
+// messages the core re-sends each second stay within.
+func TestRelayCopyBudget(t *testing.T) {
+	h := newRelayHarness(t)
+	f := h.f
+	src := pos.GossipSource{Signer: common.Address{0xa}, Height: 5}
+	msgs := make([]common.Hash, copyBurst+4)
+	for i := range msgs {
+		msgs[i] = h.fresh()
+		if err := f.count(src, msgs[i], 4); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	h.at = h.at.Add(minRepeat)
+	copies := func() (passed int) {
+		for _, d := range msgs {
+			if err := f.count(src, d, 4); err == nil {
+				passed++
+			} else if !ignored(err, errRelayBound) {
+				t.Fatalf("a copy over the budget: have %v, want ignored over the relay bound", err)
+			}
+		}
+		return passed
+	}
+	if n := copies(); n != copyBurst {
+		t.Fatalf("copies let through at once: have %d, want %d", n, copyBurst)
+	}
+	h.at = h.at.Add(time.Second)
+	if n := copies(); n != copyRate {
+		t.Fatalf("copies let through a second later: have %d, want %d", n, copyRate)
+	}
+	// What the core re-sends (its proposal and two votes, a second apart)
+	// goes on for as long as the height lasts.
+	own := msgs[:3]
+	for i := range 600 {
+		h.at = h.at.Add(time.Second)
+		for _, d := range own {
+			if err := f.count(src, d, 4); err != nil {
+				t.Fatalf("re-send %d: %v", i, err)
+			}
+		}
+	}
+}

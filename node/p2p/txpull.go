@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"slices"
 	"time"
 
@@ -95,8 +97,9 @@ const (
 var (
 	// errWrongSender: a pulled transaction is not from the sender asked for.
 	errWrongSender = errors.New("transaction from another sender")
-	// errEmptyRun: a peer answered every request of a visit, for runs it
-	// advertised at that visit and an earlier one, with no transaction.
+	// errEmptyRun: a peer served none of the runs it advertised, at a
+	// visit and an earlier one, that a visit asked for, and answered some
+	// empty without excuse.
 	errEmptyRun = errors.New("no transaction of the runs advertised")
 )
 
@@ -330,18 +333,33 @@ func (p *puller) coolDown(pid peer.ID) {
 }
 
 // visit runs a round with pid within pullVisitIntervals PullIntervals. A
-// visit its own deadline cut short after the peer answered a run as well as
-// the digest is no failure: a distant peer with many runs to serve answers
-// slowly but truly, and the rest is pulled at the next visit.
+// visit its own deadline cut short while a request was out is no failure
+// if every run the peer answered before held transactions and at least
+// one did: a distant peer with many runs to serve answers slowly but
+// truly, and the rest is pulled at the next visit. A peer that answers a
+// run empty or not at all and then holds the next request open fails.
 func (p *puller) visit(ctx context.Context, pid peer.ID) error {
 	vctx, cancel := context.WithTimeout(ctx, pullVisitIntervals*p.interval)
 	defer cancel()
-	answers, err := p.round(vctx, pid)
-	if err != nil && answers > 1 && ctx.Err() == nil && errors.Is(vctx.Err(), context.DeadlineExceeded) {
+	r, err := p.round(vctx, pid)
+	if err != nil && r.served > 0 && r.empty == 0 && ctx.Err() == nil && vctx.Err() != nil && timedOut(err) {
 		return nil
 	}
 	return err
 }
+
+// timedOut reports whether err is a request's deadline passing (the
+// context's, or the stream's that roundTrip sets from it), not an answer
+// that was wrong.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.As(err, &ne) && ne.Timeout()
+}
+
+// roundResult counts the runs a round's peer answered: with transactions
+// (served), and empty without excuse (empty).
+type roundResult struct{ served, empty int }
 
 // round compares the pool with peer's digest and pulls, for at most
 // maxPullsPerPeer senders, the run the pool lacks: whatever the peer
@@ -350,17 +368,18 @@ func (p *puller) visit(ctx context.Context, pid peer.ID) error {
 // failed request (late ones included: ctx bounds the round), and an answer
 // that breaks the static rules or comes from another sender, ends the
 // round with an error. An empty answer to a run does not: an honest peer
-// gives one when a block took the run from its pool after its digest; but
-// a round whose every run came back empty ends with errEmptyRun. A round
-// whose ctx ends between requests (its own checks took the time) ends
-// without error: the rest is pulled at the next visit. It returns how many
-// answers the peer gave.
-func (p *puller) round(ctx context.Context, pid peer.ID) (int, error) {
+// gives one when a block took the run from its pool after its digest (and
+// when this node's pool has since moved past the run's first nonce, the
+// block reached it too, and the answer is excused); but a round in which
+// no run was served and one came back empty without excuse ends with
+// errEmptyRun. A round whose ctx ends between requests (its own checks
+// took the time) ends without error: the rest is pulled at the next visit.
+func (p *puller) round(ctx context.Context, pid peer.ID) (roundResult, error) {
+	var r roundResult
 	d, err := p.client.digest(ctx, pid)
 	if err != nil {
-		return 0, err
+		return r, err
 	}
-	answers := 1
 	if p.seen == nil {
 		p.seen = make(map[peer.ID]*peerSeen)
 	}
@@ -370,30 +389,31 @@ func (p *puller) round(ctx context.Context, pid peer.ID) (int, error) {
 		p.seen[pid] = seen
 	}
 	runs := seen.pullRuns(d, p.pool.PendingNonce)
-	empty := 0
 	for _, run := range runs {
 		if ctx.Err() != nil {
-			return answers, nil
+			return r, nil
 		}
 		txs, err := p.client.getTxs(ctx, pid, run.Sender, run.From, run.Count)
 		if err != nil {
-			return answers, err
+			return r, err
 		}
-		answers++
 		if len(txs) == 0 {
-			empty++
+			if p.pool.PendingNonce(run.Sender) <= run.From {
+				r.empty++
+			}
 			continue
 		}
+		r.served++
 		txs = slices.DeleteFunc(txs, func(tx *types.Transaction) bool { return p.pool.Has(tx.Hash()) })
 		n, err := checkStatic(txs, p.rules, p.pool)
 		p.checked(n)
 		if err != nil {
-			return answers, err
+			return r, err
 		}
 		took := 0
 		for _, tx := range txs {
 			if from, _ := p.rules.CheckStatic(tx); from != run.Sender {
-				return answers, fmt.Errorf("%w: %s, asked for %s", errWrongSender, from, run.Sender)
+				return r, fmt.Errorf("%w: %s, asked for %s", errWrongSender, from, run.Sender)
 			}
 			if err := p.pool.Add(tx); err == nil {
 				took++
@@ -401,10 +421,10 @@ func (p *puller) round(ctx context.Context, pid peer.ID) (int, error) {
 		}
 		p.took(took)
 	}
-	if empty > 0 && empty == len(runs) {
-		return answers, fmt.Errorf("%w: all %d runs asked for", errEmptyRun, empty)
+	if r.empty > 0 && r.served == 0 {
+		return r, fmt.Errorf("%w: %d runs asked for, none served", errEmptyRun, r.empty)
 	}
-	return answers, nil
+	return r, nil
 }
 
 // pullRuns records a peer's digest d and picks what to pull: for at most

@@ -100,7 +100,7 @@ func TestCheckGossipFrom(t *testing.T) {
 	}{
 		{"vote", signVote(t, f.keys[0], Prevote, 1, 0, b1.Hash()).Encode(), GossipSource{Signer: addrOf(f.keys[0]), Height: 1}},
 		{"next height's vote", signVote(t, f.keys[1], Precommit, 2, 0, common.Hash{1}).Encode(), GossipSource{Signer: addrOf(f.keys[1]), Height: 2}},
-		{"proposal", signProposal(t, f.proposer(1, 3), 3, -1, b1).Encode(), GossipSource{Signer: addrOf(f.proposer(1, 3)), Height: 1, Proposal: true}},
+		{"proposal", signProposal(t, f.proposer(1, 3), 3, -1, b1).Encode(), GossipSource{Signer: addrOf(f.proposer(1, 3)), Height: 1, Proposal: true, Full: true}},
 		{"compact proposal", compactOf(t, signProposal(t, f.proposer(1, 0), 0, -1, b1), f.proposer(1, 0)).Encode(), GossipSource{Signer: addrOf(f.proposer(1, 0)), Height: 1, Proposal: true}},
 		{"commit (many signers)", (&CommitMessage{Block: b1, Commit: commitOf(t, f.keys[:3], 1, 0, b1.Hash())}).Encode(), GossipSource{Height: 1}},
 	}

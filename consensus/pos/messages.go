@@ -576,6 +576,7 @@ type GossipSource struct {
 	Signer   common.Address // zero for a commit, which many validators signed
 	Height   uint64
 	Proposal bool // a proposal, full or compact
+	Full     bool // a full proposal (honest validators send them compact)
 }
 
 // CheckGossipFrom is CheckGossip that also says who signed the message.
@@ -629,7 +630,7 @@ func (e *Engine) CheckGossipFrom(raw []byte, maxSize int, head *types.Header) (G
 		if err := checkBody(m.Block); err != nil {
 			return src, err
 		}
-		src.Signer, src.Proposal = signer, true
+		src.Signer, src.Proposal, src.Full = signer, true, true
 	case *CompactProposal:
 		// The gas limit is the genesis one on every block: the header may
 		// not raise the bound on the hashes that decoding checked.

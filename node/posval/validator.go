@@ -382,9 +382,15 @@ func (c posCommitter) CommittedBlock(number uint64) (*types.Block, pos.Commit, b
 // (a copy sooner is dropped before its signature is checked), and one
 // validator's copies at one height draw on a budget of copyBurst,
 // refilled at copyRate a second, enough for the few messages of its
-// current round that the core re-sends. The envelope is not signed, so
+// current round that the core re-sends. A copy of a full proposal is not
+// relayed at all: honest validators send proposals compact, so only a
+// relay that rebuilt one sends it full. The envelope is not signed, so
 // anyone could otherwise have every counted message relayed, megabyte
 // proposals included, twice a second for as long as the height lasts.
+//
+// Commits (a decided block and its certificate) are counted and budgeted
+// the same way, together per height under the zero signer
+// (maxRelayedCommits).
 type consensusFilter struct {
 	engine *pos.Engine
 	chain  *chain.Chain
@@ -400,6 +406,12 @@ type consensusFilter struct {
 const (
 	maxRelayedPerHeight = 512
 	maxRelayedProposals = 64
+	// maxRelayedCommits bounds the commits (a decided block with its
+	// certificate, sent to members that are behind) relayed for one
+	// height, counted together under the zero signer: a commit's many
+	// signers are no one validator, and any member can assemble another
+	// valid commit from a decided height's precommits.
+	maxRelayedCommits = 32
 	// minRepeat is the least time between two relayed copies of one
 	// message: half the core's default rebroadcast period.
 	minRepeat = 500 * time.Millisecond
@@ -460,7 +472,7 @@ func (f *consensusFilter) ValidateConsensus(_ common.Address, data []byte) error
 	if errors.Is(err, pos.ErrStaleMessage) || errors.Is(err, pos.ErrFutureMessage) {
 		return fmt.Errorf("%w: %w", p2p.ErrIgnore, err)
 	}
-	if err != nil || src.Signer == (common.Address{}) {
+	if err != nil {
 		return err
 	}
 	return f.count(src, digest, head.Number.Uint64())
@@ -504,7 +516,7 @@ func (f *consensusFilter) count(src pos.GossipSource, digest common.Hash, head u
 		f.relayed[k] = c
 	}
 	if at, ok := c.last[digest]; ok {
-		if now.Sub(at) < minRepeat {
+		if now.Sub(at) < minRepeat || src.Full {
 			return fmt.Errorf("%w: %w", p2p.ErrIgnore, errRepeat)
 		}
 		if d := now.Sub(c.copiesAt); d > 0 {
@@ -518,7 +530,11 @@ func (f *consensusFilter) count(src pos.GossipSource, digest common.Hash, head u
 		c.last[digest] = now
 		return nil
 	}
-	if c.msgs >= maxRelayedPerHeight || src.Proposal && c.proposals >= maxRelayedProposals {
+	bound := maxRelayedPerHeight
+	if src.Signer == (common.Address{}) {
+		bound = maxRelayedCommits
+	}
+	if c.msgs >= bound || src.Proposal && c.proposals >= maxRelayedProposals {
 		return fmt.Errorf("%w: %w: %s at height %d", p2p.ErrIgnore, errRelayBound, src.Signer, src.Height)
 	}
 	c.msgs++

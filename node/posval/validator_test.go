@@ -172,3 +172,34 @@ func TestRelayCopyBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayFullProposalsAndCommits: a copy of a full proposal is not
+// relayed (honest validators send proposals compact; only a relay that
+// rebuilt one sends it full, and could send it again and again), and
+// commits, whose signers are no one validator, are bounded together per
+// height.
+func TestRelayFullProposalsAndCommits(t *testing.T) {
+	h := newRelayHarness(t)
+	f := h.f
+	full := pos.GossipSource{Signer: common.Address{0xa}, Height: 5, Proposal: true, Full: true}
+	d := h.fresh()
+	if err := f.count(full, d, 4); err != nil {
+		t.Fatalf("a full proposal: %v", err)
+	}
+	h.at = h.at.Add(time.Minute)
+	if err := f.count(full, d, 4); !ignored(err, errRepeat) {
+		t.Fatalf("a copy of a full proposal a minute later: have %v, want ignored as a repeat", err)
+	}
+	commit := pos.GossipSource{Height: 5}
+	for i := range maxRelayedCommits {
+		if err := f.count(commit, h.fresh(), 4); err != nil {
+			t.Fatalf("commit %d at height 5: %v", i, err)
+		}
+	}
+	if err := f.count(commit, h.fresh(), 4); !ignored(err, errRelayBound) {
+		t.Fatalf("commit %d at height 5: have %v, want ignored over the relay bound", maxRelayedCommits+1, err)
+	}
+	if err := f.count(pos.GossipSource{Height: 6}, h.fresh(), 4); err != nil {
+		t.Fatalf("a commit of the next height: %v", err)
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"slices"
 	"time"
 
@@ -342,23 +340,17 @@ func (p *puller) visit(ctx context.Context, pid peer.ID) error {
 	vctx, cancel := context.WithTimeout(ctx, pullVisitIntervals*p.interval)
 	defer cancel()
 	r, err := p.round(vctx, pid)
-	if err != nil && r.served > 0 && r.empty == 0 && ctx.Err() == nil && vctx.Err() != nil && timedOut(err) {
+	// The stream's deadline and the context's timer are set to the same
+	// time and may fire in either order: compare the clock with it.
+	deadline, _ := vctx.Deadline()
+	if err != nil && r.served > 0 && r.empty == 0 && ctx.Err() == nil && !time.Now().Before(deadline) && timedOut(err) {
 		return nil
 	}
 	return err
 }
 
-// timedOut reports whether err is a request's deadline passing (the
-// context's, or the stream's that roundTrip sets from it), not an answer
-// that was wrong.
-func timedOut(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
-		errors.As(err, &ne) && ne.Timeout()
-}
-
 // roundResult counts the runs a round's peer answered: with transactions
-// (served), and empty without excuse (empty).
+// the pool took (served), and empty without excuse (empty).
 type roundResult struct{ served, empty int }
 
 // round compares the pool with peer's digest and pulls, for at most
@@ -403,7 +395,6 @@ func (p *puller) round(ctx context.Context, pid peer.ID) (roundResult, error) {
 			}
 			continue
 		}
-		r.served++
 		txs = slices.DeleteFunc(txs, func(tx *types.Transaction) bool { return p.pool.Has(tx.Hash()) })
 		n, err := checkStatic(txs, p.rules, p.pool)
 		p.checked(n)
@@ -420,6 +411,12 @@ func (p *puller) round(ctx context.Context, pid peer.ID) (roundResult, error) {
 			}
 		}
 		p.took(took)
+		if took > 0 {
+			// Served: what the pool took. A run of transactions the pool
+			// refuses (from an account that cannot pay, say) costs the
+			// peer nothing to make and serves nothing.
+			r.served++
+		}
 	}
 	if r.empty > 0 && r.served == 0 {
 		return r, fmt.Errorf("%w: %d runs asked for, none served", errEmptyRun, r.empty)

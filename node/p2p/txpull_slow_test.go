@@ -20,8 +20,11 @@ import (
 // it never serves.
 type stallingPool struct {
 	*txpool.Pool
-	stall   time.Duration
-	quick   bool          // the first range of each visit is answered (empty) at once
+	stall time.Duration
+	quick bool // the first range of each visit is answered (empty) at once
+	// junk, if set, is advertised first and served at once as the first
+	// range of each visit: a transaction the pool refuses.
+	junk    *types.Transaction
 	release chan struct{} // closed to end the stalls
 	asked   chan struct{} // closed at the first range asked
 	once    sync.Once
@@ -42,13 +45,19 @@ func (p *stallingPool) Digest(int) []txpool.SenderNonce {
 	for i := range d {
 		d[i] = txpool.SenderNonce{Sender: common.Address{0xee, byte(i)}, Next: 1 << 40}
 	}
+	if p.junk != nil {
+		from, _ := types.Sender(types.LatestSignerForChainID(p.junk.ChainId()), p.junk)
+		d[0] = txpool.SenderNonce{Sender: from, Next: 1 << 40}
+	}
 	return d
 }
 
 func (p *stallingPool) Range(common.Address, uint64, int, uint64) []*types.Transaction {
 	p.ranges.Add(1)
 	p.once.Do(func() { close(p.asked) })
-	if p.quick && p.sinceDigest.Add(1) == 1 {
+	if first := p.sinceDigest.Add(1) == 1; first && p.junk != nil {
+		return []*types.Transaction{p.junk}
+	} else if first && p.quick {
 		return nil
 	}
 	select {
@@ -71,13 +80,17 @@ func TestPullPastStallingPeer(t *testing.T) {
 		name  string
 		stall time.Duration
 		quick bool
+		junk  bool
 		want  error // the failure V logs for M, if known
 	}{
-		{"answers just before the timeout", testLimits().RequestTimeout - 500*time.Millisecond, false, nil},
-		{"answers at once", 0, false, errEmptyRun},
+		{"answers just before the timeout", testLimits().RequestTimeout - 500*time.Millisecond, false, false, nil},
+		{"answers at once", 0, false, false, errEmptyRun},
 		// An empty answer, then a request held past the visit's deadline:
 		// a cut visit is excused only after runs served in full.
-		{"answers one at once, holds the next", testLimits().RequestTimeout - 500*time.Millisecond, true, nil},
+		{"answers one at once, holds the next", testLimits().RequestTimeout - 500*time.Millisecond, true, false, nil},
+		// A run of a transaction the pool refuses (its sender is no
+		// member) serves nothing, so it does not excuse what follows.
+		{"serves one the pool refuses, holds the next", testLimits().RequestTimeout - 500*time.Millisecond, false, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +98,9 @@ func TestPullPastStallingPeer(t *testing.T) {
 			tcM := newTestChain(t, g, "A")
 			staller := newStallingPool(tcM.pool, tt.stall)
 			staller.quick = tt.quick
+			if tt.junk {
+				staller.junk = transfer(t, "not a member", 0, addrOf(t, "D"))
+			}
 			m := startNodeWithPool(t, "A", tcM, staller)
 			t.Cleanup(func() { close(staller.release) }) // before M closes
 			h := startNode(t, "B", newTestChain(t, g, "B"), nil)

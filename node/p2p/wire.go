@@ -1,11 +1,13 @@
 package p2p
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"os"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -129,7 +131,7 @@ func readFrame(r io.Reader, limit int) ([]byte, error) {
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, fmt.Errorf("%w: truncated length", errMalformed)
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case timedOut(err):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("%w: length: %v", errMalformed, err)
@@ -291,4 +293,13 @@ func encodeResponse(code uint64, msg string, payload rlp.RawValue) ([]byte, erro
 		msg = msg[:maxErrorMessage]
 	}
 	return rlp.EncodeToBytes(&response{Code: code, Message: msg, Payload: payload})
+}
+
+// timedOut reports whether err is a request's deadline passing (the
+// context's, or the stream's that roundTrip sets from it), not an answer
+// that was wrong.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.As(err, &ne) && ne.Timeout()
 }

@@ -202,3 +202,28 @@ func rawBlocks(t *testing.T, bs []*types.Block) []rlp.RawValue {
 	}
 	return out
 }
+
+// timeoutErr is a stream's deadline error as a multiplexer reports it: a
+// net.Error whose Timeout is true, not os.ErrDeadlineExceeded.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o deadline reached" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+type timingOut struct{}
+
+func (timingOut) Read([]byte) (int, error) { return 0, timeoutErr{} }
+
+// TestReadFrameKeepsTimeouts: a deadline that passes while the length is
+// awaited is reported as a timeout, not as a malformed frame, so that the
+// puller can tell a slow peer from a wrong one.
+func TestReadFrameKeepsTimeouts(t *testing.T) {
+	_, err := readFrame(timingOut{}, 1024)
+	if errors.Is(err, errMalformed) || !timedOut(err) {
+		t.Fatalf("readFrame at a deadline: have %v (malformed %v, timed out %v), want a timeout", err, errors.Is(err, errMalformed), timedOut(err))
+	}
+	if timedOut(errMalformed) || timedOut(errors.New("reset")) {
+		t.Fatal("timedOut takes other errors for timeouts")
+	}
+}

@@ -395,7 +395,9 @@ func (p *puller) round(ctx context.Context, pid peer.ID) (roundResult, error) {
 			}
 			continue
 		}
+		n0 := len(txs)
 		txs = slices.DeleteFunc(txs, func(tx *types.Transaction) bool { return p.pool.Has(tx.Hash()) })
+		had := len(txs) < n0 // gossip brought some of the run meanwhile
 		n, err := checkStatic(txs, p.rules, p.pool)
 		p.checked(n)
 		if err != nil {
@@ -411,10 +413,10 @@ func (p *puller) round(ctx context.Context, pid peer.ID) (roundResult, error) {
 			}
 		}
 		p.took(took)
-		if took > 0 {
-			// Served: what the pool took. A run of transactions the pool
-			// refuses (from an account that cannot pay, say) costs the
-			// peer nothing to make and serves nothing.
+		if took > 0 || had {
+			// Served: transactions now in the pool. A run of transactions
+			// the pool refuses (from an account that cannot pay, say)
+			// costs the peer nothing to make and serves nothing.
 			r.served++
 		}
 	}

@@ -431,6 +431,7 @@ type relayKey struct {
 type relayCount struct {
 	msgs, proposals int
 	last            map[common.Hash]time.Time // when each counted message was last let through
+	full            map[common.Hash]bool      // the counted full proposals, whose copies are never relayed
 	copies          float64                   // the copy budget left at copiesAt
 	copiesAt        time.Time
 }
@@ -487,7 +488,8 @@ func (f *consensusFilter) repeat(digest common.Hash) bool {
 	if !ok {
 		return false
 	}
-	return f.now().Sub(f.relayed[k].last[digest]) < minRepeat
+	c := f.relayed[k]
+	return c.full[digest] || f.now().Sub(c.last[digest]) < minRepeat
 }
 
 // count charges a checked message with digest to its signer's bound at
@@ -512,7 +514,7 @@ func (f *consensusFilter) count(src pos.GossipSource, digest common.Hash, head u
 	k := relayKey{src.Signer, src.Height}
 	c := f.relayed[k]
 	if c == nil {
-		c = &relayCount{last: make(map[common.Hash]time.Time), copies: copyBurst, copiesAt: now}
+		c = &relayCount{last: make(map[common.Hash]time.Time), full: make(map[common.Hash]bool), copies: copyBurst, copiesAt: now}
 		f.relayed[k] = c
 	}
 	if at, ok := c.last[digest]; ok {
@@ -524,6 +526,8 @@ func (f *consensusFilter) count(src pos.GossipSource, digest common.Hash, head u
 		}
 		c.copiesAt = now
 		if c.copies < 1 {
+			// The next copies within minRepeat are dropped unchecked.
+			c.last[digest] = now
 			return fmt.Errorf("%w: %w: copies of %s at height %d", p2p.ErrIgnore, errRelayBound, src.Signer, src.Height)
 		}
 		c.copies--
@@ -542,6 +546,9 @@ func (f *consensusFilter) count(src pos.GossipSource, digest common.Hash, head u
 		c.proposals++
 	}
 	c.last[digest] = now
+	if src.Full {
+		c.full[digest] = true
+	}
 	f.byDigest[digest] = k
 	return nil
 }

@@ -187,6 +187,9 @@ func TestRelayFullProposalsAndCommits(t *testing.T) {
 		t.Fatalf("a full proposal: %v", err)
 	}
 	h.at = h.at.Add(time.Minute)
+	if !f.repeat(d) {
+		t.Fatal("a copy of a full proposal a minute later is not dropped before its check")
+	}
 	if err := f.count(full, d, 4); !ignored(err, errRepeat) {
 		t.Fatalf("a copy of a full proposal a minute later: have %v, want ignored as a repeat", err)
 	}

@@ -242,3 +242,37 @@ func TestFarProposalLoggedSmall(t *testing.T) {
 		t.Fatalf("latest round of the proposer after replay: have %d, want %d", got, r)
 	}
 }
+
+// TestNextHeightCommitKept: a commit for the next height arrives when the
+// chain's head moved past this height before the core decided it (the
+// block came by gossip or sync). The first such commit is kept and
+// decides the next height as soon as StartHeight reaches it; more are
+// refused as copies.
+func TestNextHeightCommitKept(t *testing.T) {
+	h := newCoreHarness(t)
+	b1 := h.block(0, 0)
+	c1 := commitOf(t, h.others, 1, 0, b1.Hash())
+	e := New(testChainID, mustSchedule(t, h.vals), h.byAddr[h.vals.Proposer(2, 0)])
+	b2 := buildBlock(t, e, b1, 0, c1, 0)
+	if err := h.core.Step((&CommitMessage{Block: b2, Commit: commitOf(t, h.others, 2, 0, b2.Hash())}).Encode()); err != nil {
+		t.Fatalf("a commit for the next height: have %v, want it kept", err)
+	}
+	other := (&CommitMessage{Block: b2, Commit: commitOf(t, h.others[1:], 2, 0, b2.Hash())}).Encode()
+	if err := h.core.Step(other); !errors.Is(err, errDuplicate) {
+		t.Fatalf("a second commit for the next height: have %v, want %v", err, errDuplicate)
+	}
+	if err := h.core.StartHeight(b1, h.vals, &c1); err != nil {
+		t.Fatal(err)
+	}
+	rd := h.core.Ready()
+	if len(rd.Validate) != 1 || rd.Validate[0].Hash() != b2.Hash() {
+		t.Fatalf("height 2 after StartHeight: asked to validate %d blocks, want the kept commit's block", len(rd.Validate))
+	}
+	if err := h.core.Validated(b2.Hash(), nil); err != nil {
+		t.Fatal(err)
+	}
+	rd = h.core.Ready()
+	if rd.Decided == nil || rd.Decided.Block.Hash() != b2.Hash() {
+		t.Fatalf("height 2 once its block is valid: decided %v, want block %x by the kept commit", rd.Decided, b2.Hash())
+	}
+}

@@ -224,6 +224,7 @@ type Core struct {
 	buffer     [][]byte // messages for height+1, arrival order
 	bufferUse  map[common.Address]*quota
 	bufferSeen map[common.Hash]bool
+	nextCommit bool                      // a commit for the next height is in buffer
 	farTick    map[common.Address]uint64 // last tick a far round was recorded, per validator
 	far        farNote                   // the far round the last Step recorded (takeFar)
 
@@ -315,7 +316,7 @@ func (c *Core) StartHeight(parent *types.Block, vals *ValidatorSet, lastCommit *
 	c.catchupAt, c.behindAt = c.now+max(c.cfg.RebroadcastTicks, 1), c.now
 
 	buffered := c.buffer
-	c.buffer, c.bufferUse, c.bufferSeen = nil, nil, nil
+	c.buffer, c.bufferUse, c.bufferSeen, c.nextCommit = nil, nil, nil, false
 	c.farTick = make(map[common.Address]uint64)
 	if c.cfg.CommitTicks > 0 {
 		c.waiting, c.startAt, c.buildAt = true, c.now+c.cfg.CommitTicks, 0
@@ -398,8 +399,8 @@ type quota struct {
 // this height is decided, so the current set stands in for it (a bounded
 // look-ahead): the signer must be one of its validators, may hold at most
 // maxBufferedPerSigner messages and its 1/Len() share of maxBufferedBytes,
-// and a message already held is not kept twice. Catch-up commits for the
-// next height are not kept: they are sent again when needed.
+// and a message already held is not kept twice. Of catch-up commits for
+// the next height the first is kept (see below).
 func (c *Core) bufferNext(raw []byte, m any) error {
 	var signer common.Address
 	var err error
@@ -408,8 +409,22 @@ func (c *Core) bufferNext(raw []byte, m any) error {
 		signer, err = m.Signer(c.cfg.ChainID)
 	case *Vote:
 		signer, err = m.Signer(c.cfg.ChainID)
+	case *CommitMessage:
+		// One commit for the next height is kept, stepped (and verified
+		// against that height's set) when StartHeight reaches it. It
+		// comes when the chain's head moved past this height before the
+		// core decided it (a block by gossip or sync): the driver starts
+		// the next height at once, and the commit that decides it need
+		// not wait for a member to send it again. Any valid commit
+		// decides the same block, so the first is enough.
+		if c.nextCommit {
+			return fmt.Errorf("%w: a commit for height %d is kept already", errDuplicate, c.height+1)
+		}
+		c.nextCommit = true
+		c.buffer = append(c.buffer, raw)
+		return nil
 	default:
-		return fmt.Errorf("%w: commit for height %d, at %d", errFutureHeight, c.height+1, c.height)
+		return fmt.Errorf("%w: message for height %d, at %d", errFutureHeight, c.height+1, c.height)
 	}
 	if err != nil {
 		return err

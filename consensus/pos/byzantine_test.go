@@ -254,6 +254,10 @@ func TestNextHeightCommitKept(t *testing.T) {
 	c1 := commitOf(t, h.others, 1, 0, b1.Hash())
 	e := New(testChainID, mustSchedule(t, h.vals), h.byAddr[h.vals.Proposer(2, 0)])
 	b2 := buildBlock(t, e, b1, 0, c1, 0)
+	// One without a quorum cannot take the slot.
+	if err := h.core.Step((&CommitMessage{Block: b2, Commit: commitOf(t, h.others[:2], 2, 0, b2.Hash())}).Encode()); !errors.Is(err, errInsufficientPower) {
+		t.Fatalf("a commit without a quorum for the next height: have %v, want %v", err, errInsufficientPower)
+	}
 	if err := h.core.Step((&CommitMessage{Block: b2, Commit: commitOf(t, h.others, 2, 0, b2.Hash())}).Encode()); err != nil {
 		t.Fatalf("a commit for the next height: have %v, want it kept", err)
 	}

@@ -394,8 +394,8 @@ type quota struct {
 	count, bytes int
 }
 
-// bufferNext keeps a proposal or vote for the next height, to be stepped
-// when StartHeight reaches it. The next height's set is not known before
+// bufferNext keeps a proposal, a vote or a commit for the next height, to
+// be stepped when StartHeight reaches it. The next height's set is not known before
 // this height is decided, so the current set stands in for it (a bounded
 // look-ahead): the signer must be one of its validators, may hold at most
 // maxBufferedPerSigner messages and its 1/Len() share of maxBufferedBytes,
@@ -419,6 +419,15 @@ func (c *Core) bufferNext(raw []byte, m any) error {
 		// decides the same block, so the first is enough.
 		if c.nextCommit {
 			return fmt.Errorf("%w: a commit for height %d is kept already", errDuplicate, c.height+1)
+		}
+		// The slot is the first commit's: let only one that can decide
+		// take it (the gossip filter checked the same, but the core does
+		// not rely on its callers).
+		if c.decision != nil && m.Block.ParentHash() != c.decision.Block.Hash() {
+			return fmt.Errorf("%w: commit for height %d builds on %x", errBlockMismatch, c.height+1, m.Block.ParentHash())
+		}
+		if _, err := VerifyCommit(c.cfg.ChainID, c.vals, c.height+1, m.Block.Hash(), &m.Commit); err != nil {
+			return err
 		}
 		c.nextCommit = true
 		c.buffer = append(c.buffer, raw)

@@ -377,28 +377,33 @@ func (c posCommitter) CommittedBlock(number uint64) (*types.Block, pos.Commit, b
 // The core re-sends its own messages every second or so, each time in a
 // fresh envelope (a new gossip message), and a height can wait for
 // validators that are down for as long as they are down: a copy of a
-// message already counted is therefore not counted again. Copies are
-// bounded otherwise: one message is relayed at most once per minRepeat
-// (a copy sooner is dropped before its signature is checked), and one
-// validator's copies at one height draw on a budget of copyBurst,
-// refilled at copyRate a second, enough for the few messages of its
-// current round that the core re-sends. A copy of a full proposal is not
-// relayed at all: honest validators send proposals compact, so only a
-// relay that rebuilt one sends it full. The envelope is not signed, so
-// anyone could otherwise have every counted message relayed, megabyte
-// proposals included, twice a second for as long as the height lasts.
+// message already counted is therefore not counted again, and, while the
+// head has not moved since it was checked, not checked again either (its
+// bytes, and so its digest, are the ones whose signature was checked).
+// Copies are bounded otherwise: one message is relayed at most once per
+// minRepeat, and the copies one peer relays of one validator's messages
+// at one height draw on that peer's budget of copyBurst, refilled at
+// copyRate a second, enough for the few messages of its current round
+// that the core re-sends. A copy over a peer's budget is dropped without
+// any mark, so a member that wraps other validators' messages again and
+// again spends only its own budget, never an honest relay's. A copy of a
+// full proposal is not relayed at all: honest validators send proposals
+// compact, so only a relay that rebuilt one sends it full. The envelope
+// is not signed, so anyone could otherwise have every counted message
+// relayed, megabyte proposals included, twice a second for as long as the
+// height lasts.
 //
 // Commits (a decided block and its certificate) are counted and budgeted
 // the same way, together per height under the zero signer
 // (maxRelayedCommits).
 type consensusFilter struct {
-	engine *pos.Engine
-	chain  *chain.Chain
-	now    func() time.Time
+	now   func() time.Time
+	head  func() *types.Header
+	check func(msg []byte, head *types.Header) (pos.GossipSource, error)
 
 	mu       sync.Mutex
 	relayed  map[relayKey]*relayCount // by signer and height, heights above the head
-	byDigest map[common.Hash]relayKey // the messages counted in relayed, by digest
+	byDigest map[common.Hash]counted  // the messages counted in relayed, by digest
 	pruned   uint64                   // the head number relayed was last pruned at
 }
 
@@ -415,10 +420,10 @@ const (
 	// minRepeat is the least time between two relayed copies of one
 	// message: half the core's default rebroadcast period.
 	minRepeat = 500 * time.Millisecond
-	// copyBurst and copyRate budget one validator's copies at one height.
-	// The core re-sends its proposal, its prevote and its precommit of the
-	// current round, and the polka it saw (other validators' prevotes,
-	// charged to them) once a second.
+	// copyBurst and copyRate budget the copies one peer relays of one
+	// validator's messages at one height. The core re-sends its proposal,
+	// its prevote and its precommit of the current round, and the polka it
+	// saw (other validators' prevotes, charged to them) once a second.
 	copyBurst = 16
 	copyRate  = 8
 )
@@ -428,12 +433,38 @@ type relayKey struct {
 	height uint64
 }
 
+// counted is what the filter keeps of a counted message: where it is
+// counted, and the head number its signature was last checked at.
+type counted struct {
+	key  relayKey
+	head uint64
+}
+
 type relayCount struct {
 	msgs, proposals int
-	last            map[common.Hash]time.Time // when each counted message was last let through
-	full            map[common.Hash]bool      // the counted full proposals, whose copies are never relayed
-	copies          float64                   // the copy budget left at copiesAt
-	copiesAt        time.Time
+	last            map[common.Hash]time.Time  // when each counted message was last let through
+	full            map[common.Hash]bool       // the counted full proposals, whose copies are never relayed
+	copies          map[common.Address]*budget // each relaying peer's copy budget
+}
+
+// budget is a token bucket: left tokens at time at.
+type budget struct {
+	left float64
+	at   time.Time
+}
+
+// take refills b to now at rate a second, up to burst, and takes one token
+// if there is one.
+func (b *budget) take(now time.Time, burst, rate float64) bool {
+	if d := now.Sub(b.at); d > 0 {
+		b.left = min(burst, b.left+d.Seconds()*rate)
+	}
+	b.at = now
+	if b.left < 1 {
+		return false
+	}
+	b.left--
+	return true
 }
 
 // Filter returns the gossip validator of the consensus topic for a node
@@ -443,8 +474,17 @@ func Filter(eng *pos.Engine, c *chain.Chain) p2p.ConsensusValidator {
 }
 
 func newConsensusFilter(eng *pos.Engine, c *chain.Chain) *consensusFilter {
-	return &consensusFilter{engine: eng, chain: c, now: time.Now,
-		relayed: make(map[relayKey]*relayCount), byDigest: make(map[common.Hash]relayKey)}
+	f := &consensusFilter{now: time.Now,
+		relayed: make(map[relayKey]*relayCount), byDigest: make(map[common.Hash]counted)}
+	if c != nil {
+		f.head = c.CurrentHeader
+	}
+	if eng != nil {
+		f.check = func(msg []byte, head *types.Header) (pos.GossipSource, error) {
+			return eng.CheckGossipFrom(msg, pos.DefaultMaxMessageSize, head)
+		}
+	}
+	return f
 }
 
 // MaxGossipMessage bounds a consensus gossip message: a maximal consensus
@@ -453,86 +493,112 @@ const MaxGossipMessage = pos.DefaultMaxMessageSize + envelopeNonce
 
 var (
 	// errRelayBound: a validator sent more messages for a height than any
-	// correct one does (see consensusFilter).
+	// correct one does, or a peer relayed more copies (see consensusFilter).
 	errRelayBound = errors.New("validator's messages for this height are over the relay bound")
 	// errRepeat: a copy of a message relayed less than minRepeat ago.
 	errRepeat = errors.New("copy of a consensus message relayed moments ago")
 )
 
-func (f *consensusFilter) ValidateConsensus(_ common.Address, data []byte) error {
+// ValidateConsensus decides on the consensus message data that the member
+// from relayed.
+func (f *consensusFilter) ValidateConsensus(from common.Address, data []byte) error {
 	if len(data) <= envelopeNonce {
 		return errShortEnvelope
 	}
 	msg := data[envelopeNonce:]
 	digest := crypto.Keccak256Hash(msg)
-	if f.repeat(digest) {
-		return fmt.Errorf("%w: %w", p2p.ErrIgnore, errRepeat)
+	head := f.head()
+	if known, err := f.copyOf(from, digest, head.Number.Uint64()); known {
+		return err
 	}
-	head := f.chain.CurrentHeader()
-	src, err := f.engine.CheckGossipFrom(msg, pos.DefaultMaxMessageSize, head)
+	src, err := f.check(msg, head)
 	if errors.Is(err, pos.ErrStaleMessage) || errors.Is(err, pos.ErrFutureMessage) {
 		return fmt.Errorf("%w: %w", p2p.ErrIgnore, err)
 	}
 	if err != nil {
 		return err
 	}
-	return f.count(src, digest, head.Number.Uint64())
+	return f.count(from, src, digest, head.Number.Uint64())
 }
 
-// repeat reports whether the message with digest was counted and let
-// through less than minRepeat ago: a copy to drop without checking it.
-func (f *consensusFilter) repeat(digest common.Hash) bool {
+// copyOf decides, without checking it again, on a copy that from relayed
+// of a message counted and checked at this head: known reports whether it
+// did. A copy of a full proposal, or one less than minRepeat after the
+// last let through, is dropped; others draw on from's budget.
+func (f *consensusFilter) copyOf(from common.Address, digest common.Hash, head uint64) (known bool, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k, ok := f.byDigest[digest]
+	f.prune(head)
+	m, ok := f.byDigest[digest]
 	if !ok {
-		return false
+		return false, nil
 	}
-	c := f.relayed[k]
-	return c.full[digest] || f.now().Sub(c.last[digest]) < minRepeat
+	c := f.relayed[m.key]
+	if c.full[digest] || f.now().Sub(c.last[digest]) < minRepeat {
+		return true, fmt.Errorf("%w: %w", p2p.ErrIgnore, errRepeat)
+	}
+	if m.head != head {
+		// Checked at another head: the validator set or the proposer
+		// may have changed since. Check it again.
+		return false, nil
+	}
+	return true, f.spend(c, m.key, from, digest)
 }
 
-// count charges a checked message with digest to its signer's bound at
-// its height, first dropping the counts of heights the head has reached. A
-// copy of a message counted already is let through uncounted, at most once
-// per minRepeat.
-func (f *consensusFilter) count(src pos.GossipSource, digest common.Hash, head uint64) error {
+// spend lets a copy of a counted message through if from's copy budget
+// for its signer and height has room. A copy over the budget leaves no
+// mark: other peers' copies of the same message still go through.
+func (f *consensusFilter) spend(c *relayCount, k relayKey, from common.Address, digest common.Hash) error {
+	now := f.now()
+	b := c.copies[from]
+	if b == nil {
+		b = &budget{left: copyBurst, at: now}
+		c.copies[from] = b
+	}
+	if !b.take(now, copyBurst, copyRate) {
+		return fmt.Errorf("%w: %w: copies of %s at height %d from %s", p2p.ErrIgnore, errRelayBound, k.signer, k.height, from)
+	}
+	c.last[digest] = now
+	return nil
+}
+
+// prune drops the counts of heights the head has reached.
+func (f *consensusFilter) prune(head uint64) {
+	if head == f.pruned {
+		return
+	}
+	for k, c := range f.relayed {
+		if k.height <= head {
+			for d := range c.last {
+				delete(f.byDigest, d)
+			}
+			delete(f.relayed, k)
+		}
+	}
+	f.pruned = head
+}
+
+// count charges a message with digest, checked at head and relayed by
+// from, to its signer's bound at its height. A copy of a message counted
+// already is let through uncounted, on from's copy budget.
+func (f *consensusFilter) count(from common.Address, src pos.GossipSource, digest common.Hash, head uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.prune(head)
 	now := f.now()
-	if head != f.pruned {
-		for k, c := range f.relayed {
-			if k.height <= head {
-				for d := range c.last {
-					delete(f.byDigest, d)
-				}
-				delete(f.relayed, k)
-			}
-		}
-		f.pruned = head
-	}
 	k := relayKey{src.Signer, src.Height}
 	c := f.relayed[k]
 	if c == nil {
-		c = &relayCount{last: make(map[common.Hash]time.Time), full: make(map[common.Hash]bool), copies: copyBurst, copiesAt: now}
+		c = &relayCount{last: make(map[common.Hash]time.Time), full: make(map[common.Hash]bool),
+			copies: make(map[common.Address]*budget)}
 		f.relayed[k] = c
 	}
 	if at, ok := c.last[digest]; ok {
+		f.byDigest[digest] = counted{key: k, head: head}
 		if now.Sub(at) < minRepeat || src.Full {
 			return fmt.Errorf("%w: %w", p2p.ErrIgnore, errRepeat)
 		}
-		if d := now.Sub(c.copiesAt); d > 0 {
-			c.copies = min(copyBurst, c.copies+d.Seconds()*copyRate)
-		}
-		c.copiesAt = now
-		if c.copies < 1 {
-			// The next copies within minRepeat are dropped unchecked.
-			c.last[digest] = now
-			return fmt.Errorf("%w: %w: copies of %s at height %d", p2p.ErrIgnore, errRelayBound, src.Signer, src.Height)
-		}
-		c.copies--
-		c.last[digest] = now
-		return nil
+		return f.spend(c, k, from, digest)
 	}
 	bound := maxRelayedPerHeight
 	if src.Signer == (common.Address{}) {
@@ -549,7 +615,7 @@ func (f *consensusFilter) count(src pos.GossipSource, digest common.Hash, head u
 	if src.Full {
 		c.full[digest] = true
 	}
-	f.byDigest[digest] = k
+	f.byDigest[digest] = counted{key: k, head: head}
 	return nil
 }
 

@@ -64,7 +64,9 @@ type Limits struct {
 	// MaxHeadersPerResponse bounds the headers in one GetHeaders response.
 	MaxHeadersPerResponse int
 	// MaxResponseBytes bounds a GetBlocks response, except that one block
-	// is always sent (a block is at most chain.MaxBlockSize).
+	// is always sent (a block is at most chain.MaxBlockSize). It is at
+	// least 2 MiB, and MaxBlocksPerResponse at least 16, so that no honest
+	// answer is judged short by a client.
 	MaxResponseBytes int
 	// RequestRate and RequestBurst shape each peer's token bucket of sync
 	// requests.
@@ -130,6 +132,14 @@ func (l Limits) withDefaults() Limits {
 	l.MaxHeadersPerResponse = min(l.MaxHeadersPerResponse, maxHeadersPerResponse)
 	l.MaxResponseBytes = min(l.MaxResponseBytes, maxResponseBytes)
 	l.SyncBatch = min(l.SyncBatch, maxBlocksPerResponse)
+	// Floors: a client counts an answer as short (isShort) when it holds
+	// under shortAnswerBlocks blocks and under fullAnswerBytes, so an
+	// honest server configured below these would be taken for one that
+	// starves its clients. At minResponseBytes, an answer stopped for bytes
+	// holds either one block of at least fullAnswerBytes or blocks over
+	// minResponseBytes less one smaller block.
+	l.MaxBlocksPerResponse = max(l.MaxBlocksPerResponse, shortAnswerBlocks)
+	l.MaxResponseBytes = max(l.MaxResponseBytes, minResponseBytes)
 	l.RedialMax = max(l.RedialMax, l.RedialMin)
 	return l
 }

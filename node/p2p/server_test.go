@@ -48,7 +48,13 @@ func TestServe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, msg, payload := serve(tt.src, genesis, tt.req, tt.limits.withDefaults())
+			l := tt.limits.withDefaults()
+			if tt.limits.MaxResponseBytes > 0 {
+				// The server's logic at byte limits far below the floor
+				// (minResponseBytes), with the test's small blocks.
+				l.MaxResponseBytes = tt.limits.MaxResponseBytes
+			}
+			code, msg, payload := serve(tt.src, genesis, tt.req, l)
 			if code != tt.code {
 				t.Fatalf("code: have %d (%s), want %d", code, msg, tt.code)
 			}
@@ -162,5 +168,43 @@ func TestLimiterPerPeer(t *testing.T) {
 	l.forget(a)
 	if !l.allow(a, now) {
 		t.Fatalf("a still limited after forget")
+	}
+}
+
+// TestHonestAnswersNotShort: a server configured with the smallest limits
+// it takes still gives answers that no client counts as short (isShort),
+// whatever the size of its blocks: otherwise a client would take an honest
+// server for one that starves it.
+func TestHonestAnswersNotShort(t *testing.T) {
+	l := Limits{MaxResponseBytes: 64 << 10, MaxBlocksPerResponse: 2}.withDefaults()
+	if l.MaxResponseBytes < minResponseBytes || l.MaxBlocksPerResponse < shortAnswerBlocks {
+		t.Fatalf("limits below the floors: %d bytes, %d blocks", l.MaxResponseBytes, l.MaxBlocksPerResponse)
+	}
+	genesis := fakeGenesis()
+	for _, tt := range []struct{ size, count int }{
+		{100, 64}, {100 << 10, 40}, {300 << 10, 40}, {700 << 10, 40}, {1100 << 10, 40},
+	} {
+		c := newFakeChainFrom(genesis)
+		bs := make([]*types.Block, tt.count)
+		parent := genesis
+		for i := range bs {
+			bs[i] = types.NewBlockWithHeader(&types.Header{ParentHash: parent.Hash(),
+				Number: big.NewInt(int64(i + 1)), Difficulty: big.NewInt(1), Extra: make([]byte, tt.size)})
+			parent = bs[i]
+		}
+		if _, err := c.InsertChain(bs, nil); err != nil {
+			t.Fatal(err)
+		}
+		code, msg, payload := serve(c, genesis.Hash(), request{kindBlocks, 1, uint64(tt.count)}, l)
+		if code != codeOK {
+			t.Fatalf("blocks of %d bytes: code %d (%s)", tt.size, code, msg)
+		}
+		got, _, err := decodeBlocks(payload, 1, uint64(tt.count))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isShort(got, uint64(tt.count)) {
+			t.Fatalf("blocks of %d bytes: an answer of %d of %d blocks is short", tt.size, len(got), tt.count)
+		}
 	}
 }

@@ -43,13 +43,16 @@ const (
 	// shortAnswerFraction, shortAnswerBlocks and fullAnswerBytes define a
 	// short answer: under 1/shortAnswerFraction of the blocks asked for and
 	// under shortAnswerBlocks (leaving room for a server whose
-	// MaxBlocksPerResponse is below our SyncBatch: only one configured
-	// below 16 blocks an answer gives short answers), and under
-	// fullAnswerBytes (servers stop for bytes only near MaxResponseBytes,
-	// 8 MiB by default, so a byte-limited answer is larger than this).
+	// MaxBlocksPerResponse is below our SyncBatch: none is configured below
+	// 16 blocks an answer), and under fullAnswerBytes (servers stop for
+	// bytes only near MaxResponseBytes, 8 MiB by default and never under
+	// minResponseBytes, so a byte-limited answer is larger than this).
 	shortAnswerFraction = 4
 	shortAnswerBlocks   = 16
 	fullAnswerBytes     = 1 << 20
+	// minResponseBytes is the least MaxResponseBytes a server takes: see
+	// Limits.withDefaults.
+	minResponseBytes = 2 * fullAnswerBytes
 	// maxCooldownShift caps the doubling of the cooldown of a peer that
 	// fails again and again: 30 s, 1, 2, then 4 minutes, so that a peer
 	// whose claims always win the choice gets a shrinking share of the

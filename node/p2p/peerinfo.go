@@ -36,6 +36,7 @@ func (n *Node) PeerInfos() []PeerInfo {
 	return out
 }
 
-// SyncTarget returns the highest head number a peer reported in the last
-// status exchange of the syncer, or the local head then (0 before any).
+// SyncTarget returns the highest head number a peer without faults since
+// its last clean sync session reported in the last status exchange of the
+// syncer, or the local head then (0 before any).
 func (n *Node) SyncTarget() uint64 { return n.metrics.targetN.Load() }

@@ -269,7 +269,13 @@ func (s *syncer) best(ctx context.Context, candidates []peer.ID, turns map[peer.
 			s.fault(p, err)
 			continue
 		}
-		target = max(target, st.Number)
+		if s.strikes[p] == 0 {
+			// A peer with faults since its last clean session does not
+			// raise the reported target: a claim of a far head is cheap
+			// and would otherwise show the node as syncing again each
+			// time the peer's cooldown ends.
+			target = max(target, st.Number)
+		}
 		if st.TD.Cmp(td) > 0 && (bestSt == nil || before(p, st, best, bestSt, turns)) {
 			best, bestSt = p, st
 		}

@@ -527,3 +527,43 @@ func TestIsShort(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncTargetIgnoresFaultyClaims: the reported sync target (the
+// arbiter_status sync.highest, the sync_target metric) takes a peer's
+// claimed head only while the peer has no faults since its last clean
+// session, so a peer that claims a far head it never serves does not show
+// the node as syncing again each time its cooldown ends.
+func TestSyncTargetIgnoresFaultyClaims(t *testing.T) {
+	local := newFakeChain().extend(t, 20, "shared")
+	remote := newFakeChain().extend(t, 200, "shared")
+	f := newMemFetcher(fakeGenesis().Hash(), map[peer.ID]blockSource{"bad": remote})
+	var s *syncer
+	var during []uint64 // the target while the peer was asked for blocks
+	f.tamper = func(req request, p []byte) []byte {
+		if req.Kind == kindBlocks {
+			during = append(during, s.metrics.targetN.Load())
+			return rlp.EmptyList
+		}
+		return p
+	}
+	s = newTestSyncer(t, local, f, &logBuffer{})
+	now := time.Unix(1000, 0)
+	s.now = func() time.Time { return now }
+	s.round(context.Background(), []peer.ID{"bad"})
+	if len(during) == 0 || during[0] != 200 {
+		t.Fatalf("target while syncing from the first claim: have %v, want 200", during)
+	}
+	for i := range 3 {
+		now = now.Add(peerCooldown << maxCooldownShift)
+		during = nil
+		s.round(context.Background(), []peer.ID{"bad"})
+		if len(during) == 0 {
+			t.Fatalf("round %d after the cooldown: the peer was not asked for blocks", i)
+		}
+		for _, have := range during {
+			if have != 20 {
+				t.Fatalf("round %d after the cooldown: target %d, want the local head 20", i, have)
+			}
+		}
+	}
+}

@@ -136,6 +136,15 @@ func (n *Node) consensusFilter() p2p.ConsensusValidator {
 	return nil
 }
 
+// attesters returns the validators whose attestations of transaction
+// senders count (posval.Attesters), or nil when the engine has none.
+func (n *Node) attesters() p2p.Attesters {
+	if eng, ok := n.chain.Engine().(*pos.Engine); ok {
+		return posval.Attesters(eng, n.chain)
+	}
+	return nil
+}
+
 // admission returns who the network admits: the members at the head and,
 // under pos, the validators deciding the next block (posval.Admission).
 func (n *Node) admission() p2p.Members {

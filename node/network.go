@@ -44,6 +44,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 		Logger:      n.log,
 		Registerer:  n.reg,
 		Consensus:   n.consensusFilter(),
+		Attesters:   n.attesters(),
 		Limits:      p2p.Limits{MaxConsensusMsg: n.maxConsensusGossip()},
 	}, n.chain, pool, n.admission())
 	if err != nil {

@@ -164,6 +164,10 @@ type Config struct {
 	// Consensus validates consensus messages; nil leaves the consensus
 	// topic unjoined.
 	Consensus ConsensusValidator
+	// Attesters are the validators whose attestations of transaction
+	// senders count (senders.go); nil leaves the senders topic unjoined,
+	// and every peer's transaction is recovered here.
+	Attesters Attesters
 	// Logger receives the node's logs; nil uses slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the node's metrics; nil registers nowhere.

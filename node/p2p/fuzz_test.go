@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -54,13 +55,27 @@ func FuzzGossipBatch(f *testing.F) {
 	}
 	all, _ := encodeBatch(raws)
 	f.Add(all)
+	var txs []*types.Transaction
+	for _, raw := range raws {
+		tx := new(types.Transaction)
+		if err := tx.UnmarshalBinary(raw); err != nil {
+			f.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	from := addrOf(f, "A")
+	claimed, err := encodeSignedBatch(txs, raws, []common.Address{from, from, from}, testKey(f, "A"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(claimed)
 	f.Add([]byte{0xc3, 0x82, 0x02, 0xc1})
 	f.Add([]byte{0xc0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var pooled []*types.Transaction
 		pool := &fakePool{add: func(tx *types.Transaction) error { pooled = append(pooled, tx); return nil }}
-		res, c, err := checkTxBatch(data, r, pool, nil, nil)
+		res, c, err := checkTxBatch(data, r, pool, nil, nil, nil)
 		took := c.took
 		switch res {
 		case ignore, accept:
@@ -74,14 +89,18 @@ func FuzzGossipBatch(f *testing.F) {
 			for i, tx := range pooled {
 				raw[i], _ = tx.MarshalBinary()
 			}
-			if enc, _ := encodeBatch(raw); took > 0 && !bytes.Equal(enc, data) {
+			_, senders, sig, _ := decodeEnvelope(data)
+			if senders == nil {
+				senders = []common.Address{}
+			}
+			if enc, _ := rlp.EncodeToBytes([]any{raw, senders, sig}); took > 0 && !bytes.Equal(enc, data) {
 				t.Fatalf("pooled transactions do not re-encode to the payload: have %x", enc)
 			}
 		case reject:
 			if len(pooled) != 0 {
 				t.Fatalf("rejected batch reached the pool")
 			}
-			if !wrapsOne(err, append(ruleErrors, errOversized, errMalformed, errBatch)...) {
+			if !wrapsOne(err, append(ruleErrors, errOversized, errMalformed, errBatch, errClaim)...) {
 				t.Fatalf("rejection %q wraps no sentinel", err)
 			}
 		default:

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -26,6 +28,7 @@ const (
 	labelTxs       = "txs"
 	labelBlocks    = "blocks"
 	labelConsensus = "consensus"
+	labelSenders   = "senders"
 )
 
 // blockSubBuffer is how many validated blocks may wait for import before
@@ -33,14 +36,23 @@ const (
 const blockSubBuffer = 256
 
 // Topics returns the gossip topic names of the network whose genesis block
-// hash is g: "/arbiter/<first 8 bytes of g in hex>/{txs/2,blocks/2,consensus/1}".
-// Networks with different genesis blocks never share a topic. A txs/2
-// message is a batch: the RLP list of binary transaction encodings (see
-// decodeBatch). A blocks/2 message is the RLP list [block, certificate]
+// hash is g: "/arbiter/<first 8 bytes of g in hex>/{txs/3,blocks/2,consensus/1}".
+// Networks with different genesis blocks never share a topic. A txs/3
+// message is a batch: the RLP list [transactions, senders, signature] of
+// binary transaction encodings, the senders its origin claims and the
+// origin's signature of the claim (see decodeEnvelope). A blocks/2 message is the RLP list [block, certificate]
 // (see gossipBlock).
 func Topics(g common.Hash) (txs, blocks, cons string) {
 	prefix := "/arbiter/" + hex.EncodeToString(g[:8])
-	return prefix + "/txs/2", prefix + "/blocks/2", prefix + "/consensus/1"
+	return prefix + "/txs/3", prefix + "/blocks/2", prefix + "/consensus/1"
+}
+
+// SendersTopic returns the gossip topic name of sender attestations of the
+// network whose genesis block hash is g:
+// "/arbiter/<first 8 bytes of g in hex>/senders/1". A message is the RLP
+// list [statement, signature] (see senders.go).
+func SendersTopic(g common.Hash) string {
+	return "/arbiter/" + hex.EncodeToString(g[:8]) + "/senders/1"
 }
 
 // gossipBlock is a message of the blocks topic: a block and, under a
@@ -150,6 +162,11 @@ func (n *Node) joinTopics() error {
 			return err
 		}
 	}
+	if n.quorum != nil {
+		if n.sendersTopic, n.sendersSub, err = n.join(SendersTopic(n.cfg.GenesisHash), n.validator(labelSenders, n.checkSendersMsg), 0); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -217,13 +234,34 @@ func (n *Node) checkTxMsg(data []byte, _ common.Address) (pubsub.ValidationResul
 	if n.cfg.dropTxGossip {
 		return ignore, nil, errDropped
 	}
-	res, c, err := checkTxBatch(data, n.cfg.Rules, n.pool, n.relayed, n.claims)
+	res, c, err := checkTxBatch(data, n.cfg.Rules, n.pool, n.relayed, n.claims, n.quorum)
 	n.metrics.gossipTxs(c.took)
 	n.metrics.recoveredTxs(c.recovered)
+	n.metrics.trustedTxs(c.trusted)
+	if c.attested {
+		n.metrics.attested.Inc()
+	}
 	if res == accept {
 		n.metrics.passedOn.Inc()
 	}
 	return res, nil, err
+}
+
+// checkSendersMsg decides on a sender attestation: well formed, signed by
+// a validator deciding the next block. Anyone else's is dropped quietly
+// (the validators may just have changed); a bad signature is the relaying
+// peer's fault.
+func (n *Node) checkSendersMsg(data []byte, _ common.Address) (pubsub.ValidationResult, any, error) {
+	s, signer, err := decodeAttestation(data)
+	if err != nil {
+		return reject, nil, err
+	}
+	vals, _, ok := n.cfg.Attesters.Powers()
+	if !ok || !slices.ContainsFunc(vals, func(v Power) bool { return v.Address == signer }) {
+		return ignore, nil, fmt.Errorf("%w: %s is not a validator", errAttestation, signer)
+	}
+	n.quorum.add(signer, s)
+	return accept, nil, nil
 }
 
 func (n *Node) checkBlockMsg(data []byte, _ common.Address) (pubsub.ValidationResult, any, error) {
@@ -278,6 +316,16 @@ func (n *Node) deliverBlocks() {
 func (n *Node) drainTxs() {
 	for {
 		if _, err := n.txSub.Next(n.ctx); err != nil {
+			return
+		}
+	}
+}
+
+// drainSenders consumes the attestation subscription: validation recorded
+// them already.
+func (n *Node) drainSenders() {
+	for {
+		if _, err := n.sendersSub.Next(n.ctx); err != nil {
 			return
 		}
 	}

@@ -21,7 +21,11 @@ type metrics struct {
 	// recovered counts signatures recovered for peers' transactions.
 	recovered prometheus.Counter
 	passedOn  prometheus.Counter
-	fetched   prometheus.Counter
+	// trusted counts peers' transactions whose senders a quorum vouched
+	// for; attested, the batches this node attested (decision 46).
+	trusted  prometheus.Counter
+	attested prometheus.Counter
+	fetched  prometheus.Counter
 	// silent counts connections the muxer closed for an unanswered
 	// keepalive (decision 39).
 	silent prometheus.Counter
@@ -65,6 +69,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "arbiter", Subsystem: "p2p", Name: "tx_batches_passed_on_total",
 			Help: "Peers' transaction batches the pool took in full, passed on by gossip as they are.",
 		}),
+		trusted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "tx_senders_trusted_total",
+			Help: "Transactions from peers whose senders validators with over a third of the power vouched for, taken without recovery.",
+		}),
+		attested: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "arbiter", Subsystem: "p2p", Name: "tx_batches_attested_total",
+			Help: "Peers' transaction batches whose claimed senders this node recovered, found right and attested.",
+		}),
 		fetched: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "arbiter", Subsystem: "p2p", Name: "block_txs_fetched_total",
 			Help: "Transactions fetched from peers to fill compact proposals (BlockTxProtocol).",
@@ -75,7 +87,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn, m.recovered, m.passedOn, m.fetched, m.silent} {
+		for _, c := range []prometheus.Collector{m.peers, m.height, m.target, m.blocks, m.rejected, m.txsIn, m.recovered, m.passedOn, m.trusted, m.attested, m.fetched, m.silent} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -99,4 +111,5 @@ func (m *metrics) imported(n int)      { m.blocks.Add(float64(n)) }
 func (m *metrics) reject(topic string) { m.rejected.WithLabelValues(topic).Inc() }
 func (m *metrics) gossipTxs(n int)     { m.txsIn.Add(float64(n)) }
 func (m *metrics) recoveredTxs(n int)  { m.recovered.Add(float64(n)) }
+func (m *metrics) trustedTxs(n int)    { m.trusted.Add(float64(n)) }
 func (m *metrics) fetchedTxs(n int)    { m.fetched.Add(float64(n)) }

@@ -178,8 +178,11 @@ func TestTopicsNameTheNetwork(t *testing.T) {
 		t.Fatalf("two genesis hashes share topic %s", tx1)
 	}
 	prefix := fmt.Sprintf("/arbiter/%x", g1[:8])
-	if tx1 != prefix+"/txs/2" || b1 != prefix+"/blocks/2" || c1 != prefix+"/consensus/1" {
+	if tx1 != prefix+"/txs/3" || b1 != prefix+"/blocks/2" || c1 != prefix+"/consensus/1" {
 		t.Fatalf("topics: have %s %s %s, want %s/...", tx1, b1, c1, prefix)
+	}
+	if s1 := SendersTopic(g1); s1 != prefix+"/senders/1" || s1 == SendersTopic(g2) {
+		t.Fatalf("senders topic: have %s, want %s/senders/1", s1, prefix)
 	}
 }
 

@@ -74,14 +74,17 @@ type Node struct {
 	again   chan []*types.Transaction
 	// claims keeps concurrent checks of peers' batches from recovering
 	// the same transaction's sender twice.
-	claims  *claims
+	claims *claims
+	// quorum settles peers' batches that claim their senders (nil without
+	// Config.Attesters).
+	quorum  *quorum
 	targets []peer.AddrInfo
 	seen    *lru.Cache[common.Hash, struct{}]
 	conns   levent.Subscription
 
-	txTopic, blockTopic, consTopic *pubsub.Topic
-	txSub, blockSub, consSub       *pubsub.Subscription
-	consFeed                       event.Feed
+	txTopic, blockTopic, consTopic, sendersTopic *pubsub.Topic
+	txSub, blockSub, consSub, sendersSub         *pubsub.Subscription
+	consFeed                                     event.Feed
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -156,8 +159,13 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 	if n.conns, err = h.EventBus().Subscribe(new(levent.EvtPeerConnectednessChanged), eventbus.BufSize(eventBuffer)); err != nil {
 		return fail(err)
 	}
+	if cfg.Attesters != nil {
+		n.quorum = newQuorum(ctx, cfg.Key, cfg.Attesters, func(data []byte) error {
+			return n.sendersTopic.Publish(ctx, data)
+		})
+	}
 	txs, blocks, cons := Topics(cfg.GenesisHash)
-	if n.ps, err = newGossipSub(ctx, h, cfg.Logger, txs, blocks, cons); err != nil {
+	if n.ps, err = newGossipSub(ctx, h, cfg.Logger, txs, blocks, cons, SendersTopic(cfg.GenesisHash)); err != nil {
 		return fail(err)
 	}
 	if err := n.joinTopics(); err != nil {
@@ -197,6 +205,9 @@ func (n *Node) Start() error {
 	n.spawn(func() { n.publishTxs(txs, txSub) })
 	n.spawn(n.deliverBlocks)
 	n.spawn(n.drainTxs)
+	if n.sendersSub != nil {
+		n.spawn(n.drainSenders)
+	}
 	if n.consSub != nil {
 		n.spawn(n.deliverConsensus)
 	}

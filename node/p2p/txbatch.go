@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/event"
 	"github.com/ethereum/go-ethereum/rlp"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -19,14 +21,18 @@ import (
 )
 
 // Bounds of a transaction batch, the message of the txs topic: the RLP list
-// of the binary encodings of at most maxBatchTxs transactions, at most
-// maxBatchBytes of them (one transaction of the largest size always fits).
+// [txs, senders, sig] of the binary encodings of at most maxBatchTxs
+// transactions, at most maxBatchBytes of them (one transaction of the
+// largest size always fits), the senders their origin claims (one address
+// each, or none) and the origin's signature of the claim (65 bytes, or
+// none; see senders.go).
 const (
 	maxBatchTxs   = 256
 	maxBatchBytes = 512 << 10
 	// maxBatchGossip bounds a batch payload: the encodings plus their RLP
-	// headers (at most 5 bytes each, and the list's).
-	maxBatchGossip = maxBatchBytes + 5*maxBatchTxs + 16
+	// headers (at most 5 bytes each, and the lists'), the senders (21
+	// bytes each) and the signature.
+	maxBatchGossip = maxBatchBytes + 5*maxBatchTxs + (1+common.AddressLength)*maxBatchTxs + 1 + crypto.SignatureLength + 32
 	// batchDelay is how long a transaction may wait for others to share
 	// its batch. Every batch costs each receiver a pubsub message (its id
 	// hashed, its validation scheduled, its frames decrypted) whatever its
@@ -60,20 +66,80 @@ type senderCache interface {
 	Sender(hash common.Hash) (common.Address, bool)
 }
 
-// encodeBatch encodes the binary transaction encodings raw as one batch.
-func encodeBatch(raw [][]byte) ([]byte, error) { return rlp.EncodeToBytes(raw) }
+// encodeBatch encodes the binary transaction encodings raw as one batch
+// without a claim of their senders.
+func encodeBatch(raw [][]byte) ([]byte, error) {
+	return rlp.EncodeToBytes([]any{raw, []common.Address{}, []byte{}})
+}
 
-// decodeBatch decodes a batch payload, cheapest checks first: its size, its
-// count of transactions before any is decoded, then each transaction's
-// size and decoding. The static rules are not checked here.
+// encodeSignedBatch encodes raw as one batch that claims senders, signed
+// with key.
+func encodeSignedBatch(txs []*types.Transaction, raw [][]byte, senders []common.Address, key *ecdsa.PrivateKey) ([]byte, error) {
+	s := statement(txs, senders)
+	sig, err := crypto.Sign(s[:], key)
+	if err != nil {
+		return nil, err
+	}
+	return rlp.EncodeToBytes([]any{raw, senders, sig})
+}
+
+// decodeBatch decodes a batch payload's transactions (see decodeEnvelope).
 func decodeBatch(data []byte) ([]*types.Transaction, error) {
+	txs, _, _, err := decodeEnvelope(data)
+	return txs, err
+}
+
+// decodeEnvelope decodes a batch payload, cheapest checks first: its size,
+// its shape, its count of transactions before any is decoded, then each
+// transaction's size and decoding, then the claimed senders (as many as the
+// transactions, or none) and the claim's signature (65 bytes, or none).
+// Neither the static rules nor the claim's signature are checked here.
+func decodeEnvelope(data []byte) ([]*types.Transaction, []common.Address, []byte, error) {
 	if len(data) > maxBatchGossip {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(data), maxBatchGossip)
+		return nil, nil, nil, fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(data), maxBatchGossip)
 	}
 	content, rest, err := rlp.SplitList(data)
 	if err != nil || len(rest) != 0 {
-		return nil, fmt.Errorf("%w: batch is not one list: %v", errMalformed, err)
+		return nil, nil, nil, fmt.Errorf("%w: batch is not one list: %v", errMalformed, err)
 	}
+	txList, content, err := rlp.SplitList(content)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: batch's transactions are not a list: %v", errMalformed, err)
+	}
+	senderList, content, err := rlp.SplitList(content)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: batch's senders are not a list: %v", errMalformed, err)
+	}
+	sig, content, err := rlp.SplitString(content)
+	if err != nil || len(content) != 0 {
+		return nil, nil, nil, fmt.Errorf("%w: batch's signature is not the last string: %v", errMalformed, err)
+	}
+	txs, err := decodeTxList(txList)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var senders []common.Address
+	if len(senderList) > 0 {
+		if len(senderList) != len(txs)*(1+common.AddressLength) {
+			return nil, nil, nil, fmt.Errorf("%w: %d bytes of senders for %d transactions", errClaim, len(senderList), len(txs))
+		}
+		senders = make([]common.Address, len(txs))
+		for i := range senders {
+			a, tail, err := rlp.SplitString(senderList)
+			if err != nil || len(a) != common.AddressLength {
+				return nil, nil, nil, fmt.Errorf("%w: sender %d: %v", errClaim, i, err)
+			}
+			senders[i], senderList = common.BytesToAddress(a), tail
+		}
+	}
+	if len(sig) != 0 && len(sig) != crypto.SignatureLength || (len(sig) == 0) != (len(senders) == 0) {
+		return nil, nil, nil, fmt.Errorf("%w: %d senders with a signature of %d bytes", errClaim, len(senders), len(sig))
+	}
+	return txs, senders, sig, nil
+}
+
+// decodeTxList decodes the content of a batch's list of transactions.
+func decodeTxList(content []byte) ([]*types.Transaction, error) {
 	n, err := rlp.CountValues(content)
 	switch {
 	case err != nil:
@@ -160,16 +226,38 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (i
 // to the pool: a batch rejected for one of those may have had its others
 // taken, each of which passed its own checks. It returns how many
 // signatures it recovered and how many transactions the pool took.
-func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *claims) (pubsub.ValidationResult, batchCounts, error) {
-	txs, err := decodeBatch(data)
+//
+// With a sender quorum (q, nil: none), a batch that claims its senders is
+// settled first (see senders.go): checked and attested if this node is
+// designated, taken on the claim once validators with more than a third of
+// the power vouch for it, or recovered as without a claim.
+func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *claims, q *quorum) (pubsub.ValidationResult, batchCounts, error) {
+	txs, senders, sig, err := decodeEnvelope(data)
 	if err != nil {
 		return reject, batchCounts{}, err
 	}
 	fresh := notPooled(txs, pool)
+	var (
+		known senderCache = pool
+		c     *claim
+		role  = roleRecover
+		trust int
+	)
+	if q != nil {
+		if c, err = checkClaim(txs, senders, sig); err != nil {
+			return reject, batchCounts{}, err
+		}
+		if c != nil {
+			role = q.settle(c, len(fresh))
+		}
+		if role == roleTrust {
+			known, trust = trustedSenders{c, pool}, len(fresh)
+		}
+	}
 	// Transactions another batch is checking right now are left to it;
 	// they are looked at again once this batch's own are done.
 	fresh, later, wait := cl.take(fresh)
-	recovered, err := checkStatic(fresh, r, pool)
+	recovered, err := checkStatic(fresh, r, known)
 	if err != nil {
 		cl.release(fresh)
 		return reject, batchCounts{recovered: recovered}, err
@@ -182,7 +270,7 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 			<-ch
 		}
 		later = notPooled(later, pool)
-		n, err := checkStatic(later, r, pool)
+		n, err := checkStatic(later, r, known)
 		recovered += n
 		if err != nil {
 			return reject, batchCounts{recovered: recovered, took: o.took}, err
@@ -196,6 +284,22 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 			o.firstErr = l.firstErr
 		}
 	}
+	counts := batchCounts{took: o.took, recovered: recovered, trusted: trust}
+	if c != nil && role != roleTrust {
+		// Every sender is now recovered (cached in the transaction) or
+		// known to the pool: a false claim is its signer's lie, and the
+		// batch is refused (the transactions stand on their own). A
+		// designated checker attests a true one.
+		if err := c.matches(r.Signer, pool); err != nil {
+			if whole {
+				rel.release(txs)
+			}
+			return reject, counts, err
+		}
+		if role == roleCheck {
+			counts.attested = q.attest(c) == nil
+		}
+	}
 	switch {
 	case !whole:
 	case o.res == ignore && o.took == len(txs):
@@ -204,7 +308,21 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 	default:
 		rel.release(txs)
 	}
-	return o.res, batchCounts{took: o.took, recovered: recovered}, o.firstErr
+	return o.res, counts, o.firstErr
+}
+
+// trustedSenders serves a claim's senders, which a quorum vouched for,
+// then the pool's.
+type trustedSenders struct {
+	c    *claim
+	pool senderCache
+}
+
+func (t trustedSenders) Sender(hash common.Hash) (common.Address, bool) {
+	if a, ok := t.c.Sender(hash); ok {
+		return a, true
+	}
+	return t.pool.Sender(hash)
 }
 
 // notPooled returns the transactions of txs the pool does not hold.
@@ -298,15 +416,25 @@ func (c *claims) release(txs []*types.Transaction) {
 }
 
 // batchCounts is what checking a batch cost and brought: signatures
-// recovered, transactions the pool took.
-type batchCounts struct{ recovered, took int }
+// recovered, new transactions whose senders a quorum vouched for,
+// transactions the pool took, and whether this node attested the claim.
+type batchCounts struct {
+	recovered, trusted, took int
+	attested                 bool
+}
 
 // batcher collects transactions into batches bounded by count and bytes and
 // hands each to publish when it is full or batchDelay after its first
 // transaction arrived.
+//
+// With a key, a batch claims its transactions' senders (sender; a batch
+// with a sender it does not know claims none) and is signed.
 type batcher struct {
 	publish func([]byte) error
+	key     *ecdsa.PrivateKey
+	sender  func(*types.Transaction) (common.Address, bool)
 	raw     [][]byte
+	txs     []*types.Transaction
 	bytes   int
 }
 
@@ -325,6 +453,7 @@ func (b *batcher) add(tx *types.Transaction) error {
 		ferr = b.flush()
 	}
 	b.raw = append(b.raw, enc)
+	b.txs = append(b.txs, tx)
 	b.bytes += len(enc)
 	if len(b.raw) >= maxBatchTxs || b.bytes >= maxBatchBytes {
 		if err := b.flush(); ferr == nil {
@@ -342,12 +471,28 @@ func (b *batcher) flush() error {
 	if len(b.raw) == 0 {
 		return nil
 	}
-	data, err := encodeBatch(b.raw)
-	b.raw, b.bytes = nil, 0
+	data, err := b.encode()
+	b.raw, b.txs, b.bytes = nil, nil, 0
 	if err != nil {
 		return err
 	}
 	return b.publish(data)
+}
+
+// encode encodes the pending batch, claiming its senders if it can.
+func (b *batcher) encode() ([]byte, error) {
+	if b.key == nil || b.sender == nil {
+		return encodeBatch(b.raw)
+	}
+	senders := make([]common.Address, len(b.txs))
+	for i, tx := range b.txs {
+		a, ok := b.sender(tx)
+		if !ok {
+			return encodeBatch(b.raw)
+		}
+		senders[i] = a
+	}
+	return encodeSignedBatch(b.txs, b.raw, senders, b.key)
 }
 
 // publishTxs gossips, in batches, every transaction the pool takes in:
@@ -358,6 +503,9 @@ func (b *batcher) flush() error {
 func (n *Node) publishTxs(ch <-chan []*types.Transaction, sub event.Subscription) {
 	defer sub.Unsubscribe()
 	b := &batcher{publish: func(data []byte) error { return n.txTopic.Publish(n.ctx, data) }}
+	if n.quorum != nil {
+		b.key, b.sender = n.cfg.Key, n.senderOf
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -392,6 +540,17 @@ func (n *Node) publishTxs(ch <-chan []*types.Transaction, sub event.Subscription
 			report(b.flush())
 		}
 	}
+}
+
+// senderOf returns the sender of a transaction of the pool: from the pool's
+// cache, else cached in the transaction (types.Sender recovers only if
+// neither knows it).
+func (n *Node) senderOf(tx *types.Transaction) (common.Address, bool) {
+	if a, ok := n.pool.Sender(tx.Hash()); ok {
+		return a, true
+	}
+	a, err := types.Sender(n.cfg.Rules.Signer, tx)
+	return a, err == nil
 }
 
 // PublishTx gossips one transaction as a batch of its own.

@@ -3,6 +3,7 @@ package posval
 import (
 	"fmt"
 	"math/big"
+	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -63,4 +64,41 @@ func (v validatorsAdmitted) IsMember(addr common.Address) bool {
 	head := v.chain.CurrentBlock()
 	set, err := v.vals.ValidatorSet(head.NumberU64()+1, head.Hash())
 	return err == nil && set.Has(addr)
+}
+
+// Attesters returns the validators whose attestations of transaction
+// senders count on the network (p2p.Attesters; decision 46): those deciding
+// the next block, as admission has them.
+func Attesters(eng *pos.Engine, c *chain.Chain) p2p.Attesters {
+	return &attesters{chain: c, vals: eng.Validators()}
+}
+
+// attesters gives the validator set of the next block, converted once per
+// set (the source returns the same set for a run of heights).
+type attesters struct {
+	chain *chain.Chain
+	vals  pos.ValidatorSource
+
+	mu    sync.Mutex
+	set   *pos.ValidatorSet
+	power []p2p.Power
+}
+
+func (a *attesters) Powers() ([]p2p.Power, uint64, bool) {
+	head := a.chain.CurrentHeader()
+	set, err := a.vals.ValidatorSet(head.Number.Uint64()+1, head.Hash())
+	if err != nil || set.Len() == 0 {
+		return nil, 0, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if set != a.set {
+		vs := set.Validators()
+		a.power = make([]p2p.Power, len(vs))
+		for i, v := range vs {
+			a.power[i] = p2p.Power{Address: v.Address, Power: v.Power}
+		}
+		a.set = set
+	}
+	return a.power, set.TotalPower(), true
 }

@@ -140,7 +140,7 @@ func (n *Node) consensusFilter() p2p.ConsensusValidator {
 // senders count (posval.Attesters), or nil when the engine has none.
 func (n *Node) attesters() p2p.Attesters {
 	if eng, ok := n.chain.Engine().(*pos.Engine); ok {
-		return posval.Attesters(eng, n.chain)
+		return posval.Attesters(eng, n.chain, n.cfg.Clock)
 	}
 	return nil
 }

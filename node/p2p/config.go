@@ -175,6 +175,8 @@ type Config struct {
 	// Limits bound requests, responses and retries.
 	Limits Limits
 
+	// quorumWait replaces quorumWait (tests on slow machines).
+	quorumWait time.Duration
 	// dropTxGossip makes the transaction topic ignore every peer's batch,
 	// as if gossip lost it: tests use it to show that pulling alone
 	// delivers.

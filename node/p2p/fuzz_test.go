@@ -2,11 +2,13 @@ package p2p
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
 	"math/big"
+	"slices"
 	"testing"
 	"time"
 
@@ -105,6 +107,70 @@ func FuzzGossipBatch(f *testing.F) {
 			}
 		default:
 			t.Fatalf("result %s for a peer's batch (err %v)", resultName(res), err)
+		}
+	})
+}
+
+// FuzzGossipBatchClaimed feeds a gossiped batch payload to checkTxBatch
+// with a sender quorum, as validator V2 of four that waits for nothing
+// (its checkers are never direct peers, so settle falls back to recovery
+// at once unless V2 is a checker).
+// Whatever the payload, every transaction the pool takes is pooled under the
+// sender its signature gives, and every refusal wraps a sentinel.
+func FuzzGossipBatchClaimed(f *testing.F) {
+	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
+	var txs []*types.Transaction
+	var raws [][]byte
+	var senders []common.Address
+	for i := range uint64(minQuorumTxs + 1) {
+		from := []string{"A", "B"}[i%2]
+		tx := transfer(f, from, i/2, addrOf(f, "C"))
+		b, err := tx.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		txs, raws, senders = append(txs, tx), append(raws, b), append(senders, addrOf(f, from))
+	}
+	for _, origin := range []string{"V1", "V3", "M"} {
+		data, err := encodeSignedBatch(txs, raws, senders, testKey(f, origin))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	lie := slices.Clone(senders)
+	lie[0], lie[1] = lie[1], lie[0]
+	data, err := encodeSignedBatch(txs, raws, lie, testKey(f, "V1"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	vals := validators(f, fourNames)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		q := newQuorum(context.Background(), testKey(t, "V2"), vals, func([]byte) error { return nil })
+		q.connected = func(common.Address) bool { return false } // never wait
+		pool := newSyncPool(r.Signer)
+		res, _, err := checkTxBatch(data, r, pool, nil, nil, q)
+		if res == reject && !wrapsOne(err, append(ruleErrors, errOversized, errMalformed, errBatch, errClaim)...) {
+			t.Fatalf("rejection %q wraps no sentinel", err)
+		}
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		for h, from := range pool.has {
+			var tx *types.Transaction
+			decoded, _ := decodeBatch(data)
+			for _, d := range decoded {
+				if d.Hash() == h {
+					tx = d
+				}
+			}
+			if tx == nil {
+				t.Fatalf("pooled %x, not in the batch", h)
+			}
+			want, err := types.Sender(types.LatestSignerForChainID(big.NewInt(testChainID)), tx)
+			if err != nil || want != from {
+				t.Fatalf("pooled %x as from %s, its signature gives %s (%v)", h, from, want, err)
+			}
 		}
 	})
 }

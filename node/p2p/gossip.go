@@ -247,11 +247,17 @@ func (n *Node) checkTxMsg(data []byte, _ common.Address) (pubsub.ValidationResul
 	return res, nil, err
 }
 
-// checkSendersMsg decides on a sender attestation: well formed, signed by
-// a validator deciding the next block. Anyone else's is dropped quietly
-// (the validators may just have changed); a bad signature is the relaying
-// peer's fault.
-func (n *Node) checkSendersMsg(data []byte, _ common.Address) (pubsub.ValidationResult, any, error) {
+// errAttestRate: a member relayed attestations faster than its budget.
+var errAttestRate = errors.New("attestations over the relaying member's budget")
+
+// checkSendersMsg decides on a sender attestation relayed by from: within
+// from's budget, well formed, signed by a validator deciding the next
+// block. Anyone else's is dropped quietly (the validators may just have
+// changed); a bad signature is the relaying peer's fault.
+func (n *Node) checkSendersMsg(data []byte, from common.Address) (pubsub.ValidationResult, any, error) {
+	if !n.quorum.allowRelay(from) {
+		return ignore, nil, errAttestRate
+	}
 	s, signer, err := decodeAttestation(data)
 	if err != nil {
 		return reject, nil, err
@@ -319,6 +325,20 @@ func (n *Node) drainTxs() {
 			return
 		}
 	}
+}
+
+// txPeer reports whether the member addr is a direct peer on the
+// transaction topic.
+func (n *Node) txPeer(addr common.Address) bool {
+	if n.txTopic == nil {
+		return false
+	}
+	for _, p := range n.txTopic.ListPeers() {
+		if a, err := AddressOf(p); err == nil && a == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // drainSenders consumes the attestation subscription: validation recorded

@@ -163,6 +163,10 @@ func New(ctx context.Context, cfg Config, c Chain, pool Pool, members Members) (
 		n.quorum = newQuorum(ctx, cfg.Key, cfg.Attesters, func(data []byte) error {
 			return n.sendersTopic.Publish(ctx, data)
 		})
+		n.quorum.connected = n.txPeer
+		if cfg.quorumWait > 0 {
+			n.quorum.wait = cfg.quorumWait
+		}
 	}
 	txs, blocks, cons := Topics(cfg.GenesisHash)
 	if n.ps, err = newGossipSub(ctx, h, cfg.Logger, txs, blocks, cons, SendersTopic(cfg.GenesisHash)); err != nil {
@@ -233,7 +237,7 @@ func (n *Node) Close() error {
 		n.cancel()
 		n.wg.Wait()
 		_ = n.conns.Close()
-		for _, s := range []*pubsub.Subscription{n.txSub, n.blockSub, n.consSub} {
+		for _, s := range []*pubsub.Subscription{n.txSub, n.blockSub, n.consSub, n.sendersSub} {
 			if s != nil {
 				s.Cancel()
 			}

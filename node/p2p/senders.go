@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -49,9 +50,16 @@ const (
 	attestationsPerSigner = 1024
 	// maxAttestation bounds a senders-topic message.
 	maxAttestation = 128
-	// maxMisses is how many of its recent turns a validator may leave
-	// unattested before this node stops waiting for it.
-	maxMisses = 3
+	// maxMisses is how many more of its turns a validator may leave
+	// unattested than it attested in time before this node stops waiting
+	// for it, for missForget after its last miss.
+	maxMisses  = 3
+	missForget = time.Minute
+	// attestBurst and attestRate budget the attestations one peer relays,
+	// checked before their signatures are: the honest rate is about one
+	// per batch, a few dozen a second.
+	attestBurst = 512
+	attestRate  = 256
 )
 
 var (
@@ -122,10 +130,16 @@ func decodeAttestation(data []byte) (common.Hash, common.Address, error) {
 	return a.Statement, signer, nil
 }
 
-// signerOf recovers the address that signed s.
+// signerOf recovers the address that signed s. Only the canonical (low s)
+// form of a signature is taken, so that no relay can make a second
+// message, with another message id, of the same signature.
 func signerOf(s common.Hash, sig []byte) (common.Address, error) {
 	if len(sig) != crypto.SignatureLength {
 		return common.Address{}, fmt.Errorf("signature of %d bytes", len(sig))
+	}
+	r, v := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:64])
+	if !crypto.ValidateSignatureValues(sig[64], r, v, true) {
+		return common.Address{}, errors.New("signature values out of range or not canonical")
 	}
 	pub, err := crypto.SigToPub(s[:], sig)
 	if err != nil {
@@ -213,13 +227,26 @@ type quorum struct {
 	key       *ecdsa.PrivateKey
 	attesters Attesters
 	publish   func([]byte) error
+	// connected reports whether a validator is a direct peer on the
+	// transaction topic (nil: always): a batch is waited for only if its
+	// checkers get it from the origin, not after someone else's wait.
+	connected func(common.Address) bool
 	wait      time.Duration
+	now       func() time.Time
 	waiting   atomic.Int32
 
 	mu       sync.Mutex
 	bySigner map[common.Address]*recent
 	waiters  map[common.Hash][]chan struct{}
-	misses   map[common.Address]int // designated turns left unattested in a row
+	misses   map[common.Address]*misses
+	relays   map[common.Address]*bucket // each relaying member's attestation budget
+}
+
+// misses counts a validator's designated turns left unattested, less those
+// attested in time, since its last miss less than missForget ago.
+type misses struct {
+	n  int
+	at time.Time
 }
 
 // recent is one validator's last attestations: a set and a ring that
@@ -233,9 +260,23 @@ type recent struct {
 func newQuorum(ctx context.Context, key *ecdsa.PrivateKey, attesters Attesters, publish func([]byte) error) *quorum {
 	return &quorum{
 		ctx: ctx, self: crypto.PubkeyToAddress(key.PublicKey), key: key, attesters: attesters, publish: publish, wait: quorumWait,
-		bySigner: make(map[common.Address]*recent), waiters: make(map[common.Hash][]chan struct{}),
-		misses: make(map[common.Address]int),
+		now: time.Now, bySigner: make(map[common.Address]*recent), waiters: make(map[common.Hash][]chan struct{}),
+		misses: make(map[common.Address]*misses), relays: make(map[common.Address]*bucket),
 	}
+}
+
+// allowRelay takes one of the attestations the member from may relay
+// (attestBurst, refilled at attestRate a second), before any is checked.
+func (q *quorum) allowRelay(from common.Address) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.now()
+	b := q.relays[from]
+	if b == nil {
+		b = &bucket{tokens: attestBurst, last: now}
+		q.relays[from] = b
+	}
+	return b.take(now, attestRate, attestBurst)
 }
 
 // add records signer's attestation of s and wakes the checks waiting for
@@ -259,7 +300,6 @@ func (q *quorum) add(signer common.Address, s common.Hash) {
 		r.next = (r.next + 1) % attestationsPerSigner
 	}
 	r.set[s] = struct{}{}
-	delete(q.misses, signer)
 	for _, ch := range q.waiters[s] {
 		close(ch)
 	}
@@ -318,11 +358,12 @@ const (
 )
 
 // settle decides how this node learns the senders of the claimed batch c,
-// of which fresh transactions are new to it: checking and attesting it if
-// this node is designated, taking the claim once a quorum vouches for it,
-// or recovering them when there are no validators, too few new
-// transactions, too many batches waiting, or no quorum within the wait.
-func (q *quorum) settle(c *claim, fresh int) role {
+// whose transactions are new to it (the caller does not ask for fewer than
+// minQuorumTxs): checking and attesting it if this node is designated,
+// taking the claim once a quorum vouches for it, or recovering them when
+// there are no validators, too many batches waiting, a checker that is not
+// a direct peer or has missed its turns, or no quorum within the wait.
+func (q *quorum) settle(c *claim) role {
 	vals, total, ok := q.attesters.Powers()
 	if !ok || total == 0 {
 		return roleRecover
@@ -331,10 +372,8 @@ func (q *quorum) settle(c *claim, fresh int) role {
 	if slices.Contains(chosen, q.self) {
 		return roleCheck
 	}
-	if fresh < minQuorumTxs {
-		return roleRecover
-	}
 	if 3*q.attested(c, vals, nil) > total {
+		q.kept(c, chosen)
 		return roleTrust
 	}
 	if q.unreliable(chosen) {
@@ -351,6 +390,7 @@ func (q *quorum) settle(c *claim, fresh int) role {
 		ch := make(chan struct{})
 		if 3*q.attested(c, vals, ch) > total {
 			q.forget(c.statement, ch)
+			q.kept(c, chosen)
 			return roleTrust
 		}
 		select {
@@ -366,13 +406,18 @@ func (q *quorum) settle(c *claim, fresh int) role {
 	}
 }
 
-// unreliable reports whether a designated validator left its last
-// maxMisses turns unattested: waiting for it would likely be in vain.
+// unreliable reports whether a designated validator is not worth waiting
+// for: not a direct peer, or maxMisses more turns missed than kept since
+// its last miss, less than missForget ago.
 func (q *quorum) unreliable(chosen []common.Address) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	now := q.now()
 	for _, a := range chosen {
-		if q.misses[a] >= maxMisses {
+		if q.connected != nil && !q.connected(a) {
+			return true
+		}
+		if m := q.misses[a]; m != nil && m.n >= maxMisses && now.Sub(m.at) < missForget {
 			return true
 		}
 	}
@@ -380,18 +425,45 @@ func (q *quorum) unreliable(chosen []common.Address) bool {
 }
 
 // missed counts a turn against the designated validators that did not
-// attest c in time. A validator's next attestation clears its count, so
-// one that comes back is waited for again.
+// attest c in time. Only turns this node saw count, and a count is
+// forgotten missForget after its last miss: a validator that stopped
+// attesting is waited for again a minute later, and one that attests only
+// sometimes, to be waited for always, runs up its count.
 func (q *quorum) missed(c *claim, chosen []common.Address) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	now := q.now()
 	for _, a := range chosen {
 		if r := q.bySigner[a]; r != nil {
 			if _, ok := r.set[c.statement]; ok {
 				continue
 			}
 		}
-		q.misses[a]++
+		m := q.misses[a]
+		if m == nil || now.Sub(m.at) >= missForget {
+			m = &misses{}
+			q.misses[a] = m
+		}
+		m.n++
+		m.at = now
+	}
+}
+
+// kept takes a turn off the count of each designated validator that
+// attested c.
+func (q *quorum) kept(c *claim, chosen []common.Address) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, a := range chosen {
+		m := q.misses[a]
+		if m == nil {
+			continue
+		}
+		if r := q.bySigner[a]; r != nil {
+			if _, ok := r.set[c.statement]; ok && m.n > 0 {
+				m.n--
+			}
+		}
 	}
 }
 

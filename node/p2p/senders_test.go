@@ -260,70 +260,91 @@ func TestSenderQuorumLoneLiar(t *testing.T) {
 }
 
 // TestSenderQuorumSilentValidator: a designated validator that never
-// attests costs a wait, then recovery; after maxMisses such turns this node
-// stops waiting for it, until it attests again.
+// attests costs a wait, then recovery; once it has missed maxMisses more
+// turns than it kept, this node stops waiting for it, for missForget after
+// its last miss. An attestation of something else does not buy it back;
+// one in time for its turn takes one miss off.
 func TestSenderQuorumSilentValidator(t *testing.T) {
 	qc := newQuorumCase(t, 8)
 	chosen, other := qc.roles("V1", qc.senders)
 	silent := addrOf(t, chosen[0])
 	q, _ := qc.node(other)
-	q.wait = 10 * time.Millisecond
+	at := time.Unix(1000, 0)
+	q.now = func() time.Time { return at }
+	q.wait = time.Millisecond
 	c, err := checkClaim(qc.txs, qc.senders, mustSign(t, statement(qc.txs, qc.senders), "V1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range maxMisses {
-		if got := q.settle(c, len(qc.txs)); got != roleRecover {
+		if got := q.settle(c); got != roleRecover {
 			t.Fatalf("turn %d without an attestation: role %d, want recovery", i, got)
 		}
 	}
-	if q.misses[silent] != maxMisses {
-		t.Fatalf("misses of the silent validator: %d, want %d", q.misses[silent], maxMisses)
+	if m := q.misses[silent]; m == nil || m.n != maxMisses {
+		t.Fatalf("misses of the silent validator: %+v, want %d", m, maxMisses)
 	}
-	// Now it is not waited for: with an hour to wait, settle returns.
+	// Now it is not waited for: with an hour to wait, settle returns, and
+	// attesting something else changes nothing.
 	q.wait = time.Hour
-	settled := make(chan role, 1)
-	go func() { settled <- q.settle(c, len(qc.txs)) }()
-	select {
-	case got := <-settled:
-		if got != roleRecover {
-			t.Fatalf("role %d, want recovery", got)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("waited for a validator that missed its last turns")
-	}
-	// It attests something: it is waited for again, and its attestation
-	// of this batch makes a quorum.
 	q.add(silent, common.Hash{1})
-	if q.misses[silent] != 0 {
-		t.Fatal("an attestation did not clear the misses")
+	settleBy := func(what string) role {
+		t.Helper()
+		settled := make(chan role, 1)
+		go func() { settled <- q.settle(c) }()
+		select {
+		case got := <-settled:
+			return got
+		case <-time.After(waitTimeout):
+			t.Fatalf("%s: still waiting", what)
+		}
+		return 0
 	}
+	if got := settleBy("a validator that missed its turns"); got != roleRecover {
+		t.Fatalf("role %d, want recovery", got)
+	}
+	// A minute after its last miss it is waited for again.
+	at = at.Add(missForget)
+	q.wait = time.Millisecond
+	if got := q.settle(c); got != roleRecover || q.misses[silent].n != 1 {
+		t.Fatalf("a minute later: role %d, misses %d; want a wait in vain, 1 miss", got, q.misses[silent].n)
+	}
+	// Its attestation of this batch makes a quorum and takes a miss off.
 	q.add(silent, c.statement)
-	if got := q.settle(c, len(qc.txs)); got != roleTrust {
-		t.Fatalf("after its attestation: role %d, want trust", got)
+	if got := q.settle(c); got != roleTrust || q.misses[silent].n != 0 {
+		t.Fatalf("after its attestation: role %d, misses %d; want trust, 0", got, q.misses[silent].n)
 	}
 }
 
 // TestSenderQuorumBounds: a batch with few new transactions is recovered
-// without waiting, and so is one beyond maxQuorumWaiters waiting batches.
+// without looking at its claim; so is one beyond maxQuorumWaiters waiting
+// batches, and one whose checker is not a direct peer.
 func TestSenderQuorumBounds(t *testing.T) {
 	qc := newQuorumCase(t, 8)
 	_, other := qc.roles("V1", qc.senders)
 	q, _ := qc.node(other)
 	q.wait = time.Hour
+	small := newQuorumCase(t, minQuorumTxs-1)
+	pool := newSyncPool(qc.r.Signer)
+	res, cnt, err := checkTxBatch(small.batch("V1", small.senders), small.r, pool, nil, nil, q)
+	if err != nil || res != accept || cnt.recovered != minQuorumTxs-1 || cnt.trusted != 0 {
+		t.Fatalf("%d new transactions: %s, %v, %+v; want all recovered at once", minQuorumTxs-1, resultName(res), err, cnt)
+	}
 	c, err := checkClaim(qc.txs, qc.senders, mustSign(t, statement(qc.txs, qc.senders), "V1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := q.settle(c, minQuorumTxs-1); got != roleRecover {
-		t.Fatalf("%d new transactions: role %d, want recovery", minQuorumTxs-1, got)
-	}
 	q.waiting.Store(maxQuorumWaiters)
-	if got := q.settle(c, len(qc.txs)); got != roleRecover {
+	if got := q.settle(c); got != roleRecover {
 		t.Fatalf("with %d batches waiting: role %d, want recovery", maxQuorumWaiters, got)
 	}
 	if q.waiting.Load() != maxQuorumWaiters {
 		t.Fatalf("waiting count %d after a refused wait, want %d", q.waiting.Load(), maxQuorumWaiters)
+	}
+	q.waiting.Store(0)
+	q.connected = func(common.Address) bool { return false }
+	if got := q.settle(c); got != roleRecover {
+		t.Fatalf("checker not a direct peer: role %d, want recovery", got)
 	}
 }
 
@@ -391,8 +412,8 @@ func TestDecodeEnvelope(t *testing.T) {
 		}
 		return b
 	}
-	shortSender := func() []byte {
-		b, err := rlp.EncodeToBytes([]any{qc.raws, [][]byte{qc.senders[0][:], qc.senders[1][:], qc.senders[2][:19]}, sig})
+	shortSender := func() []byte { // as many bytes as three addresses, one of them short
+		b, err := rlp.EncodeToBytes([]any{qc.raws, [][]byte{qc.senders[0][:], append(qc.senders[1][:], 0), qc.senders[2][:19]}, sig})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -473,6 +494,7 @@ func TestCheckSendersMsg(t *testing.T) {
 		want string
 	}{
 		{"a validator's", good, "accept"},
+		{"the same again", good, "accept"},
 		{"a non-validator's", outsider, "ignore"},
 		{"a bad signature", bad, "reject"},
 		{"garbage", []byte{0xc0}, "reject"},
@@ -487,11 +509,43 @@ func TestCheckSendersMsg(t *testing.T) {
 	if have := q.attested(c, vals.vals, nil); have != 2 {
 		t.Fatalf("power vouching: %d, want 2 (the origin and the validator's attestation)", have)
 	}
+	// A high-s copy of a valid signature is refused: no relay makes a
+	// second message of one attestation.
+	var a attestation
+	if err := rlp.DecodeBytes(good, &a); err != nil {
+		t.Fatal(err)
+	}
+	sv := new(big.Int).SetBytes(a.Sig[32:64])
+	sv.Sub(crypto.S256().Params().N, sv)
+	high := slices.Clone(a.Sig)
+	sv.FillBytes(high[32:64])
+	high[64] ^= 1
+	if _, err := signerOf(s, high); err == nil {
+		t.Fatal("a high-s signature was taken")
+	}
+	// One member relays at most attestBurst at once.
+	at := time.Unix(5000, 0)
+	q.now = func() time.Time { return at }
+	relay := common.Address{0x77}
+	passed := 0
+	for range attestBurst + 10 {
+		if res, _, err := n.checkSendersMsg(good, relay); res == accept {
+			passed++
+		} else if !errors.Is(err, errAttestRate) {
+			t.Fatalf("over the budget: %v, want %v", err, errAttestRate)
+		}
+	}
+	if passed != attestBurst {
+		t.Fatalf("attestations relayed by one member at once: %d, want %d", passed, attestBurst)
+	}
+	if res, _, _ := n.checkSendersMsg(good, common.Address{0x78}); res != accept {
+		t.Fatal("another member's relay held back by the first one's budget")
+	}
 }
 
 // TestBatcherClaimsSenders: with a key, the batcher's batches claim their
 // senders and carry the signature of the key; a batch with a sender it does
-// not know claims none.
+// not know claims none, and so does one too small for a quorum.
 func TestBatcherClaimsSenders(t *testing.T) {
 	qc := newQuorumCase(t, 4)
 	var out [][]byte
@@ -524,8 +578,19 @@ func TestBatcherClaimsSenders(t *testing.T) {
 	if err := b.flush(); err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 2 {
-		t.Fatalf("%d batches, want 2", len(out))
+	for _, tx := range qc.txs[:minQuorumTxs-1] {
+		if err := b.add(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 {
+		t.Fatalf("%d batches, want 3", len(out))
+	}
+	if _, senders, sig, err := decodeEnvelope(out[2]); err != nil || len(senders) != 0 || len(sig) != 0 {
+		t.Fatalf("a batch of %d: senders %v, signature %x, %v; want no claim", minQuorumTxs-1, senders, sig, err)
 	}
 	txs, senders, sig, err := decodeEnvelope(out[0])
 	if err != nil {
@@ -547,7 +612,9 @@ func TestBatcherClaimsSenders(t *testing.T) {
 func TestSenderQuorumOverGossip(t *testing.T) {
 	g := testGenesis(t)
 	vals := validators(t, []string{"A", "B", "C"})
-	with := func(c *Config) { c.Attesters = vals }
+	// A long wait: on a slow machine under -race, the attestations must
+	// still beat it.
+	with := func(c *Config) { c.Attesters, c.quorumWait = vals, time.Minute }
 	a := startNode(t, "A", newTestChain(t, g, "A"), nil, with)
 	b := startNode(t, "B", newTestChain(t, g, "B"), nil, with, withPeers(a))
 	c := startNode(t, "C", newTestChain(t, g, "C"), nil, with, withPeers(a, b))

@@ -243,12 +243,14 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 		role  = roleRecover
 		trust int
 	)
-	if q != nil {
+	if q != nil && len(fresh) >= minQuorumTxs {
+		// A claim is worth its signature's recovery only for enough new
+		// transactions; fewer are recovered as they come.
 		if c, err = checkClaim(txs, senders, sig); err != nil {
 			return reject, batchCounts{}, err
 		}
 		if c != nil {
-			role = q.settle(c, len(fresh))
+			role = q.settle(c)
 		}
 		if role == roleTrust {
 			known, trust = trustedSenders{c, pool}, len(fresh)
@@ -427,8 +429,9 @@ type batchCounts struct {
 // hands each to publish when it is full or batchDelay after its first
 // transaction arrived.
 //
-// With a key, a batch claims its transactions' senders (sender; a batch
-// with a sender it does not know claims none) and is signed.
+// With a key, a batch of at least minQuorumTxs transactions claims their
+// senders (sender; a batch with a sender it does not know claims none) and
+// is signed.
 type batcher struct {
 	publish func([]byte) error
 	key     *ecdsa.PrivateKey
@@ -481,7 +484,7 @@ func (b *batcher) flush() error {
 
 // encode encodes the pending batch, claiming its senders if it can.
 func (b *batcher) encode() ([]byte, error) {
-	if b.key == nil || b.sender == nil {
+	if b.key == nil || b.sender == nil || len(b.txs) < minQuorumTxs {
 		return encodeBatch(b.raw)
 	}
 	senders := make([]common.Address, len(b.txs))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -68,16 +69,27 @@ func (v validatorsAdmitted) IsMember(addr common.Address) bool {
 
 // Attesters returns the validators whose attestations of transaction
 // senders count on the network (p2p.Attesters; decision 46): those deciding
-// the next block, as admission has them.
-func Attesters(eng *pos.Engine, c *chain.Chain) p2p.Attesters {
-	return &attesters{chain: c, vals: eng.Validators()}
+// the next block, as admission has them. A node whose head is more than
+// staleHead old by now (nil: the wall clock) has none: it may be catching up, and the validators of an
+// old head may since have left with their stake, so it recovers every
+// sender itself.
+func Attesters(eng *pos.Engine, c *chain.Chain, now func() time.Time) p2p.Attesters {
+	if now == nil {
+		now = time.Now
+	}
+	return &attesters{chain: c, vals: eng.Validators(), now: now}
 }
+
+// staleHead is the age of the head past which a node does not take sender
+// quorums.
+const staleHead = time.Minute
 
 // attesters gives the validator set of the next block, converted once per
 // set (the source returns the same set for a run of heights).
 type attesters struct {
 	chain *chain.Chain
 	vals  pos.ValidatorSource
+	now   func() time.Time
 
 	mu    sync.Mutex
 	set   *pos.ValidatorSet
@@ -86,6 +98,9 @@ type attesters struct {
 
 func (a *attesters) Powers() ([]p2p.Power, uint64, bool) {
 	head := a.chain.CurrentHeader()
+	if a.now().Sub(time.Unix(int64(head.Time), 0)) > staleHead {
+		return nil, 0, false
+	}
 	set, err := a.vals.ValidatorSet(head.Number.Uint64()+1, head.Hash())
 	if err != nil || set.Len() == 0 {
 		return nil, 0, false

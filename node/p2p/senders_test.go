@@ -658,3 +658,49 @@ func TestSenderQuorumOverGossip(t *testing.T) {
 	}
 	t.Logf("B and C recovered %v senders, trusted %v, attested %v batches", counterValue(b.metrics.recovered)+counterValue(c.metrics.recovered), trusted, attested)
 }
+
+// TestSenderQuorumRelayed: a batch taken on a quorum and pooled in full is
+// passed on as it is, its marks settled; a false claim found by a checker
+// is refused and its marks released, so this node announces what its pool
+// took from it in its own batches.
+func TestSenderQuorumRelayed(t *testing.T) {
+	qc := newQuorumCase(t, 8)
+	chosen, other := qc.roles("V1", qc.senders)
+	q, _ := qc.node(other)
+	q.add(addrOf(t, chosen[0]), statement(qc.txs, qc.senders))
+	rel := newRelayed(func([]*types.Transaction) {})
+	rel.activate()
+	pool := newSyncPool(qc.r.Signer)
+	res, c, err := checkTxBatch(qc.batch("V1", qc.senders), qc.r, pool, rel, nil, q)
+	if err != nil || res != accept || c.trusted != len(qc.txs) {
+		t.Fatalf("a batch taken on a quorum: %s, %v, %+v; want accepted, all trusted", resultName(res), err, c)
+	}
+	for _, tx := range qc.txs {
+		if !rel.take(tx.Hash()) {
+			t.Fatalf("%x not marked as passed on", tx.Hash())
+		}
+	}
+	if n := rel.size(); n != 0 {
+		t.Fatalf("%d marks left after the announcements", n)
+	}
+
+	lie := slices.Clone(qc.senders)
+	lie[2] = addrOf(t, "M")
+	liar, _ := qc.roles("V1", lie)
+	q2, _ := qc.node(liar[0])
+	rel2 := newRelayed(func([]*types.Transaction) {})
+	rel2.activate()
+	pool2 := newSyncPool(qc.r.Signer)
+	res, _, err = checkTxBatch(qc.batch("V1", lie), qc.r, pool2, rel2, nil, q2)
+	if res != reject || !errors.Is(err, errClaim) {
+		t.Fatalf("a false claim: %s, %v; want rejected", resultName(res), err)
+	}
+	if n := rel2.size(); n != 0 {
+		t.Fatalf("%d marks held after a refused batch", n)
+	}
+	for _, tx := range qc.txs {
+		if rel2.take(tx.Hash()) {
+			t.Fatalf("%x still marked as passed on after its batch was refused", tx.Hash())
+		}
+	}
+}

@@ -114,7 +114,9 @@ func FuzzGossipBatch(f *testing.F) {
 // FuzzGossipBatchClaimed feeds a gossiped batch payload to checkTxBatch
 // with a sender quorum, as validator V2 of four that waits for nothing
 // (its checkers are never direct peers, so settle falls back to recovery
-// at once unless V2 is a checker).
+// at once unless V2 is a checker). It never reaches trust: a claim is
+// trusted only on others' word, which the unit tests cover; here every
+// path that checks a claim itself is driven.
 // Whatever the payload, every transaction the pool takes is pooled under the
 // sender its signature gives, and every refusal wraps a sentinel.
 func FuzzGossipBatchClaimed(f *testing.F) {

@@ -151,6 +151,13 @@ func newGossipSub(ctx context.Context, h host.Host, log *slog.Logger, topics ...
 func (n *Node) joinTopics() error {
 	txs, blocks, cons := Topics(n.cfg.GenesisHash)
 	var err error
+	if n.quorum != nil {
+		// Before the transaction topic, whose checks may publish an
+		// attestation as soon as it is joined.
+		if n.sendersTopic, n.sendersSub, err = n.join(SendersTopic(n.cfg.GenesisHash), n.validator(labelSenders, n.checkSendersMsg), 0); err != nil {
+			return err
+		}
+	}
 	if n.txTopic, n.txSub, err = n.join(txs, n.validator(labelTxs, n.checkTxMsg), 0); err != nil {
 		return err
 	}
@@ -159,11 +166,6 @@ func (n *Node) joinTopics() error {
 	}
 	if n.cfg.Consensus != nil {
 		if n.consTopic, n.consSub, err = n.join(cons, n.validator(labelConsensus, n.checkConsensusMsg), 0); err != nil {
-			return err
-		}
-	}
-	if n.quorum != nil {
-		if n.sendersTopic, n.sendersSub, err = n.join(SendersTopic(n.cfg.GenesisHash), n.validator(labelSenders, n.checkSendersMsg), 0); err != nil {
 			return err
 		}
 	}
@@ -330,10 +332,8 @@ func (n *Node) drainTxs() {
 // txPeer reports whether the member addr is a direct peer on the
 // transaction topic.
 func (n *Node) txPeer(addr common.Address) bool {
-	if n.txTopic == nil {
-		return false
-	}
-	for _, p := range n.txTopic.ListPeers() {
+	txs, _, _ := Topics(n.cfg.GenesisHash)
+	for _, p := range n.ps.ListPeers(txs) {
 		if a, err := AddressOf(p); err == nil && a == addr {
 			return true
 		}

@@ -50,16 +50,20 @@ const (
 	attestationsPerSigner = 1024
 	// maxAttestation bounds a senders-topic message.
 	maxAttestation = 128
-	// maxMisses is how many more of its turns a validator may leave
-	// unattested than it attested in time before this node stops waiting
-	// for it, for missForget after its last miss.
-	maxMisses  = 3
+	// A validator's turns left unattested (a true claim, this node waited
+	// in vain) count missWeight each, its turns attested in time one off;
+	// at maxMisses this node stops waiting for it, for missForget after
+	// its last miss. Waits that end together count as one miss.
+	missWeight = 2
+	maxMisses  = 3 * missWeight
 	missForget = time.Minute
-	// attestBurst and attestRate budget the attestations one peer relays,
-	// checked before their signatures are: the honest rate is about one
-	// per batch, a few dozen a second.
-	attestBurst = 512
-	attestRate  = 256
+	// attestRatePerValidator budgets the attestations one member relays,
+	// checked before their signatures are, per validator: an honest
+	// validator attests about one batch in three of the others' at 25
+	// batches a second each, and a budget refused is a message lost for
+	// good (pubsub marks it seen before validation), so the budget is
+	// several times that; the burst is four seconds of it.
+	attestRatePerValidator = 128
 )
 
 var (
@@ -137,8 +141,8 @@ func signerOf(s common.Hash, sig []byte) (common.Address, error) {
 	if len(sig) != crypto.SignatureLength {
 		return common.Address{}, fmt.Errorf("signature of %d bytes", len(sig))
 	}
-	r, v := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:64])
-	if !crypto.ValidateSignatureValues(sig[64], r, v, true) {
+	r, sv := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:64])
+	if !crypto.ValidateSignatureValues(sig[64], r, sv, true) {
 		return common.Address{}, errors.New("signature values out of range or not canonical")
 	}
 	pub, err := crypto.SigToPub(s[:], sig)
@@ -150,13 +154,15 @@ func signerOf(s common.Hash, sig []byte) (common.Address, error) {
 
 // claim is a batch's signed claim of its senders, checked against its
 // signature: who made it (origin), what was signed (statement), the
-// senders by transaction hash.
+// senders by transaction hash, and the validators designated to check it
+// (set by settle).
 type claim struct {
 	statement common.Hash
 	origin    common.Address
 	txs       []*types.Transaction
 	senders   []common.Address
 	byHash    map[common.Hash]common.Address
+	chosen    []common.Address
 }
 
 // Sender serves the claimed senders as a senderCache, once a quorum
@@ -266,17 +272,20 @@ func newQuorum(ctx context.Context, key *ecdsa.PrivateKey, attesters Attesters, 
 }
 
 // allowRelay takes one of the attestations the member from may relay
-// (attestBurst, refilled at attestRate a second), before any is checked.
+// (attestRatePerValidator a second per validator, four seconds' worth at
+// once), before any is checked.
 func (q *quorum) allowRelay(from common.Address) bool {
+	vals, _, _ := q.attesters.Powers()
+	rate := float64(attestRatePerValidator * max(1, len(vals)))
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.now()
 	b := q.relays[from]
 	if b == nil {
-		b = &bucket{tokens: attestBurst, last: now}
+		b = &bucket{tokens: 4 * rate, last: now}
 		q.relays[from] = b
 	}
-	return b.take(now, attestRate, attestBurst)
+	return b.take(now, rate, 4*rate)
 }
 
 // add records signer's attestation of s and wakes the checks waiting for
@@ -358,30 +367,43 @@ const (
 )
 
 // settle decides how this node learns the senders of the claimed batch c,
-// whose transactions are new to it (the caller does not ask for fewer than
-// minQuorumTxs): checking and attesting it if this node is designated,
-// taking the claim once a quorum vouches for it, or recovering them when
-// there are no validators, too many batches waiting, a checker that is not
-// a direct peer or has missed its turns, or no quorum within the wait.
-func (q *quorum) settle(c *claim) role {
+// of which fresh transactions are new to it: checking and attesting it if
+// this node is designated, taking the claim once a quorum vouches for it,
+// or recovering them when there are no validators, fewer than
+// minQuorumTxs new transactions, too many batches waiting, a checker that
+// is not a direct peer or has missed its turns, or no quorum within the
+// wait. waited reports a wait in vain: the caller charges it to the
+// checkers (missed) once it knows the claim was true.
+func (q *quorum) settle(c *claim, fresh int) (r role, waited bool) {
 	vals, total, ok := q.attesters.Powers()
 	if !ok || total == 0 {
-		return roleRecover
+		return roleRecover, false
 	}
-	chosen := designated(c.statement, vals, total, c.origin)
+	c.chosen = designated(c.statement, vals, total, c.origin)
+	chosen := c.chosen
 	if slices.Contains(chosen, q.self) {
-		return roleCheck
+		return roleCheck, false
+	}
+	if fresh < minQuorumTxs {
+		return roleRecover, false
 	}
 	if 3*q.attested(c, vals, nil) > total {
 		q.kept(c, chosen)
-		return roleTrust
+		return roleTrust, false
+	}
+	if q.connected != nil {
+		for _, a := range chosen {
+			if !q.connected(a) {
+				return roleRecover, false
+			}
+		}
 	}
 	if q.unreliable(chosen) {
-		return roleRecover
+		return roleRecover, false
 	}
 	if q.waiting.Add(1) > maxQuorumWaiters {
 		q.waiting.Add(-1)
-		return roleRecover
+		return roleRecover, false
 	}
 	defer q.waiting.Add(-1)
 	timer := time.NewTimer(q.wait)
@@ -391,32 +413,27 @@ func (q *quorum) settle(c *claim) role {
 		if 3*q.attested(c, vals, ch) > total {
 			q.forget(c.statement, ch)
 			q.kept(c, chosen)
-			return roleTrust
+			return roleTrust, false
 		}
 		select {
 		case <-ch:
 		case <-timer.C:
 			q.forget(c.statement, ch)
-			q.missed(c, chosen)
-			return roleRecover
+			return roleRecover, true
 		case <-q.ctx.Done():
 			q.forget(c.statement, ch)
-			return roleRecover
+			return roleRecover, false
 		}
 	}
 }
 
 // unreliable reports whether a designated validator is not worth waiting
-// for: not a direct peer, or maxMisses more turns missed than kept since
-// its last miss, less than missForget ago.
+// for: its misses reached maxMisses, the last less than missForget ago.
 func (q *quorum) unreliable(chosen []common.Address) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.now()
 	for _, a := range chosen {
-		if q.connected != nil && !q.connected(a) {
-			return true
-		}
 		if m := q.misses[a]; m != nil && m.n >= maxMisses && now.Sub(m.at) < missForget {
 			return true
 		}
@@ -425,15 +442,16 @@ func (q *quorum) unreliable(chosen []common.Address) bool {
 }
 
 // missed counts a turn against the designated validators that did not
-// attest c in time. Only turns this node saw count, and a count is
-// forgotten missForget after its last miss: a validator that stopped
-// attesting is waited for again a minute later, and one that attests only
-// sometimes, to be waited for always, runs up its count.
-func (q *quorum) missed(c *claim, chosen []common.Address) {
+// attest c, a true claim, while this node waited. Only turns this node saw
+// count; waits that end within one wait of each other count once; a count
+// is forgotten missForget after its last miss: a validator that stopped
+// attesting is waited for again a minute later, and one that attests fewer
+// than two of its turns in three runs up its count.
+func (q *quorum) missed(c *claim) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.now()
-	for _, a := range chosen {
+	for _, a := range c.chosen {
 		if r := q.bySigner[a]; r != nil {
 			if _, ok := r.set[c.statement]; ok {
 				continue
@@ -443,8 +461,10 @@ func (q *quorum) missed(c *claim, chosen []common.Address) {
 		if m == nil || now.Sub(m.at) >= missForget {
 			m = &misses{}
 			q.misses[a] = m
+		} else if m.n > 0 && now.Sub(m.at) < q.wait {
+			continue // the same stall, seen by another waiting batch
 		}
-		m.n++
+		m.n += missWeight
 		m.at = now
 	}
 }

@@ -234,7 +234,8 @@ func TestSenderQuorumDesignatedChecks(t *testing.T) {
 // claim, attests it as well: its power counts once, a quarter, not more
 // than a third, and an attestation by a non-validator counts for nothing.
 // The others wait, recover the senders themselves, refuse the batch and
-// pool the transactions under their true senders.
+// pool the transactions under their true senders, without holding the
+// wait against the checkers that refused to attest the lie.
 func TestSenderQuorumLoneLiar(t *testing.T) {
 	qc := newQuorumCase(t, 8)
 	lie := slices.Clone(qc.senders)
@@ -257,13 +258,18 @@ func TestSenderQuorumLoneLiar(t *testing.T) {
 	if len(pub.all()) != 0 {
 		t.Fatal("published an attestation without being designated")
 	}
+	// The checkers rightly left the false claim unattested: no miss.
+	if len(q.misses) != 0 {
+		t.Fatalf("misses after a false claim: %v", q.misses)
+	}
 }
 
 // TestSenderQuorumSilentValidator: a designated validator that never
-// attests costs a wait, then recovery; once it has missed maxMisses more
-// turns than it kept, this node stops waiting for it, for missForget after
-// its last miss. An attestation of something else does not buy it back;
-// one in time for its turn takes one miss off.
+// attests costs a wait, then recovery; each wait in vain counts
+// missWeight against it (waits ending together once), each turn attested
+// in time one off, and at maxMisses this node stops waiting for it, for
+// missForget after its last miss. An attestation of something else does
+// not buy it back.
 func TestSenderQuorumSilentValidator(t *testing.T) {
 	qc := newQuorumCase(t, 8)
 	chosen, other := qc.roles("V1", qc.senders)
@@ -276,75 +282,93 @@ func TestSenderQuorumSilentValidator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range maxMisses {
-		if got := q.settle(c); got != roleRecover {
-			t.Fatalf("turn %d without an attestation: role %d, want recovery", i, got)
+	turn := func() (role, bool) { // as checkTxBatch does, the claim being true
+		r, waited := q.settle(c, len(qc.txs))
+		if waited {
+			q.missed(c)
+		}
+		return r, waited
+	}
+	// Two batches whose waits end together: one miss.
+	turn()
+	turn()
+	if m := q.misses[silent]; m == nil || m.n != missWeight {
+		t.Fatalf("misses after two waits ending together: %+v, want %d", m, missWeight)
+	}
+	for i := 1; i < maxMisses/missWeight; i++ {
+		at = at.Add(time.Second)
+		if got, waited := turn(); got != roleRecover || !waited {
+			t.Fatalf("turn %d without an attestation: role %d, waited %v; want a wait in vain", i, got, waited)
 		}
 	}
-	if m := q.misses[silent]; m == nil || m.n != maxMisses {
-		t.Fatalf("misses of the silent validator: %+v, want %d", m, maxMisses)
+	if m := q.misses[silent]; m.n != maxMisses {
+		t.Fatalf("misses of the silent validator: %d, want %d", m.n, maxMisses)
 	}
 	// Now it is not waited for: with an hour to wait, settle returns, and
 	// attesting something else changes nothing.
 	q.wait = time.Hour
 	q.add(silent, common.Hash{1})
-	settleBy := func(what string) role {
-		t.Helper()
-		settled := make(chan role, 1)
-		go func() { settled <- q.settle(c) }()
-		select {
-		case got := <-settled:
-			return got
-		case <-time.After(waitTimeout):
-			t.Fatalf("%s: still waiting", what)
+	settled := make(chan bool, 1)
+	go func() { _, waited := q.settle(c, len(qc.txs)); settled <- waited }()
+	select {
+	case waited := <-settled:
+		if waited {
+			t.Fatal("waited for a validator that missed its turns")
 		}
-		return 0
-	}
-	if got := settleBy("a validator that missed its turns"); got != roleRecover {
-		t.Fatalf("role %d, want recovery", got)
+	case <-time.After(waitTimeout):
+		t.Fatal("still waiting for a validator that missed its turns")
 	}
 	// A minute after its last miss it is waited for again.
 	at = at.Add(missForget)
 	q.wait = time.Millisecond
-	if got := q.settle(c); got != roleRecover || q.misses[silent].n != 1 {
-		t.Fatalf("a minute later: role %d, misses %d; want a wait in vain, 1 miss", got, q.misses[silent].n)
+	if got, waited := turn(); got != roleRecover || !waited || q.misses[silent].n != missWeight {
+		t.Fatalf("a minute later: role %d, waited %v, misses %d; want a wait in vain, %d", got, waited, q.misses[silent].n, missWeight)
 	}
-	// Its attestation of this batch makes a quorum and takes a miss off.
+	// Its attestation of this batch makes a quorum and takes one off.
 	q.add(silent, c.statement)
-	if got := q.settle(c); got != roleTrust || q.misses[silent].n != 0 {
-		t.Fatalf("after its attestation: role %d, misses %d; want trust, 0", got, q.misses[silent].n)
+	if got, _ := turn(); got != roleTrust || q.misses[silent].n != missWeight-1 {
+		t.Fatalf("after its attestation: role %d, misses %d; want trust, %d", got, q.misses[silent].n, missWeight-1)
 	}
 }
 
 // TestSenderQuorumBounds: a batch with few new transactions is recovered
-// without looking at its claim; so is one beyond maxQuorumWaiters waiting
-// batches, and one whose checker is not a direct peer.
+// without a wait; so is one beyond maxQuorumWaiters waiting batches, and one
+// whose checker is not a direct peer.
 func TestSenderQuorumBounds(t *testing.T) {
 	qc := newQuorumCase(t, 8)
 	_, other := qc.roles("V1", qc.senders)
 	q, _ := qc.node(other)
 	q.wait = time.Hour
 	small := newQuorumCase(t, minQuorumTxs-1)
-	pool := newSyncPool(qc.r.Signer)
-	res, cnt, err := checkTxBatch(small.batch("V1", small.senders), small.r, pool, nil, nil, q)
-	if err != nil || res != accept || cnt.recovered != minQuorumTxs-1 || cnt.trusted != 0 {
-		t.Fatalf("%d new transactions: %s, %v, %+v; want all recovered at once", minQuorumTxs-1, resultName(res), err, cnt)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pool := newSyncPool(qc.r.Signer)
+		res, cnt, err := checkTxBatch(small.batch("V1", small.senders), small.r, pool, nil, nil, q)
+		if err != nil || res != accept || cnt.recovered != minQuorumTxs-1 || cnt.trusted != 0 {
+			t.Errorf("%d new transactions: %s, %v, %+v; want all recovered", minQuorumTxs-1, resultName(res), err, cnt)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(waitTimeout):
+		t.Fatalf("a batch of %d new transactions waited", minQuorumTxs-1)
 	}
 	c, err := checkClaim(qc.txs, qc.senders, mustSign(t, statement(qc.txs, qc.senders), "V1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	q.waiting.Store(maxQuorumWaiters)
-	if got := q.settle(c); got != roleRecover {
-		t.Fatalf("with %d batches waiting: role %d, want recovery", maxQuorumWaiters, got)
+	if got, waited := q.settle(c, len(qc.txs)); got != roleRecover || waited {
+		t.Fatalf("with %d batches waiting: role %d, waited %v; want recovery at once", maxQuorumWaiters, got, waited)
 	}
 	if q.waiting.Load() != maxQuorumWaiters {
 		t.Fatalf("waiting count %d after a refused wait, want %d", q.waiting.Load(), maxQuorumWaiters)
 	}
 	q.waiting.Store(0)
 	q.connected = func(common.Address) bool { return false }
-	if got := q.settle(c); got != roleRecover {
-		t.Fatalf("checker not a direct peer: role %d, want recovery", got)
+	if got, waited := q.settle(c, len(qc.txs)); got != roleRecover || waited {
+		t.Fatalf("checker not a direct peer: role %d, waited %v; want recovery at once", got, waited)
 	}
 }
 
@@ -523,20 +547,21 @@ func TestCheckSendersMsg(t *testing.T) {
 	if _, err := signerOf(s, high); err == nil {
 		t.Fatal("a high-s signature was taken")
 	}
-	// One member relays at most attestBurst at once.
+	// One member relays at most four seconds of its budget at once.
 	at := time.Unix(5000, 0)
 	q.now = func() time.Time { return at }
 	relay := common.Address{0x77}
 	passed := 0
-	for range attestBurst + 10 {
+	burst := 4 * attestRatePerValidator * len(vals.vals)
+	for range burst + 10 {
 		if res, _, err := n.checkSendersMsg(good, relay); res == accept {
 			passed++
 		} else if !errors.Is(err, errAttestRate) {
 			t.Fatalf("over the budget: %v, want %v", err, errAttestRate)
 		}
 	}
-	if passed != attestBurst {
-		t.Fatalf("attestations relayed by one member at once: %d, want %d", passed, attestBurst)
+	if passed != burst {
+		t.Fatalf("attestations relayed by one member at once: %d, want %d", passed, burst)
 	}
 	if res, _, _ := n.checkSendersMsg(good, common.Address{0x78}); res != accept {
 		t.Fatal("another member's relay held back by the first one's budget")

@@ -238,19 +238,21 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 	}
 	fresh := notPooled(txs, pool)
 	var (
-		known senderCache = pool
-		c     *claim
-		role  = roleRecover
-		trust int
+		known  senderCache = pool
+		c      *claim
+		role   = roleRecover
+		waited bool
+		trust  int
 	)
-	if q != nil && len(fresh) >= minQuorumTxs {
-		// A claim is worth its signature's recovery only for enough new
-		// transactions; fewer are recovered as they come.
+	if q != nil && len(fresh) > 0 {
+		// A claim costs the recovery of its signature: not worth it for
+		// a batch with nothing new (a designated checker then leaves it
+		// unattested, and whoever waits for it recovers in the end).
 		if c, err = checkClaim(txs, senders, sig); err != nil {
 			return reject, batchCounts{}, err
 		}
 		if c != nil {
-			role = q.settle(c)
+			role, waited = q.settle(c, len(fresh))
 		}
 		if role == roleTrust {
 			known, trust = trustedSenders{c, pool}, len(fresh)
@@ -300,6 +302,9 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 		}
 		if role == roleCheck {
 			counts.attested = q.attest(c) == nil
+		}
+		if waited {
+			q.missed(c) // true, and its checkers let this node wait in vain
 		}
 	}
 	switch {

@@ -81,7 +81,7 @@ func Attesters(eng *pos.Engine, c *chain.Chain, now func() time.Time) p2p.Attest
 }
 
 // staleHead is the age of the head past which a node does not take sender
-// quorums.
+// quorums, or ten block times if that is longer.
 const staleHead = time.Minute
 
 // attesters gives the validator set of the next block, converted once per
@@ -98,7 +98,8 @@ type attesters struct {
 
 func (a *attesters) Powers() ([]p2p.Power, uint64, bool) {
 	head := a.chain.CurrentHeader()
-	if a.now().Sub(time.Unix(int64(head.Time), 0)) > staleHead {
+	stale := max(staleHead, 10*time.Duration(a.chain.Genesis().BlockTime))
+	if a.now().Sub(time.Unix(int64(head.Time), 0)) > stale {
 		return nil, 0, false
 	}
 	set, err := a.vals.ValidatorSet(head.Number.Uint64()+1, head.Hash())

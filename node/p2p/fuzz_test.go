@@ -77,7 +77,7 @@ func FuzzGossipBatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var pooled []*types.Transaction
 		pool := &fakePool{add: func(tx *types.Transaction) error { pooled = append(pooled, tx); return nil }}
-		res, c, err := checkTxBatch(data, r, pool, nil, nil, nil)
+		res, c, err := checkTxBatch(data, r, pool, nil, nil, nil, common.Address{})
 		took := c.took
 		switch res {
 		case ignore, accept:
@@ -152,7 +152,7 @@ func FuzzGossipBatchClaimed(f *testing.F) {
 		q := newQuorum(context.Background(), testKey(t, "V2"), vals, func([]byte) error { return nil })
 		q.connected = func(common.Address) bool { return false } // never wait
 		pool := newSyncPool(r.Signer)
-		res, _, err := checkTxBatch(data, r, pool, nil, nil, q)
+		res, _, err := checkTxBatch(data, r, pool, nil, nil, q, common.Address{})
 		if res == reject && !wrapsOne(err, append(ruleErrors, errOversized, errMalformed, errBatch, errClaim)...) {
 			t.Fatalf("rejection %q wraps no sentinel", err)
 		}

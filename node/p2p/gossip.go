@@ -232,11 +232,11 @@ func (n *Node) validator(topic string, check checkFunc) pubsub.ValidatorEx {
 	}
 }
 
-func (n *Node) checkTxMsg(data []byte, _ common.Address) (pubsub.ValidationResult, any, error) {
+func (n *Node) checkTxMsg(data []byte, from common.Address) (pubsub.ValidationResult, any, error) {
 	if n.cfg.dropTxGossip {
 		return ignore, nil, errDropped
 	}
-	res, c, err := checkTxBatch(data, n.cfg.Rules, n.pool, n.relayed, n.claims, n.quorum)
+	res, c, err := checkTxBatch(data, n.cfg.Rules, n.pool, n.relayed, n.claims, n.quorum, from)
 	n.metrics.gossipTxs(c.took)
 	n.metrics.recoveredTxs(c.recovered)
 	n.metrics.trustedTxs(c.trusted)

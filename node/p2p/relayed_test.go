@@ -66,7 +66,7 @@ func TestRelayedAnnouncesOnce(t *testing.T) {
 				}
 				return nil
 			}}
-			res, c, _ := checkTxBatch(data, r, pool, rel, nil, nil)
+			res, c, _ := checkTxBatch(data, r, pool, rel, nil, nil, common.Address{})
 			took := c.took
 			if resultName(res) != tt.want {
 				t.Fatalf("result %s, want %s", resultName(res), tt.want)

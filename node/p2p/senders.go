@@ -163,6 +163,7 @@ type claim struct {
 	senders   []common.Address
 	byHash    map[common.Hash]common.Address
 	chosen    []common.Address
+	waitedAt  time.Time // when a wait in vain for it began (settle)
 }
 
 // Sender serves the claimed senders as a senderCache, once a quorum
@@ -384,12 +385,12 @@ func (q *quorum) settle(c *claim, fresh int) (r role, waited bool) {
 	if slices.Contains(chosen, q.self) {
 		return roleCheck, false
 	}
-	if fresh < minQuorumTxs {
-		return roleRecover, false
-	}
 	if 3*q.attested(c, vals, nil) > total {
 		q.kept(c, chosen)
 		return roleTrust, false
+	}
+	if fresh < minQuorumTxs || q.unreliable(chosen) {
+		return roleRecover, false
 	}
 	if q.connected != nil {
 		for _, a := range chosen {
@@ -398,14 +399,12 @@ func (q *quorum) settle(c *claim, fresh int) (r role, waited bool) {
 			}
 		}
 	}
-	if q.unreliable(chosen) {
-		return roleRecover, false
-	}
 	if q.waiting.Add(1) > maxQuorumWaiters {
 		q.waiting.Add(-1)
 		return roleRecover, false
 	}
 	defer q.waiting.Add(-1)
+	c.waitedAt = q.now()
 	timer := time.NewTimer(q.wait)
 	defer timer.Stop()
 	for {
@@ -443,10 +442,11 @@ func (q *quorum) unreliable(chosen []common.Address) bool {
 
 // missed counts a turn against the designated validators that did not
 // attest c, a true claim, while this node waited. Only turns this node saw
-// count; waits that end within one wait of each other count once; a count
-// is forgotten missForget after its last miss: a validator that stopped
-// attesting is waited for again a minute later, and one that attests fewer
-// than two of its turns in three runs up its count.
+// count; a wait that began before a checker's last charged miss was part of
+// that stall and counts no more; a count is forgotten missForget after its
+// last miss: a validator that stopped attesting is waited for again a
+// minute later, and one that attests fewer than two of its turns in three
+// runs up its count.
 func (q *quorum) missed(c *claim) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -461,7 +461,7 @@ func (q *quorum) missed(c *claim) {
 		if m == nil || now.Sub(m.at) >= missForget {
 			m = &misses{}
 			q.misses[a] = m
-		} else if m.n > 0 && now.Sub(m.at) < q.wait {
+		} else if m.n > 0 && c.waitedAt.Before(m.at) {
 			continue // the same stall, seen by another waiting batch
 		}
 		m.n += missWeight

@@ -86,6 +86,16 @@ func (qc *quorumCase) node(self string) (*quorum, *published) {
 	return q, pub
 }
 
+// nameOf names the validator with address a.
+func (qc *quorumCase) nameOf(a common.Address) string {
+	for _, n := range fourNames {
+		if addrOf(qc.t, n) == a {
+			return n
+		}
+	}
+	return ""
+}
+
 // roles names the validators a batch by origin claiming senders designates,
 // and one that it does not (not the origin either).
 func (qc *quorumCase) roles(origin string, senders []common.Address) (chosen []string, other string) {
@@ -158,7 +168,7 @@ func TestSenderQuorumTrustsAttested(t *testing.T) {
 	var attestedAt sync.Mutex
 	sent := false
 	go func() {
-		res, c, err := checkTxBatch(data, qc.r, pool, nil, nil, q)
+		res, c, err := checkTxBatch(data, qc.r, pool, nil, nil, q, common.Address{})
 		attestedAt.Lock()
 		defer attestedAt.Unlock()
 		done <- result{resultName(res), c, err, sent}
@@ -185,7 +195,7 @@ func TestSenderQuorumTrustsAttested(t *testing.T) {
 	q2.wait = time.Hour
 	q2.add(addrOf(t, chosen[0]), s)
 	pool2 := newSyncPool(qc.r.Signer)
-	res, c, err := checkTxBatch(data, qc.r, pool2, nil, nil, q2)
+	res, c, err := checkTxBatch(data, qc.r, pool2, nil, nil, q2, common.Address{})
 	if err != nil || res != accept || c.recovered != 0 || c.trusted != len(qc.txs) {
 		t.Fatalf("attested before it arrived: %s, %v, %+v", resultName(res), err, c)
 	}
@@ -201,7 +211,7 @@ func TestSenderQuorumDesignatedChecks(t *testing.T) {
 	q, pub := qc.node(chosen[0])
 	q.wait = time.Hour
 	pool := newSyncPool(qc.r.Signer)
-	res, c, err := checkTxBatch(qc.batch("V1", qc.senders), qc.r, pool, nil, nil, q)
+	res, c, err := checkTxBatch(qc.batch("V1", qc.senders), qc.r, pool, nil, nil, q, common.Address{})
 	if err != nil || res != accept || c.recovered != len(qc.txs) || c.trusted != 0 || !c.attested {
 		t.Fatalf("a true claim: %s, %v, %+v; want accepted, all recovered, attested", resultName(res), err, c)
 	}
@@ -220,7 +230,7 @@ func TestSenderQuorumDesignatedChecks(t *testing.T) {
 	liar, _ := qc.roles("V1", lie)
 	q2, pub2 := qc.node(liar[0])
 	pool2 := newSyncPool(qc.r.Signer)
-	res, _, err = checkTxBatch(qc.batch("V1", lie), qc.r, pool2, nil, nil, q2)
+	res, _, err = checkTxBatch(qc.batch("V1", lie), qc.r, pool2, nil, nil, q2, common.Address{})
 	if res != reject || !errors.Is(err, errClaim) {
 		t.Fatalf("a false claim: %s, %v; want rejected as a bad claim", resultName(res), err)
 	}
@@ -247,7 +257,7 @@ func TestSenderQuorumLoneLiar(t *testing.T) {
 	q.add(addrOf(t, "V1"), s)
 	q.add(addrOf(t, "M"), s)
 	pool := newSyncPool(qc.r.Signer)
-	res, c, err := checkTxBatch(qc.batch("V1", lie), qc.r, pool, nil, nil, q)
+	res, c, err := checkTxBatch(qc.batch("V1", lie), qc.r, pool, nil, nil, q, addrOf(t, "V1"))
 	if res != reject || !errors.Is(err, errClaim) {
 		t.Fatalf("a lone liar's claim: %s, %v; want rejected as a bad claim", resultName(res), err)
 	}
@@ -289,11 +299,15 @@ func TestSenderQuorumSilentValidator(t *testing.T) {
 		}
 		return r, waited
 	}
-	// Two batches whose waits end together: one miss.
-	turn()
-	turn()
+	// Two batches waiting at once, in vain: one miss.
+	c2 := *c
+	q.settle(c, len(qc.txs))
+	q.settle(&c2, len(qc.txs))
+	at = at.Add(time.Millisecond)
+	q.missed(c)
+	q.missed(&c2)
 	if m := q.misses[silent]; m == nil || m.n != missWeight {
-		t.Fatalf("misses after two waits ending together: %+v, want %d", m, missWeight)
+		t.Fatalf("misses after two waits at once: %+v, want %d", m, missWeight)
 	}
 	for i := 1; i < maxMisses/missWeight; i++ {
 		at = at.Add(time.Second)
@@ -329,6 +343,37 @@ func TestSenderQuorumSilentValidator(t *testing.T) {
 	if got, _ := turn(); got != roleTrust || q.misses[silent].n != missWeight-1 {
 		t.Fatalf("after its attestation: role %d, misses %d; want trust, %d", got, q.misses[silent].n, missWeight-1)
 	}
+
+	// A checker that attests one turn in two runs up its count: claims of
+	// other batches it checks, one missed, one kept, in turn.
+	var turns []*claim
+	for n := minQuorumTxs; len(turns) < 40; n++ {
+		cm := newQuorumCase(t, n)
+		if chosen, _ := cm.roles("V1", cm.senders); len(chosen) == 1 && chosen[0] == qc.nameOf(silent) {
+			cl, err := checkClaim(cm.txs, cm.senders, mustSign(t, statement(cm.txs, cm.senders), "V1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			turns = append(turns, cl)
+		}
+	}
+	q2, _ := qc.node(other)
+	q2.now = q.now
+	q2.wait = time.Millisecond
+	for i := 0; !q2.unreliable([]common.Address{silent}); i += 2 {
+		if i+1 >= len(turns) {
+			t.Fatalf("a checker attesting one turn in two is still waited for: misses %d", q2.misses[silent].n)
+		}
+		at = at.Add(time.Second)
+		if _, waited := q2.settle(turns[i], len(turns[i].txs)); waited {
+			q2.missed(turns[i])
+		}
+		at = at.Add(time.Second)
+		q2.add(silent, turns[i+1].statement)
+		if got, _ := q2.settle(turns[i+1], len(turns[i+1].txs)); got != roleTrust {
+			t.Fatalf("turn %d attested: role %d, want trust", i+1, got)
+		}
+	}
 }
 
 // TestSenderQuorumBounds: a batch with few new transactions is recovered
@@ -340,11 +385,14 @@ func TestSenderQuorumBounds(t *testing.T) {
 	q, _ := qc.node(other)
 	q.wait = time.Hour
 	small := newQuorumCase(t, minQuorumTxs-1)
+	_, smallOther := small.roles("V1", small.senders)
+	qs, _ := small.node(smallOther)
+	qs.wait = time.Hour
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		pool := newSyncPool(qc.r.Signer)
-		res, cnt, err := checkTxBatch(small.batch("V1", small.senders), small.r, pool, nil, nil, q)
+		res, cnt, err := checkTxBatch(small.batch("V1", small.senders), small.r, pool, nil, nil, qs, common.Address{})
 		if err != nil || res != accept || cnt.recovered != minQuorumTxs-1 || cnt.trusted != 0 {
 			t.Errorf("%d new transactions: %s, %v, %+v; want all recovered", minQuorumTxs-1, resultName(res), err, cnt)
 		}
@@ -696,7 +744,7 @@ func TestSenderQuorumRelayed(t *testing.T) {
 	rel := newRelayed(func([]*types.Transaction) {})
 	rel.activate()
 	pool := newSyncPool(qc.r.Signer)
-	res, c, err := checkTxBatch(qc.batch("V1", qc.senders), qc.r, pool, rel, nil, q)
+	res, c, err := checkTxBatch(qc.batch("V1", qc.senders), qc.r, pool, rel, nil, q, common.Address{})
 	if err != nil || res != accept || c.trusted != len(qc.txs) {
 		t.Fatalf("a batch taken on a quorum: %s, %v, %+v; want accepted, all trusted", resultName(res), err, c)
 	}
@@ -716,7 +764,7 @@ func TestSenderQuorumRelayed(t *testing.T) {
 	rel2 := newRelayed(func([]*types.Transaction) {})
 	rel2.activate()
 	pool2 := newSyncPool(qc.r.Signer)
-	res, _, err = checkTxBatch(qc.batch("V1", lie), qc.r, pool2, rel2, nil, q2)
+	res, _, err = checkTxBatch(qc.batch("V1", lie), qc.r, pool2, rel2, nil, q2, common.Address{})
 	if res != reject || !errors.Is(err, errClaim) {
 		t.Fatalf("a false claim: %s, %v; want rejected", resultName(res), err)
 	}
@@ -727,5 +775,50 @@ func TestSenderQuorumRelayed(t *testing.T) {
 		if rel2.take(tx.Hash()) {
 			t.Fatalf("%x still marked as passed on after its batch was refused", tx.Hash())
 		}
+	}
+}
+
+// TestSenderQuorumChargesOnlyFromOrigin: a wait in vain for a true claim
+// counts against its checkers only when the batch came from its origin;
+// relayed by anyone else, it may have been sent to this node alone.
+func TestSenderQuorumChargesOnlyFromOrigin(t *testing.T) {
+	qc := newQuorumCase(t, 8)
+	chosen, other := qc.roles("V1", qc.senders)
+	for _, tt := range []struct {
+		via     string
+		charged bool
+	}{{"V1", true}, {"M", false}} {
+		q, _ := qc.node(other)
+		q.wait = time.Millisecond
+		pool := newSyncPool(qc.r.Signer)
+		res, c, err := checkTxBatch(qc.batch("V1", qc.senders), qc.r, pool, nil, nil, q, addrOf(t, tt.via))
+		if err != nil || res != accept || c.recovered != len(qc.txs) {
+			t.Fatalf("via %s: %s, %v, %+v; want accepted after recovery", tt.via, resultName(res), err, c)
+		}
+		if m := q.misses[addrOf(t, chosen[0])]; (m != nil && m.n > 0) != tt.charged {
+			t.Fatalf("via %s: misses %+v, want charged %v", tt.via, m, tt.charged)
+		}
+	}
+}
+
+// TestSenderQuorumCheckerWithLittleNew: a designated checker that already
+// holds most of a batch (pulled, say) still checks and attests it, so that
+// nodes lacking it are not left waiting.
+func TestSenderQuorumCheckerWithLittleNew(t *testing.T) {
+	qc := newQuorumCase(t, 8)
+	chosen, _ := qc.roles("V1", qc.senders)
+	q, pub := qc.node(chosen[0])
+	pool := newSyncPool(qc.r.Signer)
+	for _, tx := range qc.txs[:len(qc.txs)-1] {
+		if _, err := qc.r.CheckStatic(tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.Add(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, c, err := checkTxBatch(qc.batch("V1", qc.senders), qc.r, pool, nil, nil, q, addrOf(t, "V1"))
+	if err != nil || res != ignore || !c.attested || len(pub.all()) != 1 {
+		t.Fatalf("one new transaction: %s, %v, %+v, %d published; want attested", resultName(res), err, c, len(pub.all()))
 	}
 }

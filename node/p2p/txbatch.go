@@ -227,11 +227,11 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (i
 // taken, each of which passed its own checks. It returns how many
 // signatures it recovered and how many transactions the pool took.
 //
-// With a sender quorum (q, nil: none), a batch that claims its senders is
+// With a sender quorum (q, nil: none), a batch relayed by from that claims its senders is
 // settled first (see senders.go): checked and attested if this node is
 // designated, taken on the claim once validators with more than a third of
 // the power vouch for it, or recovered as without a claim.
-func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *claims, q *quorum) (pubsub.ValidationResult, batchCounts, error) {
+func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *claims, q *quorum, from common.Address) (pubsub.ValidationResult, batchCounts, error) {
 	txs, senders, sig, err := decodeEnvelope(data)
 	if err != nil {
 		return reject, batchCounts{}, err
@@ -303,8 +303,11 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 		if role == roleCheck {
 			counts.attested = q.attest(c) == nil
 		}
-		if waited {
-			q.missed(c) // true, and its checkers let this node wait in vain
+		if waited && from == c.origin {
+			// True, and its checkers let this node wait in vain. Only
+			// for a batch from its origin: anyone else may have sent it
+			// to this node alone, so the checkers never saw it.
+			q.missed(c)
 		}
 	}
 	switch {

@@ -127,7 +127,7 @@ func TestCheckTxBatch(t *testing.T) {
 				has: map[common.Hash]bool{valid.Hash(): tt.known},
 				add: func(*types.Transaction) error { offered++; return tt.poolErr },
 			}
-			res, c, err := checkTxBatch(tt.data, r, pool, nil, nil, nil)
+			res, c, err := checkTxBatch(tt.data, r, pool, nil, nil, nil, common.Address{})
 			took := c.took
 			if res != tt.want {
 				t.Fatalf("result: have %s (%v), want %s", resultName(res), err, resultName(tt.want))
@@ -176,7 +176,7 @@ func TestCheckTxBatchUsesKnownSenders(t *testing.T) {
 					return nil
 				},
 			}
-			if res, _, err := checkTxBatch(data, r, pool, nil, nil, nil); res != accept {
+			if res, _, err := checkTxBatch(data, r, pool, nil, nil, nil, common.Address{}); res != accept {
 				t.Fatalf("result: have %s (%v), want accept", resultName(res), err)
 			}
 			if offered != tt.want {
@@ -482,12 +482,12 @@ func TestClaimsOneRecoveryPerTransaction(t *testing.T) {
 	}
 	first, second := make(chan result, 1), make(chan result, 1)
 	go func() {
-		_, c, err := checkTxBatch(batchOf(t1, t2), r, pool, nil, cl, nil)
+		_, c, err := checkTxBatch(batchOf(t1, t2), r, pool, nil, cl, nil, common.Address{})
 		first <- result{c, err}
 	}()
 	<-pool.entered // the first batch holds t1 and t2, stuck in the pool
 	go func() {
-		_, c, err := checkTxBatch(batchOf(t2, t3, t3), r, pool, nil, cl, nil)
+		_, c, err := checkTxBatch(batchOf(t2, t3, t3), r, pool, nil, cl, nil, common.Address{})
 		second <- result{c, err}
 	}()
 	// The second batch checks and adds t3, its own, then waits for t2.
@@ -538,7 +538,7 @@ func TestClaimsOneRecoveryPerTransaction(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, c, _ := checkTxBatch(data, r, pool, nil, cl, nil)
+				_, c, _ := checkTxBatch(data, r, pool, nil, cl, nil, common.Address{})
 				total.Add(int64(c.recovered))
 			}()
 		}

@@ -70,7 +70,7 @@ func (v validatorsAdmitted) IsMember(addr common.Address) bool {
 // Attesters returns the validators whose attestations of transaction
 // senders count on the network (p2p.Attesters; decision 46): those deciding
 // the next block, as admission has them. A node whose head is more than
-// staleHead old by now (nil: the wall clock) has none: it may be catching up, and the validators of an
+// staleHead (or ten block times) old by now (nil: the wall clock) has none: it may be catching up, and the validators of an
 // old head may since have left with their stake, so it recovers every
 // sender itself.
 func Attesters(eng *pos.Engine, c *chain.Chain, now func() time.Time) p2p.Attesters {

@@ -102,6 +102,6 @@ func (c *Chain) BuildBlockUntil(parent *types.Block, pending []*types.Transactio
 	header.GasUsed = used
 	header.Root = st.IntermediateRoot(c.config.Rules(header.Number, false, header.Time))
 	block := types.NewBlock(header, &types.Body{Transactions: txs}, receipts, trie.NewStackTrie(nil))
-	c.built.Add(c.engine.SealHash(block.Header()), &builtResult{receipts: receipts, state: st})
+	c.built.Add(c.engine.SealHash(block.Header()), &builtResult{txs: block.Transactions(), receipts: receipts, state: st})
 	return &Built{Block: block, Rejected: rejected}, nil
 }

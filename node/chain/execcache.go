@@ -18,6 +18,7 @@ const execCacheSize = 4
 type execEntry struct {
 	hash     common.Hash
 	parent   common.Hash
+	txs      types.Transactions // the validated block's own list (see knownBody)
 	receipts types.Receipts
 	state    *state.StateDB // the state after the block, root checked, not committed
 }
@@ -66,6 +67,19 @@ func (x *execCache) take(hash, head common.Hash) (*execEntry, bool) {
 		return e, e.parent == head
 	}
 	return nil, false
+}
+
+// holds reports whether the entry of block hash was validated with the
+// transaction list txs itself (see sameList).
+func (x *execCache) holds(hash common.Hash, txs types.Transactions) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, e := range x.entries {
+		if e.hash == hash {
+			return sameList(e.txs, txs)
+		}
+	}
+	return false
 }
 
 // prune drops every entry that does not build on head: a block at or

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -241,5 +242,57 @@ func BenchmarkValidateInsert(b *testing.B) {
 			}
 			b.ReportMetric(float64(total.Microseconds())/float64(b.N*benchBlocks), "µs/block")
 		})
+	}
+}
+
+// TestKnownBodyByIdentity checks that a block whose transaction root is
+// not derived again (one this node built, or validated) is the very block
+// object: the same header carrying another body is refused, whether the
+// header's execution is held from validation or from building.
+func TestKnownBodyByIdentity(t *testing.T) {
+	a := newTestChain(t, "A")
+	gen := a.chain.CurrentBlock()
+	p1 := a.mine(gen, []*types.Transaction{transfer("A", 0, addrOf("Q"), 1, false)}, 1)
+	other := []*types.Transaction{transfer("A", 0, addrOf("Q"), 2, false)}
+	forged := types.NewBlockWithHeader(p1.Header()).WithBody(types.Body{Transactions: other})
+	if forged.Hash() != p1.Hash() {
+		t.Fatal("the forged block should share the header's hash")
+	}
+	// A built p1 and holds its execution.
+	if err := a.chain.InsertBlock(forged); !errors.Is(err, ErrTxRoot) {
+		t.Fatalf("A imports the built header with another body: have %v, want %v", err, ErrTxRoot)
+	}
+	if err := a.chain.InsertBlock(p1); err != nil {
+		t.Fatalf("A imports the block it built: %v", err)
+	}
+
+	// C validated p1 and holds its execution.
+	c := newTestChain(t, "C").chain
+	if err := c.ValidateBlock(p1); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if err := c.InsertBlock(forged); !errors.Is(err, ErrTxRoot) {
+		t.Fatalf("C imports the validated header with another body: have %v, want %v", err, ErrTxRoot)
+	}
+	// An equal list decoded again is checked, and passes.
+	enc, err := rlp.EncodeToBytes(p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := new(types.Block)
+	if err := rlp.DecodeBytes(enc, again); err != nil {
+		t.Fatal(err)
+	}
+	if known, _ := c.knownBody(again); known {
+		t.Fatal("a block decoded again counts as known")
+	}
+	if known, _ := c.knownBody(p1); !known {
+		t.Fatal("the validated block itself does not count as known")
+	}
+	if err := c.InsertBlock(p1); err != nil {
+		t.Fatalf("C imports the block it validated: %v", err)
+	}
+	if have := c.executions.Load(); have != 1 {
+		t.Fatalf("executions on C: have %d, want 1", have)
 	}
 }

@@ -20,6 +20,7 @@ import (
 // builtResult is the outcome of executing a block this node built, kept so
 // that importing the sealed block does not execute it a second time.
 type builtResult struct {
+	txs      types.Transactions // the block's own list: its body, by identity
 	receipts types.Receipts
 	state    *state.StateDB
 }
@@ -175,13 +176,16 @@ func (c *Chain) ValidateBlock(block *types.Block) error {
 	if err != nil {
 		return err
 	}
-	c.validated.put(&execEntry{hash: block.Hash(), parent: v.parent.Hash(), receipts: v.receipts, state: v.state},
+	c.validated.put(&execEntry{hash: block.Hash(), parent: v.parent.Hash(), txs: block.Transactions(), receipts: v.receipts, state: v.state},
 		func() common.Hash { return c.CurrentBlock().Hash() })
 	return nil
 }
 
 // verifyHeader runs the chain's own header rules, then the engine's.
-func (c *Chain) verifyHeader(block *types.Block, parent *types.Header, covered bool) error {
+//
+// bodyKnown skips the transaction root: the caller holds this very
+// transaction list, checked against this header before (see knownBody).
+func (c *Chain) verifyHeader(block *types.Block, parent *types.Header, covered, bodyKnown bool) error {
 	h := block.Header()
 	switch {
 	case h.GasLimit != c.gen.GasLimit:
@@ -200,13 +204,38 @@ func (c *Chain) verifyHeader(block *types.Block, parent *types.Header, covered b
 	case block.Size() > MaxBlockSize:
 		return fmt.Errorf("%w: %d bytes", ErrBlockTooLarge, block.Size())
 	}
-	if got := types.DeriveSha(block.Transactions(), trie.NewStackTrie(nil)); got != h.TxHash {
-		return fmt.Errorf("%w: have %x, want %x", ErrTxRoot, got, h.TxHash)
+	if !bodyKnown {
+		if got := types.DeriveSha(block.Transactions(), trie.NewStackTrie(nil)); got != h.TxHash {
+			return fmt.Errorf("%w: have %x, want %x", ErrTxRoot, got, h.TxHash)
+		}
 	}
 	if covered {
 		return c.coverer.VerifyHeaderCovered(c, h, parent)
 	}
 	return c.engine.VerifyHeader(c, h, parent)
+}
+
+// knownBody reports whether block's transaction list is the very list
+// (not an equal one: the same backing array) of a block this node built,
+// or validated with the same header, and whose execution it still holds:
+// its transaction root was derived from that list then, and the list
+// cannot have changed since (a block's body is never modified). A block
+// decoded again from the network is never known, so a different body
+// under the same header is always checked. validated says the list was
+// validated here, its senders remembered then.
+func (c *Chain) knownBody(block *types.Block) (known, validated bool) {
+	txs := block.Transactions()
+	if c.validated.holds(block.Hash(), txs) {
+		return true, true
+	}
+	r, ok := c.built.Peek(c.engine.SealHash(block.Header()))
+	return ok && sameList(r.txs, txs), false
+}
+
+// sameList reports whether a and b are one list: the same length over the
+// same backing array.
+func sameList(a, b types.Transactions) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // execute runs block on its parent's state and checks every execution-derived

@@ -72,12 +72,17 @@ func (c *Chain) validate(block *types.Block, ck check) (*validated, error) {
 	// maxRecover blocks, but only for a block whose header passed every
 	// check but membership: a forged seal costs no re-execution. A
 	// proposal's parent is the head, always held.
-	err := c.verifyHeader(block, parent.Header(), ck.covered)
+	// A body this node built or validated is not hashed again (knownBody).
+	var known, remembered bool
+	if !ck.stored {
+		known, remembered = c.knownBody(block)
+	}
+	err := c.verifyHeader(block, parent.Header(), ck.covered, known)
 	if errors.Is(err, consensus.ErrNotMember) && !c.hasState(parent.Root()) {
 		if rerr := c.recoverState(parent, maxRecover); rerr != nil {
 			return nil, rerr
 		}
-		err = c.verifyHeader(block, parent.Header(), ck.covered)
+		err = c.verifyHeader(block, parent.Header(), ck.covered, known)
 	}
 	if err != nil {
 		return nil, err
@@ -94,6 +99,8 @@ func (c *Chain) validate(block *types.Block, ck check) (*validated, error) {
 	if root := st.IntermediateRoot(c.config.Rules(block.Number(), false, block.Time())); root != block.Root() {
 		return nil, fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
 	}
-	c.rememberSenders(block.Transactions())
+	if !remembered {
+		c.rememberSenders(block.Transactions())
+	}
 	return &validated{parent: parent, receipts: receipts, state: st}, nil
 }

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 )
 
 // BenchmarkSync measures sync throughput between two in-process nodes on
@@ -74,5 +76,30 @@ func waitForLong(b *testing.B, cond func() bool) {
 			b.Fatalf("sync did not finish within a minute")
 		}
 		<-tick.C
+	}
+}
+
+// TestMsgIDByPayload checks that a message's id is its payload's alone:
+// equal payloads share it, payloads one byte apart do not.
+func TestMsgIDByPayload(t *testing.T) {
+	a := bytes.Repeat([]byte{7}, 1000)
+	b := bytes.Clone(a)
+	b[999] = 8
+	idA, idA2, idB := msgID(&pb.Message{Data: a}), msgID(&pb.Message{Data: bytes.Clone(a), From: []byte("x")}), msgID(&pb.Message{Data: b})
+	if idA != idA2 {
+		t.Fatal("the same payload has two ids")
+	}
+	if idA == idB || len(idA) != 32 {
+		t.Fatalf("ids %x and %x: want two different 32-byte ids", idA, idB)
+	}
+}
+
+// BenchmarkMsgID measures the id of a full transaction batch, which every
+// copy of every batch pays on arrival.
+func BenchmarkMsgID(b *testing.B) {
+	m := &pb.Message{Data: bytes.Repeat([]byte{1}, 256*120)}
+	b.SetBytes(int64(len(m.Data)))
+	for b.Loop() {
+		_ = msgID(m)
 	}
 }

@@ -32,3 +32,35 @@ func TestClockOffset(t *testing.T) {
 		})
 	}
 }
+
+// TestGCTarget checks which collection target a node sets: the flag's when
+// given, GOGC's (by leaving it) when that is set and the flag is not, else
+// the default.
+func TestGCTarget(t *testing.T) {
+	tests := []struct {
+		flag    int
+		given   bool
+		env     string
+		want    int
+		wantSet bool
+	}{
+		{defaultGCPercent, false, "", defaultGCPercent, true},
+		{defaultGCPercent, false, "150", 0, false},
+		{300, true, "150", 300, true},
+		{-1, true, "", -1, true},
+	}
+	for _, tt := range tests {
+		have, set := gcTarget(tt.flag, tt.given, tt.env)
+		if have != tt.want || set != tt.wantSet {
+			t.Errorf("gcTarget(%d, %v, %q): have %d %v, want %d %v", tt.flag, tt.given, tt.env, have, set, tt.want, tt.wantSet)
+		}
+	}
+	fs := newFlags("node")
+	fs.Int("gc-percent", defaultGCPercent, "")
+	if err := fs.Parse([]string{"--gc-percent", "300"}); err != nil {
+		t.Fatal(err)
+	}
+	if !flagSet(fs, "gc-percent") || flagSet(fs, "other") {
+		t.Fatal("flagSet does not tell the given flag from others")
+	}
+}

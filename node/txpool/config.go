@@ -14,7 +14,7 @@ const (
 	DefaultMaxBytes           = 32 << 20
 	DefaultMaxPerSender       = 1024
 	DefaultPriceBump          = 10
-	DefaultMaxFuturePerSender = 32
+	DefaultMaxFuturePerSender = 256 // a whole gossip batch of one sender, arriving before the one it follows
 	DefaultFutureHeads        = 64
 )
 

@@ -67,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		passedOn: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "arbiter", Subsystem: "p2p", Name: "tx_batches_passed_on_total",
-			Help: "Peers' transaction batches the pool took in full, passed on by gossip as they are.",
+			Help: "Peers' transaction batches whose new transactions the pool took in full, passed on by gossip as they are.",
 		}),
 		trusted: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "arbiter", Subsystem: "p2p", Name: "tx_senders_trusted_total",

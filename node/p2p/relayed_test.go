@@ -35,13 +35,19 @@ func TestRelayedAnnouncesOnce(t *testing.T) {
 	tests := []struct {
 		name      string
 		refuse    int  // index of the transaction the pool refuses, -1: none
+		known     int  // index of the transaction the pool held before, -1: none
 		takeEarly bool // the publishing loop sees each announcement while the batch is checked
 		want      string
 	}{
-		{"all taken, announcements seen early", -1, true, "accept"},
-		{"all taken, announcements seen late", -1, false, "accept"},
-		{"one refused, announcements seen early", 1, true, "ignore"},
-		{"one refused, announcements seen late", 1, false, "ignore"},
+		{"all taken, announcements seen early", -1, -1, true, "accept"},
+		{"all taken, announcements seen late", -1, -1, false, "accept"},
+		{"one refused, announcements seen early", 1, -1, true, "ignore"},
+		{"one refused, announcements seen late", 1, -1, false, "ignore"},
+		// What a batch brings new is passed on with it, the rest was
+		// announced when the pool took it: nothing is re-batched.
+		{"one known, the rest taken, announcements seen early", -1, 0, true, "accept"},
+		{"one known, the rest taken, announcements seen late", -1, 2, false, "accept"},
+		{"one known, one refused", 1, 0, true, "ignore"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +61,11 @@ func TestRelayedAnnouncesOnce(t *testing.T) {
 					announced[i]++
 				}
 			}
-			pool := &fakePool{add: func(tx *types.Transaction) error {
+			has := map[common.Hash]bool{}
+			if tt.known >= 0 {
+				has[txs[tt.known].Hash()] = true
+			}
+			pool := &fakePool{has: has, add: func(tx *types.Transaction) error {
 				i := pos(tx)
 				if i == tt.refuse {
 					return txpool.ErrPoolFull

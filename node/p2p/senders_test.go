@@ -818,7 +818,45 @@ func TestSenderQuorumCheckerWithLittleNew(t *testing.T) {
 		}
 	}
 	res, c, err := checkTxBatch(qc.batch("V1", qc.senders), qc.r, pool, nil, nil, q, addrOf(t, "V1"))
-	if err != nil || res != ignore || !c.attested || len(pub.all()) != 1 {
+	if err != nil || res != accept || !c.attested || len(pub.all()) != 1 {
 		t.Fatalf("one new transaction: %s, %v, %+v, %d published; want attested", resultName(res), err, c, len(pub.all()))
 	}
+}
+
+// TestSenderQuorumPooledDuringWait: transactions the pool takes by another
+// way while a batch waits for its quorum are not new to it afterwards: the
+// batch offers the pool only the rest and is still passed on as it is.
+func TestSenderQuorumPooledDuringWait(t *testing.T) {
+	qc := newQuorumCase(t, 8)
+	chosen, other := qc.roles("V1", qc.senders)
+	data := qc.batch("V1", qc.senders)
+	q, _ := qc.node(other)
+	q.wait = time.Hour
+	pool := newSyncPool(qc.r.Signer)
+	type result struct {
+		res string
+		c   batchCounts
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, c, err := checkTxBatch(data, qc.r, pool, nil, nil, q, common.Address{})
+		done <- result{resultName(res), c, err}
+	}()
+	waitFor(t, "the batch waiting for attestations", func() bool { return q.waiting.Load() == 1 })
+	if _, err := qc.r.CheckStatic(qc.txs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Add(qc.txs[0]); err != nil { // pulled, say
+		t.Fatal(err)
+	}
+	q.add(addrOf(t, chosen[0]), statement(qc.txs, qc.senders))
+	r := <-done
+	if r.err != nil || r.res != "accept" {
+		t.Fatalf("have %s (%v), want accept", r.res, r.err)
+	}
+	if want := len(qc.txs) - 1; r.c.took != want || r.c.trusted != want || r.c.recovered != 0 {
+		t.Fatalf("counts %+v: want %d taken and trusted, none recovered", r.c, want)
+	}
+	qc.pooledFrom(pool)
 }

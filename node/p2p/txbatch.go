@@ -216,12 +216,13 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (i
 // transaction that breaks the static rules or comes from a sender no
 // member may vouch for is rejected: an honest member only sends what its
 // pool took. Transactions the pool already holds cost a hash, not a
-// signature recovery. A batch that was new to this node's pool in full and
-// that the pool took in full is accepted: gossipsub passes it on as it is,
-// and its transactions, marked in rel (nil: none), are not announced again
-// in this node's own batches. Any other batch is at best ignored, and what
-// the pool took from it goes out in this node's batches: rel hands back
-// those whose announcement was skipped. Transactions another check holds
+// signature recovery. A batch that brings the pool something new, and
+// whose new transactions the pool took in full, is accepted (the others it
+// held already): gossipsub passes it on as it is, and its new
+// transactions, marked in rel (nil: none), are not announced again in this
+// node's own batches. Any other batch is at best ignored, and what the
+// pool took from it goes out in this node's batches: rel hands back those
+// whose announcement was skipped. Transactions another check holds
 // (cl, nil: none) are checked last, after this batch's others were offered
 // to the pool: a batch rejected for one of those may have had its others
 // taken, each of which passed its own checks. It returns how many
@@ -253,6 +254,9 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 		}
 		if c != nil {
 			role, waited = q.settle(c, len(fresh))
+			// The wait may have let other batches, a block's fetch or
+			// the pull bring some of these in: those are not new now.
+			fresh = notPooled(fresh, pool)
 		}
 		if role == roleTrust {
 			known, trust = trustedSenders{c, pool}, len(fresh)
@@ -266,7 +270,10 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 		cl.release(fresh)
 		return reject, batchCounts{recovered: recovered}, err
 	}
-	whole := len(fresh) == len(txs) && rel.mark(txs) // before the pool announces them
+	// Passed on if the pool takes every transaction new to it; the rest
+	// it held already (announced when it took them). Marked before the
+	// pool announces them.
+	passOn := len(fresh) > 0 && len(later) == 0 && rel.mark(fresh)
 	o := addAll(fresh, pool)
 	cl.release(fresh)
 	if len(later) > 0 {
@@ -295,8 +302,8 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 		// batch is refused (the transactions stand on their own). A
 		// designated checker attests a true one.
 		if err := c.matches(r.Signer, pool); err != nil {
-			if whole {
-				rel.release(txs)
+			if passOn {
+				rel.release(fresh)
 			}
 			return reject, counts, err
 		}
@@ -311,12 +318,12 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 		}
 	}
 	switch {
-	case !whole:
-	case o.res == ignore && o.took == len(txs):
-		rel.settle(txs)
+	case !passOn:
+	case o.res == ignore && o.took == len(fresh):
+		rel.settle(fresh)
 		o.res = accept
 	default:
-		rel.release(txs)
+		rel.release(fresh)
 	}
 	return o.res, counts, o.firstErr
 }

@@ -104,7 +104,10 @@ func TestCheckTxBatch(t *testing.T) {
 	}{
 		{"valid", batch(enc(valid)), false, nil, accept, 1},
 		{"two valid", batch(enc(valid), enc(second)), false, nil, accept, 2},
-		{"pool knows one", batch(enc(valid), enc(second)), true, nil, ignore, 1},
+		// Passed on: what it brings new, the pool took.
+		{"pool knows one", batch(enc(valid), enc(second)), true, nil, accept, 1},
+		{"pool knows all", batch(enc(valid)), true, nil, ignore, 0},
+		{"pool knows one, refuses the other", batch(enc(valid), enc(second)), true, txpool.ErrPoolFull, ignore, 1},
 		{"replay of an included nonce", batch(enc(valid)), false, rules.ErrNonceTooLow, ignore, 1},
 		{"pool full", batch(enc(valid)), false, txpool.ErrPoolFull, ignore, 1},
 		{"sender not allowed", batch(enc(valid)), false, fmt.Errorf("%w: x", rules.ErrNotAllowed), reject, 1},
@@ -555,5 +558,37 @@ func TestClaimsOneRecoveryPerTransaction(t *testing.T) {
 		if len(cl.m) != 0 {
 			t.Fatalf("round %d: %d claims left", i, len(cl.m))
 		}
+	}
+}
+
+// TestBatchesOutOfOrderTakenInFull: batches are checked concurrently, so a
+// sender's whole batch can reach the pool before the batch it follows (the
+// earlier one waiting for its sender quorum, say). The pool's default
+// bound on a sender's non-executable transactions takes it in full, and
+// the batch is passed on; with the old bound of 32 most of it was refused.
+func TestBatchesOutOfOrderTakenInFull(t *testing.T) {
+	tc := newTestChain(t, testGenesis(t), "A")
+	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
+	to := addrOf(t, "D")
+	batchOf := func(first uint64) []byte {
+		raw := make([][]byte, maxBatchTxs)
+		for i := range raw {
+			raw[i], _ = transfer(t, "B", first+uint64(i), to).MarshalBinary()
+		}
+		data, err := encodeBatch(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	early, late := batchOf(0), batchOf(maxBatchTxs)
+	for i, data := range [][]byte{late, early} {
+		res, c, err := checkTxBatch(data, r, tc.pool, nil, nil, nil, addrOf(t, "A"))
+		if err != nil || res != accept || c.took != maxBatchTxs {
+			t.Fatalf("batch %d: %s (%v), took %d of %d; want all taken and passed on", i, resultName(res), err, c.took, maxBatchTxs)
+		}
+	}
+	if exec, fut := tc.pool.Stats(); exec != 2*maxBatchTxs || fut != 0 {
+		t.Fatalf("pool: %d executable, %d not; want %d executable", exec, fut, 2*maxBatchTxs)
 	}
 }

@@ -351,6 +351,33 @@ func (c *Core) Step(raw []byte) error {
 	if err != nil {
 		return err
 	}
+	return c.apply(raw, m)
+}
+
+// StepFilled is Step for a proposal this node filled from a compact one:
+// the same checks but the decoding, which filling made needless (the block
+// is built from transactions this node holds, each matched to its hash).
+// f.Raw must be f.Proposal's wire form; the core buffers and logs it.
+func (c *Core) StepFilled(f FilledProposal) error {
+	c.far = farNote{}
+	if c.vals == nil {
+		return errNotStarted
+	}
+	if len(f.Raw) > c.cfg.MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes, limit %d", errOversized, len(f.Raw), c.cfg.MaxMessageSize)
+	}
+	if f.Proposal == nil {
+		return fmt.Errorf("%w: no proposal", errMalformed)
+	}
+	if err := f.Proposal.checkShape(); err != nil {
+		return err
+	}
+	return c.apply(f.Raw, f.Proposal)
+}
+
+// apply applies a decoded message m whose wire form is raw.
+func (c *Core) apply(raw []byte, m any) error {
+	var err error
 	var height uint64
 	switch m := m.(type) {
 	case *CompactProposal:

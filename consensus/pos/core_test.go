@@ -727,3 +727,39 @@ func TestCoreCatchUpNotForTheSlowestVote(t *testing.T) {
 		t.Fatalf("catch-up commits a period later: have %d, want 1", n)
 	}
 }
+
+// TestCoreStepFilled: a proposal this node filled from a compact one is
+// stepped without decoding its block, under the same checks as Step's:
+// size, rounds, height and body; one that passes is judged like any other.
+func TestCoreStepFilled(t *testing.T) {
+	h := newCoreHarness(t)
+	v := h.block(0, 0)
+	p := signProposal(t, h.proposerKey(0), 0, -1, v)
+	wrongRound := signProposal(t, h.proposerKey(0), 0, 0, v)
+	wrongHeight := signProposal(t, h.proposerKey(0), 0, -1, v)
+	wrongHeight.Height = 2
+	for _, tt := range []struct {
+		name string
+		f    FilledProposal
+		want error
+	}{
+		{"oversized", FilledProposal{Raw: make([]byte, DefaultMaxMessageSize+1), Proposal: p}, errOversized},
+		{"no proposal", FilledProposal{Raw: p.Encode()}, errMalformed},
+		{"valid round not below round", FilledProposal{Raw: wrongRound.Encode(), Proposal: wrongRound}, errMalformed},
+		{"block at another height", FilledProposal{Raw: wrongHeight.Encode(), Proposal: wrongHeight}, errBlockMismatch},
+	} {
+		if err := h.core.StepFilled(tt.f); !errors.Is(err, tt.want) {
+			t.Errorf("%s: have %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	if err := h.core.StepFilled(FilledProposal{Raw: p.Encode(), Proposal: p}); err != nil {
+		t.Fatalf("filled proposal: %v", err)
+	}
+	h.collect()
+	for _, m := range h.sent {
+		if vote, ok := m.(*Vote); ok && vote.Type == Prevote && vote.Round == 0 && vote.BlockHash == v.Hash() {
+			return
+		}
+	}
+	t.Fatal("no prevote for the filled proposal's block")
+}

@@ -81,6 +81,10 @@ type DriverConfig struct {
 
 	// Inbound delivers messages from peers.
 	Inbound <-chan []byte
+	// Filled optionally delivers proposals this node filled from compact
+	// ones: stepped like Inbound's messages, without decoding their
+	// blocks again.
+	Filled <-chan FilledProposal
 	// Heads optionally delivers decided blocks the chain learnt otherwise
 	// (by sync or gossip), each with the commit that proves it; a head at
 	// or above the height being decided moves the core past it. A block
@@ -293,7 +297,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		return err
 	}
 	d.status.observe(d.rep.core, time.Now())
-	inbound, heads := d.cfg.Inbound, d.cfg.Heads
+	inbound, filled, heads := d.cfg.Inbound, d.cfg.Filled, d.cfg.Heads
 	for {
 		select {
 		case <-ctx.Done():
@@ -309,6 +313,18 @@ func (d *Driver) Run(ctx context.Context) error {
 			}
 			if stepErr != nil {
 				d.log.Debug("message refused", "err", stepErr)
+			}
+		case f, ok := <-filled:
+			if !ok {
+				filled = nil
+				continue
+			}
+			stepErr, err := d.rep.filled(f)
+			if err != nil {
+				return fmt.Errorf("pos: wal: %w", err)
+			}
+			if stepErr != nil {
+				d.log.Debug("filled proposal refused", "err", stepErr)
 			}
 		case <-ticker.C:
 			if err := d.rep.tick(); err != nil {

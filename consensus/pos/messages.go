@@ -327,6 +327,30 @@ func (p *CompactProposal) Fill(txs []*types.Transaction) (*Proposal, error) {
 	return &Proposal{p.Height, p.Round, p.ValidRound, b, p.Signature}, nil
 }
 
+// checkShape checks what a decoded proposal must hold beyond its encoding:
+// its rounds in range, its block at its height, a body of transactions
+// only.
+func (p *Proposal) checkShape() error {
+	if p.Block == nil {
+		return fmt.Errorf("%w: proposal without a block", errMalformed)
+	}
+	if p.Round > MaxRound || p.ValidRound >= int32(p.Round) {
+		return fmt.Errorf("%w: proposal round %d, valid round %d", errMalformed, p.Round, p.ValidRound)
+	}
+	if p.Block.NumberU64() != p.Height {
+		return fmt.Errorf("%w: proposal height %d, block %d", errBlockMismatch, p.Height, p.Block.NumberU64())
+	}
+	return bareBody(p.Block)
+}
+
+// FilledProposal is a proposal this node filled from a compact one with
+// transactions it holds, with its wire form (Raw, p.Encode()): the core
+// steps it without decoding the block again, and logs Raw.
+type FilledProposal struct {
+	Raw      []byte
+	Proposal *Proposal
+}
+
 // Encode returns the wire form of the vote.
 func (v *Vote) Encode() []byte { return encodeMsg(msgVote, v) }
 
@@ -360,13 +384,7 @@ func DecodeMessage(raw []byte, maxSize int) (any, error) {
 		if err := rlp.DecodeBytes(body, p); err != nil {
 			return nil, fmt.Errorf("%w: proposal: %v", errMalformed, err)
 		}
-		if p.Round > MaxRound || p.ValidRound >= int32(p.Round) {
-			return nil, fmt.Errorf("%w: proposal round %d, valid round %d", errMalformed, p.Round, p.ValidRound)
-		}
-		if p.Block.NumberU64() != p.Height {
-			return nil, fmt.Errorf("%w: proposal height %d, block %d", errBlockMismatch, p.Height, p.Block.NumberU64())
-		}
-		if err := bareBody(p.Block); err != nil {
+		if err := p.checkShape(); err != nil {
 			return nil, err
 		}
 		return p, nil

@@ -165,6 +165,18 @@ func (r *replica) message(raw []byte) (stepErr, walErr error) {
 	return nil, r.wal.append(walMessage, raw)
 }
 
+// filled steps a proposal this node filled (Core.StepFilled) and logs its
+// wire form, as message does.
+func (r *replica) filled(f FilledProposal) (stepErr, walErr error) {
+	if stepErr = r.core.StepFilled(f); stepErr != nil {
+		return stepErr, nil
+	}
+	if fr, ok := r.core.takeFar(); ok {
+		return nil, r.wal.append(walFar, encodeFar(fr.addr, fr.round))
+	}
+	return nil, r.wal.append(walMessage, f.Raw)
+}
+
 // validated hands the core a validation answer and logs it if the core
 // took it (see message).
 func (r *replica) validated(hash common.Hash, verr error) (stepErr, walErr error) {

@@ -94,7 +94,7 @@ type filler struct {
 	chainID *big.Int
 	pool    txLookup
 	net     txFetcher
-	deliver func(full []byte) // hands a full proposal to the core
+	deliver func(pos.FilledProposal) // hands a full proposal to the core, decoded
 	log     *slog.Logger
 	timeout time.Duration
 	blocks  *recentBlocks // filled blocks, for the node's re-proposal of one; nil: none
@@ -108,7 +108,7 @@ type filler struct {
 	wg       sync.WaitGroup
 }
 
-func newFiller(ctx context.Context, chainID *big.Int, pool txLookup, net txFetcher, deliver func([]byte), log *slog.Logger) *filler {
+func newFiller(ctx context.Context, chainID *big.Int, pool txLookup, net txFetcher, deliver func(pos.FilledProposal), log *slog.Logger) *filler {
 	return &filler{
 		ctx: ctx, chainID: chainID, pool: pool, net: net, deliver: deliver, log: log, timeout: fillTimeout,
 		inflight: make(map[common.Address]*fetchJob),
@@ -256,7 +256,7 @@ func (f *filler) complete(key proposalKey, cp *pos.CompactProposal, txs []*types
 	if f.blocks != nil {
 		f.blocks.add(p.Block)
 	}
-	f.deliver(p.Encode())
+	f.deliver(pos.FilledProposal{Raw: p.Encode(), Proposal: p})
 }
 
 // wait returns when no fill is running.

@@ -148,7 +148,14 @@ func newFillHarness(t *testing.T, pool mapPool, net *fakeFetcher) *fillHarness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan []byte, 16)
-	f := newFiller(ctx, fillChainID, pool, net, func(b []byte) { out <- b }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f := newFiller(ctx, fillChainID, pool, net, func(f pos.FilledProposal) {
+		// The core steps the proposal without decoding Raw: they must
+		// be the same message.
+		if !bytes.Equal(f.Raw, f.Proposal.Encode()) {
+			t.Error("a filled proposal's wire form is not its own")
+		}
+		out <- f.Raw
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(func() { cancel(); f.wait() })
 	return &fillHarness{f: f, net: net, out: out}
 }

@@ -99,6 +99,7 @@ func (v *Validator) Wait() { v.wg.Wait() }
 func (v *Validator) start(ctx context.Context) error {
 	c := v.cfg.Chain
 	inbound := make(chan []byte, 4096)
+	filled := make(chan pos.FilledProposal, 64)
 	recent := new(recentBlocks) // built or filled here: own proposals go out compact without a decode
 	var transport pos.Transport = dropTransport{}
 	if v.cfg.Net != nil {
@@ -110,7 +111,13 @@ func (v *Validator) start(ctx context.Context) error {
 			case <-ctx.Done():
 			}
 		}
-		fill := newFiller(ctx, c.ChainID(), v.cfg.Pool, v.cfg.Net, toCore, v.log.With("module", "consensus"))
+		toCoreFilled := func(f pos.FilledProposal) {
+			select {
+			case filled <- f:
+			case <-ctx.Done():
+			}
+		}
+		fill := newFiller(ctx, c.ChainID(), v.cfg.Pool, v.cfg.Net, toCoreFilled, v.log.With("module", "consensus"))
 		fill.blocks = recent
 		v.wg.Add(1)
 		go func() {
@@ -177,6 +184,7 @@ func (v *Validator) start(ctx context.Context) error {
 		Head:       head,
 		HeadCommit: headCommit,
 		Inbound:    inbound,
+		Filled:     filled,
 		Heads:      heads,
 		Transport:  transport,
 		Builder:    posBuilder{chain: c, pool: v.cfg.Pool, budget: buildBudget(time.Duration(c.Genesis().BlockTime)), built: recent},

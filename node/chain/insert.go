@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
 
 	"github.com/arbiter-chain/arbiter/consensus"
@@ -201,7 +202,7 @@ func (c *Chain) verifyHeader(block *types.Block, parent *types.Header, covered, 
 	case h.WithdrawalsHash != nil || h.BlobGasUsed != nil || h.ExcessBlobGas != nil ||
 		h.ParentBeaconRoot != nil || h.RequestsHash != nil || block.Withdrawals() != nil:
 		return ErrUnsupportedFields
-	case block.Size() > MaxBlockSize:
+	case sizeOver(block, MaxBlockSize):
 		return fmt.Errorf("%w: %d bytes", ErrBlockTooLarge, block.Size())
 	}
 	if !bodyKnown {
@@ -230,6 +231,28 @@ func (c *Chain) knownBody(block *types.Block) (known, validated bool) {
 	}
 	r, ok := c.built.Peek(c.engine.SealHash(block.Header()))
 	return ok && sameList(r.txs, txs), false
+}
+
+// sizeOver reports whether block's encoding is larger than limit. A block
+// built or filled here, not decoded, has no size cached, and encoding it
+// whole costs as much as decoding it: a bound from its header and its
+// transactions' own sizes (cached when they were decoded) settles it
+// unless it comes near the limit, and only then is the block encoded.
+func sizeOver(block *types.Block, limit uint64) bool {
+	if len(block.Uncles()) > 0 || block.Withdrawals() != nil {
+		return block.Size() > limit
+	}
+	header, err := rlp.EncodeToBytes(block.Header())
+	if err != nil {
+		return block.Size() > limit
+	}
+	// Three list headers (block, transactions, uncles), and a string
+	// header around each typed transaction, each at most 9 bytes.
+	bound := uint64(len(header)) + 3*9
+	for _, tx := range block.Transactions() {
+		bound += tx.Size() + 9
+	}
+	return bound > limit && block.Size() > limit
 }
 
 // sameList reports whether a and b are one list: the same length over the

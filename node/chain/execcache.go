@@ -18,7 +18,7 @@ const execCacheSize = 4
 type execEntry struct {
 	hash     common.Hash
 	parent   common.Hash
-	txs      types.Transactions // the validated block's own list (see knownBody)
+	block    *types.Block // the validated block itself (see knownBody)
 	receipts types.Receipts
 	state    *state.StateDB // the state after the block, root checked, not committed
 }
@@ -76,10 +76,22 @@ func (x *execCache) holds(hash common.Hash, txs types.Transactions) bool {
 	defer x.mu.Unlock()
 	for _, e := range x.entries {
 		if e.hash == hash {
-			return sameList(e.txs, txs)
+			return e.block != nil && sameList(e.block.Transactions(), txs)
 		}
 	}
 	return false
+}
+
+// block returns the validated block of hash, if held.
+func (x *execCache) block(hash common.Hash) *types.Block {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, e := range x.entries {
+		if e.hash == hash {
+			return e.block
+		}
+	}
+	return nil
 }
 
 // prune drops every entry that does not build on head: a block at or

@@ -177,7 +177,7 @@ func (c *Chain) ValidateBlock(block *types.Block) error {
 	if err != nil {
 		return err
 	}
-	c.validated.put(&execEntry{hash: block.Hash(), parent: v.parent.Hash(), txs: block.Transactions(), receipts: v.receipts, state: v.state},
+	c.validated.put(&execEntry{hash: block.Hash(), parent: v.parent.Hash(), block: block, receipts: v.receipts, state: v.state},
 		func() common.Hash { return c.CurrentBlock().Hash() })
 	return nil
 }
@@ -215,6 +215,12 @@ func (c *Chain) verifyHeader(block *types.Block, parent *types.Header, covered, 
 	}
 	return c.engine.VerifyHeader(c, h, parent)
 }
+
+// ValidatedBlock returns the block of hash that ValidateBlock passed and
+// whose execution is still held for its import (a child of the head), or
+// nil. A peer's announcement of that block, once decided, need not be
+// decoded: its transactions can be matched against this one's by hash.
+func (c *Chain) ValidatedBlock(hash common.Hash) *types.Block { return c.validated.block(hash) }
 
 // knownBody reports whether block's transaction list is the very list
 // (not an equal one: the same backing array) of a block this node built,

@@ -1,11 +1,13 @@
 package p2p
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -77,20 +79,27 @@ func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *gossipBlock
 	// receives each block up to once per peer, each copy with its own
 	// certificate, and already holds it: the header alone tells, without
 	// decoding the block's transactions.
-	if h := gossipHeader(data); h != nil && c.chain.GetHeaderByHash(h.Hash()) != nil {
+	h := gossipHeader(data)
+	if h != nil && c.chain.GetHeaderByHash(h.Hash()) != nil {
 		return ignore, nil, errKnown
 	}
-	gb := new(gossipBlock)
-	if err := rlp.DecodeBytes(data, gb); err != nil {
-		return reject, nil, fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	if len(gb.Cert) == 0 {
-		gb.Cert = nil
+	// Nor does a validator decode the block it validated as a proposal
+	// and has not stored yet (its announcement often comes first): the
+	// announced transactions are matched to its own by hash.
+	gb := c.validatedCopy(data, h)
+	if gb == nil {
+		gb = new(gossipBlock)
+		if err := rlp.DecodeBytes(data, gb); err != nil {
+			return reject, nil, fmt.Errorf("%w: %v", errMalformed, err)
+		}
+		if len(gb.Cert) == 0 {
+			gb.Cert = nil
+		}
+		if err := blockShape(gb.Block); err != nil {
+			return reject, nil, err
+		}
 	}
 	b := gb.Block
-	if err := blockShape(b); err != nil {
-		return reject, nil, err
-	}
 	if len(gb.Cert) > maxCertificate {
 		return reject, nil, fmt.Errorf("%w: certificate of %d bytes", errBlockShape, len(gb.Cert))
 	}
@@ -100,7 +109,7 @@ func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *gossipBlock
 	if c.chain.GetHeaderByHash(b.Hash()) != nil {
 		return ignore, nil, errKnown
 	}
-	h := b.Header()
+	h = b.Header()
 	author, err := c.engine.Author(h)
 	if err != nil {
 		return reject, nil, fmt.Errorf("block author: %w", err)
@@ -134,6 +143,87 @@ func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *gossipBlock
 		}
 	}
 	return accept, gb, nil
+}
+
+// validatedBlocks is the chain's view of the proposals it validated and
+// has not stored yet.
+type validatedBlocks interface {
+	ValidatedBlock(hash common.Hash) *types.Block
+}
+
+// validatedCopy returns the announcement data of the block with header h
+// as this node's own validated copy of that block with the announced
+// certificate, if the chain holds one and the announcement carries exactly
+// its transactions (each matched by the hash of its encoding) and nothing
+// else; otherwise nil, and the announcement is decoded in full.
+func (c *blockChecker) validatedCopy(data []byte, h *types.Header) *gossipBlock {
+	vb, ok := c.chain.(validatedBlocks)
+	if h == nil || !ok {
+		return nil
+	}
+	local := vb.ValidatedBlock(h.Hash())
+	if local == nil {
+		return nil
+	}
+	cert, ok := sameTransactions(data, local.Transactions())
+	if !ok {
+		return nil
+	}
+	return &gossipBlock{Block: local, Cert: cert}
+}
+
+// sameTransactions reports whether the encoded gossipBlock data is the list
+// [block, certificate] whose block is [header, transactions, no uncles]
+// with exactly txs, in order, and returns the certificate (nil if empty).
+// A transaction's hash is the keccak256 of its encoding as it stands in a
+// block body: a typed one's string content, a legacy one's whole list.
+func sameTransactions(data []byte, txs types.Transactions) ([]byte, bool) {
+	msg, rest, err := rlp.SplitList(data)
+	if err != nil || len(rest) != 0 {
+		return nil, false
+	}
+	block, certPart, err := rlp.SplitList(msg)
+	if err != nil {
+		return nil, false
+	}
+	cert, rest, err := rlp.SplitString(certPart)
+	if err != nil || len(rest) != 0 {
+		return nil, false
+	}
+	kind, _, body, err := rlp.Split(block)
+	if err != nil || kind != rlp.List {
+		return nil, false
+	}
+	list, body, err := rlp.SplitList(body)
+	if err != nil {
+		return nil, false
+	}
+	uncles, body, err := rlp.SplitList(body)
+	if err != nil || len(uncles) != 0 || len(body) != 0 {
+		return nil, false
+	}
+	n := 0
+	for len(list) > 0 {
+		kind, content, next, err := rlp.Split(list)
+		if err != nil || n >= len(txs) {
+			return nil, false
+		}
+		enc := content // a typed transaction: its type byte and payload
+		if kind == rlp.List {
+			enc = list[:len(list)-len(next)]
+		}
+		if crypto.Keccak256Hash(enc) != txs[n].Hash() {
+			return nil, false
+		}
+		list, n = next, n+1
+	}
+	if n != len(txs) {
+		return nil, false
+	}
+	if len(cert) == 0 {
+		return nil, true
+	}
+	return bytes.Clone(cert), true
 }
 
 // gossipHeader decodes only the header of an encoded gossipBlock, or

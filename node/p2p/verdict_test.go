@@ -592,3 +592,76 @@ func TestBatchesOutOfOrderTakenInFull(t *testing.T) {
 		t.Fatalf("pool: %d executable, %d not; want %d executable", exec, fut, 2*maxBatchTxs)
 	}
 }
+
+// TestCheckBlockValidatedCopy: the announcement of a block this node
+// validated as a proposal is matched against its own copy by transaction
+// hashes, not decoded; an announcement of the same header with any other
+// body is decoded and judged in full.
+func TestCheckBlockValidatedCopy(t *testing.T) {
+	g := testGenesis(t)
+	tc := newTestChain(t, g, "A")
+	tc.extend(2, nil)
+	head := tc.chain.CurrentBlock()
+	to := addrOf(t, "B")
+	legacy, err := types.SignNewTx(testKey(t, "B"), types.NewLondonSigner(big.NewInt(testChainID)),
+		&types.LegacyTx{Nonce: 0, To: &to, Value: big.NewInt(1), Gas: 21000, GasPrice: big.NewInt(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := []*types.Transaction{transfer(t, "A", 0, to), legacy, transfer(t, "A", 1, to)}
+	valid := tc.mine(head, txs, 1)
+	if err := tc.chain.ValidateBlock(valid); err != nil {
+		t.Fatal(err)
+	}
+	checker := newBlockChecker(tc.chain, tc.engine, HeadMembers(tc.chain))
+	enc := func(v any) []byte {
+		data, err := rlp.EncodeToBytes(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	res, gb, err := checker.check(enc(&gossipBlock{Block: valid}))
+	if res != accept || err != nil || gb == nil || gb.Block != valid {
+		t.Fatalf("announcement of the validated block: %s, %v; want accepted as this node's own copy", resultName(res), err)
+	}
+	forged := valid.WithBody(types.Body{Transactions: []*types.Transaction{txs[0], txs[2], txs[1]}})
+	if res, gb, err := checker.check(enc(&gossipBlock{Block: forged})); res != reject || !errors.Is(err, errBlockShape) || gb != nil {
+		t.Fatalf("same header, transactions reordered: %s, %v; want rejected", resultName(res), err)
+	}
+
+	hdr, err := rlp.EncodeToBytes(valid.Header())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := func(list ...*types.Transaction) []rlp.RawValue {
+		out := make([]rlp.RawValue, len(list))
+		for i, tx := range list {
+			out[i] = enc(tx)
+		}
+		return out
+	}
+	announce := func(body []any, cert []byte) []byte {
+		return enc([]any{append([]any{rlp.RawValue(hdr)}, body...), cert})
+	}
+	for _, tt := range []struct {
+		name     string
+		data     []byte
+		want     bool
+		wantCert []byte
+	}{
+		{"the same transactions", announce([]any{raw(txs...), []any{}}, []byte{7}), true, []byte{7}},
+		{"no certificate", announce([]any{raw(txs...), []any{}}, nil), true, nil},
+		{"one missing", announce([]any{raw(txs[:2]...), []any{}}, nil), false, nil},
+		{"one more", announce([]any{raw(append(txs, transfer(t, "A", 2, to))...), []any{}}, nil), false, nil},
+		{"reordered", announce([]any{raw(txs[1], txs[0], txs[2]), []any{}}, nil), false, nil},
+		{"an uncle", announce([]any{raw(txs...), []any{rlp.RawValue(hdr)}}, nil), false, nil},
+		{"withdrawals", announce([]any{raw(txs...), []any{}, []any{}}, nil), false, nil},
+		{"trailing bytes", append(announce([]any{raw(txs...), []any{}}, nil), 0x80), false, nil},
+	} {
+		cert, ok := sameTransactions(tt.data, valid.Transactions())
+		if ok != tt.want || !bytes.Equal(cert, tt.wantCert) {
+			t.Errorf("%s: have %v %x, want %v %x", tt.name, ok, cert, tt.want, tt.wantCert)
+		}
+	}
+}

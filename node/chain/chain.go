@@ -77,6 +77,7 @@ type Chain struct {
 	blocks    *lru.Cache[common.Hash, *types.Block]
 	built     *lru.Cache[common.Hash, *builtResult] // blocks this node built, by seal hash
 	validated execCache                             // proposals validated, for their import
+	storing   atomic.Pointer[types.Block]           // the validated block insert is storing, if any
 	// executions counts blocks executed to validate or import them (not
 	// those built here or taken from validated).
 	executions atomic.Uint64

@@ -289,8 +289,19 @@ func TestKnownBodyByIdentity(t *testing.T) {
 	if known, _ := c.knownBody(p1); !known {
 		t.Fatal("the validated block itself does not count as known")
 	}
+	if c.ValidatedBlock(p1.Hash()) != p1 || c.ValidatedBlock(forged.Hash()) != p1 {
+		t.Fatal("the validated block is not handed out by its hash")
+	}
+	c.storing.Store(again) // as insert does while it stores a block
+	if c.ValidatedBlock(again.Hash()) != again {
+		t.Fatal("the block being stored is not handed out")
+	}
+	c.storing.Store(nil)
 	if err := c.InsertBlock(p1); err != nil {
 		t.Fatalf("C imports the block it validated: %v", err)
+	}
+	if c.ValidatedBlock(p1.Hash()) != nil {
+		t.Fatal("a stored block is still handed out as validated")
 	}
 	if have := c.executions.Load(); have != 1 {
 		t.Fatalf("executions on C: have %d, want 1", have)

@@ -128,6 +128,9 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 	if err != nil {
 		return err
 	}
+	// Peers' announcements of this block arrive while it is stored.
+	c.storing.Store(block)
+	defer c.storing.Store(nil)
 	if err := c.commitState(block, v); err != nil {
 		return err
 	}
@@ -218,9 +221,14 @@ func (c *Chain) verifyHeader(block *types.Block, parent *types.Header, covered, 
 
 // ValidatedBlock returns the block of hash that ValidateBlock passed and
 // whose execution is still held for its import (a child of the head), or
-// nil. A peer's announcement of that block, once decided, need not be
+// that import validated and is storing now, or nil. A peer's announcement of that block, once decided, need not be
 // decoded: its transactions can be matched against this one's by hash.
-func (c *Chain) ValidatedBlock(hash common.Hash) *types.Block { return c.validated.block(hash) }
+func (c *Chain) ValidatedBlock(hash common.Hash) *types.Block {
+	if b := c.storing.Load(); b != nil && b.Hash() == hash {
+		return b
+	}
+	return c.validated.block(hash)
+}
 
 // knownBody reports whether block's transaction list is the very list
 // (not an equal one: the same backing array) of a block this node built,

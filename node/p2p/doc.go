@@ -8,7 +8,7 @@
 //
 // Three gossipsub topics carry transactions, blocks and consensus messages.
 // Their names include the genesis hash (Topics), messages are identified by
-// the keccak256 of their payload and carry no libp2p signature or author
+// the SHA-256 of their payload and carry no libp2p signature or author
 // (the gater admits only members, and every payload carries its own
 // signatures), and every topic has a validator that rejects malformed,
 // oversized, wrongly signed or non-member payloads before they spread; peer

@@ -15,16 +15,17 @@ const relayedCap = 1 << 15
 
 // relayed tracks the transactions of peers' batches that gossipsub passes
 // on as they are (their validation accepted the batch), so that this
-// node's own batches do not announce them a second time. A batch's
-// transactions are marked before the pool takes them, because the pool
-// announces each as it takes it; the publishing loop skips a marked
+// node's own batches do not announce them a second time. A batch's new
+// transactions (those the pool did not hold; the others were announced
+// when it took them) are marked before the pool takes them, because the
+// pool announces each as it takes it; the publishing loop skips a marked
 // transaction (take). A batch that is not passed on after all releases its
 // marks, and a transaction whose announcement was already skipped is handed
 // back for announcing; a batch that is passed on settles them, and a mark
 // ends with the one announcement it suppresses. A mark belongs to one
-// batch: a batch holding a transaction another batch has marked is not
-// marked at all (and so not passed on). Every transaction the pool took is
-// announced once: in the peer's batch or in one of this node's. Until
+// batch: a batch one of whose new transactions another batch has marked is
+// not marked at all (and so not passed on). Every transaction the pool
+// took is announced once: in the peer's batch or in one of this node's. Until
 // activate (the publishing loop is subscribed to the pool) nothing is
 // marked.
 type relayed struct {

@@ -227,3 +227,49 @@ func TestGossipPassesBatchesOn(t *testing.T) {
 		t.Fatalf("B passed no batch on")
 	}
 }
+
+// TestPassOnMostlyKnown: a batch that brings the pool less than a quarter
+// new is not passed on, however valid: what it brings goes out in this
+// node's own batches instead.
+func TestPassOnMostlyKnown(t *testing.T) {
+	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
+	to := addrOf(t, "B")
+	for _, tt := range []struct {
+		known int
+		want  string
+	}{{3, "accept"}, {4, "ignore"}} {
+		txs := make([]*types.Transaction, 5)
+		raw := make([][]byte, len(txs))
+		has := map[common.Hash]bool{}
+		for i := range txs {
+			txs[i] = transfer(t, "A", uint64(i), to)
+			raw[i], _ = txs[i].MarshalBinary()
+			if i < tt.known {
+				has[txs[i].Hash()] = true
+			}
+		}
+		data, err := encodeBatch(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var handedBack []*types.Transaction
+		rel := newRelayed(func(b []*types.Transaction) { handedBack = append(handedBack, b...) })
+		rel.activate()
+		taken := 0
+		pool := &fakePool{has: has, add: func(*types.Transaction) error { taken++; return nil }}
+		res, _, _ := checkTxBatch(data, r, pool, rel, nil, nil, common.Address{})
+		if resultName(res) != tt.want || taken != len(txs)-tt.known {
+			t.Errorf("%d of 5 known: %s, %d taken; want %s, %d taken", tt.known, resultName(res), taken, tt.want, len(txs)-tt.known)
+		}
+		// The pool announces what it took: passed on, the batch did;
+		// else this node's own batches do.
+		for _, tx := range txs[tt.known:] {
+			if skipped := rel.take(tx.Hash()); skipped != (tt.want == "accept") {
+				t.Errorf("%d of 5 known: announcement of a new transaction skipped %v", tt.known, skipped)
+			}
+		}
+		if n := rel.size(); n != 0 || len(handedBack) != 0 {
+			t.Errorf("%d of 5 known: %d marks left, %d handed back", tt.known, n, len(handedBack))
+		}
+	}
+}

@@ -211,14 +211,18 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (i
 	return int(recovered.Load()), nil
 }
 
+// passOnShare: a batch is passed on only if at least 1/passOnShare of its
+// transactions are new to the pool (decision 33).
+const passOnShare = 4
+
 // checkTxBatch decides on a gossiped batch and offers its transactions to
 // the pool. A batch that does not decode, is out of bounds, or holds a
 // transaction that breaks the static rules or comes from a sender no
 // member may vouch for is rejected: an honest member only sends what its
 // pool took. Transactions the pool already holds cost a hash, not a
-// signature recovery. A batch that brings the pool something new, and
-// whose new transactions the pool took in full, is accepted (the others it
-// held already): gossipsub passes it on as it is, and its new
+// signature recovery. A batch that brings the pool enough new (a quarter),
+// and whose new transactions the pool took in full, is accepted (the
+// others it held already): gossipsub passes it on as it is, and its new
 // transactions, marked in rel (nil: none), are not announced again in this
 // node's own batches. Any other batch is at best ignored, and what the
 // pool took from it goes out in this node's batches: rel hands back those
@@ -271,9 +275,11 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 		return reject, batchCounts{recovered: recovered}, err
 	}
 	// Passed on if the pool takes every transaction new to it; the rest
-	// it held already (announced when it took them). Marked before the
-	// pool announces them.
-	passOn := len(fresh) > 0 && len(later) == 0 && rel.mark(fresh)
+	// it held already (announced when it took them). At least a quarter
+	// must be new, so that a member cannot have everyone relay batches of
+	// known transactions for one new one each. Marked before the pool
+	// announces them.
+	passOn := len(fresh) > 0 && passOnShare*len(fresh) >= len(txs) && len(later) == 0 && rel.mark(fresh)
 	o := addAll(fresh, pool)
 	cl.release(fresh)
 	if len(later) > 0 {

@@ -174,9 +174,10 @@ func (c *blockChecker) validatedCopy(data []byte, h *types.Header) *gossipBlock 
 
 // sameTransactions reports whether the encoded gossipBlock data is the list
 // [block, certificate] whose block is [header, transactions, no uncles]
-// with exactly txs, in order, and returns the certificate (nil if empty).
-// A transaction's hash is the keccak256 of its encoding as it stands in a
-// block body: a typed one's string content, a legacy one's whole list.
+// with exactly txs, in order, each encoded as a block body holds it (a
+// legacy transaction as a list, a typed one as a string), and returns the
+// certificate (nil if empty). A transaction's hash is the keccak256 of
+// that encoding: a typed one's string content, a legacy one's whole list.
 func sameTransactions(data []byte, txs types.Transactions) ([]byte, bool) {
 	msg, rest, err := rlp.SplitList(data)
 	if err != nil || len(rest) != 0 {
@@ -206,6 +207,11 @@ func sameTransactions(data []byte, txs types.Transactions) ([]byte, bool) {
 	for len(list) > 0 {
 		kind, content, next, err := rlp.Split(list)
 		if err != nil || n >= len(txs) {
+			return nil, false
+		}
+		// A legacy transaction is a list, a typed one a string: the same
+		// bytes in the other kind hash alike but do not decode.
+		if kind == rlp.Byte || (kind == rlp.List) != (txs[n].Type() == types.LegacyTxType) {
 			return nil, false
 		}
 		enc := content // a typed transaction: its type byte and payload

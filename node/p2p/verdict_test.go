@@ -658,10 +658,25 @@ func TestCheckBlockValidatedCopy(t *testing.T) {
 		{"an uncle", announce([]any{raw(txs...), []any{rlp.RawValue(hdr)}}, nil), false, nil},
 		{"withdrawals", announce([]any{raw(txs...), []any{}, []any{}}, nil), false, nil},
 		{"trailing bytes", append(announce([]any{raw(txs...), []any{}}, nil), 0x80), false, nil},
+		// The legacy transaction's list wrapped in a string hashes alike
+		// but does not decode; a typed one's content as a bare list is
+		// no transaction either.
+		{"legacy transaction as a string", announce([]any{[]any{rlp.RawValue(enc(txs[0])), enc(txs[1]), rlp.RawValue(enc(txs[2]))}, []any{}}, nil), false, nil},
+		{"typed transaction unwrapped", announce([]any{[]any{typedBare(t, txs[0]), enc(txs[1]), enc(txs[2])}, []any{}}, nil), false, nil},
 	} {
 		cert, ok := sameTransactions(tt.data, valid.Transactions())
 		if ok != tt.want || !bytes.Equal(cert, tt.wantCert) {
 			t.Errorf("%s: have %v %x, want %v %x", tt.name, ok, cert, tt.want, tt.wantCert)
 		}
 	}
+}
+
+// typedBare returns a typed transaction's binary encoding (type byte and
+// payload) as raw RLP, not wrapped in a string as a block body holds it.
+func typedBare(t *testing.T, tx *types.Transaction) rlp.RawValue {
+	b, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -45,6 +45,12 @@ func (a *account) next() uint64 { return a.nonce + uint64(a.exec) }
 // find returns the index of the transaction with the nonce, or where it
 // would be inserted.
 func (a *account) find(nonce uint64) (int, bool) {
+	// A sender's transactions mostly come in nonce order: the next one
+	// goes at the end, found without a search (each step of which reads
+	// a transaction elsewhere in memory).
+	if n := len(a.txs); n == 0 || a.txs[n-1].tx.Nonce() < nonce {
+		return n, false
+	}
 	return slices.BinarySearchFunc(a.txs, nonce, func(e *entry, n uint64) int {
 		switch en := e.tx.Nonce(); {
 		case en < n:

@@ -229,20 +229,34 @@ func TestGossipPassesBatchesOn(t *testing.T) {
 }
 
 // TestPassOnMostlyKnown: a batch that brings the pool less than a quarter
-// new is not passed on, however valid: what it brings goes out in this
-// node's own batches instead.
+// of its bytes new is not passed on, however valid: what it brings goes
+// out in this node's own batches instead. Counted in bytes, not
+// transactions: two large known ones outweigh three small new ones.
 func TestPassOnMostlyKnown(t *testing.T) {
 	r := rules.NewStatic(big.NewInt(testChainID), 30_000_000)
 	to := addrOf(t, "B")
+	signer := types.NewLondonSigner(big.NewInt(testChainID))
+	large := func(nonce uint64) *types.Transaction {
+		tx, err := types.SignNewTx(testKey(t, "A"), signer, &types.DynamicFeeTx{ChainID: big.NewInt(testChainID), Nonce: nonce, To: &to,
+			Gas: 1_000_000, GasFeeCap: big.NewInt(1), GasTipCap: big.NewInt(1), Data: make([]byte, 4000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
 	for _, tt := range []struct {
 		known int
+		big   bool // the known ones are large
 		want  string
-	}{{3, "accept"}, {4, "ignore"}} {
+	}{{3, false, "accept"}, {4, false, "ignore"}, {2, true, "ignore"}} {
 		txs := make([]*types.Transaction, 5)
 		raw := make([][]byte, len(txs))
 		has := map[common.Hash]bool{}
 		for i := range txs {
 			txs[i] = transfer(t, "A", uint64(i), to)
+			if tt.big && i < tt.known {
+				txs[i] = large(uint64(i))
+			}
 			raw[i], _ = txs[i].MarshalBinary()
 			if i < tt.known {
 				has[txs[i].Hash()] = true
@@ -259,7 +273,7 @@ func TestPassOnMostlyKnown(t *testing.T) {
 		pool := &fakePool{has: has, add: func(*types.Transaction) error { taken++; return nil }}
 		res, _, _ := checkTxBatch(data, r, pool, rel, nil, nil, common.Address{})
 		if resultName(res) != tt.want || taken != len(txs)-tt.known {
-			t.Errorf("%d of 5 known: %s, %d taken; want %s, %d taken", tt.known, resultName(res), taken, tt.want, len(txs)-tt.known)
+			t.Errorf("%d of 5 known (large %v): %s, %d taken; want %s, %d taken", tt.known, tt.big, resultName(res), taken, tt.want, len(txs)-tt.known)
 		}
 		// The pool announces what it took: passed on, the batch did;
 		// else this node's own batches do.

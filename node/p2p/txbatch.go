@@ -212,17 +212,27 @@ func checkStatic(txs []*types.Transaction, r rules.Static, known senderCache) (i
 }
 
 // passOnShare: a batch is passed on only if at least 1/passOnShare of its
-// transactions are new to the pool (decision 33).
+// transactions' bytes are new to the pool (decision 33).
 const passOnShare = 4
+
+// encodedSize sums the transactions' encoded sizes (cached when they were
+// decoded).
+func encodedSize(txs []*types.Transaction) uint64 {
+	var n uint64
+	for _, tx := range txs {
+		n += tx.Size()
+	}
+	return n
+}
 
 // checkTxBatch decides on a gossiped batch and offers its transactions to
 // the pool. A batch that does not decode, is out of bounds, or holds a
 // transaction that breaks the static rules or comes from a sender no
 // member may vouch for is rejected: an honest member only sends what its
 // pool took. Transactions the pool already holds cost a hash, not a
-// signature recovery. A batch that brings the pool enough new (a quarter),
-// and whose new transactions the pool took in full, is accepted (the
-// others it held already): gossipsub passes it on as it is, and its new
+// signature recovery. A batch that brings the pool enough new (a quarter
+// of its bytes), and whose new transactions the pool took in full, is
+// accepted (the others it held already): gossipsub passes it on as it is, and its new
 // transactions, marked in rel (nil: none), are not announced again in this
 // node's own batches. Any other batch is at best ignored, and what the
 // pool took from it goes out in this node's batches: rel hands back those
@@ -276,10 +286,10 @@ func checkTxBatch(data []byte, r rules.Static, pool txPool, rel *relayed, cl *cl
 	}
 	// Passed on if the pool takes every transaction new to it; the rest
 	// it held already (announced when it took them). At least a quarter
-	// must be new, so that a member cannot have everyone relay batches of
-	// known transactions for one new one each. Marked before the pool
-	// announces them.
-	passOn := len(fresh) > 0 && passOnShare*len(fresh) >= len(txs) && len(later) == 0 && rel.mark(fresh)
+	// of its bytes must be new, so that a member cannot have everyone
+	// relay batches of known transactions for one small new one each.
+	// Marked before the pool announces them.
+	passOn := len(fresh) > 0 && passOnShare*encodedSize(fresh) >= encodedSize(txs) && len(later) == 0 && rel.mark(fresh)
 	o := addAll(fresh, pool)
 	cl.release(fresh)
 	if len(later) > 0 {

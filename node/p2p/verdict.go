@@ -145,8 +145,9 @@ func (c *blockChecker) check(data []byte) (pubsub.ValidationResult, *gossipBlock
 	return accept, gb, nil
 }
 
-// validatedBlocks is the chain's view of the proposals it validated and
-// has not stored yet.
+// validatedBlocks is the chain's view of the blocks it validated and has
+// not stored yet: proposals whose execution it holds, and the block its
+// import is storing.
 type validatedBlocks interface {
 	ValidatedBlock(hash common.Hash) *types.Block
 }

@@ -21,7 +21,7 @@ func (n *Node) registerMetrics() error {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_txpool_evicted_total", Help: "Pool transactions evicted to make room for others."}, func() float64 { e, _ := n.pool.Dropped(); return float64(e) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_chain_state_writes_total", Help: "Block states written to disk (every 16 blocks, decision 35)."}, func() float64 { w, _, _ := n.chain.StateStats(); return float64(w) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_chain_state_recovered_blocks_total", Help: "Stored blocks re-executed to recover a state that was released or lost in a crash."}, func() float64 { _, r, _ := n.chain.StateStats(); return float64(r) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_chain_state_unwritten_bytes", Help: "Trie nodes held in memory and not yet written to disk."}, func() float64 { _, _, u := n.chain.StateStats(); return float64(u) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_chain_state_unwritten_bytes", Help: "Trie nodes of recent states held in memory, as layers (decision 48)."}, func() float64 { _, _, u := n.chain.StateStats(); return float64(u) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbiter_chain_sender_recoveries_total", Help: "Transaction signatures block validation recovered because the pool had not."}, func() float64 { return float64(n.chain.SenderRecoveries()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arbiter_txpool_backlog", Help: "Executable transactions beyond which a JSON-RPC client's new ones wait for room (0: flow control off)."}, func() float64 {
 			if b := n.pool.Backlog(); b < math.MaxInt {

@@ -10,13 +10,10 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/lru"
-	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/event"
 	"github.com/ethereum/go-ethereum/params"
-	"github.com/ethereum/go-ethereum/triedb"
-	"github.com/ethereum/go-ethereum/triedb/hashdb"
 
 	"github.com/arbiter-chain/arbiter/consensus"
 	"github.com/arbiter-chain/arbiter/contracts"
@@ -63,9 +60,9 @@ type Chain struct {
 	rules     rules.Static
 	contracts Contracts
 	senders   SenderCache // senders known by transaction hash; may be nil
-	triedb    *triedb.Database
+	nodes     *nodeStore  // trie nodes: recent states' in memory, the rest on disk
 	statedb   state.Database
-	keeper    stateKeeper // block states held in the trie database's memory
+	keeper    stateKeeper // block states held in the node store's memory
 	log       *slog.Logger
 
 	genesisHash common.Hash
@@ -107,15 +104,15 @@ func WithLogger(l *slog.Logger) Option { return func(ch *Chain) { ch.log = l } }
 func New(db *store.DB, gen *genesis.Genesis, engine consensus.Engine, opts ...Option) (*Chain, error) {
 	cfg := gen.ChainConfig()
 	kv := db.StateKV()
-	tdb := triedb.NewDatabase(rawdb.NewDatabase(kv), &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: trieCacheSize}})
+	nodes := newNodeStore(kv, trieCacheSize)
 	c := &Chain{
 		db:        db,
 		gen:       gen,
 		config:    cfg,
 		engine:    engine,
 		rules:     rules.NewStatic(cfg.ChainID, gen.GasLimit),
-		triedb:    tdb,
-		statedb:   state.NewDatabase(tdb, state.NewCodeDB(kv)),
+		nodes:     nodes,
+		statedb:   &stateDatabase{nodes: nodes, codes: state.NewCodeDB(kv)},
 		log:       slog.Default(),
 		headers:   lru.NewCache[common.Hash, *types.Header](4096),
 		blocks:    lru.NewCache[common.Hash, *types.Block](256),
@@ -187,7 +184,7 @@ func (c *Chain) genesisBlock(commit bool) (*types.Block, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := c.triedb.Commit(root, false); err != nil {
+		if err := c.nodes.write(root); err != nil {
 			return nil, err
 		}
 		header.Root = root
@@ -283,10 +280,12 @@ func (c *Chain) repairHead(head *types.Block) (*types.Block, error) {
 	return b, nil
 }
 
-// Close writes the head's state to disk and releases the trie database's
+// Close writes the head's state to disk and releases the node store's
 // caches. The store stays open: its owner closes it.
 func (c *Chain) Close() error {
-	return errors.Join(c.flushHead(), c.triedb.Close())
+	err := c.flushHead()
+	c.nodes.reset()
+	return err
 }
 
 // Config returns the go-ethereum chain configuration.

@@ -114,7 +114,7 @@ func (c *Chain) prefetchSenders(blocks []*types.Block, stop <-chan struct{}) {
 
 // insert validates and stores block; cert is its certificate under a
 // certifying engine, verified before execution. It adds to validate only
-// what storing needs: the state committed to the trie database, then the
+// what storing needs: the state committed to the node store, then the
 // block, its receipts, its certificate and the head in one batch.
 // c.importMu is held.
 func (c *Chain) insert(block *types.Block, cert []byte) error {
@@ -160,6 +160,7 @@ func (c *Chain) commitState(block *types.Block, v *validated) error {
 		return fmt.Errorf("commit state: %w", err)
 	}
 	if root != block.Root() {
+		c.nodes.unpend(root)
 		return fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
 	}
 	c.holdState(block.NumberU64(), root)

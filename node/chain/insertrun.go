@@ -44,7 +44,7 @@ type signaturePrefetcher interface {
 }
 
 // pendingBlocks are the blocks of the InsertChain run being written:
-// validated, their state committed to the trie database (in its memory
+// validated, their state committed to the node store (in its memory
 // only while unproven), their chain data not yet committed; under a
 // Coverer some are not proven yet. GetHeader and GetBlock serve them by hash so that the
 // engine's validator source can read a pending parent's header and
@@ -209,7 +209,7 @@ func (r *run) add(index int, block *types.Block, cert []byte, linked bool) error
 	if err != nil {
 		return err
 	}
-	// The state stays in the trie database's memory; a covered block's is
+	// The state stays in the node store's memory; a covered block's is
 	// dropped if no certificate proves it (release).
 	if err := c.commitState(block, v); err != nil {
 		return err
@@ -270,7 +270,7 @@ func (r *run) prove() error {
 	return nil
 }
 
-// release drops from the trie database's memory the state of the
+// release drops from the node store's memory the state of the
 // unproven blocks from i on, which will not be written.
 func (r *run) release(i int) {
 	for _, u := range r.unproven[i:] {

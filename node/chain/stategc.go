@@ -12,7 +12,7 @@ import (
 
 // State written to disk in steps (docs/decisions/0035-state-flushed-in-steps.md).
 //
-// A block's state is committed into the trie database's memory when the
+// A block's state is committed into the node store's memory when the
 // block is stored, and held there, referenced, while the block is within
 // keepStates of the head or among the keepStates held last. The head's
 // state goes to disk once the head is flushEvery blocks past the last
@@ -36,7 +36,7 @@ const (
 	maxRecover = 4 * (flushEvery + keepStates)
 )
 
-// heldState is a block state held in the trie database's memory.
+// heldState is a block state held in the node store's memory.
 type heldState struct {
 	number uint64
 	root   common.Hash
@@ -54,10 +54,9 @@ type stateKeeper struct {
 
 // StateStats reports the states written to disk and the blocks
 // re-executed to recover released or lost states since the chain opened,
-// and the size of the trie nodes held in memory and not yet written.
+// and the size of the trie nodes held in memory (nodeStore's layers).
 func (c *Chain) StateStats() (writes, recovered uint64, unwritten int64) {
-	_, dirty, _ := c.triedb.Size()
-	return c.keeper.writes.Load(), c.keeper.recovered.Load(), int64(dirty)
+	return c.keeper.writes.Load(), c.keeper.recovered.Load(), c.nodes.memory()
 }
 
 // holdState keeps the state root of block number in memory until
@@ -65,9 +64,9 @@ func (c *Chain) StateStats() (writes, recovered uint64, unwritten int64) {
 func (c *Chain) holdState(number uint64, root common.Hash) {
 	c.keeper.mu.Lock()
 	defer c.keeper.mu.Unlock()
-	// A root already written to disk is not in memory: referencing it
-	// does nothing, and neither does dereferencing it later.
-	_ = c.triedb.Reference(root, common.Hash{})
+	// A root already written to disk is not in memory: holding it does
+	// nothing, and neither does releasing it later.
+	c.nodes.hold(root)
 	c.keeper.held = append(c.keeper.held, heldState{number: number, root: root})
 }
 
@@ -78,7 +77,7 @@ func (c *Chain) releaseState(number uint64, root common.Hash) {
 	for i := len(c.keeper.held) - 1; i >= 0; i-- {
 		if h := c.keeper.held[i]; h.number == number && h.root == root {
 			c.keeper.held = append(c.keeper.held[:i], c.keeper.held[i+1:]...)
-			_ = c.triedb.Dereference(root)
+			c.nodes.release(root)
 			return
 		}
 	}
@@ -97,9 +96,8 @@ func (c *Chain) settleState(head *types.Block, force bool) {
 	c.keeper.mu.Lock()
 	defer c.keeper.mu.Unlock()
 	n := head.NumberU64()
-	_, dirty, _ := c.triedb.Size()
-	if force || n >= c.keeper.flushed+flushEvery || dirty > flushDirty {
-		if err := c.triedb.Commit(head.Root(), false); err != nil {
+	if force || n >= c.keeper.flushed+flushEvery || c.nodes.unwritten(head.Root()) > flushDirty {
+		if err := c.nodes.write(head.Root()); err != nil {
 			c.log.Error("write state", "number", n, "root", head.Root(), "err", err)
 		} else {
 			c.keeper.flushed = n
@@ -111,15 +109,17 @@ func (c *Chain) settleState(head *types.Block, force bool) {
 	// branch executes on them.
 	recent := len(c.keeper.held) - keepStates
 	kept := c.keeper.held[:0]
+	var released []common.Hash
 	for i, h := range c.keeper.held {
 		if i < recent && h.number+keepStates <= n {
-			_ = c.triedb.Dereference(h.root)
+			released = append(released, h.root)
 			continue
 		}
 		kept = append(kept, h)
 	}
 	clear(c.keeper.held[len(kept):])
 	c.keeper.held = kept
+	c.nodes.release(released...)
 }
 
 // flushHead writes the head's state to disk, so that a restart needs no
@@ -131,7 +131,7 @@ func (c *Chain) flushHead() error {
 	if head == nil {
 		return nil
 	}
-	if err := c.triedb.Commit(head.Root(), false); err != nil {
+	if err := c.nodes.write(head.Root()); err != nil {
 		return fmt.Errorf("write head state: %w", err)
 	}
 	return nil

@@ -37,7 +37,7 @@ func (c *Chain) VerifyHead() error {
 // verifyTrie walks the account trie at root and every storage trie under it,
 // checking that each stored node hashes to the hash it is stored under.
 func (c *Chain) verifyTrie(root common.Hash) (int, error) {
-	t, err := trie.NewStateTrie(trie.StateTrieID(root), c.triedb)
+	t, err := trie.NewStateTrie(trie.StateTrieID(root), c.nodes)
 	if err != nil {
 		return 0, fmt.Errorf("%w: open state trie %x: %v", ErrNoState, root, err)
 	}
@@ -58,7 +58,7 @@ func (c *Chain) verifyTrie(root common.Hash) (int, error) {
 		if a.Root == types.EmptyRootHash {
 			continue
 		}
-		st, err := trie.NewStateTrie(trie.StorageTrieID(root, common.BytesToHash(leaves.Key), a.Root), c.triedb)
+		st, err := trie.NewStateTrie(trie.StorageTrieID(root, common.BytesToHash(leaves.Key), a.Root), c.nodes)
 		if err != nil {
 			return n, fmt.Errorf("%w: storage trie %x: %v", ErrNoState, a.Root, err)
 		}

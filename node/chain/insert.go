@@ -160,10 +160,12 @@ func (c *Chain) commitState(block *types.Block, v *validated) error {
 		return fmt.Errorf("commit state: %w", err)
 	}
 	if root != block.Root() {
-		c.nodes.unpend(root)
+		if root != v.parent.Root() {
+			c.nodes.release(root) // the commit's hold
+		}
 		return fmt.Errorf("%w: have %x, want %x", ErrStateRoot, root, block.Root())
 	}
-	c.holdState(block.NumberU64(), root)
+	c.keepCommitted(block.NumberU64(), root, v.parent.Root())
 	return nil
 }
 

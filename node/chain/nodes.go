@@ -65,8 +65,7 @@ type layer struct {
 	nodes  []pathNode
 	size   int // bytes of the nodes' encodings
 
-	holds   int // holds taken (hold) and not released
-	pending int // commits whose hold is not taken yet
+	holds int // holds taken (commit, hold) and not released
 }
 
 var errNodeMissing = errors.New("trie node not in memory or on disk")
@@ -121,22 +120,12 @@ func (r nodeReader) Node(_ common.Hash, _ []byte, hash common.Hash) ([]byte, err
 }
 
 // commit keeps the nodes of the state root, grown from parent, in memory as
-// a layer. The layer is pending until hold takes the committer's hold: gc
-// keeps it meanwhile. A layer whose parent is neither in memory nor on disk
-// is refused: its state could never be written whole.
+// a layer, and takes a hold on it for the committer (a root committed
+// before gets one more hold). Each commit's hold is given back by
+// release. A parent that is neither in memory nor on disk is refused: the
+// state could never be written whole.
 func (s *nodeStore) commit(root, parent common.Hash, sets *trienode.MergedNodeSet) error {
-	s.mu.Lock()
-	if l := s.layers[root]; l != nil {
-		l.pending++
-		s.mu.Unlock()
-		return nil
-	}
-	p := s.layers[parent]
-	s.mu.Unlock()
-	if p == nil && parent != types.EmptyRootHash && s.node(parent) == nil {
-		return fmt.Errorf("commit state %x: parent state %x: %w", root, parent, errNodeMissing)
-	}
-	l := &layer{root: root, pending: 1}
+	l := &layer{root: root, holds: 1}
 	if sets != nil {
 		for owner, set := range sets.Sets {
 			for path, n := range set.Nodes {
@@ -152,15 +141,18 @@ func (s *nodeStore) commit(root, parent common.Hash, sets *trienode.MergedNodeSe
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if have := s.layers[root]; have != nil { // committed meanwhile
-		have.pending++
+	if have := s.layers[root]; have != nil {
+		have.holds++
 		return nil
 	}
-	if p != nil && s.layers[parent] != p {
-		// The parent was written or dropped meanwhile: written, it is on
-		// disk; dropped, nothing held needed it and the check above
-		// found it on disk or refused.
-		p = nil
+	p := s.layers[parent]
+	// Not in memory: on disk, or gone. Checked under the lock, so that
+	// the parent cannot be dropped in between; after a write the parent
+	// is in the clean cache, so this rarely reads the disk.
+	if p == nil && parent != types.EmptyRootHash && !s.clean.Has(parent[:]) {
+		if ok, err := s.disk.Has(parent[:]); err != nil || !ok {
+			return fmt.Errorf("commit state %x: parent state %x: %w", root, parent, errNodeMissing)
+		}
 	}
 	l.parent = p
 	for _, pn := range l.nodes {
@@ -179,29 +171,14 @@ func (s *nodeStore) commit(root, parent common.Hash, sets *trienode.MergedNodeSe
 	return nil
 }
 
-// hold keeps the state root in memory until release, taking over a
-// commit's pending hold if there is one. A root without a layer is on disk
-// (or gone): holding it does nothing.
+// hold keeps the state root in memory until release. A root without a
+// layer is on disk (or gone): holding it does nothing.
 func (s *nodeStore) hold(root common.Hash) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l := s.layers[root]; l != nil {
 		l.holds++
-		if l.pending > 0 {
-			l.pending--
-		}
 	}
-}
-
-// unpend gives back a commit's pending hold that will not be taken (the
-// state committed is not the one wanted).
-func (s *nodeStore) unpend(root common.Hash) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if l := s.layers[root]; l != nil && l.pending > 0 {
-		l.pending--
-	}
-	s.gc()
 }
 
 // release gives back a hold on each root and drops the layers nothing
@@ -217,12 +194,12 @@ func (s *nodeStore) release(roots ...common.Hash) {
 	s.gc()
 }
 
-// gc drops the layers that no held or pending layer needs: a layer is
-// needed by itself and by every layer above it. Called with s.mu held.
+// gc drops the layers that no held layer needs: a layer is needed by
+// itself and by every layer above it. Called with s.mu held.
 func (s *nodeStore) gc() {
 	live := make(map[*layer]struct{}, len(s.layers))
 	for _, l := range s.layers {
-		if l.holds == 0 && l.pending == 0 {
+		if l.holds == 0 {
 			continue
 		}
 		for x := l; x != nil; x = x.parent {
@@ -314,8 +291,11 @@ func (s *nodeStore) write(root common.Hash) error {
 		}
 	}
 	s.mu.RUnlock()
+	if root == types.EmptyRootHash {
+		return nil // nothing to write: the empty trie has no node
+	}
 	if top == nil {
-		if root == types.EmptyRootHash || s.node(root) != nil {
+		if s.node(root) != nil {
 			return nil
 		}
 		return fmt.Errorf("write state %x: %w", root, errNodeMissing)

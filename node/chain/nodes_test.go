@@ -2,7 +2,9 @@ package chain
 
 import (
 	"errors"
+	"fmt"
 	"math/big"
+	"sync"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -44,7 +46,7 @@ var nodesRules = params.Rules{IsHomestead: true, IsEIP150: true, IsEIP155: true,
 func acct(i int) common.Address { return common.BigToAddress(big.NewInt(int64(1000 + i))) }
 
 // apply opens root, runs change on it and commits, holding the new state
-// as commitState does.
+// as commitState does (the commit holds a changed state).
 func (e *nodesEnv) apply(root common.Hash, number uint64, change func(*state.StateDB)) common.Hash {
 	e.t.Helper()
 	st, err := state.New(root, e.db)
@@ -56,7 +58,9 @@ func (e *nodesEnv) apply(root common.Hash, number uint64, change func(*state.Sta
 	if err != nil {
 		e.t.Fatalf("commit: %v", err)
 	}
-	e.nodes.hold(next)
+	if next == root {
+		e.nodes.hold(next)
+	}
 	return next
 }
 
@@ -302,6 +306,9 @@ func TestNodeLayersRefuseLostParent(t *testing.T) {
 	}
 	r1 := e.apply(r0, 1, balances(5, func(int) uint64 { return 2 }))
 	e.nodes.release(r1)
+	if _, err := e.db.Reader(r1); err == nil {
+		t.Fatal("setup: r1 still opens")
+	}
 	blob := []byte{0xc2, 0x80, 0x80}
 	set := trienode.NewNodeSet(common.Hash{})
 	set.AddNode(nil, trienode.NewNodeWithPrev(crypto.Keccak256Hash(blob), blob, nil))
@@ -352,5 +359,205 @@ func TestNodeLayersStorageWipe(t *testing.T) {
 	}
 	if have := st1.GetState(c, common.BigToHash(big.NewInt(5))); have != common.BigToHash(big.NewInt(6)) {
 		t.Fatalf("held state before the wipe: slot 5 = %x", have)
+	}
+}
+
+// TestNodeLayersTrieShapeChanges: accounts deleted (emptied, under EIP-158)
+// collapse trie nodes and recreated ones grow them back, and an account
+// with storage destroyed and recreated in one block replaces its storage
+// trie: the written state is whole and holds nothing of what was replaced.
+func TestNodeLayersTrieShapeChanges(t *testing.T) {
+	e := newNodesEnv(t)
+	c := common.HexToAddress("0xc0")
+	r0 := e.apply(types.EmptyRootHash, 0, func(st *state.StateDB) {
+		balances(200, func(i int) uint64 { return uint64(i + 1) })(st)
+		st.SetNonce(c, 1, tracing.NonceChangeUnspecified)
+		for i := 0; i < 40; i++ {
+			st.SetState(c, common.BigToHash(big.NewInt(int64(i))), common.BigToHash(big.NewInt(int64(i+1))))
+		}
+	})
+	if err := e.nodes.write(r0); err != nil {
+		t.Fatal(err)
+	}
+	// Block 1 empties accounts 50..199 (deleted), block 2 recreates 60..69
+	// and replaces c's storage in one block.
+	r1 := e.apply(r0, 1, func(st *state.StateDB) {
+		for i := 50; i < 200; i++ {
+			st.SetBalance(acct(i), new(uint256.Int), tracing.BalanceChangeUnspecified)
+		}
+	})
+	r2 := e.apply(r1, 2, func(st *state.StateDB) {
+		for i := 60; i < 70; i++ {
+			st.SetBalance(acct(i), uint256.NewInt(7), tracing.BalanceChangeUnspecified)
+		}
+		st.SelfDestruct(c)
+		st.Finalise(nodesRules)
+		st.SetNonce(c, 1, tracing.NonceChangeUnspecified)
+		st.SetState(c, common.BigToHash(big.NewInt(100)), common.BigToHash(big.NewInt(5)))
+	})
+	if err := e.nodes.write(r2); err != nil {
+		t.Fatal(err)
+	}
+	e.checkDiskHolds(r0, r2)
+	fresh := reopenNodesEnv(t, e.disk)
+	st, err := state.New(r2, fresh.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		want := uint64(0)
+		switch {
+		case i < 50:
+			want = uint64(i + 1)
+		case i >= 60 && i < 70:
+			want = 7
+		}
+		if have := st.GetBalance(acct(i)).Uint64(); have != want || st.Exist(acct(i)) != (want != 0) {
+			t.Fatalf("account %d: balance %d (exists %v), want %d", i, have, st.Exist(acct(i)), want)
+		}
+	}
+	if have := st.GetState(c, common.BigToHash(big.NewInt(5))); have != (common.Hash{}) {
+		t.Fatalf("slot of the destroyed storage still reads %x", have)
+	}
+	if have := st.GetState(c, common.BigToHash(big.NewInt(100))); have != common.BigToHash(big.NewInt(5)) {
+		t.Fatalf("recreated slot reads %x", have)
+	}
+	if err := st.Error(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// failingRoot is a disk whose single Put (the root node's write) fails
+// while fail is set.
+type failingRoot struct {
+	ethdb.Database
+	fail bool
+}
+
+func (d *failingRoot) Put(k, v []byte) error {
+	if d.fail {
+		return errors.New("disk full")
+	}
+	return d.Database.Put(k, v)
+}
+
+// TestNodeLayersWriteTornBeforeRoot: a write that stops after the nodes and
+// before the root (a crash, a full disk) leaves no state on disk that
+// opens: the root is what makes a written state visible. The state stays
+// in memory, and the next write completes it.
+func TestNodeLayersWriteTornBeforeRoot(t *testing.T) {
+	disk := &failingRoot{Database: rawdb.NewMemoryDatabase()}
+	e := reopenNodesEnv(t, disk)
+	r0 := e.apply(types.EmptyRootHash, 0, balances(100, func(i int) uint64 { return uint64(i) }))
+	if err := e.nodes.write(r0); err != nil {
+		t.Fatal(err)
+	}
+	r1 := e.apply(r0, 1, balances(30, func(int) uint64 { return 3 }))
+	disk.fail = true
+	if err := e.nodes.write(r1); err == nil {
+		t.Fatal("write with the root's write failing reported no error")
+	}
+	if _, err := state.New(r1, reopenNodesEnv(t, disk).db); err == nil {
+		t.Fatal("a state whose root was not written opens from disk")
+	}
+	if st, err := state.New(r1, e.db); err != nil || st.GetBalance(acct(1)).Uint64() != 3 {
+		t.Fatalf("state after the failed write, from memory: %v", err)
+	}
+	disk.fail = false
+	if err := e.nodes.write(r1); err != nil {
+		t.Fatal(err)
+	}
+	e.checkDiskHolds(r0, r1)
+}
+
+// TestNodeLayersConcurrentHolds: states committed, written and released
+// on one goroutine while others hold the newest state, read all of it and
+// let go: a state held is always whole (run with -race).
+func TestNodeLayersConcurrentHolds(t *testing.T) {
+	e := newNodesEnv(t)
+	const accounts = 64
+	r0 := e.apply(types.EmptyRootHash, 0, balances(accounts, func(int) uint64 { return 1 }))
+	if err := e.nodes.write(r0); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		newest = r0
+		number uint64
+		done   = make(chan struct{})
+		errs   = make(chan error, 4)
+	)
+	for g := 0; g < 3; g++ {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				mu.Lock()
+				root, n := newest, number
+				e.nodes.hold(root) // taken while the writer cannot release it
+				mu.Unlock()
+				st, err := state.New(root, e.db)
+				if err == nil {
+					for i := 0; i < accounts; i++ {
+						// Block n set account n%accounts to n.
+						want := uint64(1)
+						if last := int(n) - ((int(n)-i)%accounts+accounts)%accounts; last >= 1 {
+							want = uint64(last)
+						}
+						if have := st.GetBalance(acct(i)).Uint64(); have != want {
+							err = fmt.Errorf("state %d account %d: %d, want %d", n, i, have, want)
+							break
+						}
+					}
+					if err == nil {
+						err = st.Error()
+					}
+				}
+				e.nodes.release(root)
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var held []common.Hash
+	root := r0
+	for n := uint64(1); n <= 200; n++ {
+		next := e.apply(root, n, func(st *state.StateDB) {
+			st.SetBalance(acct(int(n%accounts)), uint256.NewInt(n), tracing.BalanceChangeUnspecified)
+		})
+		mu.Lock()
+		newest, number = next, n
+		mu.Unlock()
+		held = append(held, next)
+		if n%4 == 0 {
+			if err := e.nodes.write(next); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Only the newest state is held by the writer: a reader's state
+		// keeps its layers down to the last write through ancestry alone.
+		if len(held) > 1 {
+			mu.Lock()
+			e.nodes.release(held[0])
+			mu.Unlock()
+			held = held[1:]
+		}
+		root = next
+	}
+	close(done)
+	for g := 0; g < 3; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.nodes.release(held...)
+	if e.nodes.memory() != 0 {
+		t.Fatalf("memory after releasing every state: %d bytes", e.nodes.memory())
 	}
 }

@@ -55,7 +55,9 @@ func (db *stateDatabase) OpenStorageTrie(stateRoot common.Hash, address common.A
 }
 
 // Commit writes new contract code to disk and keeps the update's trie
-// nodes in memory as a layer (nodeStore.commit).
+// nodes in memory as a layer, holding it for the committer
+// (nodeStore.commit; Chain.keepCommitted). An update that changes nothing
+// commits nothing and takes no hold.
 func (db *stateDatabase) Commit(update *state.StateUpdate) error {
 	if update.Empty() {
 		return nil

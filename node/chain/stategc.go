@@ -70,6 +70,20 @@ func (c *Chain) holdState(number uint64, root common.Hash) {
 	c.keeper.held = append(c.keeper.held, heldState{number: number, root: root})
 }
 
+// keepCommitted lists the state root block number's commit made, grown
+// from parent, among the states held. A commit that changed the state
+// took a hold on its root (nodeStore.commit); one that did not (the root
+// is its parent's) takes it here.
+func (c *Chain) keepCommitted(number uint64, root, parent common.Hash) {
+	if root == parent {
+		c.holdState(number, root)
+		return
+	}
+	c.keeper.mu.Lock()
+	defer c.keeper.mu.Unlock()
+	c.keeper.held = append(c.keeper.held, heldState{number: number, root: root})
+}
+
 // releaseState drops the state of a block that will not be stored.
 func (c *Chain) releaseState(number uint64, root common.Hash) {
 	c.keeper.mu.Lock()
@@ -192,7 +206,7 @@ func (c *Chain) recoverState(target *types.Block, limit int) error {
 		if err != nil {
 			return fmt.Errorf("recover state of block %d: %w", blk.NumberU64(), err)
 		}
-		c.holdState(blk.NumberU64(), root)
+		c.keepCommitted(blk.NumberU64(), root, b.Root())
 		c.keeper.recovered.Add(1)
 		b = blk
 	}

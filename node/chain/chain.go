@@ -184,7 +184,9 @@ func (c *Chain) genesisBlock(commit bool) (*types.Block, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := c.nodes.write(root); err != nil {
+		err = c.nodes.write(root)
+		c.nodes.release(root) // the commit's hold: nothing keeps genesis in memory
+		if err != nil {
 			return nil, err
 		}
 		header.Root = root

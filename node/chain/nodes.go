@@ -37,7 +37,7 @@ import (
 // are not).
 type nodeStore struct {
 	disk  ethdb.KeyValueStore
-	clean *fastcache.Cache // nodes read from or written to disk
+	clean *fastcache.Cache // nodes read from disk
 
 	mu     sync.RWMutex
 	nodes  map[common.Hash]memNode // every layer's nodes, by hash
@@ -51,9 +51,16 @@ type memNode struct {
 	refs int32
 }
 
+// nodePath is where a node sits: its trie (the owner: zero for the account
+// trie, the account's hash for a storage trie) and its path in it.
+type nodePath struct {
+	owner common.Hash
+	path  string
+}
+
 // pathNode is a node a commit created or deleted at a path of a trie.
 type pathNode struct {
-	key  string      // owner, then path
+	nodePath
 	hash common.Hash // zero: the path's node was deleted
 	blob []byte
 }
@@ -66,6 +73,19 @@ type layer struct {
 	size   int // bytes of the nodes' encodings
 
 	holds int // holds taken (commit, hold) and not released
+	// written: this state is on disk. The layer stays while held, so
+	// that the newest blocks read its nodes from memory, but the layers
+	// above it stop at it (below it, everything is on disk).
+	written bool
+}
+
+// below returns the layer under l that a walk down l's state goes on to:
+// nil at a state on disk.
+func (l *layer) below() *layer {
+	if l.written || l.parent == nil || l.parent.written {
+		return nil
+	}
+	return l.parent
 }
 
 var errNodeMissing = errors.New("trie node not in memory or on disk")
@@ -127,14 +147,19 @@ func (r nodeReader) Node(_ common.Hash, _ []byte, hash common.Hash) ([]byte, err
 func (s *nodeStore) commit(root, parent common.Hash, sets *trienode.MergedNodeSet) error {
 	l := &layer{root: root, holds: 1}
 	if sets != nil {
+		n := 0
+		for _, set := range sets.Sets {
+			n += len(set.Nodes)
+		}
+		l.nodes = make([]pathNode, 0, n)
 		for owner, set := range sets.Sets {
 			for path, n := range set.Nodes {
-				key := string(owner[:]) + path
+				at := nodePath{owner: owner, path: path}
 				if n.IsDeleted() {
-					l.nodes = append(l.nodes, pathNode{key: key})
+					l.nodes = append(l.nodes, pathNode{nodePath: at})
 					continue
 				}
-				l.nodes = append(l.nodes, pathNode{key: key, hash: n.Hash, blob: n.Blob})
+				l.nodes = append(l.nodes, pathNode{nodePath: at, hash: n.Hash, blob: n.Blob})
 				l.size += len(n.Blob)
 			}
 		}
@@ -202,7 +227,7 @@ func (s *nodeStore) gc() {
 		if l.holds == 0 {
 			continue
 		}
-		for x := l; x != nil; x = x.parent {
+		for x := l; x != nil; x = x.below() {
 			if _, ok := live[x]; ok {
 				break
 			}
@@ -243,8 +268,10 @@ func (s *nodeStore) unwritten(root common.Hash) int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	n := 0
-	for l := s.layers[root]; l != nil; l = l.parent {
-		n += l.size
+	if l := s.layers[root]; l != nil && !l.written {
+		for ; l != nil; l = l.below() {
+			n += l.size
+		}
 	}
 	return n
 }
@@ -259,40 +286,46 @@ func (s *nodeStore) memory() int64 {
 // write puts the state root on disk: for every path of its layers, the
 // newest node, the root node last and alone, so that a state whose root is
 // on disk is on disk whole (a crash between the two writes leaves nodes
-// nothing on disk refers to yet). The layer is then let go: the state is
-// read from disk from now on, and the layers above it stop there. A root
+// nothing on disk refers to yet). The layer is then marked written: walks
+// from the layers above stop at it, and it goes when its holds do. A root
 // without a layer must be on disk already.
 func (s *nodeStore) write(root common.Hash) error {
+	if root == types.EmptyRootHash {
+		return nil // nothing to write: the empty trie has no node
+	}
 	s.mu.RLock()
 	top := s.layers[root]
-	type put struct {
-		hash common.Hash
-		blob []byte
-	}
-	var puts []put
-	var rootBlob []byte
-	if top != nil {
-		seen := make(map[string]struct{}, len(top.nodes)*4)
-		for l := top; l != nil; l = l.parent {
+	var (
+		puts     []pathNode
+		rootBlob []byte
+	)
+	if top != nil && !top.written {
+		n := 0
+		for l := top; l != nil; l = l.below() {
+			n += len(l.nodes)
+		}
+		puts = make([]pathNode, 0, n)
+		seen := make(map[nodePath]struct{}, n)
+		for l := top; l != nil; l = l.below() {
 			for _, pn := range l.nodes {
-				if _, ok := seen[pn.key]; ok {
+				if _, ok := seen[pn.nodePath]; ok {
 					continue
 				}
-				seen[pn.key] = struct{}{}
-				if pn.hash == (common.Hash{}) {
-					continue
-				}
-				if pn.hash == root {
+				seen[pn.nodePath] = struct{}{}
+				switch pn.hash {
+				case common.Hash{}:
+				case root:
 					rootBlob = pn.blob
-					continue
+				default:
+					puts = append(puts, pn)
 				}
-				puts = append(puts, put{pn.hash, pn.blob})
 			}
 		}
 	}
+	written := top != nil && top.written
 	s.mu.RUnlock()
-	if root == types.EmptyRootHash {
-		return nil // nothing to write: the empty trie has no node
+	if written {
+		return nil
 	}
 	if top == nil {
 		if s.node(root) != nil {
@@ -304,8 +337,12 @@ func (s *nodeStore) write(root common.Hash) error {
 		return fmt.Errorf("write state %x: root node not among its layers", root)
 	}
 	batch := s.disk.NewBatchWithSize(top.size)
+	put := batch.Put
+	if sp, ok := batch.(sharedPutter); ok {
+		put = sp.PutShared // node encodings never change: no copy
+	}
 	for _, p := range puts {
-		if err := batch.Put(p.hash[:], p.blob); err != nil {
+		if err := put(p.hash[:], p.blob); err != nil {
 			return err
 		}
 	}
@@ -315,25 +352,19 @@ func (s *nodeStore) write(root common.Hash) error {
 	if err := s.disk.Put(root[:], rootBlob); err != nil {
 		return fmt.Errorf("write state %x root: %w", root, err)
 	}
-	for _, p := range puts {
-		s.clean.Set(p.hash[:], p.blob)
-	}
-	s.clean.Set(root[:], rootBlob)
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.layers[root] != top {
-		return nil // dropped meanwhile
+	if s.layers[root] == top {
+		top.written = true
+		top.parent = nil
+		s.gc()
 	}
-	for _, l := range s.layers {
-		if l.parent == top {
-			l.parent = nil
-		}
-	}
-	s.drop(top)
-	delete(s.layers, root)
-	s.gc()
 	return nil
+}
+
+// sharedPutter is a batch that can take a value without copying it.
+type sharedPutter interface {
+	PutShared(key, value []byte) error
 }
 
 // reset drops every layer (the chain is closing).

@@ -159,6 +159,7 @@ func TestNodeLayersWriteNewestOnly(t *testing.T) {
 	if err := e.nodes.write(r0); err != nil {
 		t.Fatal(err)
 	}
+	e.nodes.release(r0)
 	r := r0
 	var mid []common.Hash
 	for b := uint64(1); b <= 5; b++ {
@@ -169,6 +170,16 @@ func TestNodeLayersWriteNewestOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.checkDiskHolds(r0, r)
+	// A written state has nothing left to write, and the layers above it
+	// stop at it.
+	if n := e.nodes.unwritten(r); n != 0 {
+		t.Fatalf("unwritten after the write: %d bytes", n)
+	}
+	r6 := e.apply(r, 6, balances(1, func(int) uint64 { return 6 }))
+	if have, want := e.nodes.unwritten(r6), e.nodes.layers[r6].size; have != want {
+		t.Fatalf("unwritten above a written state: have %d, want its own layer's %d", have, want)
+	}
+	e.nodes.release(r6)
 	for _, m := range mid[:len(mid)-1] {
 		if has, _ := e.disk.Has(m[:]); has {
 			t.Errorf("root node of intermediate state %x written", m)
@@ -273,6 +284,7 @@ func TestNodeLayersSiblingsShareNodes(t *testing.T) {
 	if err := e.nodes.write(r0); err != nil {
 		t.Fatal(err)
 	}
+	e.nodes.release(r0)
 	a := e.apply(r0, 1, func(st *state.StateDB) {
 		balances(10, func(int) uint64 { return 7 })(st)
 		st.SetBalance(acct(40), uint256.NewInt(8), tracing.BalanceChangeUnspecified)
@@ -304,6 +316,7 @@ func TestNodeLayersRefuseLostParent(t *testing.T) {
 	if err := e.nodes.write(r0); err != nil {
 		t.Fatal(err)
 	}
+	e.nodes.release(r0)
 	r1 := e.apply(r0, 1, balances(5, func(int) uint64 { return 2 }))
 	e.nodes.release(r1)
 	if _, err := e.db.Reader(r1); err == nil {
@@ -332,6 +345,7 @@ func TestNodeLayersStorageWipe(t *testing.T) {
 	if err := e.nodes.write(r0); err != nil {
 		t.Fatal(err)
 	}
+	e.nodes.release(r0)
 	r1 := e.apply(r0, 1, func(st *state.StateDB) {
 		st.SetNonce(c, 1, tracing.NonceChangeUnspecified)
 		for i := 0; i < 64; i++ {
@@ -379,6 +393,7 @@ func TestNodeLayersTrieShapeChanges(t *testing.T) {
 	if err := e.nodes.write(r0); err != nil {
 		t.Fatal(err)
 	}
+	e.nodes.release(r0)
 	// Block 1 empties accounts 50..199 (deleted), block 2 recreates 60..69
 	// and replaces c's storage in one block.
 	r1 := e.apply(r0, 1, func(st *state.StateDB) {
@@ -452,6 +467,7 @@ func TestNodeLayersWriteTornBeforeRoot(t *testing.T) {
 	if err := e.nodes.write(r0); err != nil {
 		t.Fatal(err)
 	}
+	e.nodes.release(r0)
 	r1 := e.apply(r0, 1, balances(30, func(int) uint64 { return 3 }))
 	disk.fail = true
 	if err := e.nodes.write(r1); err == nil {
@@ -480,6 +496,7 @@ func TestNodeLayersConcurrentHolds(t *testing.T) {
 	if err := e.nodes.write(r0); err != nil {
 		t.Fatal(err)
 	}
+	e.nodes.release(r0)
 	var (
 		mu     sync.Mutex
 		newest = r0

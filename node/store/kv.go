@@ -143,6 +143,14 @@ func (b *kvBatch) Put(key, value []byte) error {
 	return nil
 }
 
+// PutShared is Put for a value its caller never changes afterwards (the
+// trie node store's encodings): the value is not copied.
+func (b *kvBatch) PutShared(key, value []byte) error {
+	b.ops = append(b.ops, kvOp{key: b.store.key(key), value: value})
+	b.size += len(key) + len(value)
+	return nil
+}
+
 func (b *kvBatch) Delete(key []byte) error {
 	b.ops = append(b.ops, kvOp{key: b.store.key(key), del: true})
 	b.size += len(key)

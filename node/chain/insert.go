@@ -150,8 +150,8 @@ func (c *Chain) insert(block *types.Block, cert []byte) error {
 	return nil
 }
 
-// commitState commits the state block's execution made into the trie
-// database's memory and holds it there (holdState); settleState writes it
+// commitState commits the state block's execution made into the node
+// store's memory and holds it there (keepCommitted); settleState writes it
 // to disk in steps once the block is stored, and releaseState drops it if
 // the block is not stored.
 func (c *Chain) commitState(block *types.Block, v *validated) error {

@@ -172,20 +172,22 @@ func (s *nodeStore) commit(root, parent common.Hash, sets *trienode.MergedNodeSe
 	}
 	p := s.layers[parent]
 	// Not in memory: on disk, or gone. Checked under the lock, so that
-	// the parent cannot be dropped in between; after a write the parent
-	// is in the clean cache, so this rarely reads the disk.
-	if p == nil && parent != types.EmptyRootHash && !s.clean.Has(parent[:]) {
-		if ok, err := s.disk.Has(parent[:]); err != nil || !ok {
-			return fmt.Errorf("commit state %x: parent state %x: %w", root, parent, errNodeMissing)
-		}
+	// the parent cannot be dropped in between. A parent written lately is
+	// still in memory (written layers stay while held), so this rarely
+	// reads the disk.
+	if p == nil && !s.onDisk(parent) {
+		return fmt.Errorf("commit state %x: parent state %x: %w", root, parent, errNodeMissing)
 	}
 	l.parent = p
-	for _, pn := range l.nodes {
+	for i := range l.nodes {
+		pn := &l.nodes[i]
 		if pn.hash == (common.Hash{}) {
 			continue
 		}
 		m, ok := s.nodes[pn.hash]
-		if !ok {
+		if ok {
+			pn.blob = m.blob // one copy of a node however many layers hold it
+		} else {
 			m.blob = pn.blob
 			s.size += int64(len(m.blob))
 		}
@@ -196,14 +198,28 @@ func (s *nodeStore) commit(root, parent common.Hash, sets *trienode.MergedNodeSe
 	return nil
 }
 
-// hold keeps the state root in memory until release. A root without a
-// layer is on disk (or gone): holding it does nothing.
-func (s *nodeStore) hold(root common.Hash) {
+// hold keeps the state root in memory until release, and reports whether
+// the state can be read: held in memory, or on disk (holding a state on
+// disk does nothing). Checked under the lock, so a true answer stays true
+// until the release.
+func (s *nodeStore) hold(root common.Hash) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l := s.layers[root]; l != nil {
 		l.holds++
+		return true
 	}
+	return s.onDisk(root)
+}
+
+// onDisk reports whether the root node of a state not in memory is on
+// disk (a state's root is written last). Called with s.mu held.
+func (s *nodeStore) onDisk(root common.Hash) bool {
+	if root == types.EmptyRootHash || s.clean.Has(root[:]) {
+		return true
+	}
+	ok, err := s.disk.Has(root[:])
+	return err == nil && ok
 }
 
 // release gives back a hold on each root and drops the layers nothing

@@ -578,3 +578,80 @@ func TestNodeLayersConcurrentHolds(t *testing.T) {
 		t.Fatalf("memory after releasing every state: %d bytes", e.nodes.memory())
 	}
 }
+
+// TestNodeLayersWrittenStaysWhileHeld: a written state's layer stays in
+// memory while it is held (the next blocks read its nodes there), the
+// layers below it that nothing else holds go at the write, and the
+// written layer goes with its last hold.
+func TestNodeLayersWrittenStaysWhileHeld(t *testing.T) {
+	e := newNodesEnv(t)
+	r0 := e.apply(types.EmptyRootHash, 0, balances(64, func(int) uint64 { return 1 }))
+	if err := e.nodes.write(r0); err != nil {
+		t.Fatal(err)
+	}
+	e.nodes.release(r0)
+	r1 := e.apply(r0, 1, balances(8, func(int) uint64 { return 2 }))
+	r2 := e.apply(r1, 2, balances(4, func(int) uint64 { return 3 }))
+	e.nodes.release(r1)
+	if e.nodes.layers[r1] == nil {
+		t.Fatal("setup: r1's layer went while r2, above it, was unwritten and held")
+	}
+	if err := e.nodes.write(r2); err != nil {
+		t.Fatal(err)
+	}
+	top := e.nodes.layers[r2]
+	if top == nil || !top.written {
+		t.Fatalf("written layer: %+v, want it kept and marked written", top)
+	}
+	if e.nodes.layers[r1] != nil {
+		t.Fatal("r1's layer stays after the write though nothing needs it")
+	}
+	if have, want := e.nodes.memory(), int64(top.size); have != want {
+		t.Fatalf("memory after the write: %d bytes, want the written layer's %d", have, want)
+	}
+	e.nodes.release(r2)
+	if len(e.nodes.layers) != 0 || e.nodes.memory() != 0 {
+		t.Fatalf("after the last release: %d layers, %d bytes", len(e.nodes.layers), e.nodes.memory())
+	}
+	st, err := state.New(r2, e.db)
+	if err != nil || st.GetBalance(acct(0)).Uint64() != 3 || st.GetBalance(acct(5)).Uint64() != 2 || st.GetBalance(acct(9)).Uint64() != 1 {
+		t.Fatalf("r2 from disk: %v", err)
+	}
+}
+
+// TestNodeLayersSharedNodeCountedOnce: layers that hold the same node share
+// one copy of it, and memory counts it once.
+func TestNodeLayersSharedNodeCountedOnce(t *testing.T) {
+	e := newNodesEnv(t)
+	r0 := e.apply(types.EmptyRootHash, 0, balances(16, func(int) uint64 { return 1 }))
+	if err := e.nodes.write(r0); err != nil {
+		t.Fatal(err)
+	}
+	e.nodes.release(r0)
+	same := balances(4, func(int) uint64 { return 9 })
+	a := e.apply(r0, 1, same)
+	before := e.nodes.memory()
+	b := e.apply(r0, 1, func(st *state.StateDB) {
+		same(st)
+		st.SetBalance(acct(15), uint256.NewInt(5), tracing.BalanceChangeUnspecified)
+	})
+	la, lb := e.nodes.layers[a], e.nodes.layers[b]
+	shared := 0
+	for _, x := range la.nodes {
+		for i := range lb.nodes {
+			y := &lb.nodes[i]
+			if x.hash == y.hash && x.hash != (common.Hash{}) {
+				shared++
+				if &x.blob[0] != &y.blob[0] {
+					t.Fatalf("node %x held twice", x.hash)
+				}
+			}
+		}
+	}
+	if shared == 0 {
+		t.Fatal("setup: the sibling layers share no node")
+	}
+	if grown, whole := e.nodes.memory()-before, int64(lb.size); grown >= whole {
+		t.Fatalf("memory grew by %d for a layer of %d sharing %d nodes", grown, whole, shared)
+	}
+}

@@ -55,19 +55,19 @@ type stateKeeper struct {
 // StateStats reports the states written to disk and the blocks
 // re-executed to recover released or lost states since the chain opened,
 // and the size of the trie nodes held in memory (nodeStore's layers).
-func (c *Chain) StateStats() (writes, recovered uint64, unwritten int64) {
+func (c *Chain) StateStats() (writes, recovered uint64, held int64) {
 	return c.keeper.writes.Load(), c.keeper.recovered.Load(), c.nodes.memory()
 }
 
 // holdState keeps the state root of block number in memory until
-// settleState drops it (or releaseState, for a block never stored).
-func (c *Chain) holdState(number uint64, root common.Hash) {
+// settleState drops it (or releaseState, for a block never stored), and
+// reports whether the state can be read (nodeStore.hold).
+func (c *Chain) holdState(number uint64, root common.Hash) bool {
 	c.keeper.mu.Lock()
 	defer c.keeper.mu.Unlock()
-	// A root already written to disk is not in memory: holding it does
-	// nothing, and neither does releasing it later.
-	c.nodes.hold(root)
+	ok := c.nodes.hold(root)
 	c.keeper.held = append(c.keeper.held, heldState{number: number, root: root})
+	return ok
 }
 
 // keepCommitted lists the state root block number's commit made, grown
@@ -185,8 +185,11 @@ func (c *Chain) recoverState(target *types.Block, limit int) error {
 	if len(path) == 0 {
 		return nil
 	}
-	c.holdState(b.NumberU64(), b.Root())
+	readable := c.holdState(b.NumberU64(), b.Root())
 	defer c.releaseState(b.NumberU64(), b.Root())
+	if !readable { // released between the look and the hold
+		return fmt.Errorf("%w: block %d: the state of ancestor %d went while recovering", ErrNoState, target.NumberU64(), b.NumberU64())
+	}
 	for i := len(path) - 1; i >= 0; i-- {
 		blk := path[i]
 		_, st, err := c.execute(blk, b, true)

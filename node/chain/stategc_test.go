@@ -84,10 +84,27 @@ func TestStateRecoveredAfterCrash(t *testing.T) {
 }
 
 // TestStatesHeldAreBounded: memory holds only the newest keepStates
-// states, and the unwritten trie nodes stay bounded however long the chain.
+// states, and the layers of trie nodes stay bounded however long the chain,
+// also when empty blocks (which keep their parent's root) come between.
 func TestStatesHeldAreBounded(t *testing.T) {
 	e := newTestChain(t, "A")
-	e.mineTransfers(3*keepStates, 0)
+	nonce := e.mineTransfers(keepStates, 0)
+	// Then every other block empty: an empty block keeps its parent's
+	// state root, so its hold is taken on the parent's layer, and must be
+	// given back like any other.
+	for i := 0; i < keepStates; i++ {
+		nonce = e.mineTransfers(1, nonce)
+		if b := e.mineInsert(); b.Root() != e.chain.GetBlockByNumber(b.NumberU64()-1).Root() {
+			t.Fatalf("setup: empty block %d changed the state root", b.NumberU64())
+		}
+	}
+	e.chain.nodes.mu.RLock()
+	layers := len(e.chain.nodes.layers)
+	e.chain.nodes.mu.RUnlock()
+	// The held states' layers, and below the oldest down to its last write.
+	if layers > keepStates+flushEvery {
+		t.Fatalf("layers in memory: %d, want at most %d", layers, keepStates+flushEvery)
+	}
 	if writes, _, _ := e.chain.StateStats(); writes != 3*keepStates/flushEvery {
 		t.Fatalf("states written: have %d, want %d", writes, 3*keepStates/flushEvery)
 	}

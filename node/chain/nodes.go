@@ -213,13 +213,19 @@ func (s *nodeStore) hold(root common.Hash) bool {
 }
 
 // onDisk reports whether the root node of a state not in memory is on
-// disk (a state's root is written last). Called with s.mu held.
+// disk (a state's root is written last), keeping it in the clean cache so
+// that the next look (an empty block's hold on the same root) does not
+// read the disk again. Called with s.mu held.
 func (s *nodeStore) onDisk(root common.Hash) bool {
 	if root == types.EmptyRootHash || s.clean.Has(root[:]) {
 		return true
 	}
-	ok, err := s.disk.Has(root[:])
-	return err == nil && ok
+	blob, err := s.disk.Get(root[:])
+	if err != nil || len(blob) == 0 {
+		return false
+	}
+	s.clean.Set(root[:], blob)
+	return true
 }
 
 // release gives back a hold on each root and drops the layers nothing

@@ -18,6 +18,8 @@ import (
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
 	"github.com/ethereum/go-ethereum/trie/trienode"
+	"github.com/ethereum/go-ethereum/triedb"
+	"github.com/ethereum/go-ethereum/triedb/hashdb"
 	"github.com/holiman/uint256"
 )
 
@@ -654,4 +656,48 @@ func TestNodeLayersSharedNodeCountedOnce(t *testing.T) {
 	if grown, whole := e.nodes.memory()-before, int64(lb.size); grown >= whole {
 		t.Fatalf("memory grew by %d for a layer of %d sharing %d nodes", grown, whole, shared)
 	}
+}
+
+// TestNodeStoreReadsHashdbState: a state go-ethereum's hash-scheme trie
+// database wrote (every data directory before decision 48) opens and reads
+// whole through the node store: the keys on disk are the same.
+func TestNodeStoreReadsHashdbState(t *testing.T) {
+	disk := rawdb.NewMemoryDatabase()
+	tdb := triedb.NewDatabase(disk, &triedb.Config{HashDB: hashdb.Defaults})
+	old := state.NewDatabase(tdb, state.NewCodeDB(disk))
+	st, err := state.New(types.EmptyRootHash, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := common.HexToAddress("0xc0")
+	balances(100, func(i int) uint64 { return uint64(i + 1) })(st)
+	st.SetNonce(c, 1, tracing.NonceChangeUnspecified)
+	st.SetState(c, common.BigToHash(big.NewInt(7)), common.BigToHash(big.NewInt(8)))
+	root, err := st.Commit(nodesRules, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tdb.Commit(root, false); err != nil {
+		t.Fatal(err)
+	}
+	e := reopenNodesEnv(t, disk)
+	e.checkDiskHolds(root)
+	got, err := state.New(root, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if have := got.GetBalance(acct(i)).Uint64(); have != uint64(i+1) {
+			t.Fatalf("account %d: %d", i, have)
+		}
+	}
+	if have := got.GetState(c, common.BigToHash(big.NewInt(7))); have != common.BigToHash(big.NewInt(8)) {
+		t.Fatalf("slot: %x", have)
+	}
+	// And the chain goes on from it.
+	next := e.apply(root, 1, balances(3, func(int) uint64 { return 9 }))
+	if err := e.nodes.write(next); err != nil {
+		t.Fatal(err)
+	}
+	e.checkDiskHolds(root, next)
 }

@@ -239,15 +239,18 @@ func (c *Chain) ValidatedBlock(hash common.Hash) *types.Block {
 // its transaction root was derived from that list then, and the list
 // cannot have changed since (a block's body is never modified). A block
 // decoded again from the network is never known, so a different body
-// under the same header is always checked. validated says the list was
-// validated here, its senders remembered then.
-func (c *Chain) knownBody(block *types.Block) (known, validated bool) {
+// under the same header is always checked. remembered says the sender
+// cache has the list's senders already: a list validated here had them
+// remembered then, and one built here came from this node's pool, which
+// records each sender when it admits the transaction.
+func (c *Chain) knownBody(block *types.Block) (known, remembered bool) {
 	txs := block.Transactions()
 	if c.validated.holds(block.Hash(), txs) {
 		return true, true
 	}
 	r, ok := c.built.Peek(c.engine.SealHash(block.Header()))
-	return ok && sameList(r.txs, txs), false
+	known = ok && sameList(r.txs, txs)
+	return known, known
 }
 
 // sizeOver reports whether block's encoding is larger than limit. A block

@@ -55,7 +55,7 @@ func (c *Chain) BuildBlockUntil(parent *types.Block, pending []*types.Transactio
 	if err != nil {
 		return nil, err
 	}
-	env := Env{Number: header.Number.Uint64(), Time: header.Time, Coinbase: header.Coinbase, GasLimit: header.GasLimit}
+	env := Env{Number: header.Number.Uint64(), Time: header.Time, Coinbase: header.Coinbase, GasLimit: header.GasLimit, allowed: make(map[common.Address]struct{})}
 	gasPool := header.GasLimit
 	var (
 		txs      []*types.Transaction

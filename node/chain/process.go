@@ -21,6 +21,30 @@ type Env struct {
 	Time     uint64
 	Coinbase common.Address
 	GasLimit uint64
+
+	// allowed holds the senders found allowed earlier in the block, while
+	// no transaction of the block has called a contract since (nil: none
+	// kept). A transfer changes no membership; a contract call may (the
+	// membership contract, or one that calls it), and empties the set.
+	allowed map[common.Address]struct{}
+}
+
+// checkState is rules.CheckState with the sender's membership taken from
+// env.allowed when an earlier transaction of the block found it allowed:
+// the membership check reads the membership contract's storage, and a
+// block's transfers come from few senders.
+func checkState(env Env, st *state.StateDB, from common.Address, tx *types.Transaction) error {
+	if env.allowed == nil {
+		return rules.CheckState(st, from, tx, true)
+	}
+	if _, ok := env.allowed[from]; ok {
+		return rules.CheckAccount(st, from, tx, true)
+	}
+	if err := rules.CheckState(st, from, tx, true); err != nil {
+		return err
+	}
+	env.allowed[from] = struct{}{}
+	return nil
 }
 
 // Contracts runs the native contracts (package contracts' Registry). A
@@ -57,7 +81,7 @@ func (c *Chain) runContract(env Env, st *state.StateDB, from, to common.Address,
 // statically. It returns the receipt; a contract revert still makes a receipt
 // (status 0) because the sender paid for the gas.
 func (c *Chain) applyTx(env Env, st *state.StateDB, tx *types.Transaction, from common.Address, index int, gasPool *uint64, cumGas uint64) (*types.Receipt, error) {
-	if err := rules.CheckState(st, from, tx, true); err != nil {
+	if err := checkState(env, st, from, tx); err != nil {
 		return nil, err
 	}
 	if tx.Gas() > *gasPool {
@@ -80,6 +104,7 @@ func (c *Chain) applyTx(env Env, st *state.StateDB, tx *types.Transaction, from 
 	st.SubBalance(from, value, tracing.BalanceChangeTransfer)
 	st.AddBalance(to, value, tracing.BalanceChangeTransfer)
 	if c.contracts != nil && c.contracts.Has(to) {
+		clear(env.allowed) // the call may change who is allowed
 		_, used, err := c.runContract(env, st, from, to, value, tx.Data(), tx.Gas()-gasUsed)
 		gasUsed += used
 		if err != nil {
@@ -150,7 +175,7 @@ func (c *Chain) process(block *types.Block, st *state.StateDB) (types.Receipts, 
 		return nil, 0, err
 	}
 	header := block.Header()
-	env := Env{Number: header.Number.Uint64(), Time: header.Time, Coinbase: header.Coinbase, GasLimit: header.GasLimit}
+	env := Env{Number: header.Number.Uint64(), Time: header.Time, Coinbase: header.Coinbase, GasLimit: header.GasLimit, allowed: make(map[common.Address]struct{})}
 	gasPool := header.GasLimit
 	receipts := make(types.Receipts, 0, len(txs))
 	var used uint64

@@ -173,6 +173,12 @@ func CheckState(st State, from common.Address, tx *types.Transaction, exact bool
 	if !membership.IsAllowed(st, from) {
 		return fmt.Errorf("%w: %s", ErrNotAllowed, from)
 	}
+	return CheckAccount(st, from, tx, exact)
+}
+
+// CheckAccount is CheckState without the membership check, for a sender
+// already found allowed in the same state: the nonce and the balance.
+func CheckAccount(st State, from common.Address, tx *types.Transaction, exact bool) error {
 	next := st.GetNonce(from)
 	if tx.Nonce() < next {
 		return fmt.Errorf("%w: address %s, tx %d, state %d", ErrNonceTooLow, from, tx.Nonce(), next)

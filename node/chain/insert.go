@@ -240,9 +240,10 @@ func (c *Chain) ValidatedBlock(hash common.Hash) *types.Block {
 // cannot have changed since (a block's body is never modified). A block
 // decoded again from the network is never known, so a different body
 // under the same header is always checked. remembered says the sender
-// cache has the list's senders already: a list validated here had them
-// remembered then, and one built here came from this node's pool, which
-// records each sender when it admits the transaction.
+// cache need not be given the list's senders: a list validated here had
+// them remembered then, and one built here came from this node's pool,
+// which records each sender when it admits the transaction (the cache may
+// have dropped one since: a later miss costs one recovery, nothing else).
 func (c *Chain) knownBody(block *types.Block) (known, remembered bool) {
 	txs := block.Transactions()
 	if c.validated.holds(block.Hash(), txs) {

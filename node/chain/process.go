@@ -24,8 +24,9 @@ type Env struct {
 
 	// allowed holds the senders found allowed earlier in the block, while
 	// no transaction of the block has called a contract since (nil: none
-	// kept). A transfer changes no membership; a contract call may (the
-	// membership contract, or one that calls it), and empties the set.
+	// kept). A transfer changes no membership; only the membership
+	// contract writes its storage, and any contract call empties the set,
+	// a margin that holds for contracts added later (decision 49).
 	allowed map[common.Address]struct{}
 }
 
